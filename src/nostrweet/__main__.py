@@ -1,0 +1,3 @@
+from nostrweet.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The cache directory: file names (pure), atomic storage and the startup index."""

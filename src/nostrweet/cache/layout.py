@@ -1,0 +1,196 @@
+"""File names of the cache directory (SPEC §2), as pure functions.
+
+Every name the cache uses is built and parsed here, nowhere else. Parsing is strict: a name either
+parses as exactly one kind of entry or as nothing, so a profile is never read as a tweet and the user
+``foo`` never picks up the files of ``foo_bar``.
+
+Layout::
+
+    <data-dir>/YYYYMMDD_HHMMSS_<username>_<tweetid>.json    tweet (stamped with created_at, UTC)
+    <data-dir>/YYYYMMDD_HHMMSS_<username>_profile.json      profile snapshot (stamped with fetch time)
+    <data-dir>/<username>_<tweetid>_<n>.<ext>               media n of a tweet
+    <data-dir>/tweet_<tweetid>.not_found                    tweet deleted / protected / never existed
+    <data-dir>/nostr_events/event_<eventid>_<subject>_<id>.json
+        subject is one of: tweet (id = tweet id), profile, relays, blossom (id = numeric user id)
+    .<final name>.<random>.tmp                              a write in progress (removed at start)
+    <name>.corrupt                                           a file that did not parse, moved aside
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+
+from nostrweet.errors import InputError
+
+EVENTS_DIR = "nostr_events"
+TEMP_SUFFIX = ".tmp"
+CORRUPT_SUFFIX = ".corrupt"
+NOT_FOUND_SUFFIX = ".not_found"
+
+USERNAME_RE = re.compile(r"@?([A-Za-z0-9_]{1,15})")
+_STAMP = r"(\d{8})_(\d{6})"
+_USER = r"([a-z0-9_]{1,15})"
+_ID = r"(0|[1-9][0-9]{0,19})"
+_TWEET_RE = re.compile(rf"^{_STAMP}_{_USER}_{_ID}\.json$")
+_PROFILE_RE = re.compile(rf"^{_STAMP}_{_USER}_profile\.json$")
+_MEDIA_RE = re.compile(rf"^{_USER}_{_ID}_(\d{{1,3}})\.([a-z0-9]{{1,5}})$")
+_NOT_FOUND_RE = re.compile(rf"^tweet_{_ID}\.not_found$")
+_EVENT_RE = re.compile(rf"^event_([0-9a-f]{{64}})_(tweet|profile|relays|blossom)_{_ID}\.json$")
+
+
+class EventSubject(Enum):
+    """What an event record is about; part of its file name."""
+
+    TWEET = "tweet"
+    PROFILE = "profile"
+    RELAYS = "relays"
+    BLOSSOM = "blossom"
+
+
+def normalize_username(raw: str) -> str:
+    """Validate a username (``^@?[A-Za-z0-9_]{1,15}$``) and return it lower-case without the ``@``.
+
+    Raises InputError for anything else, so a name like ``../x`` can never reach a path.
+    """
+    match = USERNAME_RE.fullmatch(raw)
+    if match is None:
+        raise InputError(f"invalid username {raw!r}: use 1 to 15 letters, digits or '_'")
+    return match.group(1).lower()
+
+
+def _stamp(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y%m%d_%H%M%S")
+
+
+def _parse_stamp(day: str, time: str) -> datetime | None:
+    try:
+        return datetime.strptime(day + time, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _check_id(value: int | str) -> str:
+    text = str(value)
+    if not re.fullmatch(_ID, text):
+        raise ValueError(f"not a numeric id: {value!r}")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class TweetName:
+    """A parsed tweet file name."""
+
+    created_at: datetime
+    username: str
+    tweet_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileName:
+    """A parsed profile snapshot file name."""
+
+    fetched_at: datetime
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaName:
+    """A parsed media file name."""
+
+    username: str
+    tweet_id: int
+    index: int
+    ext: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventName:
+    """A parsed event record file name."""
+
+    event_id: str
+    subject: EventSubject
+    subject_id: int
+
+
+def tweet_filename(created_at: datetime, username: str, tweet_id: int | str) -> str:
+    """``YYYYMMDD_HHMMSS_<username>_<tweetid>.json`` with the username lower-cased."""
+    return f"{_stamp(created_at)}_{normalize_username(username)}_{_check_id(tweet_id)}.json"
+
+
+def profile_filename(fetched_at: datetime, username: str) -> str:
+    """``YYYYMMDD_HHMMSS_<username>_profile.json``."""
+    return f"{_stamp(fetched_at)}_{normalize_username(username)}_profile.json"
+
+
+def media_filename(username: str, tweet_id: int | str, index: int, ext: str) -> str:
+    """``<username>_<tweetid>_<n>.<ext>``; ext is lower-cased and must be 1 to 5 letters or digits."""
+    ext = ext.lower().lstrip(".")
+    if not re.fullmatch(r"[a-z0-9]{1,5}", ext) or not 0 <= index < 1000:
+        raise ValueError(f"bad media name parts: index={index} ext={ext!r}")
+    return f"{normalize_username(username)}_{_check_id(tweet_id)}_{index}.{ext}"
+
+
+def not_found_filename(tweet_id: int | str) -> str:
+    """``tweet_<id>.not_found``."""
+    return f"tweet_{_check_id(tweet_id)}{NOT_FOUND_SUFFIX}"
+
+
+def event_filename(event_id: str, subject: EventSubject, subject_id: int | str) -> str:
+    """``event_<eventid>_<subject>_<id>.json`` (lives in ``nostr_events/``)."""
+    if not re.fullmatch(r"[0-9a-f]{64}", event_id):
+        raise ValueError(f"not an event id: {event_id!r}")
+    return f"event_{event_id}_{subject.value}_{_check_id(subject_id)}.json"
+
+
+def parse_tweet_filename(name: str) -> TweetName | None:
+    """Parse a tweet file name, or None if ``name`` is not one."""
+    m = _TWEET_RE.fullmatch(name)
+    if m is None:
+        return None
+    stamp = _parse_stamp(m.group(1), m.group(2))
+    if stamp is None:
+        return None
+    return TweetName(stamp, m.group(3), int(m.group(4)))
+
+
+def parse_profile_filename(name: str) -> ProfileName | None:
+    """Parse a profile snapshot file name, or None."""
+    m = _PROFILE_RE.fullmatch(name)
+    if m is None:
+        return None
+    stamp = _parse_stamp(m.group(1), m.group(2))
+    if stamp is None:
+        return None
+    return ProfileName(stamp, m.group(3))
+
+
+def parse_media_filename(name: str) -> MediaName | None:
+    """Parse a media file name, or None."""
+    m = _MEDIA_RE.fullmatch(name)
+    if m is None or m.group(4) == "json":
+        return None
+    return MediaName(m.group(1), int(m.group(2)), int(m.group(3)), m.group(4))
+
+
+def parse_not_found_filename(name: str) -> int | None:
+    """The tweet id of a ``tweet_<id>.not_found`` marker, or None."""
+    m = _NOT_FOUND_RE.fullmatch(name)
+    return int(m.group(1)) if m else None
+
+
+def parse_event_filename(name: str) -> EventName | None:
+    """Parse an event record file name, or None."""
+    m = _EVENT_RE.fullmatch(name)
+    if m is None:
+        return None
+    return EventName(m.group(1), EventSubject(m.group(2)), int(m.group(3)))
+
+
+def is_temp_filename(name: str) -> bool:
+    """True for a temporary file that an interrupted atomic write may have left behind."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
