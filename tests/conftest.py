@@ -19,3 +19,11 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "data"
     path.mkdir()
     return path
+
+
+# Fixtures of the test world, one module per fake or real server (see tests/fakes/).
+pytest_plugins = [
+    "tests.fakes.x_api_fixtures",
+    "tests.fakes.relay_fixtures",
+    "tests.fakes.blossom_fixtures",
+]
