@@ -163,7 +163,7 @@ def _fail(message: str, code: int, hint: str | None = None) -> NoReturn:
 
 def _register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from nostrweet.cli import archive_cmds, daemon_cmd, publish_cmds, utils_cmds  # noqa: F401
+    from nostrweet.cli import archive_cmds, daemon_cmd, keys_cmd, publish_cmds, utils_cmds  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

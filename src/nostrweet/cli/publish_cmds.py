@@ -1,4 +1,4 @@
-"""Commands that turn the cache into Nostr events: show-tweet, post-*, update-relay-list, keys."""
+"""Commands that turn the cache into Nostr events: show-tweet, post-*, update-relay-list."""
 
 from __future__ import annotations
 
@@ -69,13 +69,3 @@ def update_relay_list(
 ) -> None:
     """Publish kind 10002 relay lists for the mirror identities."""
     raise not_yet("update-relay-list")
-
-
-@app.command("keys")
-def keys(
-    ctx: typer.Context,
-    who: Annotated[str, typer.Argument(metavar="USERNAME_OR_ID")],
-    show_secret: Annotated[bool, typer.Option("--show-secret", help="Also print the nsec.")] = False,
-) -> None:
-    """Print a mirror identity: user id, derivation path, npub, hex pubkey."""
-    raise not_yet("keys")
