@@ -2,12 +2,68 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from nostrweet.cli.app import app
-from nostrweet.cli.common import SkipProfilesOption, not_yet
+from nostrweet.archive.archiver import Archiver
+from nostrweet.cache import layout
+from nostrweet.cache.store import CacheStore
+from nostrweet.cli.app import app, options_of
+from nostrweet.cli.common import SkipProfilesOption
+from nostrweet.errors import NotFoundError
+from nostrweet.settings import GlobalOptions
+from nostrweet.twitter.client import TwitterClient
+from nostrweet.twitter.ratelimit import RateLimiter
+from nostrweet.twitter.refs import parse_tweet_ref
+
+
+def _limiter(options: GlobalOptions) -> RateLimiter:
+    max_wait = options.config.get("rate_limits", "max_wait_seconds")
+    fraction = options.config.get("rate_limits", "low_budget_fraction")
+    return RateLimiter(
+        max_wait=float(max_wait) if max_wait is not None else 900.0,
+        low_fraction=float(fraction) if fraction is not None else 0.1,
+    )
+
+
+@asynccontextmanager
+async def _archiver(options: GlobalOptions, *, skip_profiles: bool = False) -> AsyncIterator[Archiver]:
+    token = options.require_bearer_token()
+    store = CacheStore(options.data_dir)
+    limiter = _limiter(options)
+    client = TwitterClient(options.twitter_api_url, token, limiter=limiter, max_429_wait=limiter.max_wait)
+    try:
+        yield Archiver(store, client, skip_profiles=skip_profiles)
+    finally:
+        await client.aclose()
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar on a terminal (stderr); nothing when piped or quiet."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 @app.command("fetch-tweet")
@@ -17,7 +73,22 @@ def fetch_tweet(
     skip_profiles: SkipProfilesOption = False,
 ) -> None:
     """Cache one tweet, what it references, its media and the referenced profiles."""
-    raise not_yet("fetch-tweet")
+    options = options_of(ctx)
+    tweet_id = parse_tweet_ref(tweet)
+    options.require_bearer_token()
+
+    async def run() -> str:
+        async with _archiver(options, skip_profiles=skip_profiles) as archiver:
+            document = await archiver.fetch_tweet(tweet_id)
+            if document is None:
+                problem = archiver.not_found_problem(tweet_id) or {}
+                detail = problem.get("title") or "deleted, protected or never existed"
+                raise NotFoundError(f"tweet {tweet_id} not found ({detail})")
+            path = archiver.store.tweet_path(tweet_id)
+            return path.name if path else tweet_id
+
+    name = asyncio.run(run())
+    print(f"cached tweet {tweet_id}: {name}")
 
 
 @app.command("user-tweets")
@@ -29,13 +100,41 @@ def user_tweets(
     skip_profiles: SkipProfilesOption = False,
 ) -> None:
     """Cache a user's recent tweets, paging as needed."""
-    raise not_yet("user-tweets")
+    options = options_of(ctx)
+    name = layout.normalize_username(username)
+    options.require_bearer_token()
+
+    async def run() -> tuple[str, int, int, int]:
+        async with _archiver(options, skip_profiles=skip_profiles) as archiver:
+            with _progress(f"@{name}") as progress:
+                result = await archiver.archive_timeline(name, count=count, days=days, progress=progress)
+            shown = result.user.username if result.user else name
+            return shown, len(result.new), len(result.skipped), len(result.not_found)
+
+    shown, new, skipped, missing = asyncio.run(run())
+    extra = f", {missing} referenced tweet(s) not available" if missing else ""
+    print(f"@{shown}: {new} new tweet(s) cached, {skipped} already cached{extra}")
 
 
 @app.command("fetch-profile")
 def fetch_profile(ctx: typer.Context, username: Annotated[str, typer.Argument(metavar="USERNAME")]) -> None:
     """Cache a profile snapshot."""
-    raise not_yet("fetch-profile")
+    options = options_of(ctx)
+    name = layout.normalize_username(username)
+    options.require_bearer_token()
+
+    async def run() -> str:
+        async with _archiver(options) as archiver:
+            user = await archiver.fetch_profile(name)
+            return f"@{user.username} (id {user.id}, {user.name})"
+
+    print(f"cached profile of {asyncio.run(run())}")
+
+
+def _first_line(raw: dict[str, Any]) -> str:
+    data = raw.get("data", {})
+    text = (data.get("note_tweet") or {}).get("text") or data.get("text") or ""
+    return str(text).strip().split("\n", 1)[0]
 
 
 @app.command("list-tweets")
@@ -45,7 +144,37 @@ def list_tweets(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List cached tweets, newest first."""
-    raise not_yet("list-tweets")
+    options = options_of(ctx)
+    only = layout.normalize_username(user) if user else None
+    store = CacheStore(options.data_dir)
+    ids = store.tweet_ids_of(only) if only else sorted(store.index.tweets)
+    for tweet_id in reversed(ids):
+        name = store.index.tweets.get(tweet_id)
+        parsed = layout.parse_tweet_filename(name) if name else None
+        raw = store.read_tweet_raw(tweet_id)
+        if raw is None or parsed is None:
+            continue
+        author: dict[str, Any] = next(
+            (
+                u
+                for u in raw.get("includes", {}).get("users", [])
+                if u.get("id") == raw["data"].get("author_id")
+            ),
+            {},
+        )
+        username = author.get("username", parsed.username)
+        if as_json:
+            record = {
+                "id": str(tweet_id),
+                "created_at": raw["data"].get("created_at"),
+                "username": username,
+                "text": _first_line(raw),
+                "file": name,
+            }
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            when = parsed.created_at.strftime("%Y-%m-%d %H:%M")
+            print(f"{tweet_id}  {when}  @{username}  {_first_line(raw)}")
 
 
 @app.command("clear-cache")
@@ -55,4 +184,13 @@ def clear_cache(
     all_: Annotated[bool, typer.Option("--all", help="Also delete the posting records.")] = False,
 ) -> None:
     """Delete cached tweets, media and profiles (posting records are kept unless --all)."""
-    raise not_yet("clear-cache")
+    options = options_of(ctx)
+    if not options.data_dir.is_dir():
+        print(f"nothing to clear: {options.data_dir} does not exist")
+        return
+    what = "tweets, media, profiles and posting records" if all_ else "tweets, media and profiles"
+    if not force and not typer.confirm(f"Delete the cached {what} in {options.data_dir}?", default=False):
+        print("nothing deleted")
+        return
+    removed = CacheStore(options.data_dir).clear(include_events=all_)
+    print(f"deleted {removed} file(s) from {options.data_dir}")

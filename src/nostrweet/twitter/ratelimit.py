@@ -1,0 +1,163 @@
+"""X API rate-limit budgets, one per endpoint template (SPEC §5 "Twitter rate limits").
+
+:class:`RateBudget` is pure bookkeeping of the ``x-rate-limit-*`` headers: how many requests the
+current window still allows and when it resets (UTC epoch seconds). :class:`RateLimiter` holds every
+budget of one client and is the only place that waits: :meth:`RateLimiter.acquire` returns only when
+the budget allows one more request, and reserves it, so concurrent users of one client never send a
+request the budget does not allow. Time is injectable (``clock`` gives wall-clock epoch seconds,
+``sleep`` is awaited) so tests run instantly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nostrweet.errors import TwitterApiError
+
+log = logging.getLogger(__name__)
+
+# Seconds added after a reset, because the server's clock and ours differ by up to a second.
+RESET_MARGIN = 1.0
+
+
+@dataclass(slots=True)
+class RateBudget:
+    """The budget of one endpoint: limit, remaining requests and reset time of the current window.
+
+    ``None`` means "unknown" (no header seen yet); an unknown budget allows requests.
+    """
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset_epoch: int | None = None
+
+    def update(self, limit: int | None, remaining: int | None, reset_epoch: int | None) -> None:
+        """Take in the headers of a response.
+
+        Within one window the smaller of our own count and the server's wins (answers to concurrent
+        requests arrive out of order); a new reset time starts a new window and the server's numbers
+        replace ours.
+        """
+        if limit is not None:
+            self.limit = limit
+        if remaining is None:
+            return
+        same_window = reset_epoch is None or reset_epoch == self.reset_epoch
+        if same_window and self.remaining is not None:
+            self.remaining = min(self.remaining, remaining)
+        else:
+            self.remaining = remaining
+        if reset_epoch is not None:
+            self.reset_epoch = reset_epoch
+
+    def _window_over(self, now: float) -> bool:
+        return self.reset_epoch is not None and now >= self.reset_epoch + RESET_MARGIN
+
+    def allows(self, now: float) -> bool:
+        """True if one more request may be sent at ``now`` (epoch seconds)."""
+        if self.remaining is None or self.remaining > 0:
+            return True
+        if self.reset_epoch is None:
+            return True  # exhausted but no reset known: nothing to wait for
+        return self._window_over(now)
+
+    def wait_seconds(self, now: float) -> float:
+        """How long to wait at ``now`` before the budget allows a request (0 if it allows one now)."""
+        if self.allows(now):
+            return 0.0
+        assert self.reset_epoch is not None
+        return max(0.0, self.reset_epoch + RESET_MARGIN - now)
+
+    def consume(self, now: float) -> None:
+        """Reserve one request (call only when :meth:`allows`)."""
+        if self._window_over(now):
+            # A new window began; its numbers come with the next response.
+            self.remaining = self.limit
+            self.reset_epoch = None
+        if self.remaining is not None and self.remaining > 0:
+            self.remaining -= 1
+
+    def low(self, fraction: float) -> bool:
+        """True when less than ``fraction`` of the limit is left."""
+        if self.limit is None or self.remaining is None or self.limit <= 0:
+            return False
+        return self.remaining < fraction * self.limit
+
+
+def _default_clock() -> float:
+    return time.time()
+
+
+class RateLimiter:
+    """All budgets of one client, keyed by endpoint template (e.g. ``/2/users/:id/tweets``)."""
+
+    def __init__(
+        self,
+        *,
+        low_fraction: float = 0.1,
+        max_wait: float = 900.0,
+        clock: Callable[[], float] = _default_clock,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.low_fraction = low_fraction
+        self.max_wait = max_wait
+        self.clock = clock
+        self.sleep = sleep
+        self.budgets: dict[str, RateBudget] = {}
+        self._warned: dict[str, int | None] = {}
+        self._lock = asyncio.Lock()
+
+    def budget(self, endpoint: str) -> RateBudget:
+        """The budget of one endpoint template, created unknown."""
+        found = self.budgets.get(endpoint)
+        if found is None:
+            found = self.budgets[endpoint] = RateBudget()
+        return found
+
+    async def acquire(self, endpoint: str) -> None:
+        """Wait until the endpoint's budget allows a request, then reserve it.
+
+        Raises TwitterApiError when the wait would be longer than ``max_wait``.
+        """
+        budget = self.budget(endpoint)
+        while True:
+            async with self._lock:
+                now = self.clock()
+                wait = budget.wait_seconds(now)
+                if wait <= 0:
+                    budget.consume(now)
+                    return
+            if wait > self.max_wait:
+                raise TwitterApiError(
+                    f"X API rate limit of {endpoint} is used up for {math.ceil(wait)} s more, "
+                    f"longer than the {self.max_wait:g} s we wait"
+                )
+            log.warning("X API rate limit of %s used up: waiting %.1f s for the reset", endpoint, wait)
+            await self.sleep(wait)
+
+    def update(
+        self, endpoint: str, limit: int | None, remaining: int | None, reset_epoch: int | None
+    ) -> None:
+        """Take in a response's headers; warn once per window when the budget runs low."""
+        budget = self.budget(endpoint)
+        budget.update(limit, remaining, reset_epoch)
+        if budget.low(self.low_fraction) and self._warned.get(endpoint, -1) != budget.reset_epoch:
+            self._warned[endpoint] = budget.reset_epoch
+            log.warning(
+                "X API rate limit of %s running low: %s of %s left until the reset",
+                endpoint,
+                budget.remaining,
+                budget.limit,
+            )
+
+    def snapshot(self) -> dict[str, dict[str, int | float | None]]:
+        """Every budget as plain numbers (for the daemon's stats)."""
+        return {
+            endpoint: {"limit": b.limit, "remaining": b.remaining, "reset": b.reset_epoch}
+            for endpoint, b in sorted(self.budgets.items())
+        }

@@ -1,0 +1,189 @@
+"""CacheStore: the index stays equal to a fresh one-scan build, corrupt files are moved aside,
+profiles are never read as tweets, and ``foo`` never picks up ``foo_bar``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nostrweet.cache import layout
+from nostrweet.cache.store import CacheIndex, CacheStore, build_index
+
+T0 = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def doc(tweet_id: int, username: str, user_id: str = "11", when: datetime = T0) -> dict[str, Any]:
+    return {
+        "data": {
+            "id": str(tweet_id),
+            "text": f"tweet {tweet_id}",
+            "author_id": user_id,
+            "created_at": when.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        },
+        "includes": {"users": [{"id": user_id, "username": username, "name": username}]},
+        "nostrweet": {"format": 1},
+    }
+
+
+def user(username: str, user_id: str = "11") -> dict[str, Any]:
+    return {"id": user_id, "username": username, "name": username.title()}
+
+
+def comparable(index: CacheIndex) -> tuple[Any, ...]:
+    users = {
+        name: (e.newest_tweet_id, e.tweet_count, e.newest_profile, sorted(e.tweet_ids))
+        for name, e in index.users.items()
+        if e.tweet_count or e.newest_profile
+    }
+    return index.tweets, users, index.not_found, index.media
+
+
+def test_write_and_read_round_trip(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    path = store.write_tweet(doc(20, "Foo"))
+    assert path.name == "20240102_030405_foo_20.json"
+    read = store.read_tweet(20)
+    assert read is not None and read.data.text == "tweet 20" and read.author() is not None
+    assert read.author().username == "Foo"  # type: ignore[union-attr]
+    assert store.newest_tweet_id("FOO") == 20
+
+
+def test_foo_and_foo_bar_never_confused(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    store.write_tweet(doc(5, "foo", "1"))
+    store.write_tweet(doc(9, "foo_bar", "2"))
+    store.write_tweet(doc(3, "foo", "1"))
+    store.write_profile(user("foo_bar", "2"), T0)
+    assert store.tweet_ids_of("foo") == [3, 5]
+    assert store.tweet_ids_of("foo_bar") == [9]
+    assert store.newest_tweet_id("foo") == 5
+    assert store.newest_tweet_id("bar") is None
+    assert store.newest_profile("foo") is None
+    profile = store.newest_profile("foo_bar")
+    assert profile is not None and profile.id == "2"
+
+
+def test_profile_never_read_as_tweet(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    store.write_profile(user("foo", "123"), T0)
+    index = build_index(data_dir)
+    assert index.tweets == {}
+    assert store.read_tweet(123) is None
+    assert store.tweet_ids_of("foo") == []
+
+
+def test_newest_profile_wins_and_age(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    store.write_profile(dict(user("foo"), name="old"), T0)
+    store.write_profile(dict(user("foo"), name="new"), T0 + timedelta(hours=1))
+    assert store.newest_profile("foo").name == "new"  # type: ignore[union-attr]
+    assert store.profile_fetched_at("foo") == T0 + timedelta(hours=1)
+    assert CacheStore(data_dir).newest_profile("Foo").name == "new"  # type: ignore[union-attr]
+
+
+def test_corrupt_tweet_moved_aside_and_counts_as_missing(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    path = store.write_tweet(doc(7, "foo"))
+    path.write_bytes(b'{"data": {"id": "7", "te')
+    assert store.read_tweet(7) is None
+    assert not path.exists()
+    assert (data_dir / (path.name + ".corrupt")).exists()
+    assert not store.has_tweet(7) and store.tweet_ids_of("foo") == []
+    # A valid JSON that is not a tweet document of this id is corrupt too.
+    path2 = store.write_tweet(doc(8, "foo"))
+    path2.write_text('{"data": {"id": "9"}}')
+    assert store.read_tweet(8) is None and not path2.exists()
+    assert comparable(store.index) == comparable(build_index(data_dir))
+
+
+def test_stale_temp_files_removed_on_open(data_dir: Path) -> None:
+    (data_dir / ".20240102_030405_foo_1.json.abcd1234.tmp").write_text("{")
+    (data_dir / layout.EVENTS_DIR).mkdir()
+    (data_dir / layout.EVENTS_DIR / ".event_x.json.00000000.tmp").write_text("{")
+    CacheStore(data_dir)
+    assert [p.name for p in data_dir.rglob("*.tmp")] == []
+
+
+def test_not_found_marker_and_later_found(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    store.mark_not_found(42, {"title": "Not Found Error"})
+    assert store.is_not_found(42) and (data_dir / "tweet_42.not_found").exists()
+    assert build_index(data_dir).not_found == {42}
+    store.write_tweet(doc(42, "foo"))
+    assert not store.is_not_found(42) and not (data_dir / "tweet_42.not_found").exists()
+
+
+def test_rename_of_author_replaces_old_file(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    store.write_tweet(doc(10, "oldname"))
+    store.write_tweet(doc(10, "newname"))
+    assert [p.name for p in data_dir.glob("*.json")] == ["20240102_030405_newname_10.json"]
+    assert store.tweet_ids_of("oldname") == [] and store.tweet_ids_of("newname") == [10]
+    assert comparable(store.index) == comparable(build_index(data_dir))
+
+
+def test_media_path_validated(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    assert store.media_path("foo_1_0.jpg") == data_dir / "foo_1_0.jpg"
+    for bad in ("../x_1_0.jpg", "foo_1_0.json", "x"):
+        try:
+            store.media_path(bad)
+        except ValueError:
+            continue
+        raise AssertionError(bad)
+
+
+def test_clear_keeps_events_unless_all(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    store.write_tweet(doc(1, "foo"))
+    store.write_profile(user("foo"), T0)
+    store.mark_not_found(2)
+    (data_dir / "foo_1_0.jpg").write_bytes(b"x")
+    (data_dir / "notes.txt").write_text("mine")
+    events = data_dir / layout.EVENTS_DIR
+    events.mkdir()
+    record = events / layout.event_filename("a" * 64, layout.EventSubject.TWEET, 1)
+    record.write_text("{}")
+    assert store.clear() == 4
+    assert sorted(p.name for p in data_dir.iterdir()) == [layout.EVENTS_DIR, "notes.txt"]
+    assert record.exists() and store.index.tweets == {}
+    store.clear(include_events=True)
+    assert not record.exists()
+
+
+USERS = st.sampled_from(["foo", "foo_bar", "Foo", "bar", "a_b_c"])
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("tweet"), st.integers(1, 60), USERS),
+        st.tuples(st.just("profile"), st.integers(0, 5), USERS),
+        st.tuples(st.just("not_found"), st.integers(1, 60), USERS),
+        st.tuples(st.just("media"), st.integers(1, 60), USERS),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_index_after_writes_equals_fresh_scan(tmp_path_factory: Any, ops: list[tuple[str, int, str]]) -> None:
+    data_dir = tmp_path_factory.mktemp("cache")
+    store = CacheStore(data_dir)
+    for kind, number, name in ops:
+        if kind == "tweet":
+            store.write_tweet(doc(number, name, when=T0 + timedelta(seconds=number)))
+        elif kind == "profile":
+            store.write_profile(user(name), T0 + timedelta(hours=number))
+        elif kind == "not_found":
+            store.mark_not_found(number)
+        else:
+            media = layout.media_filename(name, number, 0, "jpg")
+            store.media_path(media).write_bytes(b"x")
+            store.add_media(media)
+    fresh = build_index(data_dir)
+    assert comparable(store.index) == comparable(fresh)
+    for name in ("foo", "foo_bar", "bar", "a_b_c"):
+        assert store.tweet_ids_of(name) == fresh.tweet_ids_of(name) == sorted(fresh.tweet_ids_of(name))
