@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from nostrweet.cli.app import app
-from nostrweet.cli.common import not_yet
+from nostrweet.cache import layout
+from nostrweet.cache.store import build_index, read_json_or_quarantine
+from nostrweet.cli.app import app, options_of
+from nostrweet.errors import InputError, NotFoundError
+from nostrweet.nostr.keys import KeyDeriver, MirrorKey, load_key_file, parse_user_id
+
+
+def resolve_user_id(data_dir: Path, who: str) -> str:
+    """A numeric id as given, or a username's id from its newest cached profile snapshot."""
+    text = who.strip()
+    if text.isascii() and text.isdigit():
+        return parse_user_id(text)
+    username = layout.normalize_username(text)
+    entry = build_index(data_dir).users.get(username)
+    profile = (
+        read_json_or_quarantine(data_dir / entry.newest_profile) if entry and entry.newest_profile else None
+    )
+    user_id = profile.get("id") if isinstance(profile, dict) else None
+    if not isinstance(user_id, str | int) or not str(user_id).isdigit():
+        raise NotFoundError(f"@{username} is not cached: run fetch-profile {username} first")
+    return parse_user_id(str(user_id))
+
+
+def _key_file_for(ctx: typer.Context, who: str) -> Path | None:
+    options = options_of(ctx)
+    try:
+        username = layout.normalize_username(who.strip())
+    except InputError:
+        return None
+    overrides = options.config.users.get(username)
+    return overrides.key_file if overrides else None
 
 
 @app.command("keys")
@@ -17,4 +47,21 @@ def keys(
     show_secret: Annotated[bool, typer.Option("--show-secret", help="Also print the nsec.")] = False,
 ) -> None:
     """Print a mirror identity: user id, derivation path, npub, hex pubkey."""
-    raise not_yet("keys")
+    options = options_of(ctx)
+    key_file = _key_file_for(ctx, who)
+    key: MirrorKey
+    if key_file is not None:  # a fixed key from the config's [users.<name>] key_file
+        try:
+            user_id = resolve_user_id(options.data_dir, who)
+        except NotFoundError:
+            user_id = ""
+        key = load_key_file(key_file, user_id)
+    else:
+        deriver = KeyDeriver(options.require_mnemonic(), options.key_derivation)
+        key = deriver.for_user(resolve_user_id(options.data_dir, who))
+    typer.echo(f"user id: {key.user_id}")
+    typer.echo(f"path:    {key.path}")
+    typer.echo(f"npub:    {key.npub}")
+    typer.echo(f"pubkey:  {key.pubkey_hex}")
+    if show_secret:
+        typer.echo(f"nsec:    {key.nsec()}")

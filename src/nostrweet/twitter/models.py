@@ -174,9 +174,9 @@ class TweetDocument(_Base):
     """
 
     data: Tweet
-    includes: Includes = Includes()
+    includes: Includes = msgspec.field(default_factory=Includes)
     errors: list[Problem] = []
-    nostrweet: CacheMeta = CacheMeta()
+    nostrweet: CacheMeta = msgspec.field(default_factory=CacheMeta)
 
     def user(self, user_id: str | None) -> User | None:
         """The included user with this id."""

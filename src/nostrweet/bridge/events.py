@@ -1,0 +1,399 @@
+"""Cached tweet documents → Nostr events (SPEC §4). PURE: no I/O, no clock; same input → same event id.
+
+- a tweet → kind 1 (content from :mod:`nostrweet.bridge.content`, tags here), or kind 6 for a retweet;
+- a profile → kind 0; the relays → kind 10002; the Blossom servers → kind 10063 (built in
+  :mod:`nostrweet.bridge.profile`, re-exported here).
+
+What the publisher must supply is in :class:`BuildContext`: how to name a user's mirror identity, the
+media URLs (Blossom or original), and the events already built for referenced tweets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import MappingProxyType
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from nostrweet.bridge.content import (
+    decode_html_entities,
+    drop_truncated_link,
+    expanded_link,
+    join_blocks,
+    render_text,
+    status_url_id,
+    tidy,
+)
+from nostrweet.bridge.profile import (
+    KIND_BLOSSOM_LIST,
+    KIND_METADATA,
+    KIND_RELAY_LIST,
+    build_blossom_list_event,
+    build_profile_event,
+    build_relay_list_event,
+    profile_metadata,
+    profile_url,
+)
+from nostrweet.errors import NostrweetError
+from nostrweet.nostr.event import UnsignedEvent, nevent_of, npub_of
+from nostrweet.twitter.models import Media, MentionEntity, TweetDocument, UrlEntity
+
+KIND_NOTE = 1
+KIND_REPOST = 6
+CLIENT_TAG: tuple[str, ...] = ("client", "nostrweet")
+
+
+__all__ = [
+    "CLIENT_TAG",
+    "KIND_BLOSSOM_LIST",
+    "KIND_METADATA",
+    "KIND_NOTE",
+    "KIND_RELAY_LIST",
+    "KIND_REPOST",
+    "BuildContext",
+    "ConversionError",
+    "EventRef",
+    "MediaLink",
+    "build_blossom_list_event",
+    "build_profile_event",
+    "build_relay_list_event",
+    "build_tweet_event",
+    "dependencies",
+    "imeta_tag",
+    "legacy_tweet_url",
+    "original_media_link",
+    "profile_metadata",
+    "profile_url",
+    "status_link",
+    "sub_document",
+    "tweet_url",
+]
+
+
+class ConversionError(NostrweetError):
+    """A tweet document cannot become an event as asked (e.g. a retweet whose original is not built)."""
+
+
+@dataclass(frozen=True)
+class MediaLink:
+    """How one media item appears in the note."""
+
+    url: str  # URL in the content and in imeta "url" (Blossom URL or the original)
+    mime: str | None = None
+    sha256: str | None = None
+    dim: tuple[int, int] | None = None
+    alt: str | None = None
+    fallbacks: tuple[str, ...] = ()  # other Blossom URLs, then the original URL
+
+
+@dataclass(frozen=True)
+class EventRef:
+    """An event already built/signed for another tweet (parent, quoted, original)."""
+
+    event_id: str
+    pubkey: str
+    kind: int
+    event_json: str  # the signed event (kind 6 content)
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """Everything besides the document that decides the events."""
+
+    pubkey_for: Callable[[str], str]  # numeric user id -> hex pubkey of its mirror identity
+    media: Mapping[str, MediaLink] = field(default_factory=lambda: MappingProxyType({}))
+    refs: Mapping[str, EventRef] = field(default_factory=lambda: MappingProxyType({}))
+    first_relay: str | None = None
+
+
+def tweet_url(tweet_id: str) -> str:
+    """``https://x.com/i/status/<id>``: the r and proxy tag value of a tweet."""
+    return f"https://x.com/i/status/{tweet_id}"
+
+
+def legacy_tweet_url(tweet_id: str) -> str:
+    """``https://twitter.com/i/status/<id>``: the earlier tool's form, for the duplicate check."""
+    return f"https://twitter.com/i/status/{tweet_id}"
+
+
+def sub_document(doc: TweetDocument, tweet_id: str) -> TweetDocument | None:
+    """An included tweet as its own document (sharing the includes), or None if it is not included."""
+    if doc.data.id == tweet_id:
+        return doc
+    tweet = doc.tweet(tweet_id)
+    if tweet is None:
+        return None
+    return TweetDocument(data=tweet, includes=doc.includes, errors=doc.errors, nostrweet=doc.nostrweet)
+
+
+def dependencies(doc: TweetDocument) -> list[str]:
+    """Tweet ids to publish before this one, in order: replied-to parent, quoted, retweeted original.
+
+    Only those present in ``includes.tweets``.
+    """
+    out: list[str] = []
+    for kind in ("replied_to", "quoted", "retweeted"):
+        ref = doc.data.reference(kind)
+        if ref is not None and ref not in out and ref != doc.data.id and doc.tweet(ref) is not None:
+            out.append(ref)
+    return out
+
+
+_MIME_BY_EXT = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "mp4": "video/mp4",
+}
+
+
+def _mime_of(url: str) -> str | None:
+    path = urlsplit(url).path
+    ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    return _MIME_BY_EXT.get(ext)
+
+
+def _orig_photo_url(url: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "name"]
+    query.append(("name", "orig"))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+
+
+def original_media_link(media: Media) -> MediaLink:
+    """The media item at its original URL: a photo with ``name=orig``; a video/GIF's best-bitrate mp4.
+
+    A video without variants falls back to its preview image. ``url`` is "" when the API gave no URL.
+    """
+    dim = (media.width, media.height) if media.width and media.height else None
+    alt = media.alt_text or None
+    if media.type != "photo":
+        mp4s = [v for v in media.variants if v.url and v.content_type == "video/mp4"]
+        if mp4s:
+            best = max(mp4s, key=lambda v: v.bit_rate or 0)
+            return MediaLink(url=best.url, mime="video/mp4", dim=dim, alt=alt)
+    url = media.url or media.preview_image_url or ""
+    if not url:
+        return MediaLink(url="", dim=dim, alt=alt)
+    if media.type == "photo" and urlsplit(url).netloc == "pbs.twimg.com":
+        url = _orig_photo_url(url)
+    return MediaLink(url=url, mime=_mime_of(url), dim=dim, alt=alt)
+
+
+def _created_at(doc: TweetDocument) -> int:
+    stamp = doc.data.created_at
+    if not stamp:
+        raise ConversionError(f"tweet {doc.data.id} has no created_at")
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConversionError(f"tweet {doc.data.id} has an unreadable created_at {stamp!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def _author_pubkey(doc: TweetDocument, ctx: BuildContext) -> str:
+    if not doc.data.author_id:
+        raise ConversionError(f"tweet {doc.data.id} has no author_id")
+    return ctx.pubkey_for(doc.data.author_id)
+
+
+def status_link(doc: TweetDocument, tweet_id: str, user_id: str | None) -> str:
+    """``https://x.com/<username>/status/<id>`` with the included user's name, else ``/i/status/``."""
+    user = doc.user(user_id)
+    return (
+        f"https://x.com/{user.username}/status/{tweet_id}" if user and user.username else tweet_url(tweet_id)
+    )
+
+
+def build_tweet_event(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
+    """kind 1 for a tweet, or kind 6 for a retweet (needs ``ctx.refs[original]``, else ConversionError).
+
+    A retweet whose original is not in the document (deleted, protected) becomes a kind 1 of its own
+    ``RT @…`` text instead.
+    """
+    original = doc.data.reference("retweeted")
+    if original is not None and doc.tweet(original) is not None:
+        return _build_repost(doc, original, ctx)
+    return _build_note(doc, ctx)
+
+
+def _build_repost(doc: TweetDocument, original: str, ctx: BuildContext) -> UnsignedEvent:
+    ref = ctx.refs.get(original)
+    if ref is None:
+        raise ConversionError(
+            f"retweet {doc.data.id}: the original tweet {original} must be published before its repost"
+        )
+    tags: list[tuple[str, ...]] = [
+        ("e", ref.event_id, ctx.first_relay or ""),
+        ("p", ref.pubkey),
+        ("proxy", tweet_url(doc.data.id), "web"),
+        ("r", tweet_url(doc.data.id)),
+        CLIENT_TAG,
+    ]
+    return UnsignedEvent(
+        pubkey=_author_pubkey(doc, ctx),
+        created_at=_created_at(doc),
+        kind=KIND_REPOST,
+        tags=tuple(tags),
+        content=ref.event_json,
+    )
+
+
+def _media_links(doc: TweetDocument, ctx: BuildContext) -> list[MediaLink]:
+    links: list[MediaLink] = []
+    keys = doc.data.attachments.media_keys if doc.data.attachments else []
+    for key in keys:
+        link = ctx.media.get(key)
+        if link is None:
+            media = doc.media(key)
+            if media is None:
+                continue
+            link = original_media_link(media)
+        if link.url and all(link.url != other.url for other in links):
+            links.append(link)
+    return links
+
+
+def imeta_tag(link: MediaLink) -> tuple[str, ...]:
+    """The NIP-92 ``imeta`` tag of a media link."""
+    fields = [f"url {link.url}"]
+    if link.mime:
+        fields.append(f"m {link.mime}")
+    if link.sha256:
+        fields.append(f"x {link.sha256}")
+    if link.dim:
+        fields.append(f"dim {link.dim[0]}x{link.dim[1]}")
+    if link.alt and link.alt.strip():
+        fields.append("alt " + " ".join(link.alt.split()))
+    fields.extend(f"fallback {url}" for url in link.fallbacks if url and url != link.url)
+    return ("imeta", *fields)
+
+
+def _mention_resolver(doc: TweetDocument) -> Callable[[MentionEntity], str | None]:
+    by_name = {u.username.lower(): u.id for u in doc.includes.users if u.username and u.id.isdigit()}
+
+    def resolve(mention: MentionEntity) -> str | None:
+        if mention.id and mention.id.isdigit():
+            return mention.id
+        return by_name.get(mention.username.lower())
+
+    return resolve
+
+
+def _thread_root(doc: TweetDocument, parent: str) -> str | None:
+    """The conversation's root tweet id, when it can be told."""
+    if doc.data.conversation_id:
+        return doc.data.conversation_id
+    parent_tweet = doc.tweet(parent)
+    if parent_tweet is not None and parent_tweet.reference("replied_to") is None:
+        return parent
+    return None
+
+
+def _poll_block(doc: TweetDocument) -> str:
+    ids = doc.data.attachments.poll_ids if doc.data.attachments else []
+    blocks = []
+    for poll in doc.includes.polls:
+        if poll.id in ids and poll.options:
+            options = sorted(poll.options, key=lambda o: o.position)
+            lines = [f"{n}. {decode_html_entities(o.label)}" for n, o in enumerate(options, start=1)]
+            blocks.append("\n".join(["Poll:", *lines]))
+    return "\n\n".join(blocks)
+
+
+def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
+    tweet = doc.data
+    pubkey = _author_pubkey(doc, ctx)
+    created_at = _created_at(doc)
+    media = _media_links(doc, ctx)
+    quoted = tweet.reference("quoted")
+    quote_ref = ctx.refs.get(quoted) if quoted else None
+    quote_text = ""
+    if quoted is not None:
+        if quote_ref is not None:
+            relays = [ctx.first_relay] if ctx.first_relay else []
+            quote_text = "nostr:" + nevent_of(quote_ref.event_id, relays, quote_ref.pubkey, quote_ref.kind)
+        else:
+            quoted_tweet = doc.tweet(quoted)
+            quote_text = status_link(doc, quoted, quoted_tweet.author_id if quoted_tweet else None)
+    quote_in_text = False
+
+    def url_for(url: UrlEntity) -> str:
+        nonlocal quote_in_text
+        expanded = expanded_link(url)
+        status = status_url_id(expanded)
+        if url.media_key or (status is not None and status[1] and status[0] == tweet.id):
+            return "" if media else expanded
+        if status is not None and quoted is not None and status[0] == quoted and not status[1]:
+            quote_in_text = True
+            return quote_text if quote_ref is not None else expanded
+        return expanded
+
+    if tweet.note_tweet is not None and tweet.note_tweet.text:
+        text, entities = tweet.note_tweet.text, tweet.note_tweet.entities or tweet.entities
+    else:
+        text, entities = tweet.text, tweet.entities
+    rendered = render_text(
+        text,
+        entities,
+        mention_id=_mention_resolver(doc),
+        npub_for=lambda uid: npub_of(ctx.pubkey_for(uid)),
+        url_for=url_for,
+    )
+
+    tags: list[tuple[str, ...]] = [("proxy", tweet_url(tweet.id), "web"), ("r", tweet_url(tweet.id))]
+    header = ""
+    replied_pubkey: str | None = None
+    parent = tweet.reference("replied_to")
+    if parent is not None:
+        parent_ref = ctx.refs.get(parent)
+        if parent_ref is not None:
+            replied_pubkey = parent_ref.pubkey
+            root = _thread_root(doc, parent)
+            root_ref = ctx.refs.get(root) if root is not None and root != parent else None
+            if root == parent:
+                tags.append(("e", parent_ref.event_id, "", "root", parent_ref.pubkey))
+            elif root_ref is not None:
+                tags.append(("e", root_ref.event_id, "", "root", root_ref.pubkey))
+                tags.append(("e", parent_ref.event_id, "", "reply", parent_ref.pubkey))
+            else:  # the root is unknown: a lone "reply" marker (clients then thread under the parent)
+                tags.append(("e", parent_ref.event_id, "", "reply", parent_ref.pubkey))
+        else:
+            parent_tweet = doc.tweet(parent)
+            parent_author = tweet.in_reply_to_user_id or (parent_tweet.author_id if parent_tweet else None)
+            header = "In reply to " + status_link(doc, parent, parent_author)
+            if parent_author and parent_author.isdigit():
+                replied_pubkey = ctx.pubkey_for(parent_author)
+    if quote_ref is not None and quoted is not None:
+        tags.append(("q", quote_ref.event_id, "", quote_ref.pubkey))
+
+    pubkeys = [ctx.pubkey_for(uid) for uid in rendered.mentioned_ids]
+    if replied_pubkey is not None:
+        pubkeys.append(replied_pubkey)
+    seen: set[str] = set()
+    for pk in pubkeys:
+        if pk not in seen:
+            seen.add(pk)
+            tags.append(("p", pk))
+    tags.extend(("t", tag) for tag in rendered.hashtags)
+    tags.extend(imeta_tag(link) for link in media)
+    tags.append(CLIENT_TAG)
+
+    content = join_blocks(
+        [
+            header,
+            tidy(drop_truncated_link(rendered.text)),
+            _poll_block(doc),
+            "" if quote_in_text else quote_text,
+            "\n".join(link.url for link in media),
+            status_link(doc, tweet.id, tweet.author_id),
+        ]
+    )
+    return UnsignedEvent(
+        pubkey=pubkey, created_at=created_at, kind=KIND_NOTE, tags=tuple(tags), content=content
+    )
