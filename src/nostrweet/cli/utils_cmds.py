@@ -2,15 +2,61 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from nostrweet.cli.app import app
-from nostrweet.cli.common import RelayOption, not_yet
+from nostrweet.cli.app import app, options_of
+from nostrweet.cli.common import RelayOption, relays_from
+from nostrweet.errors import InputError, OperationalError
+from nostrweet.nostr.event import SignedEvent, npub_of, pubkey_from_npub_or_hex
+from nostrweet.nostr.relays import QueryFilter, RelayPool
 
 utils_app = typer.Typer(help="Tools around the relays.", no_args_is_help=True)
 app.add_typer(utils_app, name="utils")
+
+FORMATS = ("pretty", "json")
+
+
+def format_json(event: SignedEvent) -> str:
+    """One event as one line of JSON, complete."""
+    return json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
+def format_pretty(event: SignedEvent) -> str:
+    """One event as a readable block: id, kind, author npub, time, tags and the full content."""
+    when = datetime.fromtimestamp(event.created_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines = [
+        f"id:         {event.id}",
+        f"kind:       {event.kind}",
+        f"author:     {npub_of(event.pubkey)}",
+        f"created_at: {when} ({event.created_at})",
+    ]
+    if event.tags:
+        lines.append("tags:")
+        lines.extend(f"  {json.dumps(list(tag), ensure_ascii=False)}" for tag in event.tags)
+    else:
+        lines.append("tags:       (none)")
+    lines.append("content:")
+    lines.extend(f"  {line}" for line in event.content.split("\n"))
+    return "\n".join(lines) + "\n"
+
+
+def render(events: list[SignedEvent], fmt: str) -> str:
+    """All events in the chosen format (json: one per line; pretty: blocks separated by a blank line)."""
+    if fmt == "json":
+        return "".join(format_json(e) + "\n" for e in events)
+    return "\n".join(format_pretty(e) for e in events)
+
+
+async def _fetch(relays: list[str], flt: QueryFilter, wait: float) -> list[SignedEvent]:
+    async with RelayPool(relays, connect_timeout=wait) as pool:
+        return await pool.query(flt, timeout=wait)
 
 
 @utils_app.command("query-events")
@@ -24,6 +70,27 @@ def query_events(
     until: Annotated[int | None, typer.Option("--until", help="Unix seconds.")] = None,
     fmt: Annotated[str, typer.Option("-f", "--format", help="pretty or json.")] = "pretty",
     output: Annotated[str | None, typer.Option("--output", help="Write to this file.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the relays.")] = 5.0,
 ) -> None:
-    """Read events back from relays."""
-    raise not_yet("utils query-events")
+    """Read events back from relays: deduplicated by id, newest first."""
+    options = options_of(ctx)
+    relays = relays_from(options, relay)
+    if fmt not in FORMATS:
+        raise InputError(f"invalid format {fmt!r}: use pretty or json")
+    authors = [pubkey_from_npub_or_hex(author)] if author else []
+    flt = QueryFilter(
+        kinds=[kind] if kind is not None else [],
+        authors=authors,
+        since=since,
+        until=until,
+        limit=limit,
+    )
+    events = asyncio.run(_fetch(relays, flt, timeout))[:limit]
+    text = render(events, fmt)
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise OperationalError(f"cannot write {output}: {exc.strerror or exc}") from None
+    else:
+        sys.stdout.write(text)

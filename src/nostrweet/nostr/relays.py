@@ -1,0 +1,588 @@
+"""Relay pool: our small wrapper over nostr-sdk's ``Client`` (SPEC §4, "Relay answers").
+
+The only module in ``src/`` that talks to relays through nostr-sdk. What it adds to the SDK:
+
+- one :class:`RelayAnswer` per relay and event, classified from the NIP-01 ``OK`` message
+  (:func:`classify_ok`, pure);
+- a dead relay costs one timeout, not one per event: after a connect failure or an OK timeout it is
+  marked down and answered ``pending`` at once, until the background monitor reconnects it;
+- NIP-42 AUTH answered with the identity that publishes. The SDK's authenticator is per ``Client`` and
+  only sees the relay URL and the challenge, not the event being sent, so per-event signer switching on
+  one client is impossible. We publish through one shared client without an authenticator; when a relay
+  answers ``auth-required:`` we remember that, and send that identity's events to that relay through a
+  per-identity client (created lazily, LRU-capped) whose authenticator signs with the identity's key;
+- ``rate-limited:`` answers are retried a few times with exponential backoff inside :meth:`publish`;
+- many events in flight at once (:meth:`publish_many`), bounded by a semaphore.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Literal
+
+import nostr_sdk
+
+from nostrweet.errors import InputError, OperationalError
+from nostrweet.nostr.event import SignedEvent, from_sdk_event, to_sdk_event
+from nostrweet.nostr.keys import MirrorKey
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["accepted", "duplicate", "rate_limited", "rejected", "pending"]
+
+_PERMANENT_PREFIXES = ("invalid", "blocked", "pow", "restricted")
+_PREFIX = re.compile(r"^([a-z][a-z0-9-]*):")
+
+
+class RelayUnavailableError(OperationalError):
+    """None of the relays asked could be reached."""
+
+
+def classify_ok(accepted: bool, message: str) -> Outcome:
+    """Classify a NIP-01 ``OK`` answer.
+
+    ``duplicate:`` → duplicate (counts as accepted, whatever the flag); true → accepted;
+    ``rate-limited:`` → rate_limited; ``auth-required:`` and ``error:`` → pending (transient);
+    ``invalid:``, ``blocked:``, ``pow:``, ``restricted:`` and any other false answer → rejected.
+    """
+    match = _PREFIX.match(message.strip().lower())
+    prefix = match.group(1) if match else ""
+    if prefix == "duplicate":
+        return "duplicate"
+    if accepted:
+        return "accepted"
+    if prefix == "rate-limited":
+        return "rate_limited"
+    if prefix in ("auth-required", "error"):
+        return "pending"
+    return "rejected"
+
+
+@dataclass(frozen=True)
+class RelayAnswer:
+    """What one relay answered to one event."""
+
+    relay: str
+    outcome: Outcome
+    message: str = ""
+
+    @property
+    def is_accepted(self) -> bool:
+        """Accepted or duplicate: the event is on the relay."""
+        return self.outcome in ("accepted", "duplicate")
+
+    @property
+    def is_final(self) -> bool:
+        """Accepted, duplicate or rejected: nothing more to do for this relay and event."""
+        return self.outcome in ("accepted", "duplicate", "rejected")
+
+
+@dataclass(frozen=True)
+class RelayStatus:
+    """A snapshot of one relay's health and counters."""
+
+    url: str
+    connected: bool
+    accepted: int = 0
+    rejected: int = 0
+    pending: int = 0
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class QueryFilter:
+    """A NIP-01 filter. ``tags`` maps a single-letter tag (``"r"`` or ``"#r"``) to values."""
+
+    kinds: Sequence[int] = ()
+    authors: Sequence[str] = ()
+    ids: Sequence[str] = ()
+    tags: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    since: int | None = None
+    until: int | None = None
+    limit: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The filter as NIP-01 JSON."""
+        out: dict[str, Any] = {}
+        if self.kinds:
+            out["kinds"] = list(self.kinds)
+        if self.authors:
+            out["authors"] = list(self.authors)
+        if self.ids:
+            out["ids"] = list(self.ids)
+        for name, values in self.tags.items():
+            key = name if name.startswith("#") else f"#{name}"
+            if len(key) != 2:
+                raise InputError(f"invalid tag filter {name!r}: use a single letter")
+            out[key] = list(values)
+        if self.since is not None:
+            out["since"] = self.since
+        if self.until is not None:
+            out["until"] = self.until
+        if self.limit is not None:
+            out["limit"] = self.limit
+        return out
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+
+
+def _relay_message(message: str) -> bool:
+    """True if a failure text looks like a relay's NIP-01 OK message rather than an SDK error."""
+    return bool(_PREFIX.match(message.strip().lower()))
+
+
+@dataclass
+class _Relay:
+    url: str
+    sdk_url: Any
+    up: bool = False
+    accepted: int = 0
+    rejected: int = 0
+    pending: int = 0
+    last_error: str | None = None
+    auth_required: bool = False
+    retry_delay: float = 0.0
+    next_retry: float = 0.0
+    connecting: bool = False
+
+
+class RelayPool:
+    """Publish to and read from a set of relays; see the module docstring for what it guarantees."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        ok_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
+        max_retry_interval: float = 30.0,
+        rate_limit_retries: int = 2,
+        rate_limit_backoff: float = 1.0,
+        max_auth_clients: int = 16,
+    ) -> None:
+        self.ok_timeout = ok_timeout
+        self.connect_timeout = connect_timeout
+        self.max_retry_interval = max_retry_interval
+        self.rate_limit_retries = rate_limit_retries
+        self.rate_limit_backoff = rate_limit_backoff
+        self.max_auth_clients = max_auth_clients
+        self._relays: dict[str, _Relay] = {}
+        self._order: list[str] = []
+        for url in urls:
+            self._register(url)
+        self._client: Any = None
+        self._auth_clients: OrderedDict[str, tuple[Any, set[str]]] = OrderedDict()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+        self._ok_messages: dict[tuple[str, str], str] = {}
+        self._closed = False
+        self._set_uniffi_loop = False
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    def _register(self, url: str) -> _Relay:
+        try:
+            sdk_url = nostr_sdk.RelayUrl.parse(url)
+        except Exception:
+            raise InputError(f"invalid relay URL {url!r}: use ws:// or wss://") from None
+        relay = self._relays.get(url)
+        if relay is None:
+            relay = _Relay(url=url, sdk_url=sdk_url)
+            self._relays[url] = relay
+            self._order.append(url)
+        return relay
+
+    @property
+    def urls(self) -> list[str]:
+        """The relays of the pool, in the order given."""
+        return list(self._order)
+
+    async def start(self) -> None:
+        """Connect to every relay in parallel (at most ``connect_timeout``) and start the monitor.
+
+        A dead relay never blocks the others; it is retried in the background with backoff.
+        """
+        self._client = nostr_sdk.ClientBuilder().connect_timeout(_seconds(self.connect_timeout)).build()
+        for relay in self._relays.values():
+            await self._add(self._client, relay)
+        self._tasks.append(asyncio.create_task(self._listen(), name="relay-ok-listener"))
+        await asyncio.gather(*(self._connect(r) for r in self._relays.values()))
+        self._tasks.append(asyncio.create_task(self._monitor(), name="relay-monitor"))
+
+    async def _add(self, client: Any, relay: _Relay) -> None:
+        opts = nostr_sdk.RelayOptions().reconnect(False)
+        await client.add_relay(relay.sdk_url, opts=opts)
+
+    async def _connect(self, relay: _Relay) -> None:
+        """One connection attempt; on failure schedule the next one with backoff."""
+        if relay.connecting or self._client is None:
+            return
+        relay.connecting = True
+        loop = asyncio.get_running_loop()
+        try:
+            handle = await self._client.relay(relay.sdk_url)
+            await handle.try_connect(_seconds(self.connect_timeout))
+            relay.up = handle.status() == nostr_sdk.RelayStatus.CONNECTED
+            if relay.up:
+                relay.retry_delay = 0.0
+                log.debug("relay connected: %s", relay.url)
+        except Exception as exc:
+            relay.up = False
+            relay.last_error = str(exc) or exc.__class__.__name__
+        finally:
+            relay.connecting = False
+        if not relay.up:
+            relay.retry_delay = min(max(relay.retry_delay * 2, 0.5), self.max_retry_interval)
+            relay.next_retry = loop.time() + relay.retry_delay
+            log.info(
+                "relay %s is down (%s); retrying in %.1f s", relay.url, relay.last_error, relay.retry_delay
+            )
+
+    def _mark_down(self, relay: _Relay, reason: str) -> None:
+        if relay.up:
+            log.warning("relay %s marked down: %s", relay.url, reason)
+        relay.up = False
+        relay.last_error = reason
+        relay.retry_delay = min(max(relay.retry_delay * 2, 0.5), self.max_retry_interval)
+        relay.next_retry = asyncio.get_running_loop().time() + relay.retry_delay
+
+    async def _monitor(self) -> None:
+        """Notice dropped connections and reconnect down relays when their retry time comes."""
+        loop = asyncio.get_running_loop()
+        while not self._closed:
+            await asyncio.sleep(0.2)
+            for relay in list(self._relays.values()):
+                if relay.connecting:
+                    continue
+                if relay.up:
+                    handle = await self._client.relay(relay.sdk_url)
+                    if handle is not None and handle.status() != nostr_sdk.RelayStatus.CONNECTED:
+                        self._mark_down(relay, "connection lost")
+                elif loop.time() >= relay.next_retry:
+                    task = asyncio.create_task(self._connect(relay))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+
+    async def _listen(self) -> None:
+        """Record OK messages of accepted events, to tell ``duplicate:`` from a plain accept."""
+        stream = self._client.notifications()
+        while not self._closed:
+            try:
+                note = await stream.next()
+            except Exception:
+                return
+            if note is None:
+                return
+            if not note.is_message():
+                continue
+            msg = note.message.as_enum()
+            if msg.is_ok() and msg.message:
+                key = (str(note.relay_url), msg.event_id.to_hex())
+                self._ok_messages[key] = msg.message
+                if len(self._ok_messages) > 10000:
+                    self._ok_messages.pop(next(iter(self._ok_messages)))
+
+    async def ensure_relay(self, url: str) -> None:
+        """Add a relay that was not given at construction (e.g. a per-user relay) and try to connect."""
+        if url in self._relays:
+            return
+        relay = self._register(url)
+        if self._client is not None:
+            await self._add(self._client, relay)
+            await self._connect(relay)
+
+    # --- publishing --------------------------------------------------------------------------
+
+    def _count(self, answer: RelayAnswer) -> RelayAnswer:
+        relay = self._relays[answer.relay]
+        if answer.is_accepted:
+            relay.accepted += 1
+        elif answer.outcome == "rejected":
+            relay.rejected += 1
+            relay.last_error = answer.message
+        else:
+            relay.pending += 1
+        return answer
+
+    async def publish(
+        self,
+        event: SignedEvent,
+        relays: Sequence[str] | None = None,
+        *,
+        auth_key: MirrorKey | None = None,
+    ) -> dict[str, RelayAnswer]:
+        """Send one event; return one answer per relay (``pending`` at once for a relay that is down)."""
+        if self._client is None:
+            raise OperationalError("the relay pool is not started")
+        targets = list(dict.fromkeys(relays)) if relays is not None else self.urls
+        for url in targets:
+            await self.ensure_relay(url)
+        answers = await self._publish_once(event, targets, auth_key)
+        for attempt in range(self.rate_limit_retries):
+            limited = [url for url, a in answers.items() if a.outcome == "rate_limited"]
+            if not limited:
+                break
+            await asyncio.sleep(self.rate_limit_backoff * 2**attempt)
+            answers.update(await self._publish_once(event, limited, auth_key))
+        return {url: self._count(answers[url]) for url in targets}
+
+    async def _publish_once(
+        self, event: SignedEvent, targets: Sequence[str], auth_key: MirrorKey | None
+    ) -> dict[str, RelayAnswer]:
+        answers: dict[str, RelayAnswer] = {}
+        plain: list[str] = []
+        authed: list[str] = []
+        for url in targets:
+            relay = self._relays[url]
+            if not relay.up:
+                answers[url] = RelayAnswer(url, "pending", relay.last_error or "relay not connected")
+            elif relay.auth_required and auth_key is not None:
+                authed.append(url)
+            else:
+                plain.append(url)
+        sdk_event = to_sdk_event(event)
+        if plain:
+            answers.update(await self._send(self._client, sdk_event, plain))
+        retry_auth = [url for url in plain if self._needs_auth(answers[url])]
+        if auth_key is not None and retry_auth:
+            for url in retry_auth:
+                self._relays[url].auth_required = True
+            authed.extend(retry_auth)
+        if authed and auth_key is not None:
+            client = await self._auth_client(auth_key, authed)
+            answers.update(await self._send(client, sdk_event, authed, authenticate=True))
+        return answers
+
+    @staticmethod
+    def _needs_auth(answer: RelayAnswer) -> bool:
+        return answer.outcome == "pending" and answer.message.lower().startswith("auth-required:")
+
+    async def _send(
+        self, client: Any, sdk_event: Any, urls: Sequence[str], *, authenticate: bool = False
+    ) -> dict[str, RelayAnswer]:
+        by_sdk = {str(self._relays[u].sdk_url): u for u in urls}
+        kwargs: dict[str, Any] = {"ok_timeout": _seconds(self.ok_timeout)}
+        if authenticate:
+            kwargs["authentication_timeout"] = _seconds(self.ok_timeout)
+        target = nostr_sdk.SendEventTarget.to([self._relays[u].sdk_url for u in urls])
+        try:
+            output = await client.send_event(sdk_event, target=target, **kwargs)
+        except Exception as exc:
+            reason = str(exc) or exc.__class__.__name__
+            return {u: RelayAnswer(u, "pending", reason) for u in urls}
+        event_id = sdk_event.id().to_hex()
+        answers: dict[str, RelayAnswer] = {}
+        for sdk_url in output.success:
+            url = by_sdk.get(str(sdk_url))
+            if url is None:
+                continue
+            message = self._ok_messages.pop((str(sdk_url), event_id), None)
+            if message is None:
+                await asyncio.sleep(0)  # the OK notification may trail the send result by a hair
+                message = self._ok_messages.pop((str(sdk_url), event_id), "")
+            answers[url] = RelayAnswer(url, classify_ok(True, message), message)
+        for sdk_url, message in output.failed.items():
+            url = by_sdk.get(str(sdk_url))
+            if url is None:
+                continue
+            self._ok_messages.pop((str(sdk_url), event_id), None)
+            if _relay_message(message):
+                answers[url] = RelayAnswer(url, classify_ok(False, message), message)
+            elif message == "timeout" and await self._still_connected(client, url):
+                answers[url] = await self._verify_stored(client, url, sdk_event)
+            else:  # not the relay's answer: a timeout or a lost connection
+                self._mark_down(self._relays[url], message or "no answer")
+                answers[url] = RelayAnswer(url, "pending", message or "no answer")
+        for url in urls:
+            answers.setdefault(url, RelayAnswer(url, "pending", "no answer"))
+        return answers
+
+    async def _still_connected(self, client: Any, url: str) -> bool:
+        try:
+            handle = await client.relay(self._relays[url].sdk_url)
+        except Exception:
+            return False
+        return handle is not None and handle.status() == nostr_sdk.RelayStatus.CONNECTED
+
+    async def _verify_stored(self, client: Any, url: str, sdk_event: Any) -> RelayAnswer:
+        """No OK came, yet the connection is alive: ask the relay whether it stored the event.
+
+        Some relays (PyPI nostr-relay 1.14) answer a rejected event with ``["OK", "", false, reason]``:
+        the SDK cannot match an OK without the event id, so it reports a timeout and the reason is lost.
+        A relay that answers the query without the event did not store it: a rejection, recorded once
+        and not retried. A relay that does not answer the query either is marked down.
+        """
+        relay = self._relays[url]
+        wait = min(self.ok_timeout, 5.0)
+        event_id = sdk_event.id().to_hex()
+        sdk_filter = nostr_sdk.Filter.from_json(json.dumps({"ids": [event_id]}))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            found = await client.fetch_events(
+                nostr_sdk.ReqTarget.manual({relay.sdk_url: [sdk_filter]}), _seconds(wait)
+            )
+        except Exception:
+            found = None
+        if found:
+            return RelayAnswer(url, "accepted", "stored (its OK was lost)")
+        if found is None or loop.time() - started >= wait * 0.95:
+            self._mark_down(relay, "timeout")
+            return RelayAnswer(url, "pending", "timeout")
+        return RelayAnswer(
+            url,
+            "rejected",
+            f"unmatched: no OK for this event within {self.ok_timeout:g} s and the relay did not store it",
+        )
+
+    async def _auth_client(self, key: MirrorKey, urls: Sequence[str]) -> Any:
+        """The identity's own client for AUTH-requiring relays (created lazily, LRU-capped)."""
+        entry = self._auth_clients.get(key.pubkey_hex)
+        if entry is None:
+            # The authenticator is Python code that Rust calls from its own threads; uniffi then needs
+            # to be told which event loop runs it. This is process-global, so it is set only here.
+            nostr_sdk.uniffi_set_event_loop(asyncio.get_running_loop())
+            self._set_uniffi_loop = True
+            authenticator = nostr_sdk.SignerAuthenticator(key.sdk_keys())
+            client = (
+                nostr_sdk.ClientBuilder()
+                .authenticator(authenticator)
+                .connect_timeout(_seconds(self.connect_timeout))
+                .build()
+            )
+            entry = (client, set())
+            self._auth_clients[key.pubkey_hex] = entry
+            while len(self._auth_clients) > self.max_auth_clients:
+                _, (old, _) = self._auth_clients.popitem(last=False)
+                with contextlib.suppress(Exception):
+                    await old.shutdown()
+        else:
+            self._auth_clients.move_to_end(key.pubkey_hex)
+        client, added = entry
+        new = [u for u in urls if u not in added]
+        for url in new:
+            await self._add(client, self._relays[url])
+            added.add(url)
+        if new:
+            await client.try_connect(_seconds(self.connect_timeout))
+        return client
+
+    async def publish_many(
+        self,
+        items: Sequence[tuple[SignedEvent, Sequence[str] | None]],
+        *,
+        in_flight: int = 64,
+        auth_keys: Mapping[str, MirrorKey] | None = None,
+    ) -> list[dict[str, RelayAnswer]]:
+        """Publish many events with up to ``in_flight`` awaiting their OK at once; answers in input order.
+
+        ``auth_keys`` maps a pubkey to its key, for relays that ask for NIP-42 AUTH.
+        """
+        gate = asyncio.Semaphore(max(1, in_flight))
+        keys = auth_keys or {}
+
+        async def one(event: SignedEvent, relays: Sequence[str] | None) -> dict[str, RelayAnswer]:
+            async with gate:
+                return await self.publish(event, relays, auth_key=keys.get(event.pubkey))
+
+        return list(await asyncio.gather(*(one(e, r) for e, r in items)))
+
+    # --- reading -----------------------------------------------------------------------------
+
+    async def query(
+        self,
+        flt: QueryFilter,
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the contract's name; passed to the SDK
+        relays: Sequence[str] | None = None,
+    ) -> list[SignedEvent]:
+        """Events matching the filter from the connected relays, deduplicated by id, newest first.
+
+        Raises :class:`RelayUnavailableError` when none of the relays asked is connected.
+        """
+        if self._client is None:
+            raise OperationalError("the relay pool is not started")
+        targets = list(dict.fromkeys(relays)) if relays is not None else self.urls
+        for url in targets:
+            await self.ensure_relay(url)
+        up = [self._relays[u] for u in targets if self._relays[u].up]
+        if not up:
+            raise RelayUnavailableError(f"no relay reachable: {', '.join(targets)}")
+        sdk_filter = nostr_sdk.Filter.from_json(json.dumps(flt.to_dict()))
+        req = nostr_sdk.ReqTarget.manual({r.sdk_url: [sdk_filter] for r in up})
+        try:
+            found = await self._client.fetch_events(req, _seconds(timeout))
+        except Exception as exc:
+            raise RelayUnavailableError(f"cannot read from the relays: {exc}") from None
+        events: dict[str, SignedEvent] = {}
+        for sdk_event in found:
+            try:
+                event = from_sdk_event(sdk_event)
+            except Exception as exc:
+                log.warning("skipping an event a relay sent that does not parse: %s", exc)
+                continue
+            events[event.id] = event
+        return sorted(events.values(), key=lambda e: (-e.created_at, e.id))
+
+    async def find_by_r(
+        self,
+        urls: Sequence[str],
+        *,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the contract's name; passed to the SDK
+    ) -> list[SignedEvent]:
+        """Events carrying an ``r`` tag with any of these URLs (the duplicate check of SPEC §4)."""
+        return await self.query(QueryFilter(tags={"r": list(urls)}), timeout=timeout)
+
+    # --- state -------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, RelayStatus]:
+        """Health and counters of every relay."""
+        return {
+            url: RelayStatus(
+                url=url,
+                connected=r.up,
+                accepted=r.accepted,
+                rejected=r.rejected,
+                pending=r.pending,
+                last_error=r.last_error,
+            )
+            for url, r in ((u, self._relays[u]) for u in self._order)
+        }
+
+    async def close(self) -> None:
+        """Stop the background tasks and disconnect every client."""
+        self._closed = True
+        tasks = self._tasks + list(self._background)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        self._tasks.clear()
+        clients = [self._client] + [c for c, _ in self._auth_clients.values()]
+        self._auth_clients.clear()
+        for client in clients:
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.shutdown()
+        self._client = None
+        if self._set_uniffi_loop:
+            nostr_sdk.uniffi_set_event_loop(None)
+            self._set_uniffi_loop = False
+
+    async def __aenter__(self) -> RelayPool:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

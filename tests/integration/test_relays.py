@@ -1,0 +1,210 @@
+"""RelayPool against two real relays: nostr-sdk's LocalRelay (in-process) and PyPI nostr-relay."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+
+from nostrweet.nostr.event import verify_event
+from nostrweet.nostr.relays import QueryFilter, RelayPool
+from tests.fakes.nostr_helpers import make_event, random_key
+from tests.fakes.nostr_relay_proc import RelayProcess
+from tests.fakes.relay_fixtures import SdkRelay
+
+pytestmark = pytest.mark.integration
+
+BOTH = ["sdk_relay", "pypi_relay"]
+
+
+async def wait_until(predicate: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("relay_fixture", BOTH)
+async def test_publish_read_back_and_duplicate(relay_fixture: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(relay_fixture)
+    key = random_key()
+    event = make_event(key, "hello relays", tags=[["r", "https://x.com/i/status/42"]])
+    async with RelayPool([url], ok_timeout=5, connect_timeout=2) as pool:
+        first = await pool.publish(event)
+        assert first[url].outcome == "accepted", first
+        again = await pool.publish(event)
+        assert again[url].is_accepted
+        assert again[url].outcome == "duplicate", again
+        assert again[url].message.startswith("duplicate:")
+        got = await pool.query(QueryFilter(authors=[key.pubkey_hex]))
+        assert got == [event]
+        assert verify_event(got[0])
+        status = pool.status()[url]
+        assert status.connected and status.accepted == 2 and status.rejected == 0
+
+
+@pytest.mark.parametrize("relay_fixture", BOTH)
+async def test_find_by_r_both_url_forms(relay_fixture: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(relay_fixture)
+    key = random_key()
+    new_form = make_event(key, "new", tags=[["r", "https://x.com/i/status/7"]])
+    old_form = make_event(
+        key, "old", tags=[["r", "https://twitter.com/i/status/8"]], created_at=new_form.created_at - 1
+    )
+    other = make_event(key, "other", tags=[["r", "https://x.com/i/status/9"]])
+    async with RelayPool([url], ok_timeout=5) as pool:
+        for ev in (new_form, old_form, other):
+            assert (await pool.publish(ev))[url].is_accepted
+        found = await pool.find_by_r(["https://x.com/i/status/7", "https://twitter.com/i/status/7"])
+        assert found == [new_form]
+        found = await pool.find_by_r(["https://x.com/i/status/8", "https://twitter.com/i/status/8"])
+        assert found == [old_form]
+        both = await pool.find_by_r(["https://x.com/i/status/7", "https://twitter.com/i/status/8"])
+        assert both == [new_form, old_form]  # newest first
+
+
+async def test_query_deduplicates_across_relays(sdk_relay: str, pypi_relay: str) -> None:
+    key = random_key()
+    events = [make_event(key, f"n{i}", created_at=1_700_000_000 + i) for i in range(5)]
+    async with RelayPool([sdk_relay, pypi_relay], ok_timeout=5) as pool:
+        for answers in await pool.publish_many([(e, None) for e in events]):
+            assert all(a.is_accepted for a in answers.values()), answers
+        got = await pool.query(QueryFilter(authors=[key.pubkey_hex], kinds=[1]))
+        assert [e.id for e in got] == [e.id for e in reversed(events)]
+        limited = await pool.query(QueryFilter(authors=[key.pubkey_hex], since=1_700_000_003))
+        assert {e.content for e in limited} == {"n3", "n4"}
+
+
+async def test_dead_relay_costs_one_timeout(sdk_relay: str, dead_relay_url: str) -> None:
+    key = random_key()
+    events = [make_event(key, f"e{i}") for i in range(20)]
+    async with RelayPool([sdk_relay, dead_relay_url], ok_timeout=1.0, connect_timeout=1.0) as pool:
+        started = time.monotonic()
+        for event in events:  # one by one on purpose: each must not wait for the dead relay
+            answers = await pool.publish(event)
+            assert answers[sdk_relay].outcome == "accepted"
+            assert answers[dead_relay_url].outcome == "pending"
+        elapsed = time.monotonic() - started
+        assert elapsed < 3.0, f"20 events took {elapsed:.1f} s: the dead relay cost more than one timeout"
+        status = pool.status()
+        assert not status[dead_relay_url].connected and status[dead_relay_url].pending == 20
+        assert status[sdk_relay].accepted == 20
+
+
+async def test_relay_that_stops_answering_is_marked_down_once(dead_relay_url: str) -> None:
+    """A relay the pool believed up, whose OKs never come: one timeout, then immediate pending."""
+    relay = SdkRelay()
+    relay.start()
+    key = random_key()
+    try:
+        async with RelayPool([relay.url], ok_timeout=1.0, connect_timeout=1.0, max_retry_interval=60) as pool:
+            relay.stop()
+            started = time.monotonic()
+            results = await pool.publish_many([(make_event(key, f"x{i}"), None) for i in range(10)])
+            assert all(r[relay.url].outcome == "pending" for r in results)
+            assert time.monotonic() - started < 2.5
+    finally:
+        relay.close()
+
+
+async def test_sdk_relay_down_then_up(sdk_relay_server: SdkRelay) -> None:
+    url = sdk_relay_server.url
+    key = random_key()
+    event = make_event(key, "later")
+    async with RelayPool([url], ok_timeout=2, connect_timeout=1, max_retry_interval=0.5) as pool:
+        sdk_relay_server.stop()
+        await wait_until(lambda: not pool.status()[url].connected)
+        assert (await pool.publish(event))[url].outcome == "pending"
+        sdk_relay_server.start()
+        await wait_until(lambda: pool.status()[url].connected)
+        assert (await pool.publish(event))[url].outcome == "accepted"
+        assert await pool.query(QueryFilter(ids=[event.id])) == [event]
+
+
+async def test_pypi_relay_down_then_up(pypi_relay_process: RelayProcess) -> None:
+    url = pypi_relay_process.url
+    key = random_key()
+    before = make_event(key, "before")
+    during = make_event(key, "during")
+    async with RelayPool([url], ok_timeout=3, connect_timeout=1, max_retry_interval=0.5) as pool:
+        assert (await pool.publish(before))[url].outcome == "accepted"
+        pypi_relay_process.stop()
+        await wait_until(lambda: not pool.status()[url].connected)
+        assert (await pool.publish(during))[url].outcome == "pending"
+        pypi_relay_process.start()
+        await wait_until(lambda: pool.status()[url].connected)
+        assert (await pool.publish(during))[url].outcome == "accepted"
+        assert (await pool.publish(before))[url].outcome == "duplicate"  # the data survived the restart
+        got = await pool.query(QueryFilter(authors=[key.pubkey_hex]))
+        assert {e.id for e in got} == {before.id, during.id}
+
+
+async def test_recent_only_relay_rejects_old_event(pypi_relay_recent_only: str) -> None:
+    url = pypi_relay_recent_only
+    key = random_key()
+    old = make_event(key, "from 2019", created_at=1_550_000_000)
+    fresh = make_event(key, "today")
+    async with RelayPool([url], ok_timeout=4, connect_timeout=2) as pool:
+        assert (await pool.publish(fresh))[url].outcome == "accepted"
+        answer = (await pool.publish(old))[url]
+        assert answer.outcome == "rejected", answer
+        assert answer.is_final and not answer.is_accepted
+        assert answer.message
+        status = pool.status()[url]
+        assert status.connected, "a rejection must not mark the relay down"
+        assert status.rejected == 1 and status.accepted == 1
+
+
+async def test_rate_limited_is_retried_with_backoff() -> None:
+    relay = SdkRelay(notes_per_minute=2)
+    relay.start()
+    key = random_key()
+    try:
+        async with RelayPool([relay.url], ok_timeout=2, rate_limit_retries=1, rate_limit_backoff=0.1) as pool:
+            answers = [await pool.publish(make_event(key, f"r{i}")) for i in range(4)]
+            outcomes = [a[relay.url].outcome for a in answers]
+            assert "accepted" in outcomes
+            assert "rate_limited" in outcomes, outcomes
+            limited = next(a[relay.url] for a in answers if a[relay.url].outcome == "rate_limited")
+            assert limited.message.startswith("rate-limited:")
+            assert not limited.is_final
+    finally:
+        relay.close()
+
+
+@pytest.mark.parametrize("relay_fixture", BOTH)
+async def test_publish_many_keeps_many_in_flight(relay_fixture: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(relay_fixture)
+    key = random_key()
+    events = [make_event(key, f"bulk {i}") for i in range(200)]
+    async with RelayPool([url], ok_timeout=10) as pool:
+        started = time.monotonic()
+        serial_probe = time.monotonic()
+        await pool.publish(make_event(key, "probe"))
+        one = time.monotonic() - serial_probe
+        started = time.monotonic()
+        results = await pool.publish_many([(e, None) for e in events], in_flight=64)
+        elapsed = time.monotonic() - started
+        assert [r[url].outcome for r in results] == ["accepted"] * 200
+        # Many in flight: far less than 200 round trips awaited one after the other.
+        assert elapsed < max(2.0, 200 * one / 3), (elapsed, one)
+
+
+async def test_auth_relay_answered_with_publishing_identity(sdk_relay_auth: str) -> None:
+    url = sdk_relay_auth
+    alice, bob = random_key("1"), random_key("2")
+    a_event, b_event = make_event(alice, "alice"), make_event(bob, "bob")
+    async with RelayPool([url], ok_timeout=3) as pool:
+        without = (await pool.publish(a_event))[url]
+        assert without.outcome == "pending" and without.message.startswith("auth-required:")
+        assert (await pool.publish(a_event, auth_key=alice))[url].is_accepted
+        assert (await pool.publish(b_event, auth_key=bob))[url].is_accepted
+        results = await pool.publish_many(
+            [(make_event(alice, f"a{i}"), None) for i in range(5)], auth_keys={alice.pubkey_hex: alice}
+        )
+        assert all(r[url].is_accepted for r in results)
+        got = await pool.query(QueryFilter(authors=[alice.pubkey_hex, bob.pubkey_hex]))
+        assert len(got) == 7
