@@ -21,115 +21,42 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 import nostr_sdk
 
 from nostrweet.errors import InputError, OperationalError
+from nostrweet.nostr.answers import (
+    PREFIX_RE,
+    Outcome,
+    QueryFilter,
+    RelayAnswer,
+    RelayStatus,
+    classify_ok,
+)
 from nostrweet.nostr.event import SignedEvent, from_sdk_event, to_sdk_event
 from nostrweet.nostr.keys import MirrorKey
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["accepted", "duplicate", "rate_limited", "rejected", "pending"]
 
-_PERMANENT_PREFIXES = ("invalid", "blocked", "pow", "restricted")
-_PREFIX = re.compile(r"^([a-z][a-z0-9-]*):")
+__all__ = [
+    "Outcome",
+    "QueryFilter",
+    "RelayAnswer",
+    "RelayPool",
+    "RelayStatus",
+    "RelayUnavailableError",
+    "classify_ok",
+]
 
 
 class RelayUnavailableError(OperationalError):
     """None of the relays asked could be reached."""
-
-
-def classify_ok(accepted: bool, message: str) -> Outcome:
-    """Classify a NIP-01 ``OK`` answer.
-
-    ``duplicate:`` → duplicate (counts as accepted, whatever the flag); true → accepted;
-    ``rate-limited:`` → rate_limited; ``auth-required:`` and ``error:`` → pending (transient);
-    ``invalid:``, ``blocked:``, ``pow:``, ``restricted:`` and any other false answer → rejected.
-    """
-    match = _PREFIX.match(message.strip().lower())
-    prefix = match.group(1) if match else ""
-    if prefix == "duplicate":
-        return "duplicate"
-    if accepted:
-        return "accepted"
-    if prefix == "rate-limited":
-        return "rate_limited"
-    if prefix in ("auth-required", "error"):
-        return "pending"
-    return "rejected"
-
-
-@dataclass(frozen=True)
-class RelayAnswer:
-    """What one relay answered to one event."""
-
-    relay: str
-    outcome: Outcome
-    message: str = ""
-
-    @property
-    def is_accepted(self) -> bool:
-        """Accepted or duplicate: the event is on the relay."""
-        return self.outcome in ("accepted", "duplicate")
-
-    @property
-    def is_final(self) -> bool:
-        """Accepted, duplicate or rejected: nothing more to do for this relay and event."""
-        return self.outcome in ("accepted", "duplicate", "rejected")
-
-
-@dataclass(frozen=True)
-class RelayStatus:
-    """A snapshot of one relay's health and counters."""
-
-    url: str
-    connected: bool
-    accepted: int = 0
-    rejected: int = 0
-    pending: int = 0
-    last_error: str | None = None
-
-
-@dataclass(frozen=True)
-class QueryFilter:
-    """A NIP-01 filter. ``tags`` maps a single-letter tag (``"r"`` or ``"#r"``) to values."""
-
-    kinds: Sequence[int] = ()
-    authors: Sequence[str] = ()
-    ids: Sequence[str] = ()
-    tags: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    since: int | None = None
-    until: int | None = None
-    limit: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The filter as NIP-01 JSON."""
-        out: dict[str, Any] = {}
-        if self.kinds:
-            out["kinds"] = list(self.kinds)
-        if self.authors:
-            out["authors"] = list(self.authors)
-        if self.ids:
-            out["ids"] = list(self.ids)
-        for name, values in self.tags.items():
-            key = name if name.startswith("#") else f"#{name}"
-            if len(key) != 2:
-                raise InputError(f"invalid tag filter {name!r}: use a single letter")
-            out[key] = list(values)
-        if self.since is not None:
-            out["since"] = self.since
-        if self.until is not None:
-            out["until"] = self.until
-        if self.limit is not None:
-            out["limit"] = self.limit
-        return out
 
 
 def _seconds(value: float) -> timedelta:
@@ -138,7 +65,7 @@ def _seconds(value: float) -> timedelta:
 
 def _relay_message(message: str) -> bool:
     """True if a failure text looks like a relay's NIP-01 OK message rather than an SDK error."""
-    return bool(_PREFIX.match(message.strip().lower()))
+    return bool(PREFIX_RE.match(message.strip().lower()))
 
 
 @dataclass
