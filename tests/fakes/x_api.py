@@ -1,0 +1,275 @@
+"""A fake X API v2 server over the recorded fixtures (aiohttp, in a background thread).
+
+    with FakeXApi() as api:          # or the `fake_x` pytest fixture
+        httpx.get(f"{api.url}/2/users/by/username/PhillyNEFL",
+                  headers={"Authorization": f"Bearer {api.bearer_token}"})
+
+Serves timelines, tweet and user lookups with expansions and field filtering, media bytes, per-endpoint
+rate limits and injected faults. Every /2/ request is validated against the OpenAPI spec; a violation is
+recorded in `violations` and answered 400. Run `python -m tests.fakes.x_api --port 8787` for a manual one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.openapi_params import match_path, validate_request
+from tests.fakes.x_faults import Faults, RateLimiter
+from tests.fakes.x_media import media_body
+from tests.fakes.x_render import Renderer, not_found, problem_400
+from tests.fakes.x_world import World
+
+DEFAULT_BEARER = "test-bearer-token"
+UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
+TOO_MANY = {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
+
+
+@dataclass(slots=True)
+class RecordedRequest:
+    """One request as the server saw it. `status` is 0 for a dropped connection."""
+
+    method: str
+    path: str
+    endpoint: str | None
+    query: dict[str, str]
+    time: float
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)  # the response headers we sent
+
+
+class FakeXApi:
+    """The fake server. `start()`/`stop()` (or `with`), then point the client at `.url`."""
+
+    def __init__(
+        self,
+        world: World | None = None,
+        *,
+        bearer_token: str = DEFAULT_BEARER,
+        port: int = 0,
+        filter_fields: bool = True,
+    ) -> None:
+        self.world = world if world is not None else World.from_fixtures()
+        self.bearer_token = bearer_token
+        self.filter_fields = filter_fields
+        self.faults = Faults()
+        self.rate_limits = RateLimiter()
+        self.lock = threading.RLock()
+        self.media_requests = 0
+        self.media_log: list[str] = []
+        self.media_status: dict[str, int] = {}  # substring of a media path -> status to answer
+        self._requests: list[RecordedRequest] = []
+        self._violations: list[str] = []
+        self._port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start serving on 127.0.0.1 (ephemeral port unless one was given); returns when ready."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._startup())
+            except BaseException as exc:  # surfaced in start()
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            if self._runner is not None:
+                loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-x-api", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        if failure:
+            raise failure[0]
+
+    async def _startup(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/2/{tail:.*}", self._handle_api)
+        app.router.add_get("/media/{host}/{path:.*}", self._handle_media)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", self._port)
+        await site.start()
+        self._runner = runner
+        port = runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def stop(self) -> None:
+        """Stop the server and join its thread."""
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        self._loop = None
+        self._thread = None
+
+    def __enter__(self) -> FakeXApi:
+        self.start()
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- inspection --------------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every /2/ request so far, in arrival order (a copy)."""
+        with self.lock:
+            return list(self._requests)
+
+    @property
+    def violations(self) -> list[str]:
+        """Every OpenAPI violation seen so far (a copy)."""
+        with self.lock:
+            return list(self._violations)
+
+    def requests_to(self, endpoint: str) -> list[RecordedRequest]:
+        """Requests whose path template is `endpoint`, e.g. '/2/users/{id}/tweets'."""
+        return [r for r in self.requests if r.endpoint == endpoint]
+
+    def set_limit(self, endpoint: str, limit: int, window_seconds: float = 900) -> None:
+        """Give `endpoint` (a path template) a fresh budget of `limit` requests per window."""
+        self.rate_limits.set_limit(endpoint, limit, window_seconds)
+
+    def reset_log(self) -> None:
+        """Forget recorded requests, violations and media counts (keeps limits and faults)."""
+        with self.lock:
+            self._requests.clear()
+            self._violations.clear()
+            self.media_requests = 0
+            self.media_log.clear()
+
+    def rewrite_media_url(self, url: str) -> str:
+        """`https://pbs.twimg.com/a/b.jpg?x` -> `<self.url>/media/pbs.twimg.com/a/b.jpg?x`."""
+        for scheme in ("https://", "http://"):
+            if url.startswith(scheme):
+                rest = url[len(scheme) :]
+                host = rest.split("/", 1)[0]
+                if host.endswith("twimg.com"):
+                    return f"{self.url}/media/{rest}"
+        return url
+
+    # -- handlers ----------------------------------------------------------------------------------
+    async def _handle_api(self, request: web.Request) -> web.StreamResponse:
+        arrival = time.time()
+        path = request.path
+        found = match_path(request.method, path)
+        template = found[0].template if found else None
+        query = dict(request.query)
+        record = RecordedRequest(request.method, path, template, query, arrival)
+        with self.lock:
+            self._requests.append(record)
+        latency = self.faults.latency_seconds
+        if latency > 0:
+            await asyncio.sleep(latency)
+        if self.faults.take_drop(template):
+            record.status = 0
+            if request.transport is not None:
+                request.transport.abort()
+            raise asyncio.CancelledError
+        response = self._answer(request, template, found, query, arrival)
+        record.status = response.status
+        record.headers = dict(response.headers)
+        return response
+
+    def _answer(
+        self,
+        request: web.Request,
+        template: str | None,
+        found: Any,
+        query: dict[str, str],
+        now: float,
+    ) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.bearer_token}":
+            return web.json_response(UNAUTHORIZED, status=401)
+        key = template or request.path
+        injected_429 = self.faults.take_429(template)
+        if injected_429 is not None:
+            reset = math.ceil(now + injected_429)
+            self.rate_limits.exhaust(key, reset)
+            return self._rate_limited(key, now)
+        status_5xx = self.faults.take_5xx(template)
+        if status_5xx is not None:
+            body = {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank"}
+            return web.json_response({**body, "status": status_5xx}, status=status_5xx)
+        if not self.rate_limits.consume(key, now):
+            return self._rate_limited(key, now)
+        headers = self.rate_limits.headers(key, now)
+        pairs = [(k, v) for k, v in request.query.items()]
+        problems = validate_request(request.method, request.path, pairs)
+        if problems:
+            with self.lock:
+                self._violations.extend(problems)
+            return web.json_response(problem_400(problems), status=400, headers=headers)
+        if found is None:
+            return web.json_response(not_found(request.path), status=404, headers=headers)
+        with self.world.lock:
+            renderer = Renderer(self.world, self.rewrite_media_url, query, filter_fields=self.filter_fields)
+            status, answer = renderer.dispatch(found[0].template, found[1])
+        if status == 400:  # e.g. a pagination_token this server never issued
+            with self.lock:
+                self._violations.extend(str(e["message"]) for e in answer.get("errors", []))
+        return web.json_response(answer, status=status, headers=headers)
+
+    def _rate_limited(self, key: str, now: float) -> web.Response:
+        return web.json_response(TOO_MANY, status=429, headers=self.rate_limits.headers(key, now))
+
+    async def _handle_media(self, request: web.Request) -> web.Response:
+        host = request.match_info["host"]
+        path = request.match_info["path"]
+        full = f"{host}/{path}"
+        with self.lock:
+            self.media_requests += 1
+            self.media_log.append(full + (f"?{request.query_string}" if request.query_string else ""))
+            forced = next((s for sub, s in self.media_status.items() if sub in full), None)
+        if forced is not None:
+            return web.Response(status=forced, text="media error injected")
+        body, content_type = media_body(host, path, request.query.get("format"), self.url)
+        return web.Response(body=body, content_type=content_type)
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(description="Run the fake X API v2 server in the foreground.")
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--bearer-token", default=DEFAULT_BEARER)
+    args = parser.parse_args()
+    api = FakeXApi(port=args.port, bearer_token=args.bearer_token)
+    api.start()
+    print(f"fake X API listening on {api.url}")
+    print(f"bearer token: {api.bearer_token}")
+    print("users with big timelines:")
+    for uid, n in api.world.timeline_sizes()[:5]:
+        print(f"  @{api.world.users.get(uid, {}).get('username', uid)}  (id {uid}, {n} tweets)")
+    print(
+        f"try: nostrweet --twitter-api-url {api.url} --bearer-token {api.bearer_token} user-tweets PhillyNEFL"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            time.sleep(3600)
+    api.stop()
+
+
+if __name__ == "__main__":
+    _main()
