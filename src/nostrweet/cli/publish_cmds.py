@@ -2,12 +2,76 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import json
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Annotated, Any
 
 import typer
 
-from nostrweet.cli.app import app
-from nostrweet.cli.common import BlossomOption, ForceOption, RelayOption, SkipProfilesOption, not_yet
+from nostrweet.cache.layout import normalize_username
+from nostrweet.cache.store import CacheStore, read_json_or_quarantine
+from nostrweet.cli.app import app, options_of
+from nostrweet.cli.archive_cmds import _archiver, _progress
+from nostrweet.cli.common import (
+    BlossomOption,
+    ForceOption,
+    RelayOption,
+    SkipProfilesOption,
+    blossom_from,
+    relays_from,
+)
+from nostrweet.errors import NotFoundError, PublishError
+from nostrweet.nostr.keys import KeyDeriver
+from nostrweet.nostr.relays import RelayPool
+from nostrweet.publish.outcome import PublishOutcome, PublishSummary
+from nostrweet.publish.preview import preview_events
+from nostrweet.publish.publisher import Publisher
+from nostrweet.settings import GlobalOptions
+from nostrweet.twitter.refs import parse_tweet_ref
+
+
+def _keys(options: GlobalOptions) -> KeyDeriver:
+    return KeyDeriver(options.require_mnemonic(), options.key_derivation)
+
+
+@asynccontextmanager
+async def _publisher(
+    options: GlobalOptions,
+    relays: list[str],
+    blossom: list[str],
+    *,
+    force: bool = False,
+    fetch: bool = False,
+    skip_profiles: bool = False,
+) -> AsyncIterator[Publisher]:
+    keys = _keys(options)
+    async with AsyncExitStack() as stack:
+        archiver = None
+        if fetch:
+            archiver = await stack.enter_async_context(_archiver(options, skip_profiles=skip_profiles))
+            store = archiver.store
+        else:
+            store = CacheStore(options.data_dir)
+        pool = RelayPool(relays)
+        await pool.start()
+        stack.push_async_callback(pool.close)
+        publisher = Publisher(
+            store, keys, pool, relays=relays, blossom=blossom, force=force, archiver=archiver
+        )
+        stack.push_async_callback(publisher.aclose)
+        yield publisher
+
+
+def _fail_if_unreached(outcomes: Sequence[PublishOutcome]) -> None:
+    bad = [o for o in outcomes if o.status in ("failed", "error")]
+    if bad:
+        first = bad[0]
+        raise PublishError(
+            f"{len(bad)} event(s) reached no relay (first: {first.what} {first.subject_id}: "
+            f"{first.describe()}); pending ones are retried on the next run"
+        )
 
 
 @app.command("show-tweet")
@@ -17,7 +81,23 @@ def show_tweet(
     compact: Annotated[bool, typer.Option("--compact", help="One-line JSON.")] = False,
 ) -> None:
     """Print the cached tweet and the Nostr event(s) it would become."""
-    raise not_yet("show-tweet")
+    options = options_of(ctx)
+    tweet_id = parse_tweet_ref(tweet)
+    keys = _keys(options)
+    store = CacheStore(options.data_dir)
+    path = store.tweet_path(tweet_id)
+    raw = read_json_or_quarantine(path) if path is not None else None
+    doc = store.read_tweet(tweet_id) if raw is not None else None
+    if doc is None:
+        raise NotFoundError(f"tweet {tweet_id} is not cached: run fetch-tweet first")
+    relays = relays_from(options, None, required=False)
+    events = preview_events(store, keys, doc, first_relay=relays[0] if relays else None)
+    out: dict[str, Any] = {"tweet": raw, "events": events}
+    print(
+        json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+        if compact
+        else json.dumps(out, indent=2, ensure_ascii=False)
+    )
 
 
 def _post_tweet(
@@ -29,7 +109,27 @@ def _post_tweet(
     skip_profiles: SkipProfilesOption = False,
 ) -> None:
     """Publish one tweet, fetching it first if it is not cached."""
-    raise not_yet("post-tweet-to-nostr")
+    options = options_of(ctx)
+    tweet_id = parse_tweet_ref(tweet)
+    relays = relays_from(options, relay)
+    blossom = blossom_from(options, blossom_server)
+    options.require_mnemonic()
+    fetch = not CacheStore(options.data_dir).has_tweet(tweet_id)
+    if fetch:
+        options.require_bearer_token()
+
+    async def run() -> tuple[PublishOutcome, list[PublishOutcome]]:
+        async with _publisher(
+            options, relays, blossom, force=force, fetch=fetch, skip_profiles=skip_profiles
+        ) as publisher:
+            outcome = await publisher.publish_tweet(tweet_id)
+            return outcome, list(publisher.outcomes)
+
+    outcome, everything = asyncio.run(run())
+    if outcome.status == "error":
+        raise NotFoundError(f"tweet {tweet_id}: {outcome.message}")
+    print(f"tweet {tweet_id}: {outcome.describe()}")
+    _fail_if_unreached(everything)
 
 
 app.command("post-tweet-to-nostr")(_post_tweet)
@@ -46,7 +146,22 @@ def post_user(
     skip_profiles: SkipProfilesOption = False,
 ) -> None:
     """Publish every cached tweet of a user, oldest first."""
-    raise not_yet("post-user-to-nostr")
+    options = options_of(ctx)
+    name = normalize_username(username)
+    relays = relays_from(options, relay)
+    blossom = blossom_from(options, blossom_server)
+    options.require_mnemonic()
+    if not CacheStore(options.data_dir).tweet_ids_of(name):
+        raise NotFoundError(f"no cached tweets of @{name}: run user-tweets first")
+
+    async def run() -> PublishSummary:
+        async with _publisher(options, relays, blossom, force=force) as publisher:
+            with _progress(f"@{name}") as progress:
+                return await publisher.publish_user(name, progress=progress)
+
+    summary = asyncio.run(run())
+    print(f"@{name}: {summary.line()}")
+    _fail_if_unreached(summary.all_outcomes)
 
 
 @app.command("post-profile-to-nostr")
@@ -56,7 +171,38 @@ def post_profile(
     relay: RelayOption = None,
 ) -> None:
     """Publish the mirror identity's profile (kind 0)."""
-    raise not_yet("post-profile-to-nostr")
+    options = options_of(ctx)
+    name = normalize_username(username)
+    relays = relays_from(options, relay)
+    options.require_mnemonic()
+    user = CacheStore(options.data_dir).newest_profile(name)
+    if user is None:
+        raise NotFoundError(f"no cached profile of @{name}: run fetch-profile first")
+
+    async def run() -> PublishOutcome:
+        async with _publisher(options, relays, []) as publisher:
+            return await publisher.publish_profile(user)
+
+    outcome = asyncio.run(run())
+    print(f"@{user.username} profile: {outcome.describe()}")
+    _fail_if_unreached([outcome])
+
+
+def _cached_user_ids(store: CacheStore, names: Sequence[str]) -> dict[str, str]:
+    """username -> numeric id, from the newest cached profile, else from a cached tweet's author."""
+    out: dict[str, str] = {}
+    for name in names:
+        profile = store.newest_profile(name)
+        if profile is not None:
+            out[name] = profile.id
+            continue
+        for tid in reversed(store.tweet_ids_of(name)):
+            doc = store.read_tweet(tid)
+            author = doc.author() if doc is not None else None
+            if author is not None and author.username.lower() == name:
+                out[name] = author.id
+                break
+    return out
 
 
 @app.command("update-relay-list")
@@ -68,4 +214,23 @@ def update_relay_list(
     ] = None,
 ) -> None:
     """Publish kind 10002 relay lists for the mirror identities."""
-    raise not_yet("update-relay-list")
+    options = options_of(ctx)
+    relays = relays_from(options, relay)
+    options.require_mnemonic()
+    store = CacheStore(options.data_dir)
+    names = [normalize_username(u) for u in user] if user else sorted(store.index.users)
+    ids = _cached_user_ids(store, names)
+    unknown = [n for n in names if n not in ids]
+    if user and unknown:
+        raise NotFoundError(f"@{unknown[0]} is not cached: run fetch-profile first")
+    if not ids:
+        raise NotFoundError("no cached users: run fetch-profile or user-tweets first")
+
+    async def run() -> list[PublishOutcome]:
+        async with _publisher(options, relays, []) as publisher:
+            return [await publisher.publish_relay_list(uid) for uid in ids.values()]
+
+    outcomes = asyncio.run(run())
+    for name, outcome in zip(ids, outcomes, strict=True):
+        print(f"@{name} relay list: {outcome.describe()}")
+    _fail_if_unreached(outcomes)

@@ -1,0 +1,188 @@
+"""Blossom uploads of cached media, and the media links a note is built with.
+
+For each media item of a tweet, the cached file ``<username>_<tweetid>_<n>.<ext>`` (n = position in
+``attachments.media_keys``) is uploaded to every configured Blossom server (BUD-02, kind 24242 auth
+signed by the tweet author's mirror key). The note uses the first server's URL (in configured order)
+that succeeded; the imeta fallbacks list the other servers' URLs, then the original URL. A failed
+upload never blocks the post: with no success the note keeps the original URL.
+
+Upload memo: ``<data-dir>/blossom/<sha256>.json`` records, per blob, each server that holds it and the
+URL it gave (written atomically; independent of ``nostr_events/``). A re-run asks no server that the
+memo lists again, so nothing is uploaded twice. A server that failed is tried again on the next build
+of a note that has no event record yet (a recorded event is never rebuilt, so its id never changes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from nostrweet.bridge.events import MediaLink, original_media_link
+from nostrweet.cache import layout
+from nostrweet.cache.store import CacheStore, atomic_write_json, read_json_or_quarantine
+from nostrweet.nostr.keys import MirrorKey
+from nostrweet.twitter.models import TweetDocument
+
+log = logging.getLogger(__name__)
+
+MEMO_DIR = "blossom"
+_MIME = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+    "webm": "video/webm",
+}
+
+
+def mime_of(ext: str) -> str:
+    """MIME type of a media file extension (``application/octet-stream`` if unknown)."""
+    return _MIME.get(ext.lower().lstrip("."), "application/octet-stream")
+
+
+def choose_link(
+    servers: Sequence[str],
+    uploaded: dict[str, str],
+    original: MediaLink,
+    *,
+    sha256: str,
+    mime: str,
+) -> MediaLink | None:
+    """The media link from upload results (server -> blob URL); None when no server holds the blob.
+
+    Pure: the first configured server that holds the blob gives the URL; the others, then the original
+    URL, are the fallbacks.
+    """
+    urls = [uploaded[s] for s in servers if s in uploaded]
+    if not urls:
+        return None
+    return MediaLink(
+        url=urls[0],
+        mime=mime,
+        sha256=sha256,
+        dim=original.dim,
+        alt=original.alt,
+        fallbacks=(*urls[1:], original.url),
+    )
+
+
+@dataclass
+class MediaResult:
+    """What the uploads of one note gave: the links by media key, and whether anything was uploaded."""
+
+    links: dict[str, MediaLink]
+    uploaded_any: bool
+
+
+class MediaUploader:
+    """Uploads cached media to the Blossom servers, with an on-disk memo so nothing is sent twice."""
+
+    def __init__(
+        self,
+        store: CacheStore,
+        servers: Sequence[str],
+        http: httpx.AsyncClient | None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.servers = list(servers)
+        self._http = http
+        self._own_http = False
+        self.clock = clock
+        self.memo_dir = store.data_dir / MEMO_DIR
+        self._by_tweet: dict[tuple[int, int], str] = {}
+        self._indexed = -1
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this uploader created it."""
+        if self._own_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=60.0)
+            self._own_http = True
+        return self._http
+
+    def media_file(self, tweet_id: str, n: int) -> str | None:
+        """The cached media file name of item ``n`` of a tweet, if any (from the index)."""
+        key = (int(tweet_id), n)
+        if key not in self._by_tweet and len(self.store.index.media) != self._indexed:
+            self._indexed = len(self.store.index.media)
+            for name in self.store.index.media:
+                parsed = layout.parse_media_filename(name)
+                if parsed is not None:
+                    self._by_tweet[(parsed.tweet_id, parsed.index)] = name
+        return self._by_tweet.get(key)
+
+    def _memo(self, sha256: str) -> dict[str, str]:
+        data = read_json_or_quarantine(self.memo_dir / f"{sha256}.json")
+        servers = data.get("servers") if isinstance(data, dict) else None
+        return {str(k): str(v) for k, v in servers.items()} if isinstance(servers, dict) else {}
+
+    def _save_memo(self, sha256: str, size: int, mime: str, servers: dict[str, str]) -> None:
+        self.memo_dir.mkdir(parents=True, exist_ok=True)
+        doc: dict[str, Any] = {"sha256": sha256, "size": size, "type": mime, "servers": servers}
+        atomic_write_json(self.memo_dir / f"{sha256}.json", doc)
+
+    async def links_for(self, doc: TweetDocument, key: MirrorKey) -> MediaResult:
+        """Upload the media of ``doc`` (the tweet itself, not its references) and return its links."""
+        result = MediaResult({}, False)
+        attachments = doc.data.attachments
+        if not self.servers or attachments is None:
+            return result
+        for n, media_key in enumerate(attachments.media_keys):
+            media = doc.media(media_key)
+            name = self.media_file(doc.data.id, n)
+            if media is None or name is None:
+                continue
+            link, uploaded = await self._upload_one(
+                self.store.data_dir / name, original_media_link(media), key
+            )
+            if link is not None:
+                result.links[media_key] = link
+            result.uploaded_any = result.uploaded_any or uploaded
+        return result
+
+    async def _upload_one(
+        self, path: Path, original: MediaLink, key: MirrorKey
+    ) -> tuple[MediaLink | None, bool]:
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except OSError as exc:
+            log.warning("cannot read media file %s: %s", path.name, exc.__class__.__name__)
+            return None, False
+        sha256 = hashlib.sha256(data).hexdigest()
+        mime = mime_of(path.suffix)
+        held = self._memo(sha256)
+        missing = [s for s in self.servers if s not in held]
+        uploaded = False
+        if missing:
+            from nostrweet.nostr import blossom  # only when there is something to upload
+
+            results = await blossom.upload_everywhere(
+                self._client(), missing, data, mime, key, now=int(self.clock())
+            )
+            for server, res in zip(missing, results, strict=True):
+                if isinstance(res, BaseException):
+                    log.warning("Blossom upload of %s to %s failed: %s", path.name, server, res)
+                    continue
+                held[server] = res.url
+                uploaded = True
+            if uploaded:
+                self._save_memo(sha256, len(data), mime, held)
+        link = choose_link(self.servers, held, original, sha256=sha256, mime=mime)
+        return link, uploaded or bool(held)

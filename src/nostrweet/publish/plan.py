@@ -1,0 +1,159 @@
+"""Publishing decisions as pure functions: what to publish, in which order, to which relays.
+
+Nothing here touches the network or the disk. The publisher gathers facts (tweet documents, records,
+what the duplicate check found) and asks these functions what to do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from nostrweet.bridge.events import dependencies, legacy_tweet_url, sub_document, tweet_url
+from nostrweet.twitter.models import TweetDocument
+
+MAX_DEPTH = 3
+"""References are followed at most this many levels deep (SPEC §4)."""
+R_LOOKUP_BATCH = 50
+"""Tweets per duplicate-check query (two ``#r`` values each)."""
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One tweet to publish: its document, and how deep below the requested tweet it sits (0 = itself)."""
+
+    tweet_id: str
+    doc: TweetDocument
+    depth: int
+
+    @property
+    def author_id(self) -> str | None:
+        """The numeric id of the tweet's author."""
+        return self.doc.data.author_id
+
+
+Resolver = Callable[[TweetDocument, str], "TweetDocument | None"]
+
+
+def plan_tweet(
+    doc: TweetDocument,
+    *,
+    seen: set[str] | None = None,
+    max_depth: int = MAX_DEPTH,
+    resolve: Resolver = sub_document,
+) -> list[PlanItem]:
+    """The tweet and what it depends on, dependencies first (parent, quoted, retweeted original).
+
+    Each id appears once; ids in ``seen`` are left out (and the new ones are added to it), so a run
+    handles every tweet id once. Dependencies are followed ``max_depth`` levels deep. ``resolve``
+    gives a dependency's document (default: the included tweet as its own document; the publisher
+    prefers the dependency's own cached file).
+    """
+    seen = set() if seen is None else seen
+    out: list[PlanItem] = []
+
+    def visit(d: TweetDocument, depth: int) -> None:
+        if d.data.id in seen:
+            return
+        seen.add(d.data.id)
+        if depth < max_depth:
+            for dep in dependencies(d):
+                if dep in seen:
+                    continue
+                sub = resolve(d, dep)
+                if sub is not None:
+                    visit(sub, depth + 1)
+        out.append(PlanItem(d.data.id, d, depth))
+
+    visit(doc, 0)
+    return out
+
+
+def oldest_first(tweet_ids: Iterable[str | int]) -> list[str]:
+    """Tweet ids sorted oldest first (ids grow with time), without duplicates."""
+    return [str(i) for i in sorted({int(i) for i in tweet_ids})]
+
+
+def lookup_urls(tweet_id: str) -> tuple[str, str]:
+    """The two ``r`` values a tweet may be found by: ours and the earlier tool's."""
+    return tweet_url(tweet_id), legacy_tweet_url(tweet_id)
+
+
+def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), max(1, size)):
+        yield items[start : start + size]
+
+
+def tweet_id_of_url(url: str) -> str | None:
+    """The tweet id of an ``r`` value in either form, else None."""
+    for prefix in ("https://x.com/i/status/", "https://twitter.com/i/status/"):
+        if url.startswith(prefix):
+            rest = url[len(prefix) :]
+            return rest if rest.isdigit() else None
+    return None
+
+
+def match_found(events: Iterable[Mapping[str, Any]], wanted: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Map each wanted tweet id to one event found for it by its ``r`` tag (kind 1 or 6 only).
+
+    When several events carry the same tweet's URL, the oldest (then lowest id) wins, so the choice is
+    the same on every run.
+    """
+    want = set(wanted)
+    found: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.get("kind") not in (1, 6):
+            continue
+        for tag in event.get("tags") or ():
+            if len(tag) < 2 or tag[0] != "r":
+                continue
+            tid = tweet_id_of_url(str(tag[1]))
+            if tid is None or tid not in want:
+                continue
+            old = found.get(tid)
+            if old is None or (event["created_at"], event["id"]) < (old["created_at"], old["id"]):
+                found[tid] = dict(event)
+    return found
+
+
+def send_targets(
+    relays: Sequence[str],
+    accepted: set[str],
+    rejected: set[str],
+    *,
+    force: bool = False,
+) -> list[str]:
+    """Relays to send an event to: those that have not accepted it and did not reject it for good.
+
+    ``force`` sends to every relay again (relays answer ``duplicate:`` for what they hold).
+    """
+    if force:
+        return list(relays)
+    return [r for r in relays if r not in accepted and r not in rejected]
+
+
+def needs_lookup(relays: Sequence[str], accepted: set[str], *, force: bool = False) -> bool:
+    """Whether the duplicate check must ask the relays about a tweet (not when records already say so)."""
+    return not force and any(r not in accepted for r in relays)
+
+
+def profile_changed(new_content: str, old_content: str | None) -> bool:
+    """True when a kind 0 content differs from the last published one (compared as JSON, key order aside)."""
+    if old_content is None:
+        return True
+    try:
+        return bool(json.loads(new_content) != json.loads(old_content))
+    except ValueError:
+        return new_content != old_content
+
+
+def same_tag_set(new_tags: Sequence[Sequence[str]], old_tags: Sequence[Sequence[str]] | None) -> bool:
+    """True when two replaceable events carry the same tags (order matters: it is the user's preference)."""
+    if old_tags is None:
+        return False
+    return [list(t) for t in new_tags] == [list(t) for t in old_tags]

@@ -1,0 +1,339 @@
+"""Publishing orchestration: cached tweets → signed events → relays, with records (SPEC §2, §4).
+
+Interface (the CLI and the daemon call these)::
+
+    publisher = Publisher(store, keys, pool, relays=[...], blossom=[...], http=None, force=False,
+                          archiver=None)
+    outcome = await publisher.publish_tweet(tweet_id)                 # -> PublishOutcome
+    outcomes = await publisher.publish_tweets(ids, progress=cb)       # -> list[PublishOutcome]
+    summary = await publisher.publish_user(username, progress=cb)     # -> PublishSummary
+    await publisher.publish_profile(user)                             # -> PublishOutcome (kind 0)
+    await publisher.publish_relay_list(user_id)                       # -> PublishOutcome (kind 10002)
+    await publisher.resend(record)                                    # -> PublishOutcome (outbox)
+    publisher.outcomes                                                # every event handled so far
+    await publisher.aclose()
+
+``keys`` is anything with ``for_user(user_id) -> MirrorKey`` (a KeyDeriver, or a wrapper that returns a
+fixed key for some users). ``progress(done, total)`` is called after each requested tweet.
+
+A tweet is published as: its dependencies first (parent, quoted, retweeted original; each under its
+own author's identity, 3 levels at most, each id once per call), then itself. Each event's record is
+written with its target relays ``pending`` before it is sent, and rewritten with the answers after.
+An event that has a record is never rebuilt: its recorded event is sent again, so ids stay stable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
+
+import httpx
+
+from nostrweet.archive.archiver import Archiver
+from nostrweet.bridge.events import BuildContext, EventRef, build_tweet_event
+from nostrweet.cache.layout import EventSubject, normalize_username
+from nostrweet.cache.store import CacheStore
+from nostrweet.errors import NostrweetError
+from nostrweet.nostr.event import SignedEvent, sign_event, verify_event
+from nostrweet.nostr.keys import MirrorKey
+from nostrweet.nostr.relays import QueryFilter, RelayPool
+from nostrweet.publish import identity
+from nostrweet.publish.media import MediaResult, MediaUploader
+from nostrweet.publish.outcome import PublishOutcome, PublishSummary, Unit, outcome_of
+from nostrweet.publish.plan import (
+    R_LOOKUP_BATCH,
+    PlanItem,
+    chunked,
+    lookup_urls,
+    match_found,
+    needs_lookup,
+    plan_tweet,
+    send_targets,
+)
+from nostrweet.publish.records import EventRecord, RecordStore, apply_answer, best_record
+from nostrweet.twitter.models import TweetDocument, User
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+BATCH = 50
+"""Requested tweets handled per round of lookup, build and send."""
+
+
+class KeySource(Protocol):
+    """Where mirror keys come from (a KeyDeriver)."""
+
+    def for_user(self, user_id: str | int) -> MirrorKey: ...
+
+
+class Publisher:
+    """Turns cached tweets, profiles and relay lists into events on the configured relays."""
+
+    def __init__(
+        self,
+        store: CacheStore,
+        keys: KeySource,
+        pool: RelayPool,
+        *,
+        relays: Sequence[str],
+        blossom: Sequence[str] = (),
+        http: httpx.AsyncClient | None = None,
+        force: bool = False,
+        archiver: Archiver | None = None,
+        publish_profiles: bool = True,
+        lookup_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.keys = keys
+        self.pool = pool
+        self.relays = list(relays)
+        self.blossom = list(blossom)
+        self.force = force
+        self.archiver = archiver
+        self.publish_profiles = publish_profiles
+        self.lookup_timeout = lookup_timeout
+        self.clock = clock
+        self.records = RecordStore(store.data_dir, store.index)
+        self.media = MediaUploader(store, self.blossom, http, clock=clock)
+        self.outcomes: list[PublishOutcome] = []
+        self._refs: dict[str, EventRef] = {}
+        self._uploaders: set[str] = set()
+        self._blossom_listed: set[str] = set()
+        self._signers: dict[str, MirrorKey] = {}
+
+    async def aclose(self) -> None:
+        """Release what the publisher opened itself (not the pool)."""
+        await self.media.aclose()
+
+    # -- tweets ----------------------------------------------------------------------------
+
+    async def publish_tweet(self, tweet_id: str | int) -> PublishOutcome:
+        """Publish one tweet (and what it depends on); fetch it first if it is not cached and an
+        archiver was given."""
+        [outcome] = await self.publish_tweets([str(tweet_id)])
+        return outcome
+
+    async def publish_user(self, username: str, *, progress: Progress | None = None) -> PublishSummary:
+        """Publish every cached tweet of a user, oldest first."""
+        ids = [str(i) for i in self.store.tweet_ids_of(normalize_username(username))]
+        start = len(self.outcomes)
+        outcomes = await self.publish_tweets(ids, progress=progress)
+        return PublishSummary(outcomes, self.outcomes[start:])
+
+    async def publish_tweets(
+        self, tweet_ids: Sequence[str | int], *, progress: Progress | None = None
+    ) -> list[PublishOutcome]:
+        """Publish tweets in the given order (pass them oldest first), many events in flight at once."""
+        ids = [str(i) for i in tweet_ids]
+        seen: set[str] = set()
+        by_id: dict[str, PublishOutcome] = {}
+        profiled: set[str] = set()
+        done = 0
+        for chunk in chunked(ids, BATCH):
+            await self._publish_chunk(chunk, seen, by_id, profiled)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, len(ids))
+        return [by_id[i] for i in ids]
+
+    async def _load(self, tweet_id: str) -> TweetDocument | None:
+        doc = self.store.read_tweet(tweet_id)
+        if doc is None and self.archiver is not None and not self.store.is_not_found(tweet_id):
+            doc = await self.archiver.fetch_tweet(tweet_id)
+        return doc
+
+    def _resolve(self, parent: TweetDocument, tweet_id: str) -> TweetDocument | None:
+        from nostrweet.bridge.events import sub_document
+
+        own = self.store.read_tweet(tweet_id) if self.store.has_tweet(tweet_id) else None
+        return own if own is not None else sub_document(parent, tweet_id)
+
+    async def _publish_chunk(
+        self,
+        chunk: Sequence[str],
+        seen: set[str],
+        by_id: dict[str, PublishOutcome],
+        profiled: set[str],
+    ) -> None:
+        items: list[PlanItem] = []
+        authors: dict[str, User] = {}
+        for tid in chunk:
+            if tid in seen:
+                continue
+            doc = await self._load(tid)
+            if doc is None:
+                by_id[tid] = self.note(PublishOutcome(tid, "error", message="tweet not cached or not found"))
+                seen.add(tid)
+                continue
+            for item in plan_tweet(doc, seen=seen, resolve=self._resolve):
+                items.append(item)
+                author = item.doc.author()
+                if author is not None:
+                    authors.setdefault(author.id, author)
+        if not self.force:
+            await self._duplicate_check([i.tweet_id for i in items])
+        units: list[Unit] = []
+        for item in items:
+            try:
+                unit = await self._prepare(item)
+            except NostrweetError as exc:
+                by_id[item.tweet_id] = self.note(PublishOutcome(item.tweet_id, "error", message=str(exc)))
+                continue
+            units.append(unit)
+        await self._deliver(units)
+        for unit in units:
+            by_id[unit.subject_id] = self.note(outcome_of(unit, self.relays, self._accepted_of(unit)))
+        if self.publish_profiles:
+            for user_id, user in authors.items():
+                if user_id not in profiled:
+                    profiled.add(user_id)
+                    await self._profile_for(user)
+        for user_id in sorted(self._uploaders - self._blossom_listed):
+            self._blossom_listed.add(user_id)
+            self.note(await identity.publish_blossom_list(self, user_id))
+
+    def note(self, outcome: PublishOutcome) -> PublishOutcome:
+        self.outcomes.append(outcome)
+        if outcome.status in ("failed", "error"):
+            log.warning("%s %s: %s", outcome.what, outcome.subject_id, outcome.describe())
+        else:
+            log.debug("%s %s: %s", outcome.what, outcome.subject_id, outcome.describe())
+        return outcome
+
+    def _accepted_of(self, unit: Unit) -> set[str]:
+        if unit.record.subject is EventSubject.TWEET:
+            return self.records.accepted_relays(unit.subject_id)
+        return unit.record.accepted_on()
+
+    async def _profile_for(self, user: User) -> None:
+        cached = self.store.newest_profile(user.username)
+        outcome = await identity.publish_profile(self, cached if cached is not None else user)
+        self.note(outcome)
+
+    async def _prepare(self, item: PlanItem) -> Unit:
+        tid = item.tweet_id
+        records = self.records.for_tweet(tid)
+        best = best_record(records)
+        if best is not None:
+            event = SignedEvent.from_dict(best.event)
+            record = best
+        else:
+            event = await self._build(item)
+            record = self.records.get_or_create(event.to_dict(), EventSubject.TWEET, tid, tweet_id=tid)
+        self._refs[tid] = EventRef(event.id, event.pubkey, event.kind, event.to_json())
+        accepted = self.records.accepted_relays(tid)
+        rejected = {url for url, st in record.relays.items() if st.status == "rejected"}
+        targets = send_targets(self.relays, accepted, rejected, force=self.force)
+        return Unit(tid, record, event, targets, self._key_of(item.author_id, event))
+
+    def own_key(self, event: SignedEvent) -> MirrorKey | None:
+        """The mirror key that signed a recorded event, if it is ours (for NIP-42 AUTH)."""
+        return self._signers.get(event.pubkey)
+
+    def _key_of(self, user_id: str | None, event: SignedEvent) -> MirrorKey | None:
+        if user_id is None:
+            return None
+        key = self.keys.for_user(user_id)
+        self._signers[key.pubkey_hex] = key
+        return key if key.pubkey_hex == event.pubkey else None
+
+    async def _build(self, item: PlanItem) -> SignedEvent:
+        author = item.author_id
+        if author is None:
+            raise NostrweetError(f"tweet {item.tweet_id} has no author_id")
+        key = self.keys.for_user(author)
+        media = await self.media.links_for(item.doc, key) if self.blossom else MediaResult({}, False)
+        if media.uploaded_any:
+            self._uploaders.add(author)
+        ctx = BuildContext(
+            pubkey_for=lambda uid: self.keys.for_user(uid).pubkey_hex,
+            media=media.links,
+            refs=dict(self._refs),
+            first_relay=self.relays[0] if self.relays else None,
+        )
+        return sign_event(build_tweet_event(item.doc, ctx), key)
+
+    # -- duplicate check -------------------------------------------------------------------
+
+    async def _duplicate_check(self, tweet_ids: Iterable[str]) -> None:
+        """Ask the relays (``#r``, both URL forms, batched) about tweets the records do not show as
+        accepted everywhere; record what they already hold as accepted there."""
+        wanted = [t for t in tweet_ids if needs_lookup(self.relays, self.records.accepted_relays(t))]
+        if not wanted or not self.relays:
+            return
+        results = await asyncio.gather(*(self._lookup_relay(relay, wanted) for relay in self.relays))
+        now = self.clock()
+        for relay, found in zip(self.relays, results, strict=True):
+            for tid, raw in found.items():
+                try:
+                    event = SignedEvent.from_dict(raw)
+                except NostrweetError:
+                    continue
+                if not verify_event(event):
+                    continue
+                record = self.records.get_or_create(event.to_dict(), EventSubject.TWEET, tid, tweet_id=tid)
+                if record.relays.get(relay) is None or record.relays[relay].status != "accepted":
+                    record.relays[relay] = apply_answer(
+                        record.relays.get(relay), "accepted", "found on the relay by its r tag", now
+                    )
+                    self.records.save(record)
+                    log.info("tweet %s is already on %s (event %s)", tid, relay, event.id[:12])
+
+    async def _lookup_relay(self, relay: str, tweet_ids: Sequence[str]) -> dict[str, dict[str, object]]:
+        found: dict[str, dict[str, object]] = {}
+        todo = [t for t in tweet_ids if relay not in self.records.accepted_relays(t)]
+        for chunk in chunked(todo, R_LOOKUP_BATCH):
+            urls = [u for t in chunk for u in lookup_urls(t)]
+            flt = QueryFilter(kinds=[1, 6], tags={"r": urls}, limit=4 * len(chunk))
+            try:
+                events = await self.pool.query(flt, timeout=self.lookup_timeout, relays=[relay])
+            except Exception as exc:
+                log.debug("duplicate check on %s failed: %s", relay, exc)
+                return found
+            found.update(match_found([e.to_dict() for e in events], chunk))
+        return found
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def _deliver(self, units: Sequence[Unit]) -> None:
+        """Write each record with its targets pending, send everything at once, record the answers."""
+        for unit in units:
+            unit.record.ensure_relays(unit.targets)
+            self.records.save(unit.record)
+        sendable = [u for u in units if u.targets]
+        if not sendable:
+            return
+        auth_keys = {u.auth_key.pubkey_hex: u.auth_key for u in sendable if u.auth_key is not None}
+        answers = await self.pool.publish_many([(u.event, u.targets) for u in sendable], auth_keys=auth_keys)
+        now = self.clock()
+        for unit, answer in zip(sendable, answers, strict=True):
+            for relay in unit.targets:
+                got = answer.get(relay)
+                outcome, message = (got.outcome, got.message) if got is not None else ("pending", "no answer")
+                unit.record.relays[relay] = apply_answer(unit.record.relays.get(relay), outcome, message, now)
+            unit.sent = True
+            self.records.save(unit.record)
+
+    async def deliver_units(self, units: Sequence[Unit]) -> list[PublishOutcome]:
+        """Deliver prepared units (profiles, relay lists, outbox re-sends); the outcome of each."""
+        await self._deliver(units)
+        return [outcome_of(u, self.relays, self._accepted_of(u)) for u in units]
+
+    async def resend(self, record: EventRecord, relays: Sequence[str]) -> PublishOutcome:
+        """Send a recorded event again to ``relays`` (the outbox's retry)."""
+        event = SignedEvent.from_dict(record.event)
+        unit = Unit(record.tweet_id or record.subject_id, record, event, list(relays), self.own_key(event))
+        [outcome] = await self.deliver_units([unit])
+        return self.note(outcome)
+
+    async def publish_profile(self, user: User) -> PublishOutcome:
+        """Publish the kind 0 of a user's mirror identity when its content changed (see identity)."""
+        return self.note(await identity.publish_profile(self, user))
+
+    async def publish_relay_list(self, user_id: str | int) -> PublishOutcome:
+        """Publish the kind 10002 of a mirror identity with the configured relays."""
+        return self.note(await identity.publish_relay_list(self, str(user_id)))

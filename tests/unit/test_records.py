@@ -1,0 +1,217 @@
+"""Event records: status transitions, retry policy, and the record store on disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nostrweet.cache.layout import EventSubject, event_filename
+from nostrweet.cache.store import build_index
+from nostrweet.publish.records import (
+    BACKOFF_CAP,
+    EventRecord,
+    RecordStore,
+    RelayState,
+    apply_answer,
+    backoff_seconds,
+    best_record,
+    due_relays,
+    is_settled,
+    next_due,
+)
+
+NOW = 1_700_000_000
+R1, R2, R3 = "ws://127.0.0.1:1", "ws://127.0.0.1:2", "wss://relay.example"
+
+
+def fake_event(n: int, created_at: int = NOW, kind: int = 1) -> dict[str, Any]:
+    return {
+        "id": f"{n:064x}",
+        "pubkey": "ab" * 32,
+        "created_at": created_at,
+        "kind": kind,
+        "tags": [],
+        "content": f"note {n}",
+        "sig": "cd" * 64,
+    }
+
+
+# ---- pure transitions ----------------------------------------------------------------------------
+
+TRANSITIONS = [
+    # (start status, outcome, expected status)
+    ("pending", "accepted", "accepted"),
+    ("pending", "duplicate", "accepted"),
+    ("pending", "rejected", "rejected"),
+    ("pending", "rate_limited", "pending"),
+    ("pending", "pending", "pending"),
+    ("accepted", "rejected", "accepted"),
+    ("accepted", "pending", "accepted"),
+    ("accepted", "rate_limited", "accepted"),
+    ("rejected", "pending", "rejected"),
+    ("rejected", "rate_limited", "rejected"),
+    ("rejected", "accepted", "accepted"),
+    ("rejected", "duplicate", "accepted"),
+]
+
+
+@pytest.mark.parametrize(("start", "outcome", "expected"), TRANSITIONS)
+def test_transition_table(start: str, outcome: str, expected: str) -> None:
+    state = RelayState(status=start, attempts=2)  # type: ignore[arg-type]
+    new = apply_answer(state, outcome, "msg", NOW)
+    assert new.status == expected
+    if expected == "pending":
+        assert new.next_attempt is not None and new.next_attempt > NOW
+        assert new.attempts == 3
+    if start != "accepted" and expected in ("accepted", "rejected"):
+        assert new.next_attempt is None
+
+
+def test_rejection_keeps_message_and_is_final() -> None:
+    new = apply_answer(None, "rejected", "invalid: event too old", NOW)
+    assert new == RelayState("rejected", "invalid: event too old", 1, None, NOW)
+    assert new.is_final
+
+
+def test_duplicate_counts_as_accepted() -> None:
+    new = apply_answer(RelayState(), "duplicate", "duplicate: have it", NOW)
+    assert new.status == "accepted" and new.is_final
+
+
+def test_rate_limited_backs_off_longer_than_timeout() -> None:
+    slow = apply_answer(None, "rate_limited", "rate-limited: slow down", NOW)
+    down = apply_answer(None, "pending", "timeout", NOW)
+    assert slow.next_attempt is not None and down.next_attempt is not None
+    assert slow.next_attempt - NOW == 60 and down.next_attempt - NOW == 30
+
+
+def test_backoff_doubles() -> None:
+    assert [backoff_seconds(n) for n in range(5)] == [0, 30, 60, 120, 240]
+
+
+@given(st.integers(min_value=0, max_value=10_000), st.booleans())
+def test_backoff_monotone_and_capped(attempts: int, rate_limited: bool) -> None:
+    a = backoff_seconds(attempts, rate_limited=rate_limited)
+    b = backoff_seconds(attempts + 1, rate_limited=rate_limited)
+    assert 0 <= a <= b <= BACKOFF_CAP
+
+
+@given(
+    st.lists(st.sampled_from(["accepted", "duplicate", "rejected", "rate_limited", "pending"]), max_size=30)
+)
+def test_accepted_is_absorbing(outcomes: list[str]) -> None:
+    state: RelayState | None = None
+    seen_accept = False
+    for i, outcome in enumerate(outcomes):
+        state = apply_answer(state, outcome, outcome, NOW + i)
+        seen_accept = seen_accept or outcome in ("accepted", "duplicate")
+        assert (state.status == "accepted") == seen_accept
+        if state.status == "pending":
+            assert state.next_attempt is not None and state.next_attempt > NOW + i
+
+
+def test_due_relays_and_settled() -> None:
+    record = EventRecord(
+        fake_event(1),
+        EventSubject.TWEET,
+        "10",
+        {
+            R1: RelayState("accepted"),
+            R2: RelayState("pending", attempts=1, next_attempt=NOW + 30),
+        },
+        "10",
+    )
+    assert due_relays(record, [R1, R2, R3], NOW) == [R3]  # missing relay is due at once
+    assert due_relays(record, [R1, R2, R3], NOW + 30) == [R2, R3]
+    assert next_due(record, [R1, R2]) == NOW + 30
+    assert next_due(record, [R1, R2, R3]) == 0
+    assert next_due(record, [R1]) is None
+    assert not is_settled(record, [R1, R2])
+    record.relays[R2] = apply_answer(record.relays[R2], "rejected", "blocked: no", NOW)
+    assert is_settled(record, [R1, R2])
+    assert not is_settled(record, [R1, R2, R3])
+    assert record.ensure_relays([R1, R3]) is True
+    assert record.relays[R3] == RelayState()
+
+
+def test_best_record_prefers_most_accepted_then_newest() -> None:
+    a = EventRecord(fake_event(1, NOW), EventSubject.TWEET, "1", {R1: RelayState("accepted")})
+    b = EventRecord(fake_event(2, NOW + 5), EventSubject.TWEET, "1", {R1: RelayState("pending")})
+    c = EventRecord(
+        fake_event(3, NOW - 5),
+        EventSubject.TWEET,
+        "1",
+        {R1: RelayState("accepted"), R2: RelayState("accepted")},
+    )
+    assert best_record([a, b]) is a
+    assert best_record([a, b, c]) is c
+    assert best_record([b]) is b
+    assert best_record([]) is None
+
+
+# ---- the store -------------------------------------------------------------------------------------
+
+
+def test_store_round_trip_and_index(data_dir: Path) -> None:
+    index = build_index(data_dir)
+    records = RecordStore(data_dir, index)
+    rec = records.get_or_create(fake_event(7), EventSubject.TWEET, "123", tweet_id="123")
+    rec.ensure_relays([R1, R2])
+    records.save(rec)
+    name = event_filename(fake_event(7)["id"], EventSubject.TWEET, "123")
+    assert (data_dir / "nostr_events" / name).exists()
+    on_disk = json.loads((data_dir / "nostr_events" / name).read_text())
+    assert on_disk["relays"][R1]["status"] == "pending"
+    assert on_disk["format"] == 1 and on_disk["tweet_id"] == "123"
+    assert on_disk["event"]["id"] == fake_event(7)["id"]
+    # the index kept current equals a fresh scan
+    assert build_index(data_dir).tweet_events == index.tweet_events
+    # a second save does not list the name twice
+    rec.relays[R1] = apply_answer(rec.relays[R1], "accepted", "", NOW)
+    records.save(rec)
+    assert index.tweet_events[123] == [name]
+    # a fresh store reads it back from disk
+    fresh = RecordStore(data_dir, build_index(data_dir))
+    [back] = fresh.for_tweet(123)
+    assert back.relays[R1].status == "accepted" and back.relays[R2].status == "pending"
+    assert fresh.accepted_relays(123) == {R1}
+    assert fresh.get_or_create(fake_event(7), EventSubject.TWEET, "123") is back
+
+
+def test_store_reads_once(data_dir: Path) -> None:
+    index = build_index(data_dir)
+    records = RecordStore(data_dir, index)
+    rec = records.get_or_create(fake_event(8), EventSubject.PROFILE, "42")
+    records.save(rec)
+    fresh = RecordStore(data_dir, build_index(data_dir))
+    first = fresh.newest_for_user(EventSubject.PROFILE, 42)
+    assert first is not None
+    (data_dir / "nostr_events" / rec.filename).unlink()
+    assert fresh.newest_for_user(EventSubject.PROFILE, 42) is first  # from memory, no second read
+
+
+def test_corrupt_record_is_moved_aside(data_dir: Path) -> None:
+    events = data_dir / "nostr_events"
+    events.mkdir()
+    name = event_filename("ab" * 32, EventSubject.TWEET, "5")
+    (events / name).write_text("{not json")
+    mismatched = event_filename("cd" * 32, EventSubject.TWEET, "5")
+    (events / mismatched).write_text(json.dumps({"event": fake_event(1), "relays": {}}))
+    records = RecordStore(data_dir, build_index(data_dir))
+    assert records.for_tweet(5) == []
+    assert (events / (name + ".corrupt")).exists()
+    assert (events / (mismatched + ".corrupt")).exists()
+
+
+def test_newest_profile_record(data_dir: Path) -> None:
+    records = RecordStore(data_dir, build_index(data_dir))
+    for n, ts in ((1, NOW), (2, NOW + 10), (3, NOW - 10)):
+        records.save(records.get_or_create(fake_event(n, ts, 0), EventSubject.PROFILE, "9"))
+    newest = records.newest_for_user(EventSubject.PROFILE, 9)
+    assert newest is not None and newest.event_id == fake_event(2)["id"]
+    assert records.newest_for_user(EventSubject.RELAYS, 9) is None
