@@ -1,1 +1,1 @@
-"""archive package."""
+"""X → cache orchestration: fetch, enrich, download media, cache profiles."""

@@ -1,1 +1,1 @@
-"""bridge package."""
+"""The pure conversion core: cached tweet documents and profiles → Nostr events."""

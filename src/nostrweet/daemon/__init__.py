@@ -1,1 +1,1 @@
-"""daemon package."""
+"""The long-running daemon: scheduling policy, per-user pipeline, stats, signals."""

@@ -1,1 +1,1 @@
-"""publish package."""
+"""Cache → Nostr orchestration: event records, publishing, outbox, Blossom re-hosting."""
