@@ -208,3 +208,41 @@ async def test_auth_relay_answered_with_publishing_identity(sdk_relay_auth: str)
         assert all(r[url].is_accepted for r in results)
         got = await pool.query(QueryFilter(authors=[alice.pubkey_hex, bob.pubkey_hex]))
         assert len(got) == 7
+
+
+async def test_recent_only_mixed_batch_old_rejected_new_accepted_fast(pypi_relay_recent_only: str) -> None:
+    """nostr-relay answers the old event with an id-less OK and then throttles the connection.
+
+    The wrapper matches that OK to the event (relay's message kept), moves to a fresh connection for the
+    rest, and neither loses the other OKs nor marks the relay down.
+    """
+    url = pypi_relay_recent_only
+    key = random_key()
+    old = make_event(key, "from 2017", created_at=1_500_000_000)
+    fresh = [make_event(key, f"new {i}") for i in range(5)]
+    async with RelayPool([url], ok_timeout=10, connect_timeout=2) as pool:
+        started = time.monotonic()
+        results = await pool.publish_many([(e, None) for e in [old, *fresh]])
+        elapsed = time.monotonic() - started
+        first = results[0][url]
+        assert first.outcome == "rejected" and "too old" in first.message, first
+        assert all(r[url].is_accepted for r in results[1:]), results
+        assert elapsed < 5.0, f"the batch took {elapsed:.1f} s"
+        status = pool.status()[url]
+        assert status.connected and status.rejected == 1 and status.accepted == 5
+        got = await pool.query(QueryFilter(authors=[key.pubkey_hex]))
+        assert {e.id for e in got} == {e.id for e in fresh}
+
+
+async def test_recent_only_many_rejections_slow_relay_not_marked_down(pypi_relay_recent_only: str) -> None:
+    """Several id-less rejections cost the relay's penalty each; a short ok_timeout does not mark it down."""
+    url = pypi_relay_recent_only
+    key = random_key()
+    olds = [make_event(key, f"old {i}", created_at=1_500_000_000 + i) for i in range(3)]
+    fresh = [make_event(key, f"new {i}") for i in range(3)]
+    async with RelayPool([url], ok_timeout=2.5, connect_timeout=2) as pool:
+        results = await pool.publish_many([(e, None) for e in [*olds, *fresh]])
+        assert [r[url].outcome for r in results[:3]] == ["rejected"] * 3, results
+        assert all("too old" in r[url].message for r in results[:3])
+        assert all(r[url].is_accepted for r in results[3:]), results
+        assert pool.status()[url].connected

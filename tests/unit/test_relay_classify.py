@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from nostrweet.errors import InputError
 from nostrweet.nostr.relays import QueryFilter, RelayAnswer, classify_ok
+from nostrweet.nostr.transport import repair_ok
 
 
 @pytest.mark.parametrize(
@@ -70,3 +74,49 @@ def test_query_filter_json() -> None:
     assert QueryFilter().to_dict() == {}
     with pytest.raises(InputError):
         QueryFilter(tags={"rr": ["x"]}).to_dict()
+
+
+# --- repairing OKs without event id (nostrweet.nostr.transport.repair_ok) ---------------------------
+
+A, B = "a" * 64, "b" * 64
+
+
+@pytest.mark.parametrize(
+    ("frame", "answered", "repaired", "left"),
+    [
+        (json.dumps(["OK", A, True, ""]), A, False, [B]),
+        (json.dumps(["OK", B, False, "blocked: no"]), B, False, [A]),
+        (json.dumps(["OK", "", False, "invalid: 1 is too old"]), A, True, [B]),
+        (json.dumps(["OK", "nothex", False, "invalid: x"]), A, True, [B]),
+        (json.dumps(["EOSE", "sub"]), None, False, [A, B]),
+        ('["OK", broken', None, False, [A, B]),
+    ],
+)
+def test_repair_ok_table(frame: str, answered: str | None, repaired: bool, left: list[str]) -> None:
+    waiting: OrderedDict[str, None] = OrderedDict.fromkeys([A, B])
+    out, got, fixed = repair_ok(frame, waiting)
+    assert (got, fixed) == (answered, repaired)
+    assert list(waiting) == left
+    if repaired:
+        msg = json.loads(out)
+        assert msg[1] == answered and msg[2] is False and msg[3] == json.loads(frame)[3]
+    else:
+        assert out == frame
+
+
+def test_repair_ok_with_nothing_waiting_passes_through() -> None:
+    frame = json.dumps(["OK", "", False, "invalid: x"])
+    assert repair_ok(frame, OrderedDict()) == (frame, None, False)
+
+
+@given(st.lists(st.sampled_from(["ok", "empty"]), min_size=1, max_size=20))
+def test_repair_ok_answers_in_send_order(kinds: list[str]) -> None:
+    ids = [f"{i:064x}" for i in range(len(kinds))]
+    waiting: OrderedDict[str, None] = OrderedDict.fromkeys(ids)
+    for event_id, kind in zip(ids, kinds, strict=True):
+        frame = json.dumps(
+            ["OK", event_id if kind == "ok" else "", kind == "ok", "" if kind == "ok" else "invalid: x"]
+        )
+        _, got, fixed = repair_ok(frame, waiting)
+        assert got == event_id and fixed == (kind == "empty")
+    assert not waiting

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from nostrweet.nostr.answers import (
 )
 from nostrweet.nostr.event import SignedEvent, from_sdk_event, to_sdk_event
 from nostrweet.nostr.keys import MirrorKey
+from nostrweet.nostr.transport import RepairingTransport
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,7 @@ class RelayPool:
         self._ok_messages: dict[tuple[str, str], str] = {}
         self._closed = False
         self._set_uniffi_loop = False
+        self._transports: dict[int, RepairingTransport] = {}
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -139,12 +142,29 @@ class RelayPool:
 
         A dead relay never blocks the others; it is retried in the background with backoff.
         """
-        self._client = nostr_sdk.ClientBuilder().connect_timeout(_seconds(self.connect_timeout)).build()
+        # The transport is Python code that Rust calls from its own threads; uniffi then needs to be
+        # told which event loop runs it (process-global: set here, cleared in close()).
+        nostr_sdk.uniffi_set_event_loop(asyncio.get_running_loop())
+        self._set_uniffi_loop = True
+        self._client = self._new_client()
         for relay in self._relays.values():
             await self._add(self._client, relay)
         self._tasks.append(asyncio.create_task(self._listen(), name="relay-ok-listener"))
         await asyncio.gather(*(self._connect(r) for r in self._relays.values()))
         self._tasks.append(asyncio.create_task(self._monitor(), name="relay-monitor"))
+
+    def _new_client(self, authenticator: Any = None) -> Any:
+        transport = RepairingTransport(open_timeout=self.connect_timeout)
+        builder = (
+            nostr_sdk.ClientBuilder()
+            .websocket_transport(transport)
+            .connect_timeout(_seconds(self.connect_timeout))
+        )
+        if authenticator is not None:
+            builder = builder.authenticator(authenticator)
+        client = builder.build()
+        self._transports[id(client)] = transport
+        return client
 
     async def _add(self, client: Any, relay: _Relay) -> None:
         opts = nostr_sdk.RelayOptions().reconnect(False)
@@ -326,7 +346,7 @@ class RelayPool:
             if _relay_message(message):
                 answers[url] = RelayAnswer(url, classify_ok(False, message), message)
             elif message == "timeout" and await self._still_connected(client, url):
-                answers[url] = await self._verify_stored(client, url, sdk_event)
+                answers[url] = await self._await_late_ok(client, url, sdk_event)
             else:  # not the relay's answer: a timeout or a lost connection
                 self._mark_down(self._relays[url], message or "no answer")
                 answers[url] = RelayAnswer(url, "pending", message or "no answer")
@@ -340,6 +360,30 @@ class RelayPool:
         except Exception:
             return False
         return handle is not None and handle.status() == nostr_sdk.RelayStatus.CONNECTED
+
+    async def _await_late_ok(self, client: Any, url: str, sdk_event: Any) -> RelayAnswer:
+        """No OK within ``ok_timeout``, yet the connection is alive: wait while the relay makes progress.
+
+        A relay that answers its messages slowly but steadily (PyPI nostr-relay sleeps 2 s before each
+        message once it has rejected one on that connection) is not dead: its OK is awaited as long as
+        the connection saw a frame within the last ``ok_timeout``. Silence for that long marks it down.
+        """
+        transport = self._transports.get(id(client))
+        event_id = sdk_event.id().to_hex()
+        while transport is not None:
+            adapter = transport.adapter(str(self._relays[url].sdk_url))
+            if adapter is None:
+                break
+            answer = adapter.answers.get(event_id)
+            if answer is not None:
+                return RelayAnswer(url, classify_ok(answer[0], answer[1]), answer[1])
+            if not adapter.waiting(event_id):
+                break  # sent on a connection that is gone: ask the relay whether it has it
+            if time.monotonic() - adapter.last_seen >= self.ok_timeout:
+                self._mark_down(self._relays[url], "timeout")
+                return RelayAnswer(url, "pending", "timeout")
+            await asyncio.sleep(0.05)
+        return await self._verify_stored(client, url, sdk_event)
 
     async def _verify_stored(self, client: Any, url: str, sdk_event: Any) -> RelayAnswer:
         """No OK came, yet the connection is alive: ask the relay whether it stored the event.
@@ -376,17 +420,8 @@ class RelayPool:
         """The identity's own client for AUTH-requiring relays (created lazily, LRU-capped)."""
         entry = self._auth_clients.get(key.pubkey_hex)
         if entry is None:
-            # The authenticator is Python code that Rust calls from its own threads; uniffi then needs
-            # to be told which event loop runs it. This is process-global, so it is set only here.
-            nostr_sdk.uniffi_set_event_loop(asyncio.get_running_loop())
-            self._set_uniffi_loop = True
             authenticator = nostr_sdk.SignerAuthenticator(key.sdk_keys())
-            client = (
-                nostr_sdk.ClientBuilder()
-                .authenticator(authenticator)
-                .connect_timeout(_seconds(self.connect_timeout))
-                .build()
-            )
+            client = self._new_client(authenticator)
             entry = (client, set())
             self._auth_clients[key.pubkey_hex] = entry
             while len(self._auth_clients) > self.max_auth_clients:
@@ -502,7 +537,11 @@ class RelayPool:
             if client is not None:
                 with contextlib.suppress(Exception):
                     await client.shutdown()
+        # nostr-sdk closes the sockets in the background through the transport's callbacks, which
+        # need the uniffi loop: let them run before it is cleared.
+        await asyncio.sleep(0.1)
         self._client = None
+        self._transports.clear()
         if self._set_uniffi_loop:
             nostr_sdk.uniffi_set_event_loop(None)
             self._set_uniffi_loop = False
