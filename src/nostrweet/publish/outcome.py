@@ -48,6 +48,7 @@ class PublishOutcome:
     pending: tuple[str, ...] = ()
     message: str = ""
     what: str = "tweet"
+    sent: bool = False  # something was sent in this run (a repeat of a settled failure is not news)
 
     @property
     def reached_relay(self) -> bool:
@@ -98,6 +99,7 @@ def outcome_of(unit: Unit, relays: Sequence[str], accepted: set[str]) -> Publish
         pending=pend,
         message="; ".join(messages),
         what=_WHAT[record.subject],
+        sent=unit.sent,
     )
 
 

@@ -198,7 +198,7 @@ class Publisher:
 
     def note(self, outcome: PublishOutcome) -> PublishOutcome:
         self.outcomes.append(outcome)
-        if outcome.status in ("failed", "error"):
+        if outcome.status == "error" or (outcome.status == "failed" and outcome.sent):
             log.warning("%s %s: %s", outcome.what, outcome.subject_id, outcome.describe())
         else:
             log.debug("%s %s: %s", outcome.what, outcome.subject_id, outcome.describe())
