@@ -154,15 +154,19 @@ class Archiver:
         level = [root_id]
         found: list[str] = []
         for _ in range(MAX_DEPTH):
-            following: list[str] = []
-            for tid in level:
-                for ref in _refs(self._tweets.get(tid, {})):
-                    if ref not in seen:
-                        seen.add(ref)
-                        following.append(ref)
-            level = [t for t in following if t in self._tweets]
+            level = [t for t in self._next_level(level, seen) if t in self._tweets]
             found.extend(level)
         return found
+
+    def _next_level(self, level: list[str], seen: set[str]) -> list[str]:
+        """Ids referenced by the tweets of ``level`` not seen before (added to ``seen``)."""
+        following: list[str] = []
+        for tid in level:
+            for ref in _refs(self._tweets.get(tid, {})):
+                if ref not in seen:
+                    seen.add(ref)
+                    following.append(ref)
+        return following
 
     def _referenced_missing(self, root_id: str) -> list[str]:
         seen = {root_id, *self._closure(root_id)}
@@ -173,12 +177,7 @@ class Archiver:
         level = list(root_ids)
         seen = set(root_ids)
         for _ in range(MAX_DEPTH):
-            following: list[str] = []
-            for tid in level:
-                for ref in _refs(self._tweets.get(tid, {})):
-                    if ref not in seen:
-                        seen.add(ref)
-                        following.append(ref)
+            following = self._next_level(level, seen)
             await self._lookup([t for t in following if not self._complete(t)])
             level = [t for t in following if t in self._tweets]
         authors: list[str] = []
