@@ -68,7 +68,13 @@ CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "log_level": str,
         "log_format": str,
     },
-    "rate_limits": {"max_wait_seconds": int, "low_budget_fraction": (float, int)},
+    "rate_limits": {
+        "max_wait_seconds": int,
+        "low_budget_fraction": (float, int),
+        "timeline_limit": int,
+        "timeline_window": int,
+        "safety_factor": (float, int),
+    },
 }
 USER_TABLE_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "relays": list,
@@ -101,6 +107,76 @@ class ConfigFile:
     def get(self, table: str, key: str) -> Any:
         """A value from the file, or None."""
         return self.values.get(table, {}).get(key)
+
+
+def _at_least(minimum: float) -> Any:
+    def check(value: Any) -> str | None:
+        return None if value >= minimum else f"must be at least {minimum:g}"
+
+    return check
+
+
+def _one_of(*choices: str) -> Any:
+    def check(value: Any) -> str | None:
+        return None if str(value).lower() in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+def _fraction(value: Any) -> str | None:
+    return None if 0 < value < 1 else "must be between 0 and 1"
+
+
+def _urls(parser: Any) -> Any:
+    def check(value: Any) -> str | None:
+        try:
+            parser(value)
+        except InputError as exc:
+            return str(exc)
+        return None
+
+    return check
+
+
+def _usernames(value: Any) -> str | None:
+    from nostrweet.cache.layout import normalize_username
+
+    for name in split_list(value):
+        try:
+            normalize_username(name)
+        except InputError as exc:
+            return str(exc)
+    return None
+
+
+# Value checks beyond the type, per (table, key); each returns a problem or None.
+VALUE_CHECKS: dict[tuple[str, str], Any] = {
+    ("daemon", "poll_interval"): _at_least(1),
+    ("daemon", "max_concurrent"): _at_least(1),
+    ("daemon", "stats_interval"): _at_least(1),
+    ("daemon", "backfill"): _at_least(0),
+    ("daemon", "users"): _usernames,
+    ("daemon", "log_level"): _one_of("debug", "info", "warning", "error"),
+    ("daemon", "log_format"): _one_of("text", "json"),
+    ("nostr", "key_derivation"): _one_of("nip06", "legacy"),
+    ("nostr", "relays"): _urls(lambda v: parse_relay_urls(v)),
+    ("nostr", "blossom_servers"): _urls(lambda v: parse_blossom_urls(v)),
+    ("twitter", "api_url"): _urls(lambda v: _parse_urls(v, ("http", "https"), "API")),
+    ("rate_limits", "max_wait_seconds"): _at_least(1),
+    ("rate_limits", "low_budget_fraction"): _fraction,
+    ("rate_limits", "timeline_limit"): _at_least(1),
+    ("rate_limits", "timeline_window"): _at_least(1),
+    ("rate_limits", "safety_factor"): _at_least(1),
+    ("users", "relays"): _urls(lambda v: parse_relay_urls(v)),
+    ("users", "blossom_servers"): _urls(lambda v: parse_blossom_urls(v)),
+}
+
+
+def _check_value(path: Path, where: str, table: str, key: str, value: Any) -> None:
+    check = VALUE_CHECKS.get((table, key))
+    problem = check(value) if check is not None else None
+    if problem:
+        raise ConfigError(f"{path}: [{where}] {key} {problem}")
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
@@ -148,6 +224,7 @@ def load_config(path: Path) -> ConfigFile:
             if expected is None:
                 raise ConfigError(f"{path}: unknown key {key!r} in [{table}]")
             _check(path, table, key, value, expected)
+            _check_value(path, table, table, key, value)
         values[table] = dict(content)
     return ConfigFile(path=path, values=values, users=users)
 
@@ -170,6 +247,7 @@ def _parse_user_table(path: Path, username: str, table: Any) -> UserOverrides:
         if expected is None:
             raise ConfigError(f"{path}: unknown key {key!r} in [{where}]")
         _check(path, where, key, value, expected)
+        _check_value(path, where, "users", key, value)
     relays = table.get("relays")
     servers = table.get("blossom_servers")
     key_file = table.get("key_file")

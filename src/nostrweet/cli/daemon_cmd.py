@@ -1,29 +1,62 @@
-"""The daemon command (SPEC §5)."""
+"""The daemon command (SPEC §5): watch accounts and keep their mirror current until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import typer
 
-from nostrweet.cli.app import app
-from nostrweet.cli.common import BlossomOption, RelayOption, not_yet
+from nostrweet.cli.app import app, options_of
+from nostrweet.cli.common import BlossomOption, RelayOption
 
 
 @app.command("daemon")
 def daemon(
     ctx: typer.Context,
     user: Annotated[
-        list[str] | None, typer.Option("-u", "--user", help="Account to watch; repeat it.")
+        list[str] | None,
+        typer.Option("-u", "--user", help="Account to watch; repeat it or give a comma-separated list."),
     ] = None,
     relay: RelayOption = None,
     blossom_server: BlossomOption = None,
     poll_interval: Annotated[
-        int | None, typer.Option("-p", "--poll-interval", min=10, show_default="300")
+        int | None,
+        typer.Option(
+            "-p", "--poll-interval", min=1, show_default="300", help="Seconds between polls of a user."
+        ),
     ] = None,
-    max_concurrent: Annotated[int | None, typer.Option("--max-concurrent", min=1, show_default="3")] = None,
-    stats_interval: Annotated[int | None, typer.Option("--stats-interval", min=1, show_default="60")] = None,
-    backfill: Annotated[int | None, typer.Option("--backfill", min=0, show_default="20")] = None,
+    max_concurrent: Annotated[
+        int | None, typer.Option("--max-concurrent", min=1, show_default="3", help="Users polled at once.")
+    ] = None,
+    stats_interval: Annotated[
+        int | None,
+        typer.Option("--stats-interval", min=1, show_default="60", help="Seconds between stats records."),
+    ] = None,
+    backfill: Annotated[
+        int | None,
+        typer.Option("--backfill", min=0, show_default="20", help="Tweets fetched on a user's first run."),
+    ] = None,
 ) -> None:
-    """Watch accounts and keep their mirror current until SIGINT or SIGTERM."""
-    raise not_yet("daemon")
+    """Watch accounts and keep their mirror current until SIGINT or SIGTERM (docs/DAEMON.md)."""
+    from nostrweet.daemon.config import resolve_daemon_config
+    from nostrweet.daemon.service import run_daemon
+    from nostrweet.nostr.keys import KeyDeriver, load_key_file
+
+    options = options_of(ctx)
+    config = resolve_daemon_config(
+        options,
+        users=user,
+        relays=relay,
+        blossom_servers=blossom_server,
+        poll_interval=poll_interval,
+        max_concurrent=max_concurrent,
+        stats_interval=stats_interval,
+        backfill=backfill,
+    )
+    options.require_bearer_token()
+    for override in config.overrides.values():
+        if override.key_file is not None:
+            load_key_file(override.key_file)  # a missing or bad key file exits 2 before we start
+    keys = KeyDeriver(options.require_mnemonic(), options.key_derivation)  # a bad mnemonic exits 2 here
+    asyncio.run(run_daemon(options, config, keys))

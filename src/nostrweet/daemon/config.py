@@ -1,0 +1,145 @@
+"""The daemon's settings: command-line flags over the config file (SPEC §6) over the defaults.
+
+Flags (and their environment variables) win over ``[daemon]``, ``[nostr]`` and ``[rate_limits]``;
+``-u`` given on the command line replaces the file's ``users`` list rather than adding to it. Per-user
+tables ``[users.<name>]`` apply to the watched users of that name; a table for a user that is not
+watched is ignored with a warning.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nostrweet.cache.layout import normalize_username
+from nostrweet.daemon import scheduler
+from nostrweet.errors import InputError
+from nostrweet.settings import (
+    GlobalOptions,
+    UserOverrides,
+    parse_blossom_urls,
+    parse_relay_urls,
+    split_list,
+)
+
+log = logging.getLogger("nostrweet.daemon")
+
+DEFAULT_POLL_INTERVAL = 300
+DEFAULT_MAX_CONCURRENT = 3
+DEFAULT_STATS_INTERVAL = 60
+DEFAULT_BACKFILL = 20
+DEFAULT_MAX_429_WAIT = 900
+DEFAULT_LOW_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """Everything the daemon needs besides the global options."""
+
+    users: tuple[str, ...]
+    relays: tuple[str, ...]
+    blossom_servers: tuple[str, ...]
+    poll_interval: int = DEFAULT_POLL_INTERVAL
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT
+    stats_interval: int = DEFAULT_STATS_INTERVAL
+    backfill: int = DEFAULT_BACKFILL
+    overrides: Mapping[str, UserOverrides] = field(default_factory=dict)
+    timeline_limit: int = scheduler.DEFAULT_TIMELINE_LIMIT
+    timeline_window: float = scheduler.DEFAULT_TIMELINE_WINDOW
+    safety: float = scheduler.DEFAULT_SAFETY
+    max_429_wait: float = DEFAULT_MAX_429_WAIT
+    low_budget_fraction: float = DEFAULT_LOW_FRACTION
+
+    def relays_for(self, username: str) -> tuple[str, ...]:
+        """The relays a user's events go to: its ``[users.<name>] relays`` if set, else the global ones."""
+        found = self.overrides.get(username)
+        if found is not None and found.relays is not None:
+            return found.relays
+        return self.relays
+
+    def blossom_for(self, username: str) -> tuple[str, ...]:
+        """The Blossom servers of a user: its override if set, else the global ones."""
+        found = self.overrides.get(username)
+        if found is not None and found.blossom_servers is not None:
+            return found.blossom_servers
+        return self.blossom_servers
+
+    def all_relays(self) -> tuple[str, ...]:
+        """Every relay some watched user publishes to (the pool connects to these)."""
+        out = list(self.relays)
+        for user in self.users:
+            for url in self.relays_for(user):
+                if url not in out:
+                    out.append(url)
+        return tuple(out)
+
+
+def _pick(flag: Any, config: GlobalOptions, table: str, key: str, default: Any) -> Any:
+    if flag is not None:
+        return flag
+    value = config.config.get(table, key)
+    return default if value is None else value
+
+
+def resolve_daemon_config(
+    options: GlobalOptions,
+    *,
+    users: Sequence[str] | None,
+    relays: Sequence[str] | None,
+    blossom_servers: Sequence[str] | None,
+    poll_interval: int | None,
+    max_concurrent: int | None,
+    stats_interval: int | None,
+    backfill: int | None,
+) -> DaemonConfig:
+    """Merge the daemon's flags with the config file. Raises InputError (exit 2) on bad or missing input."""
+    cfg = options.config
+    raw_users = split_list(list(users)) if users else split_list(cfg.get("daemon", "users"))
+    names = tuple(dict.fromkeys(normalize_username(u) for u in raw_users))
+    if not names:
+        raise InputError("no user to watch: use -u/--user USERNAME or [daemon] users in the config file")
+    overrides = {name: cfg.users[name] for name in names if name in cfg.users}
+    for name in cfg.users:
+        if name not in names:
+            log.warning("config [users.%s] ignored: that user is not watched", name)
+    relay_urls = tuple(
+        parse_relay_urls(list(relays)) if relays else parse_relay_urls(cfg.get("nostr", "relays"))
+    )
+    servers = tuple(
+        parse_blossom_urls(list(blossom_servers))
+        if blossom_servers
+        else parse_blossom_urls(cfg.get("nostr", "blossom_servers"))
+    )
+    result = DaemonConfig(
+        users=names,
+        relays=relay_urls,
+        blossom_servers=servers,
+        poll_interval=int(_pick(poll_interval, options, "daemon", "poll_interval", DEFAULT_POLL_INTERVAL)),
+        max_concurrent=int(
+            _pick(max_concurrent, options, "daemon", "max_concurrent", DEFAULT_MAX_CONCURRENT)
+        ),
+        stats_interval=int(
+            _pick(stats_interval, options, "daemon", "stats_interval", DEFAULT_STATS_INTERVAL)
+        ),
+        backfill=int(_pick(backfill, options, "daemon", "backfill", DEFAULT_BACKFILL)),
+        overrides=overrides,
+        timeline_limit=int(
+            _pick(None, options, "rate_limits", "timeline_limit", scheduler.DEFAULT_TIMELINE_LIMIT)
+        ),
+        timeline_window=float(
+            _pick(None, options, "rate_limits", "timeline_window", scheduler.DEFAULT_TIMELINE_WINDOW)
+        ),
+        safety=float(_pick(None, options, "rate_limits", "safety_factor", scheduler.DEFAULT_SAFETY)),
+        max_429_wait=float(_pick(None, options, "rate_limits", "max_wait_seconds", DEFAULT_MAX_429_WAIT)),
+        low_budget_fraction=float(
+            _pick(None, options, "rate_limits", "low_budget_fraction", DEFAULT_LOW_FRACTION)
+        ),
+    )
+    if not result.all_relays():
+        raise InputError("no relay given: use -r/--relay URL, NOSTRWEET_RELAYS or [nostr] relays")
+    for name in names:
+        if not result.relays_for(name):
+            raise InputError(f"no relay for @{name}: give -r/--relay or [users.{name}] relays")
+    return result

@@ -1,0 +1,334 @@
+"""The daemon's real per-user work, wired from the same parts the CLI commands use.
+
+Per poll of a user: resolve it (cached profile first, once per process), find where it resumes from
+(:mod:`nostrweet.daemon.state`), fetch and cache every new tweet through the
+:class:`~nostrweet.archive.archiver.Archiver` (``since_id``, following ``next_token`` to the end;
+enrichment, media, referenced profiles), then publish the new tweets oldest first through the
+:class:`~nostrweet.publish.publisher.Publisher` (parents before replies, originals before reposts), and
+last move the user's watermark. The outbox pass re-sends what some relay has not accepted yet.
+
+Per-user overrides (``[users.<name>]``): a user with its own relays or Blossom servers gets its own
+publisher over the shared relay pool, so its events go to those relays; ``key_file`` replaces the
+derived key of that user's id; ``skip_retweets``/``skip_replies`` leave those tweets unpublished
+(they are still cached, as the archiver caches whole timeline pages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from nostrweet.archive.archiver import Archiver
+from nostrweet.cache.layout import EventSubject, normalize_username, parse_tweet_filename
+from nostrweet.cache.store import CacheStore
+from nostrweet.daemon.config import DaemonConfig
+from nostrweet.daemon.runner import PollResult
+from nostrweet.daemon.state import StateStore, UserState, advanced, first_run_state
+from nostrweet.nostr.keys import KeyDeriver, MirrorKey, load_key_file
+from nostrweet.nostr.relays import RelayPool
+from nostrweet.publish.outbox import Outbox
+from nostrweet.publish.publisher import Publisher
+from nostrweet.publish.records import BACKOFF_CAP
+from nostrweet.settings import GlobalOptions
+from nostrweet.twitter.client import TwitterClient
+from nostrweet.twitter.models import User
+from nostrweet.twitter.ratelimit import RateLimiter
+
+log = logging.getLogger("nostrweet.daemon")
+
+
+class KeyRing:
+    """Derived keys, except for user ids that have a fixed key file (``[users.<name>] key_file``)."""
+
+    def __init__(self, deriver: KeyDeriver) -> None:
+        self.deriver = deriver
+        self.fixed: dict[str, MirrorKey] = {}
+
+    def for_user(self, user_id: str | int) -> MirrorKey:
+        """The mirror key of a numeric user id."""
+        return self.fixed.get(str(user_id)) or self.deriver.for_user(user_id)
+
+
+@dataclass(frozen=True)
+class StartupLine:
+    """One user's line of the startup summary."""
+
+    username: str
+    user_id: str | None
+    npub: str | None
+    resumes_from: str
+    relays: tuple[str, ...]
+
+
+def _is_retweet(raw: Mapping[str, Any]) -> bool:
+    return any(r.get("type") == "retweeted" for r in raw.get("referenced_tweets") or [])
+
+
+def _is_reply(raw: Mapping[str, Any]) -> bool:
+    return any(r.get("type") == "replied_to" for r in raw.get("referenced_tweets") or [])
+
+
+class DaemonPipeline:
+    """Implements :class:`nostrweet.daemon.runner.Pipeline` over the real parts."""
+
+    def __init__(
+        self,
+        options: GlobalOptions,
+        config: DaemonConfig,
+        *,
+        keys: KeyDeriver | None = None,
+        client: TwitterClient | None = None,
+        pool: RelayPool | None = None,
+    ) -> None:
+        self.options = options
+        self.config = config
+        self.store = CacheStore(options.data_dir)
+        self.states = StateStore(options.data_dir)
+        self.keys = KeyRing(keys or KeyDeriver(options.require_mnemonic(), options.key_derivation))
+        self.limiter = RateLimiter(low_fraction=config.low_budget_fraction, max_wait=config.max_429_wait)
+        self.client = client or TwitterClient(
+            options.twitter_api_url,
+            options.require_bearer_token(),
+            limiter=self.limiter,
+            max_429_wait=config.max_429_wait,
+        )
+        self.limiter = self.client.limiter
+        self.pool = pool or RelayPool(config.all_relays())
+        self._publishers: dict[tuple[tuple[str, ...], tuple[str, ...]], Publisher] = {}
+        self._users: dict[str, User] = {}
+        self._announced: set[str] = set()
+        self._outbox_lock = asyncio.Lock()
+        self._outboxes: dict[tuple[tuple[str, ...], tuple[str, ...]], Outbox] = {}
+        self._skip_checked: dict[int, bool] = {}
+        self._relay_was_up: dict[str, bool] = {}
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    async def start(self, *, resolve_timeout: float = 20.0) -> list[StartupLine]:
+        """Connect the relays (dead ones are retried in the background) and resolve every user once.
+
+        Users with a cached profile resolve without a request. The others are looked up on the API
+        (at most ``max_concurrent`` at once) for up to ``resolve_timeout`` seconds; whoever is left, or
+        fails, is resolved by its first poll instead (and backs off if that fails too).
+        """
+        await self.pool.start()
+        gate = asyncio.Semaphore(self.config.max_concurrent)
+
+        async def resolve(name: str) -> None:
+            async with gate:
+                try:
+                    await self._resolve(name)
+                except Exception as exc:
+                    log.warning("@%s: cannot resolve yet (%s); its polls will retry", name, exc)
+
+        cached = [n for n in self.config.users if self.store.newest_profile_raw(n) is not None]
+        for name in cached:
+            await resolve(name)
+        others = [asyncio.create_task(resolve(n)) for n in self.config.users if n not in cached]
+        if others:
+            _done, pending = await asyncio.wait(others, timeout=resolve_timeout)
+            for task in pending:
+                task.cancel()
+        return [self._startup_line(name, self._users.get(name)) for name in self.config.users]
+
+    def _startup_line(self, name: str, user: User | None) -> StartupLine:
+        newest = self.store.newest_tweet_id(name)
+        state = self.states.load(name)
+        if state is not None and not state.backfill_done:
+            resumes = f"backfill {state.backfill} (interrupted, completing)"
+        elif state is not None and state.since_id:
+            resumes = f"since id {state.since_id}"
+        elif newest is not None:
+            resumes = f"newest cached id {newest}"
+        else:
+            resumes = f"backfill {self.config.backfill}"
+        npub = self.keys.for_user(user.id).npub if user is not None else None
+        return StartupLine(name, user.id if user else None, npub, resumes, self.config.relays_for(name))
+
+    async def _resolve(self, name: str) -> User:
+        found = self._users.get(name)
+        if found is not None:
+            return found
+        user = await Archiver(self.store, self.client).resolve_user(name)
+        override = self.config.overrides.get(name)
+        if override is not None and override.key_file is not None:
+            self.keys.fixed[user.id] = load_key_file(override.key_file, user.id)
+        self._users[name] = user
+        return user
+
+    def publisher_for(self, name: str) -> Publisher:
+        """The publisher of a user's events (one per distinct relay and Blossom set)."""
+        relays, blossom = self.config.relays_for(name), self.config.blossom_for(name)
+        key = (relays, blossom)
+        pub = self._publishers.get(key)
+        if pub is None:
+            pub = Publisher(self.store, self.keys, self.pool, relays=list(relays), blossom=list(blossom))
+            self._publishers[key] = pub
+        return pub
+
+    # -- one poll --------------------------------------------------------------------------
+
+    async def _first_run(self, name: str, user: User) -> UserState:
+        """Find the backfill target (the N newest ids now) and persist it before caching anything."""
+        want = self.config.backfill
+        ids: list[int] = []
+        token: str | None = None
+        while True:
+            page = await self.client.user_timeline(
+                user.id, max_results=max(5, min(100, max(want, 1) - len(ids))), pagination_token=token
+            )
+            ids.extend(int(t["id"]) for t in page.tweets)
+            if len(ids) >= max(want, 1) or not page.next_token or not page.tweets:
+                break
+            token = page.next_token
+        state = first_run_state(user.id, ids, want)
+        self.states.save(name, state)
+        log.info("@%s: first run, backfilling the %d newest tweets", name, min(want, len(ids)))
+        return state
+
+    async def poll_user(self, username: str) -> PollResult:
+        """Fetch, cache and publish a user's new tweets; move its watermark. Raises on failure."""
+        name = normalize_username(username)
+        user = await self._resolve(name)
+        state = self.states.load(name)
+        if state is None:
+            newest = self.store.newest_tweet_id(name)
+            if newest is not None:
+                state = UserState(user_id=user.id, since_id=str(newest))
+            else:
+                state = await self._first_run(name, user)
+        archiver = Archiver(self.store, self.client)
+        result = await archiver.archive_timeline(name, count=None, since_id=state.since_id)
+        new_ids = sorted({int(t) for t in result.new})
+        # cached by an earlier poll that was cut short before publishing them
+        unpublished = {int(t) for t in result.skipped if not self.store.index.tweet_events.get(int(t))}
+        publisher = self.publisher_for(name)
+        if name not in self._announced:
+            await self._announce(name, user, publisher)
+        posted = 0
+        to_publish = [str(t) for t in sorted(unpublished.union(new_ids)) if self._wanted(name, t)]
+        if to_publish:
+            outcomes = await publisher.publish_tweets(to_publish)
+            posted = sum(1 for o in outcomes if o.status == "published")
+        self.states.save(name, advanced(state, self.store.newest_tweet_id(name)))
+        return PollResult(new_tweets=len(new_ids), posted=posted)
+
+    def _wanted(self, name: str, tweet_id: int) -> bool:
+        override = self.config.overrides.get(name)
+        if override is None or not (override.skip_retweets or override.skip_replies):
+            return True
+        raw = self.store.read_tweet_raw(tweet_id)
+        data = (raw or {}).get("data") or {}
+        if override.skip_retweets and _is_retweet(data):
+            return False
+        return not (override.skip_replies and _is_reply(data))
+
+    async def _announce(self, name: str, user: User, publisher: Publisher) -> None:
+        """Once per process and user: kind 0 (if changed) and the relay list."""
+        try:
+            await publisher.publish_profile(self.store.newest_profile(name) or user)
+            await publisher.publish_relay_list(user.id)
+        except Exception as exc:
+            log.warning("@%s: profile or relay list not published: %s", name, exc)
+            return
+        self._announced.add(name)
+
+    # -- outbox ----------------------------------------------------------------------------
+
+    def _group(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return self.config.relays_for(name), self.config.blossom_for(name)
+
+    def _owner_of_tweet(self, tweet_id: int) -> str | None:
+        file = self.store.index.tweets.get(tweet_id)
+        parsed = parse_tweet_filename(file) if file else None
+        return parsed.username if parsed is not None else None
+
+    def _owns(self, group: tuple[tuple[str, ...], tuple[str, ...]]) -> Callable[[EventSubject, int], bool]:
+        """Which records and unpublished tweets the outbox of one publisher group handles: those of
+        its users; the default group also takes everything no watched user owns."""
+        default = (self.config.relays, self.config.blossom_servers)
+        by_id = {u.id: n for n, u in self._users.items()}
+
+        def owns(subject: EventSubject, subject_id: int) -> bool:
+            if subject is EventSubject.TWEET:
+                owner = self._owner_of_tweet(subject_id)
+                if owner in self.config.users and subject_id not in self._skip_checked:
+                    self._skip_checked[subject_id] = self._wanted(owner, subject_id)
+                if owner in self.config.users and not self._skip_checked.get(subject_id, True):
+                    return False
+            else:
+                owner = by_id.get(str(subject_id))
+            if owner is None or owner not in self.config.users:
+                return group == default
+            return self._group(owner) == group
+
+        return owns
+
+    async def run_outbox(self) -> None:
+        """One outbox pass per publisher group (see :mod:`nostrweet.publish.outbox`).
+
+        The first pass (at startup) retries every unaccepted event at once, whatever its backoff;
+        so does the first pass after a relay came back up, for that relay. Otherwise the records'
+        per-relay backoff decides.
+        """
+        async with self._outbox_lock:
+            status = self.pool.status()
+            back_up = [
+                url for url, st in status.items() if st.connected and not self._relay_was_up.get(url, False)
+            ]
+            self._relay_was_up = {url: st.connected for url, st in status.items()}
+            groups = {self._group(name): name for name in self.config.users}
+            split = len(groups) > 1 or any(
+                o.skip_retweets or o.skip_replies for o in self.config.overrides.values()
+            )
+            for group, name in groups.items():
+                publisher = self.publisher_for(name)
+                owns = self._owns(group) if split else None
+                outbox = self._outboxes.get(group)
+                first = outbox is None
+                if outbox is None:
+                    outbox = self._outboxes[group] = Outbox(publisher, owns=owns)
+                if first:
+                    await outbox.run_once(now=time.time() + BACKOFF_CAP + 1)
+                    continue
+                for url in back_up:
+                    if url in group[0]:
+                        log.info("relay %s is up again: re-sending what it has not accepted", url)
+                        flush = Outbox(publisher, relays=[url], publish_unrecorded=False, owns=owns)
+                        await flush.run_once(now=time.time() + BACKOFF_CAP + 1)
+                await outbox.run_once()
+
+    # -- views for the stats ---------------------------------------------------------------
+
+    def budgets(self) -> Mapping[str, Mapping[str, int | float | None]]:
+        """The X API budget per endpoint."""
+        return self.limiter.snapshot()
+
+    def relay_status(self) -> Mapping[str, Mapping[str, Any]]:
+        """Per relay: connected and counters."""
+        return {url: dataclasses.asdict(s) for url, s in self.pool.status().items()}
+
+    async def aclose(self) -> None:
+        """Close the publishers, the relay pool and the X client."""
+        for publisher in self._publishers.values():
+            try:
+                await publisher.aclose()
+            except Exception as exc:
+                log.debug("closing a publisher: %s", exc)
+        await self.pool.close()
+        await self.client.aclose()
+
+
+def summary_lines(lines: Sequence[StartupLine], relays: Sequence[str]) -> list[str]:
+    """The startup summary as log lines (no secret: npubs are public)."""
+    out = [f"watching {len(lines)} user(s), relays: {', '.join(relays)}"]
+    for line in lines:
+        ident = f"id {line.user_id}, {line.npub}" if line.user_id else "not resolved yet"
+        extra = f", relays: {', '.join(line.relays)}" if tuple(line.relays) != tuple(relays) else ""
+        out.append(f"  @{line.username} ({ident}) resumes from: {line.resumes_from}{extra}")
+    return out

@@ -1,0 +1,299 @@
+"""The daemon's loop: one asyncio event loop polling many users on the scheduler's policy (SPEC §5).
+
+The per-user work sits behind the small :class:`Pipeline` protocol (``poll_user``, ``run_outbox``, and
+two read-only views for the stats), so the loop can be driven in unit tests by a fake pipeline and a
+:class:`ManualClock` (no real hours). The real pipeline is :mod:`nostrweet.daemon.pipeline`.
+
+Concurrency: at most ``max_concurrent`` user polls run at once; the outbox runs beside them, one pass
+at a time. A poll that raises puts its user into backoff; nothing one user does stops the others.
+
+Shutdown: :meth:`Daemon.run` returns after ``stop`` is set. It launches no new work, gives what is in
+flight ``grace`` seconds to finish, cancels the rest (every write is atomic, so a cancelled task leaves
+no partial file) and logs a last stats record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nostrweet.daemon import scheduler
+from nostrweet.daemon.scheduler import UserSchedule
+from nostrweet.daemon.stats import UserStats, build_stats_record, log_stats
+
+log = logging.getLogger("nostrweet.daemon")
+
+TIMELINE_ENDPOINT = "/2/users/:id/tweets"
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """What one successful poll of a user did."""
+
+    new_tweets: int = 0
+    posted: int = 0
+
+
+class Pipeline(Protocol):
+    """The per-user work the loop drives."""
+
+    async def poll_user(self, username: str) -> PollResult:
+        """Fetch, cache and publish the user's new tweets. Raise on failure (the user backs off)."""
+        ...
+
+    async def run_outbox(self) -> None:
+        """One outbox pass: re-send what some relay has not accepted yet."""
+        ...
+
+    def budgets(self) -> Mapping[str, Mapping[str, int | float | None]]:
+        """The X API budget per endpoint (``RateLimiter.snapshot()``)."""
+        ...
+
+    def relay_status(self) -> Mapping[str, Mapping[str, Any]]:
+        """Per relay: connected, accepted, rejected, pending."""
+        ...
+
+
+class Clock(Protocol):
+    """Time for the loop: the current time and a wait that a wake-up event can cut short."""
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
+    async def wait(self, wake: asyncio.Event, deadline: float) -> None:
+        """Return when ``wake`` is set or at ``deadline``, whichever comes first."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> float:
+        """Wall-clock epoch seconds."""
+        return time.time()
+
+    async def wait(self, wake: asyncio.Event, deadline: float) -> None:
+        """Wait for ``wake`` until ``deadline``."""
+        timeout = deadline - self.now()
+        if math.isinf(timeout):
+            await wake.wait()
+            return
+        if timeout <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), timeout)
+
+
+class ManualClock:
+    """A clock for tests: waiting jumps straight to the deadline once the running tasks have settled."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.t = start
+
+    def now(self) -> float:
+        """The manual time."""
+        return self.t
+
+    async def wait(self, wake: asyncio.Event, deadline: float) -> None:
+        """Let other tasks run; if nothing wakes us, jump to ``deadline``."""
+        for _ in range(20):
+            if wake.is_set():
+                return
+            await asyncio.sleep(0)
+        if wake.is_set():
+            return
+        if math.isinf(deadline):
+            await wake.wait()
+            return
+        self.t = max(self.t, deadline)
+
+
+@dataclass(frozen=True, slots=True)
+class LoopSettings:
+    """The loop's knobs (resolved from flags and the config file)."""
+
+    poll_interval: float = 300.0
+    max_concurrent: int = 3
+    stats_interval: float = 60.0
+    outbox_interval: float | None = None  # default: min(poll_interval, 60)
+    timeline_limit: int = scheduler.DEFAULT_TIMELINE_LIMIT
+    timeline_window: float = scheduler.DEFAULT_TIMELINE_WINDOW
+    safety: float = scheduler.DEFAULT_SAFETY
+    grace: float = 10.0
+
+
+class Daemon:
+    """Polls every user on schedule through a :class:`Pipeline` until ``stop`` is set."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        users: Sequence[str],
+        settings: LoopSettings,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.users = list(dict.fromkeys(users))
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.stats = {u: UserStats() for u in self.users}
+        self.schedules: dict[str, UserSchedule] = {}
+        self.started = self.clock.now()
+        self.effective_interval = settings.poll_interval
+        self._wake = asyncio.Event()
+        self._polls: dict[str, asyncio.Task[None]] = {}
+        self._outbox: asyncio.Task[None] | None = None
+
+    # -- policy --------------------------------------------------------------------------------
+    def _timeline_budget(self) -> tuple[int, float]:
+        """The timeline budget: the server's limit once seen, else the configured one."""
+        known = self.pipeline.budgets().get(TIMELINE_ENDPOINT, {})
+        limit = known.get("limit")
+        if isinstance(limit, int) and limit > 0:
+            return limit, self.settings.timeline_window
+        return self.settings.timeline_limit, self.settings.timeline_window
+
+    def _update_effective_interval(self) -> None:
+        limit, window = self._timeline_budget()
+        value = scheduler.effective_interval(
+            self.settings.poll_interval, len(self.users), limit, window, self.settings.safety
+        )
+        if value != self.effective_interval:
+            log.info(
+                "effective poll interval %.0f s (%d users, timeline budget %d per %.0f s)",
+                value,
+                len(self.users),
+                limit,
+                window,
+            )
+        self.effective_interval = value
+
+    # -- the loop ------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, then shut down gracefully (see module docstring)."""
+        self.started = now = self.clock.now()
+        self._update_effective_interval()
+        initial = scheduler.initial_schedules(len(self.users), now, self.effective_interval)
+        self.schedules = dict(zip(self.users, initial, strict=True))
+        outbox_every = self.settings.outbox_interval or min(self.settings.poll_interval, 60.0)
+        outbox_due = now  # at startup, then every cycle
+        stats_due = now + self.settings.stats_interval
+        stop_waiter = asyncio.ensure_future(self._relay_stop(stop))
+        try:
+            while not stop.is_set():
+                now = self.clock.now()
+                if now >= outbox_due and self._outbox is None:
+                    self._outbox = asyncio.create_task(self._run_outbox())
+                    outbox_due = now + outbox_every
+                busy = set(self._polls)
+                for user in scheduler.due_users(self.schedules, now, busy):
+                    if len(self._polls) >= self.settings.max_concurrent:
+                        break
+                    self._polls[user] = asyncio.create_task(self._poll(user))
+                if now >= stats_due:
+                    self.log_stats()
+                    stats_due = max(stats_due + self.settings.stats_interval, now + 1e-3)
+                deadline = min(stats_due, outbox_due if self._outbox is None else math.inf)
+                if len(self._polls) < self.settings.max_concurrent:
+                    deadline = min(deadline, scheduler.next_wakeup(self.schedules, set(self._polls)))
+                self._wake.clear()
+                await self.clock.wait(self._wake, deadline)
+        finally:
+            stop_waiter.cancel()
+            await self._shutdown()
+
+    async def _relay_stop(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
+
+    async def _poll(self, user: str) -> None:
+        stats = self.stats[user]
+        try:
+            result = await self.pipeline.poll_user(user)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            now = self.clock.now()
+            state = scheduler.after_failure(self.schedules[user], now)
+            self.schedules[user] = state
+            stats.errors += 1
+            stats.polls += 1
+            stats.last_poll = now
+            stats.last_error = f"{exc.__class__.__name__}: {exc}"
+            log.warning(
+                "@%s: poll failed (%s); retry in %.0f s (failure %d)",
+                user,
+                stats.last_error,
+                state.backoff,
+                state.failures,
+            )
+        else:
+            now = self.clock.now()
+            self._update_effective_interval()
+            self.schedules[user] = scheduler.after_success(
+                self.schedules[user], now, result.new_tweets, self.effective_interval
+            )
+            stats.polls += 1
+            stats.last_poll = now
+            stats.new_tweets += result.new_tweets
+            stats.posted += result.posted
+            if result.new_tweets or result.posted:
+                log.info("@%s: %d new tweets, %d events posted", user, result.new_tweets, result.posted)
+        finally:
+            self._polls.pop(user, None)
+            self._wake.set()
+
+    async def _run_outbox(self) -> None:
+        try:
+            await self.pipeline.run_outbox()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("outbox pass failed: %s: %s", exc.__class__.__name__, exc)
+        finally:
+            self._outbox = None
+            self._wake.set()
+
+    async def _shutdown(self) -> None:
+        tasks: list[asyncio.Task[None]] = list(self._polls.values())
+        if self._outbox is not None:
+            tasks.append(self._outbox)
+        if tasks:
+            log.info(
+                "stopping: %d task(s) in flight get up to %.0f s to finish", len(tasks), self.settings.grace
+            )
+            _done, pending = await asyncio.wait(tasks, timeout=self.settings.grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2.0)
+                log.warning("stopped %d unfinished task(s); they resume at the next start", len(pending))
+        self.log_stats()
+        log.info("daemon stopped")
+
+    # -- stats ---------------------------------------------------------------------------------
+    def stats_record(self) -> dict[str, Any]:
+        """The current summary record."""
+        return build_stats_record(
+            now=self.clock.now(),
+            started=self.started,
+            users=self.stats,
+            backoff={u: s.backoff for u, s in self.schedules.items()},
+            next_poll={u: s.next_due for u, s in self.schedules.items()},
+            budgets=self.pipeline.budgets(),
+            relays=self.pipeline.relay_status(),
+            effective_interval=self.effective_interval,
+            poll_interval=self.settings.poll_interval,
+        )
+
+    def log_stats(self) -> None:
+        """Log one stats record."""
+        log_stats(self.stats_record())

@@ -1,0 +1,119 @@
+"""Running the daemon as a process: signals, the startup summary, and a clean exit (SPEC §5).
+
+- The first SIGINT or SIGTERM stops new work; what is in flight gets up to ``grace`` (10) seconds,
+  then the process exits 0. A watchdog makes sure it is gone within ``grace`` + 1.5 s even if
+  something hangs.
+- A second signal exits at once (``os._exit``, code 128 + signal number). Every write is atomic
+  (temp file, fsync, rename), so even then no file is left half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+from nostrweet.daemon.config import DaemonConfig
+from nostrweet.daemon.pipeline import DaemonPipeline, summary_lines
+from nostrweet.daemon.runner import Daemon, LoopSettings
+from nostrweet.nostr.keys import KeyDeriver
+from nostrweet.settings import GlobalOptions
+
+log = logging.getLogger("nostrweet.daemon")
+
+GRACE_SECONDS = 10.0
+WATCHDOG_EXTRA = 1.5
+
+
+def _hard_exit(code: int) -> None:
+    for stream in (sys.stderr, sys.stdout):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+class SignalHandler:
+    """First signal: set ``stop`` and arm the watchdog. Second signal: exit at once."""
+
+    def __init__(
+        self,
+        stop: asyncio.Event,
+        *,
+        grace: float = GRACE_SECONDS,
+        exit_now: Callable[[int], None] = _hard_exit,
+    ) -> None:
+        self.stop = stop
+        self.grace = grace
+        self.exit_now = exit_now
+        self.signals = 0
+        self.watchdog: threading.Timer | None = None
+
+    def __call__(self, signum: int) -> None:
+        self.signals += 1
+        name = signal.Signals(signum).name
+        if self.signals == 1:
+            log.info(
+                "%s: stopping; in-flight work has %.0f s to finish (send it again to exit at once)",
+                name,
+                self.grace,
+            )
+            self.stop.set()
+            self.watchdog = threading.Timer(self.grace + WATCHDOG_EXTRA, self.exit_now, args=(0,))
+            self.watchdog.daemon = True
+            self.watchdog.start()
+        else:
+            log.warning("%s again: exiting now", name)
+            self.exit_now(128 + signum)
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Handle SIGINT and SIGTERM on ``loop``."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self, int(sig))
+
+    def uninstall(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Stop handling the signals and disarm the watchdog."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+
+
+async def run_daemon(options: GlobalOptions, config: DaemonConfig, keys: KeyDeriver | None = None) -> None:
+    """Run the daemon until SIGINT or SIGTERM (``keys``: a deriver already built, so PBKDF2 runs once)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    handler = SignalHandler(stop)
+    handler.install(loop)
+    pipeline = DaemonPipeline(options, config, keys=keys)
+    try:
+        log.info(
+            "daemon starting: %d user(s), poll interval %d s, at most %d at once, data dir %s",
+            len(config.users),
+            config.poll_interval,
+            config.max_concurrent,
+            options.data_dir,
+        )
+        lines = await pipeline.start()
+        for line in summary_lines(lines, config.relays):
+            log.info("%s", line)
+        settings = LoopSettings(
+            poll_interval=config.poll_interval,
+            max_concurrent=config.max_concurrent,
+            stats_interval=config.stats_interval,
+            timeline_limit=config.timeline_limit,
+            timeline_window=config.timeline_window,
+            safety=config.safety,
+            grace=GRACE_SECONDS,
+        )
+        await Daemon(pipeline, config.users, settings).run(stop)
+    finally:
+        try:
+            await asyncio.wait_for(pipeline.aclose(), timeout=1.0)
+        except (TimeoutError, Exception) as exc:
+            log.debug("closing connections: %s", exc.__class__.__name__)
+        handler.uninstall(loop)

@@ -1,0 +1,216 @@
+"""The daemon loop driven by a fake pipeline and a manual clock: backoff, spacing, concurrency, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from nostrweet.daemon.runner import Daemon, LoopSettings, ManualClock, PollResult
+from nostrweet.logs import JsonFormatter
+
+
+class HorizonClock(ManualClock):
+    """A manual clock that sets ``stop`` once time passes ``horizon``."""
+
+    def __init__(self, horizon: float, stop: asyncio.Event) -> None:
+        super().__init__(0.0)
+        self.horizon = horizon
+        self.stop = stop
+
+    async def wait(self, wake: asyncio.Event, deadline: float) -> None:
+        await super().wait(wake, deadline)
+        if self.t >= self.horizon:
+            self.stop.set()
+
+
+class FakePipeline:
+    def __init__(self, clock: ManualClock, failing: set[str] = frozenset(), quiet: set[str] = frozenset()):
+        self.clock = clock
+        self.failing = set(failing)
+        self.quiet = set(quiet)
+        self.polls: dict[str, list[float]] = {}
+        self.outbox_runs: list[float] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.gate: asyncio.Event | None = None
+        self.timeline_limit: int | None = None
+
+    async def poll_user(self, username: str) -> PollResult:
+        self.polls.setdefault(username, []).append(self.clock.now())
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            if username in self.failing:
+                raise RuntimeError("lookup failed")
+            return PollResult(new_tweets=0 if username in self.quiet else 1, posted=1)
+        finally:
+            self.in_flight -= 1
+
+    async def run_outbox(self) -> None:
+        self.outbox_runs.append(self.clock.now())
+
+    def budgets(self) -> Mapping[str, Mapping[str, int | float | None]]:
+        if self.timeline_limit is None:
+            return {}
+        return {"/2/users/:id/tweets": {"limit": self.timeline_limit, "remaining": 3, "reset": 0}}
+
+    def relay_status(self) -> Mapping[str, Mapping[str, Any]]:
+        return {"ws://127.0.0.1:1": {"connected": True, "accepted": 2, "rejected": 0, "pending": 1}}
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [round(b - a, 6) for a, b in itertools.pairwise(times)]
+
+
+async def test_failing_user_backs_off_while_others_go_on() -> None:
+    stop = asyncio.Event()
+    clock = HorizonClock(horizon=4 * 3600, stop=stop)
+    pipe = FakePipeline(clock, failing={"bad"})
+    daemon = Daemon(
+        pipe, ["good", "bad", "other"], LoopSettings(poll_interval=300, stats_interval=3600), clock=clock
+    )
+    await daemon.run(stop)
+    # 60 s doubling, capped at one hour
+    assert gaps(pipe.polls["bad"])[:8] == [60, 120, 240, 480, 960, 1920, 3600, 3600]
+    # the others keep their interval (they find a new tweet every time, so no spacing)
+    assert set(gaps(pipe.polls["good"])) == {300}
+    assert set(gaps(pipe.polls["other"])) == {300}
+    assert len(pipe.polls["good"]) >= 4 * 3600 // 300
+    # first polls spread over the interval
+    assert [pipe.polls[u][0] for u in ("good", "bad", "other")] == [0, 100, 200]
+    assert daemon.stats["bad"].errors == len(pipe.polls["bad"])
+    assert daemon.stats["good"].errors == 0
+
+
+async def test_backoff_resets_on_success() -> None:
+    stop = asyncio.Event()
+    clock = HorizonClock(horizon=3000, stop=stop)
+    pipe = FakePipeline(clock, failing={"flaky"})
+    daemon = Daemon(pipe, ["flaky"], LoopSettings(poll_interval=100, stats_interval=10**6), clock=clock)
+    task = asyncio.create_task(daemon.run(stop))
+    while len(pipe.polls.get("flaky", [])) < 4:  # noqa: ASYNC110 (polling the fake's progress)
+        await asyncio.sleep(0)
+    pipe.failing.clear()
+    await task
+    g = gaps(pipe.polls["flaky"])
+    assert g[:3] == [60, 120, 240]
+    assert set(g[4:]) == {100}
+    assert daemon.schedules["flaky"].failures == 0
+
+
+async def test_quiet_user_is_polled_less_often_up_to_four_times() -> None:
+    stop = asyncio.Event()
+    clock = HorizonClock(horizon=6 * 3600, stop=stop)
+    pipe = FakePipeline(clock, quiet={"quiet"})
+    daemon = Daemon(
+        pipe, ["quiet", "busy"], LoopSettings(poll_interval=300, stats_interval=10**6), clock=clock
+    )
+    await daemon.run(stop)
+    g = gaps(pipe.polls["quiet"])
+    assert max(g) == 1200 and min(g) == 300 and g == sorted(g)
+    assert set(gaps(pipe.polls["busy"])) == {300}
+
+
+async def test_at_most_max_concurrent_polls() -> None:
+    stop = asyncio.Event()
+    clock = ManualClock(0.0)
+    pipe = FakePipeline(clock)
+    pipe.gate = asyncio.Event()
+    users = [f"u{i}" for i in range(8)]
+    daemon = Daemon(
+        pipe, users, LoopSettings(poll_interval=10, max_concurrent=3, stats_interval=10**6), clock=clock
+    )
+    task = asyncio.create_task(daemon.run(stop))
+    for _ in range(200):
+        await asyncio.sleep(0)
+    assert pipe.in_flight == 3
+    pipe.gate.set()
+    while len(pipe.polls) < 8:  # noqa: ASYNC110 (polling the fake's progress)
+        await asyncio.sleep(0)
+    stop.set()
+    await task
+    assert pipe.max_in_flight == 3
+
+
+async def test_rate_spreading_sets_the_effective_interval() -> None:
+    stop = asyncio.Event()
+    clock = HorizonClock(horizon=2000, stop=stop)
+    pipe = FakePipeline(clock)
+    users = [f"u{i}" for i in range(100)]
+    settings = LoopSettings(poll_interval=60, max_concurrent=100, stats_interval=10**6, timeline_limit=150)
+    daemon = Daemon(pipe, users, settings, clock=clock)
+    await daemon.run(stop)
+    # 100 users × 900 s / 150 × 1.25 = 750 s, not 60 s
+    assert daemon.effective_interval == pytest.approx(750)
+    assert set(gaps(pipe.polls["u0"])) == {750}
+    firsts = sorted(p[0] for p in pipe.polls.values())
+    assert gaps(firsts) == [7.5] * 99
+    all_polls = sorted(t for p in pipe.polls.values() for t in p)
+    in_first_window = [t for t in all_polls if t < 900]
+    assert len(in_first_window) <= 150
+
+
+async def test_shutdown_waits_for_in_flight_then_cancels() -> None:
+    stop = asyncio.Event()
+    pipe = FakePipeline(ManualClock(0.0))
+    pipe.gate = asyncio.Event()  # never set: the poll hangs
+    daemon = Daemon(pipe, ["a"], LoopSettings(poll_interval=10, stats_interval=10**6, grace=0.3))
+    task = asyncio.create_task(daemon.run(stop))
+    while pipe.in_flight == 0:  # noqa: ASYNC110 (polling the fake's progress)
+        await asyncio.sleep(0.01)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    stop.set()
+    await asyncio.wait_for(task, 5)
+    assert 0.25 <= loop.time() - t0 < 3
+    assert pipe.in_flight == 0  # cancelled, its finally ran
+
+
+async def test_shutdown_lets_quick_work_finish() -> None:
+    stop = asyncio.Event()
+    pipe = FakePipeline(ManualClock(0.0))
+    pipe.gate = asyncio.Event()
+    daemon = Daemon(pipe, ["a"], LoopSettings(poll_interval=10, stats_interval=10**6, grace=5))
+    task = asyncio.create_task(daemon.run(stop))
+    while pipe.in_flight == 0:  # noqa: ASYNC110 (polling the fake's progress)
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.sleep(0.05)
+    pipe.gate.set()
+    await asyncio.wait_for(task, 5)
+    assert daemon.stats["a"].polls == 1 and daemon.stats["a"].errors == 0
+
+
+async def test_stats_record_is_logged_as_json(caplog: pytest.LogCaptureFixture) -> None:
+    stop = asyncio.Event()
+    clock = HorizonClock(horizon=200, stop=stop)
+    pipe = FakePipeline(clock, failing={"bad"})
+    pipe.timeline_limit = 1500
+    daemon = Daemon(pipe, ["good", "bad"], LoopSettings(poll_interval=30, stats_interval=60), clock=clock)
+    with caplog.at_level(logging.INFO, logger="nostrweet.daemon.stats"):
+        await daemon.run(stop)
+    records = [r for r in caplog.records if r.name == "nostrweet.daemon.stats"]
+    assert len(records) >= 3  # at 60, 120, 180 and the final one
+    line = json.loads(JsonFormatter().format(records[-1]))
+    assert line["event"] == "stats"
+    assert line["users"]["good"]["new_tweets"] >= 5 and line["users"]["good"]["errors"] == 0
+    assert line["users"]["bad"]["errors"] >= 2 and line["users"]["bad"]["backoff"] >= 60
+    assert line["totals"]["users"] == 2
+    assert line["api_budget"]["/2/users/:id/tweets"]["remaining"] == 3
+    assert line["relays"]["ws://127.0.0.1:1"] == {
+        "connected": True,
+        "accepted": 2,
+        "rejected": 0,
+        "pending": 1,
+    }
+    assert line["effective_interval"] == 30
+    assert "stats: up" in records[-1].getMessage()
+    assert pipe.outbox_runs[0] == 0 and len(pipe.outbox_runs) >= 5
