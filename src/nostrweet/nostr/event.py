@@ -9,6 +9,7 @@ nostr-sdk is used only to cross to and from its ``Event`` type and for bech32 (N
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -30,6 +31,13 @@ Tags = tuple[tuple[str, ...], ...]
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX128 = re.compile(r"^[0-9a-f]{128}$")
 _ZERO_AUX = bytes(32)
+
+
+@functools.lru_cache(maxsize=4096)
+def _private_key(secret: bytes) -> coincurve.PrivateKey:
+    # Building a PrivateKey validates the secret and computes its public key: ~1/3 of a signature's
+    # cost. Mirror keys are few and reused for every event (docs/PERFORMANCE.md, B1).
+    return coincurve.PrivateKey(secret)
 
 
 class InvalidEventError(OperationalError):
@@ -165,7 +173,7 @@ def sign_event(unsigned: UnsignedEvent, key: MirrorKey) -> SignedEvent:
     if unsigned.pubkey != key.pubkey_hex:
         raise InvalidEventError("the event's pubkey is not the signing key's")
     event_id = unsigned.event_id()
-    sig = coincurve.PrivateKey(key.secret_bytes()).sign_schnorr(bytes.fromhex(event_id), _ZERO_AUX)
+    sig = _private_key(key.secret_bytes()).sign_schnorr(bytes.fromhex(event_id), _ZERO_AUX)
     return SignedEvent(
         id=event_id,
         pubkey=unsigned.pubkey,
