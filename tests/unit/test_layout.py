@@ -89,3 +89,28 @@ def test_event_names() -> None:
     assert name == f"event_{event_id}_tweet_42.json"
     assert layout.parse_event_filename(name) == layout.EventName(event_id, layout.EventSubject.TWEET, 42)
     assert layout.parse_not_found_filename(layout.not_found_filename(7)) == 7
+
+
+@given(
+    st.one_of(
+        st.text(max_size=60),
+        st.builds(lambda m, u, i: layout.tweet_filename(m, u, i), moments, usernames, tweet_ids),
+    )
+)
+def test_fast_tweet_key_agrees_with_the_full_parser(name: str) -> None:
+    parsed = layout.parse_tweet_filename(name)
+    key = layout.tweet_name_key(name)
+    if parsed is not None:
+        assert key == (parsed.username, parsed.tweet_id)
+    elif key is not None:
+        # Only a stamp that is not a real date (say, month 13) separates the two.
+        with pytest.raises(ValueError):
+            datetime.strptime(name[:15], "%Y%m%d_%H%M%S")
+
+
+def test_fast_tweet_key_cases() -> None:
+    assert layout.tweet_name_key("20240102_030405_foo_bar_123.json") == ("foo_bar", 123)
+    assert layout.tweet_name_key("20240102_030405_foo_profile.json") is None
+    assert layout.tweet_name_key("foo_123_0.jpg") is None
+    assert layout.tweet_name_key("20241302_030405_foo_1.json") == ("foo", 1)
+    assert layout.parse_tweet_filename("20241302_030405_foo_1.json") is None

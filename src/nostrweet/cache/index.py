@@ -7,7 +7,6 @@ and 1,000,000 files this is one pass over the directory entries, never a glob pe
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +47,7 @@ class CacheIndex:
     tweet_events: dict[int, list[str]] = field(default_factory=dict)
     user_events: dict[tuple[EventSubject, int], list[str]] = field(default_factory=dict)
     media: set[str] = field(default_factory=set)
+    temp_files: list[Path] = field(default_factory=list)
 
     def user(self, username: str) -> UserEntry:
         """The entry for a lower-case username, created empty if absent."""
@@ -58,22 +58,28 @@ class CacheIndex:
 
     def add_tweet(self, name: str, parsed: layout.TweetName) -> None:
         """Record a tweet file (a second name for the same id replaces the first in ``tweets``)."""
-        previous = self.tweets.get(parsed.tweet_id)
-        self.tweets[parsed.tweet_id] = name
+        self.add_tweet_name(name, parsed.username, parsed.tweet_id)
+
+    def add_tweet_name(self, name: str, username: str, tweet_id: int) -> None:
+        """Record a tweet file from the parts of its name (see :meth:`add_tweet`)."""
+        previous = self.tweets.get(tweet_id)
+        self.tweets[tweet_id] = name
         if previous is not None:
-            old = layout.parse_tweet_filename(previous)
-            if old is not None and old.username == parsed.username:
+            old = layout.tweet_name_key(previous)
+            if old is not None and old[0] == username:
                 return
             if old is not None:
-                self._drop_user_id(old.username, parsed.tweet_id)
-        entry = self.user(parsed.username)
+                self._drop_user_id(old[0], tweet_id)
+        entry = self.users.get(username)
+        if entry is None:
+            entry = self.users[username] = UserEntry()
         ids = entry.tweet_ids
-        if ids and parsed.tweet_id < ids[-1]:
+        if ids and tweet_id < ids[-1]:
             entry.ids_sorted = False
-        ids.append(parsed.tweet_id)
+        ids.append(tweet_id)
         entry.tweet_count = len(ids)
-        if parsed.tweet_id > entry.newest_tweet_id:
-            entry.newest_tweet_id = parsed.tweet_id
+        if tweet_id > entry.newest_tweet_id:
+            entry.newest_tweet_id = tweet_id
 
     def _drop_user_id(self, username: str, tweet_id: int) -> None:
         entry = self.users.get(username)
@@ -115,28 +121,33 @@ class CacheIndex:
         return list(entry.tweet_ids)
 
 
-def scan_names(directory: Path) -> Iterator[str]:
-    """Names of the entries of a directory (none if it does not exist)."""
+def scan_names(directory: Path) -> list[str]:
+    """Names of the entries of a directory (none if it does not exist), from one listing."""
     try:
-        with os.scandir(directory) as it:
-            for entry in it:
-                yield entry.name
+        return os.listdir(directory)
     except FileNotFoundError:
-        return
+        return []
 
 
 def build_index(data_dir: Path) -> CacheIndex:
-    """Rebuild the index from one scan of ``data_dir`` and ``data_dir/nostr_events``. Reads no file."""
+    """Rebuild the index from one scan of ``data_dir`` and ``data_dir/nostr_events``. Reads no file.
+
+    Temp files that a killed writer left behind are listed in ``index.temp_files`` (paths) during the
+    same scan, so that the store can remove them without listing the directories again.
+    """
     index = CacheIndex()
-    parse_tweet = layout.parse_tweet_filename
+    tweet_key = layout.tweet_name_key
+    add_tweet = index.add_tweet_name
     parse_profile = layout.parse_profile_filename
     parse_media = layout.parse_media_filename
     parse_not_found = layout.parse_not_found_filename
+    is_temp = layout.is_temp_filename
+    media = index.media
     for name in scan_names(data_dir):
         if name.endswith(".json"):
-            tweet = parse_tweet(name)
-            if tweet is not None:
-                index.add_tweet(name, tweet)
+            key = tweet_key(name)
+            if key is not None:
+                add_tweet(name, key[0], key[1])
                 continue
             profile = parse_profile(name)
             if profile is not None:
@@ -147,10 +158,14 @@ def build_index(data_dir: Path) -> CacheIndex:
             if tweet_id is not None:
                 index.not_found.add(tweet_id)
             continue
-        if parse_media(name) is not None:
-            index.media.add(name)
+        if is_temp(name):
+            index.temp_files.append(data_dir / name)
+        elif parse_media(name) is not None:
+            media.add(name)
     for name in scan_names(data_dir / layout.EVENTS_DIR):
         event = layout.parse_event_filename(name)
         if event is not None:
             index.add_event(name, event)
+        elif is_temp(name):
+            index.temp_files.append(data_dir / layout.EVENTS_DIR / name)
     return index

@@ -168,6 +168,18 @@ def parse_tweet_filename(name: str) -> TweetName | None:
     return TweetName(stamp, m.group(3), int(m.group(4)))
 
 
+def tweet_name_key(name: str) -> tuple[str, int] | None:
+    """(username, tweet id) of a tweet file name, or None: the startup scan's fast path.
+
+    Accepts exactly the names :func:`parse_tweet_filename` accepts, except that it does not check the
+    time stamp against the calendar (a name we write always holds a real date), and builds no object.
+    """
+    m = _TWEET_RE.fullmatch(name)
+    if m is None:
+        return None
+    return m.group(3), int(m.group(4))
+
+
 def parse_profile_filename(name: str) -> ProfileName | None:
     """Parse a profile snapshot file name, or None."""
     m = _PROFILE_RE.fullmatch(name)

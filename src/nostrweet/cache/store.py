@@ -72,10 +72,12 @@ class CacheStore:
         self.data_dir = Path(data_dir)
         self.events_dir = self.data_dir / layout.EVENTS_DIR
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        removed = remove_stale_temp_files(self.data_dir) + remove_stale_temp_files(self.events_dir)
-        if removed:
-            log.info("removed %d temp file(s) left by an interrupted write", removed)
         self.index = build_index(self.data_dir)
+        for path in self.index.temp_files:
+            path.unlink(missing_ok=True)
+        if self.index.temp_files:
+            log.info("removed %d temp file(s) left by an interrupted write", len(self.index.temp_files))
+            self.index.temp_files.clear()
 
     # -- tweets -----------------------------------------------------------------------------
 
