@@ -1,3 +1,3 @@
-from nostrweet.cli.app import main
+from nostrweet.cli.app import run
 
-main()
+run()

@@ -7,6 +7,9 @@ exit code of SPEC §1; a traceback shows only at ``-vv``.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -192,3 +195,23 @@ def main(argv: list[str] | None = None) -> None:
             print(scrub(traceback.format_exc()), file=sys.stderr, end="")
         _fail(f"unexpected {exc.__class__.__name__}: {exc} (run with -vv for details)", EXIT_FAILURE)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def run() -> None:
+    """Process entry point: :func:`main`, then leave without interpreter teardown.
+
+    Every file nostrweet writes is complete (atomic, fsynced) before a command returns, so nothing is
+    lost by skipping teardown; what is skipped is the finalization of nostr-sdk's native threads, which
+    has been seen to crash a process that had already done its work, turning a success into SIGSEGV.
+    """
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        logging.shutdown()
+    os._exit(code)
