@@ -26,6 +26,7 @@ from nostrweet.cache.atomic import (
     remove_stale_temp_files,
 )
 from nostrweet.cache.index import CacheIndex, UserEntry, build_index, scan_names
+from nostrweet.errors import InputError, OperationalError
 from nostrweet.twitter.models import TweetDocument, User, decode_document
 
 __all__ = [
@@ -71,7 +72,12 @@ class CacheStore:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
         self.events_dir = self.data_dir / layout.EVENTS_DIR
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InputError(f"data dir {self.data_dir} is not a directory") from None
+        except OSError as exc:
+            raise OperationalError(f"cannot create data dir {self.data_dir}: {exc.strerror or exc}") from None
         self.index = build_index(self.data_dir)
         for path in self.index.temp_files:
             path.unlink(missing_ok=True)

@@ -8,9 +8,11 @@ exit code of SPEC §1; a traceback shows only at ``-vv``.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -34,6 +36,7 @@ app = typer.Typer(
 )
 
 _verbosity = 0
+_log_format = "text"
 
 
 def _version(value: bool) -> None:
@@ -126,8 +129,10 @@ def global_options(
     ] = False,
 ) -> None:
     """Mirror Twitter/X accounts onto Nostr. Environment: NOSTRWEET_LOG_LEVEL sets the log level."""
-    global _verbosity
+    global _verbosity, _log_format
     _verbosity = verbose
+    if (log_format or "").lower() == "json":
+        _log_format = "json"  # so that an error in the options below is reported as JSON too
     for secret in (bearer_token, mnemonic):
         if secret:
             register_secret(secret)
@@ -147,6 +152,7 @@ def global_options(
         if value is not None:
             register_secret(value.reveal())
     configure_logging(options.log_level, options.log_format)
+    _log_format = options.log_format
     ctx.obj = options
 
 
@@ -157,11 +163,40 @@ def options_of(ctx: typer.Context) -> GlobalOptions:
     return obj
 
 
-def _fail(message: str, code: int, hint: str | None = None) -> NoReturn:
-    print(f"error: {scrub(message)}", file=sys.stderr)
+def _fail(message: str, code: int, hint: str | None = None, trace: str | None = None) -> NoReturn:
+    """Report an error as one line on stderr (a JSON object with ``--log-format json``) and exit."""
+    message = scrub(message)
+    if _log_format == "json":
+        payload: dict[str, object] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "level": "error",
+            "logger": "nostrweet",
+            "message": message,
+            "exit_code": code,
+        }
+        if hint:
+            payload["hint"] = hint
+        if trace:
+            payload["exception"] = scrub(trace)
+        print(json.dumps(payload, ensure_ascii=False), file=sys.stderr)
+        sys.exit(code)
+    if trace:
+        print(scrub(trace), file=sys.stderr, end="")
+    print(f"error: {message}", file=sys.stderr)
     if hint:
         print(hint, file=sys.stderr)
     sys.exit(code)
+
+
+def _usage_message(exc: click.UsageError) -> str:
+    # Typer marks every option as show_envvar, and click then appends "(env var: 'None')" to the
+    # errors of options that have no environment variable.
+    return exc.format_message().replace(" (env var: 'None')", "").replace("\n", " ")
+
+
+def _usage_hint(exc: click.UsageError) -> str:
+    path = exc.ctx.command_path if exc.ctx is not None else "nostrweet"
+    return f"Try '{path} --help'."
 
 
 def _register_commands() -> None:
@@ -178,22 +213,26 @@ def main(argv: list[str] | None = None) -> None:
         result = command.main(args=argv, prog_name="nostrweet", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError:
+        sys.exit(EXIT_BAD_INPUT)  # the help text is already printed; no empty error line after it
     except click.UsageError as exc:
-        _fail(exc.format_message().replace("\n", " "), EXIT_BAD_INPUT, "Try 'nostrweet --help'.")
+        _fail(_usage_message(exc), EXIT_BAD_INPUT, _usage_hint(exc))
     except click.ClickException as exc:
         _fail(exc.format_message().replace("\n", " "), exc.exit_code)
     except click.Abort:
         _fail("aborted", EXIT_FAILURE)
     except NostrweetError as exc:
-        if _verbosity >= 2:
-            traceback.print_exc()
-        _fail(str(exc), exc.exit_code)
+        trace = traceback.format_exc() if _verbosity >= 2 else None
+        _fail(str(exc), exc.exit_code, trace=trace)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as exc:
-        if _verbosity >= 2:
-            print(scrub(traceback.format_exc()), file=sys.stderr, end="")
-        _fail(f"unexpected {exc.__class__.__name__}: {exc} (run with -vv for details)", EXIT_FAILURE)
+        trace = traceback.format_exc() if _verbosity >= 2 else None
+        _fail(
+            f"unexpected {exc.__class__.__name__}: {exc} (run with -vv for details)",
+            EXIT_FAILURE,
+            trace=trace,
+        )
     sys.exit(result if isinstance(result, int) else 0)
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nostrweet.archive.archiver import Archiver
@@ -46,9 +48,9 @@ async def _archiver(options: GlobalOptions, *, skip_profiles: bool = False) -> A
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A Rich progress bar on a terminal (stderr); nothing when piped or quiet."""
-    if not sys.stderr.isatty():
+def _progress(label: str, options: GlobalOptions) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar on a terminal (stderr); nothing when piped, quiet (-q) or logging JSON."""
+    if not sys.stderr.isatty() or options.log_level > logging.INFO or options.log_format == "json":
         yield None
         return
     with Progress(
@@ -56,6 +58,7 @@ def _progress(label: str) -> Iterator[Callable[[int, int], None] | None]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        console=Console(stderr=True),
         transient=True,
     ) as bar:
         task = bar.add_task(label, total=None)
@@ -106,7 +109,7 @@ def user_tweets(
 
     async def run() -> tuple[str, int, int, int]:
         async with _archiver(options, skip_profiles=skip_profiles) as archiver:
-            with _progress(f"@{name}") as progress:
+            with _progress(f"@{name}", options) as progress:
                 result = await archiver.archive_timeline(name, count=count, days=days, progress=progress)
             shown = result.user.username if result.user else name
             return shown, len(result.new), len(result.skipped), len(result.not_found)

@@ -156,7 +156,7 @@ def post_user(
 
     async def run() -> PublishSummary:
         async with _publisher(options, relays, blossom, force=force) as publisher:
-            with _progress(f"@{name}") as progress:
+            with _progress(f"@{name}", options) as progress:
                 return await publisher.publish_user(name, progress=progress)
 
     summary = asyncio.run(run())

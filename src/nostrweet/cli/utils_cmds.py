@@ -63,14 +63,18 @@ async def _fetch(relays: list[str], flt: QueryFilter, wait: float) -> list[Signe
 def query_events(
     ctx: typer.Context,
     relay: RelayOption = None,
-    kind: Annotated[int | None, typer.Option("-k", "--kind")] = None,
+    kind: Annotated[
+        int | None, typer.Option("-k", "--kind", min=0, max=65535, help="Only this kind (default: any).")
+    ] = None,
     author: Annotated[str | None, typer.Option("-a", "--author", help="Hex pubkey or npub.")] = None,
-    limit: Annotated[int, typer.Option("-l", "--limit", min=1)] = 10,
-    since: Annotated[int | None, typer.Option("--since", help="Unix seconds.")] = None,
-    until: Annotated[int | None, typer.Option("--until", help="Unix seconds.")] = None,
+    limit: Annotated[int, typer.Option("-l", "--limit", min=1, help="At most this many events.")] = 10,
+    since: Annotated[int | None, typer.Option("--since", min=0, help="Unix seconds.")] = None,
+    until: Annotated[int | None, typer.Option("--until", min=0, help="Unix seconds.")] = None,
     fmt: Annotated[str, typer.Option("-f", "--format", help="pretty or json.")] = "pretty",
     output: Annotated[str | None, typer.Option("--output", help="Write to this file.")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the relays.")] = 5.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the relays.")
+    ] = 5.0,
 ) -> None:
     """Read events back from relays: deduplicated by id, newest first."""
     options = options_of(ctx)
