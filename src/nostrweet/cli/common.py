@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from nostrweet.errors import InputError, OperationalError
-from nostrweet.settings import GlobalOptions, parse_blossom_urls, parse_relay_urls
+from nostrweet.settings import GlobalOptions
+from nostrweet.values import parse_blossom_urls, parse_relay_urls
 
 RelayOption = Annotated[
     list[str] | None,

@@ -14,15 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nostrweet.cache.layout import normalize_username
+from nostrweet.config import UserOverrides
 from nostrweet.daemon import scheduler
 from nostrweet.errors import InputError
-from nostrweet.settings import (
-    GlobalOptions,
-    UserOverrides,
-    parse_blossom_urls,
-    parse_relay_urls,
-    split_list,
-)
+from nostrweet.settings import GlobalOptions
+from nostrweet.values import parse_blossom_urls, parse_relay_urls, split_list
 
 log = logging.getLogger("nostrweet.daemon")
 

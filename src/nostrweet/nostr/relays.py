@@ -6,13 +6,15 @@ The only module in ``src/`` that talks to relays through nostr-sdk. What it adds
   (:func:`classify_ok`, pure);
 - a dead relay costs one timeout, not one per event: after a connect failure or an OK timeout it is
   marked down and answered ``pending`` at once, until the background monitor reconnects it;
-- NIP-42 AUTH answered with the identity that publishes. The SDK's authenticator is per ``Client`` and
-  only sees the relay URL and the challenge, not the event being sent, so per-event signer switching on
-  one client is impossible. We publish through one shared client without an authenticator; when a relay
-  answers ``auth-required:`` we remember that, and send that identity's events to that relay through a
-  per-identity client (created lazily, LRU-capped) whose authenticator signs with the identity's key;
+- NIP-42 AUTH answered with the identity that publishes: we publish through one shared client without
+  an authenticator; when a relay answers ``auth-required:`` we remember that, and send that identity's
+  events to that relay through its own client (:mod:`~nostrweet.nostr.auth_clients` says why);
 - ``rate-limited:`` answers are retried a few times with exponential backoff inside :meth:`publish`;
 - many events in flight at once (:meth:`publish_many`), bounded by a semaphore.
+
+Its parts live next to it: each relay's health and counters (:mod:`~nostrweet.nostr.relay_state`,
+pure), what a send without an OK means (:mod:`~nostrweet.nostr.missing_ok`), and the per-identity
+AUTH clients (:mod:`~nostrweet.nostr.auth_clients`).
 """
 
 from __future__ import annotations
@@ -21,30 +23,22 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import nostr_sdk
 
 from nostrweet.errors import InputError, OperationalError
-from nostrweet.nostr.answers import (
-    PREFIX_RE,
-    Outcome,
-    QueryFilter,
-    RelayAnswer,
-    RelayStatus,
-    classify_ok,
-)
+from nostrweet.nostr.answers import Outcome, QueryFilter, RelayAnswer, RelayStatus, classify_ok
+from nostrweet.nostr.auth_clients import AuthClients
 from nostrweet.nostr.event import SignedEvent, from_sdk_event, to_sdk_event
 from nostrweet.nostr.keys import MirrorKey
+from nostrweet.nostr.missing_ok import await_late_ok, still_connected
+from nostrweet.nostr.relay_state import RelayState, is_relay_message, needs_auth
 from nostrweet.nostr.transport import RepairingTransport
 
 log = logging.getLogger(__name__)
-
 
 __all__ = [
     "Outcome",
@@ -63,26 +57,6 @@ class RelayUnavailableError(OperationalError):
 
 def _seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
-
-
-def _relay_message(message: str) -> bool:
-    """True if a failure text looks like a relay's NIP-01 OK message rather than an SDK error."""
-    return bool(PREFIX_RE.match(message.strip().lower()))
-
-
-@dataclass
-class _Relay:
-    url: str
-    sdk_url: Any
-    up: bool = False
-    accepted: int = 0
-    rejected: int = 0
-    pending: int = 0
-    last_error: str | None = None
-    auth_required: bool = False
-    retry_delay: float = 0.0
-    next_retry: float = 0.0
-    connecting: bool = False
 
 
 class RelayPool:
@@ -105,12 +79,12 @@ class RelayPool:
         self.rate_limit_retries = rate_limit_retries
         self.rate_limit_backoff = rate_limit_backoff
         self.max_auth_clients = max_auth_clients
-        self._relays: dict[str, _Relay] = {}
+        self._relays: dict[str, RelayState] = {}
         self._order: list[str] = []
         for url in urls:
             self._register(url)
         self._client: Any = None
-        self._auth_clients: OrderedDict[str, tuple[Any, set[str]]] = OrderedDict()
+        self._auth_clients = AuthClients(self._new_client, self._add)
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
         self._ok_messages: dict[tuple[str, str], str] = {}
@@ -120,14 +94,14 @@ class RelayPool:
 
     # --- set-up ------------------------------------------------------------------------------
 
-    def _register(self, url: str) -> _Relay:
+    def _register(self, url: str) -> RelayState:
         try:
             sdk_url = nostr_sdk.RelayUrl.parse(url)
         except Exception:
             raise InputError(f"invalid relay URL {url!r}: use ws:// or wss://") from None
         relay = self._relays.get(url)
         if relay is None:
-            relay = _Relay(url=url, sdk_url=sdk_url)
+            relay = RelayState(url=url, sdk_url=sdk_url)
             self._relays[url] = relay
             self._order.append(url)
         return relay
@@ -166,11 +140,11 @@ class RelayPool:
         self._transports[id(client)] = transport
         return client
 
-    async def _add(self, client: Any, relay: _Relay) -> None:
+    async def _add(self, client: Any, relay: RelayState) -> None:
         opts = nostr_sdk.RelayOptions().reconnect(False)
         await client.add_relay(relay.sdk_url, opts=opts)
 
-    async def _connect(self, relay: _Relay) -> None:
+    async def _connect(self, relay: RelayState) -> None:
         """One connection attempt; on failure schedule the next one with backoff."""
         if relay.connecting or self._client is None:
             return
@@ -181,7 +155,7 @@ class RelayPool:
             await handle.try_connect(_seconds(self.connect_timeout))
             relay.up = handle.status() == nostr_sdk.RelayStatus.CONNECTED
             if relay.up:
-                relay.retry_delay = 0.0
+                relay.connected()
                 log.debug("relay connected: %s", relay.url)
         except Exception as exc:
             relay.up = False
@@ -189,19 +163,15 @@ class RelayPool:
         finally:
             relay.connecting = False
         if not relay.up:
-            relay.retry_delay = min(max(relay.retry_delay * 2, 0.5), self.max_retry_interval)
-            relay.next_retry = loop.time() + relay.retry_delay
+            relay.schedule_retry(loop.time(), self.max_retry_interval)
             log.info(
                 "relay %s is down (%s); retrying in %.1f s", relay.url, relay.last_error, relay.retry_delay
             )
 
-    def _mark_down(self, relay: _Relay, reason: str) -> None:
-        if relay.up:
+    def _mark_down(self, relay: RelayState, reason: str) -> None:
+        now = asyncio.get_running_loop().time()
+        if relay.mark_down(reason, now, self.max_retry_interval):
             log.warning("relay %s marked down: %s", relay.url, reason)
-        relay.up = False
-        relay.last_error = reason
-        relay.retry_delay = min(max(relay.retry_delay * 2, 0.5), self.max_retry_interval)
-        relay.next_retry = asyncio.get_running_loop().time() + relay.retry_delay
 
     async def _monitor(self) -> None:
         """Notice dropped connections and reconnect down relays when their retry time comes."""
@@ -250,17 +220,6 @@ class RelayPool:
 
     # --- publishing --------------------------------------------------------------------------
 
-    def _count(self, answer: RelayAnswer) -> RelayAnswer:
-        relay = self._relays[answer.relay]
-        if answer.is_accepted:
-            relay.accepted += 1
-        elif answer.outcome == "rejected":
-            relay.rejected += 1
-            relay.last_error = answer.message
-        else:
-            relay.pending += 1
-        return answer
-
     async def publish(
         self,
         event: SignedEvent,
@@ -281,7 +240,7 @@ class RelayPool:
                 break
             await asyncio.sleep(self.rate_limit_backoff * 2**attempt)
             answers.update(await self._publish_once(event, limited, auth_key))
-        return {url: self._count(answers[url]) for url in targets}
+        return {url: self._relays[url].count(answers[url]) for url in targets}
 
     async def _publish_once(
         self, event: SignedEvent, targets: Sequence[str], auth_key: MirrorKey | None
@@ -300,19 +259,20 @@ class RelayPool:
         sdk_event = to_sdk_event(event)
         if plain:
             answers.update(await self._send(self._client, sdk_event, plain))
-        retry_auth = [url for url in plain if self._needs_auth(answers[url])]
+        retry_auth = [url for url in plain if needs_auth(answers[url])]
         if auth_key is not None and retry_auth:
             for url in retry_auth:
                 self._relays[url].auth_required = True
             authed.extend(retry_auth)
         if authed and auth_key is not None:
-            client = await self._auth_client(auth_key, authed)
+            client = await self._auth_clients.client_for(
+                auth_key,
+                [self._relays[u] for u in authed],
+                max_clients=self.max_auth_clients,
+                connect_timeout=self.connect_timeout,
+            )
             answers.update(await self._send(client, sdk_event, authed, authenticate=True))
         return answers
-
-    @staticmethod
-    def _needs_auth(answer: RelayAnswer) -> bool:
-        return answer.outcome == "pending" and answer.message.lower().startswith("auth-required:")
 
     async def _send(
         self, client: Any, sdk_event: Any, urls: Sequence[str], *, authenticate: bool = False
@@ -343,101 +303,23 @@ class RelayPool:
             if url is None:
                 continue
             self._ok_messages.pop((str(sdk_url), event_id), None)
-            if _relay_message(message):
+            if is_relay_message(message):
                 answers[url] = RelayAnswer(url, classify_ok(False, message), message)
-            elif message == "timeout" and await self._still_connected(client, url):
-                answers[url] = await self._await_late_ok(client, url, sdk_event)
+            elif message == "timeout" and await still_connected(client, self._relays[url]):
+                answers[url] = await await_late_ok(
+                    client,
+                    self._relays[url],
+                    sdk_event,
+                    self._transports.get(id(client)),
+                    ok_timeout=self.ok_timeout,
+                    mark_down=self._mark_down,
+                )
             else:  # not the relay's answer: a timeout or a lost connection
                 self._mark_down(self._relays[url], message or "no answer")
                 answers[url] = RelayAnswer(url, "pending", message or "no answer")
         for url in urls:
             answers.setdefault(url, RelayAnswer(url, "pending", "no answer"))
         return answers
-
-    async def _still_connected(self, client: Any, url: str) -> bool:
-        try:
-            handle = await client.relay(self._relays[url].sdk_url)
-        except Exception:
-            return False
-        return handle is not None and handle.status() == nostr_sdk.RelayStatus.CONNECTED
-
-    async def _await_late_ok(self, client: Any, url: str, sdk_event: Any) -> RelayAnswer:
-        """No OK within ``ok_timeout``, yet the connection is alive: wait while the relay makes progress.
-
-        A relay that answers its messages slowly but steadily (PyPI nostr-relay sleeps 2 s before each
-        message once it has rejected one on that connection) is not dead: its OK is awaited as long as
-        the connection saw a frame within the last ``ok_timeout``. Silence for that long marks it down.
-        """
-        transport = self._transports.get(id(client))
-        event_id = sdk_event.id().to_hex()
-        while transport is not None:
-            adapter = transport.adapter(str(self._relays[url].sdk_url))
-            if adapter is None:
-                break
-            answer = adapter.answers.get(event_id)
-            if answer is not None:
-                return RelayAnswer(url, classify_ok(answer[0], answer[1]), answer[1])
-            if not adapter.waiting(event_id):
-                break  # sent on a connection that is gone: ask the relay whether it has it
-            if time.monotonic() - adapter.last_seen >= self.ok_timeout:
-                self._mark_down(self._relays[url], "timeout")
-                return RelayAnswer(url, "pending", "timeout")
-            await asyncio.sleep(0.05)
-        return await self._verify_stored(client, url, sdk_event)
-
-    async def _verify_stored(self, client: Any, url: str, sdk_event: Any) -> RelayAnswer:
-        """No OK came, yet the connection is alive: ask the relay whether it stored the event.
-
-        Some relays (PyPI nostr-relay 1.14) answer a rejected event with ``["OK", "", false, reason]``:
-        the SDK cannot match an OK without the event id, so it reports a timeout and the reason is lost.
-        A relay that answers the query without the event did not store it: a rejection, recorded once
-        and not retried. A relay that does not answer the query either is marked down.
-        """
-        relay = self._relays[url]
-        wait = min(self.ok_timeout, 5.0)
-        event_id = sdk_event.id().to_hex()
-        sdk_filter = nostr_sdk.Filter.from_json(json.dumps({"ids": [event_id]}))
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        try:
-            found = await client.fetch_events(
-                nostr_sdk.ReqTarget.manual({relay.sdk_url: [sdk_filter]}), _seconds(wait)
-            )
-        except Exception:
-            found = None
-        if found:
-            return RelayAnswer(url, "accepted", "stored (its OK was lost)")
-        if found is None or loop.time() - started >= wait * 0.95:
-            self._mark_down(relay, "timeout")
-            return RelayAnswer(url, "pending", "timeout")
-        return RelayAnswer(
-            url,
-            "rejected",
-            f"unmatched: no OK for this event within {self.ok_timeout:g} s and the relay did not store it",
-        )
-
-    async def _auth_client(self, key: MirrorKey, urls: Sequence[str]) -> Any:
-        """The identity's own client for AUTH-requiring relays (created lazily, LRU-capped)."""
-        entry = self._auth_clients.get(key.pubkey_hex)
-        if entry is None:
-            authenticator = nostr_sdk.SignerAuthenticator(key.sdk_keys())
-            client = self._new_client(authenticator)
-            entry = (client, set())
-            self._auth_clients[key.pubkey_hex] = entry
-            while len(self._auth_clients) > self.max_auth_clients:
-                _, (old, _) = self._auth_clients.popitem(last=False)
-                with contextlib.suppress(Exception):
-                    await old.shutdown()
-        else:
-            self._auth_clients.move_to_end(key.pubkey_hex)
-        client, added = entry
-        new = [u for u in urls if u not in added]
-        for url in new:
-            await self._add(client, self._relays[url])
-            added.add(url)
-        if new:
-            await client.try_connect(_seconds(self.connect_timeout))
-        return client
 
     async def publish_many(
         self,
@@ -509,17 +391,7 @@ class RelayPool:
 
     def status(self) -> dict[str, RelayStatus]:
         """Health and counters of every relay."""
-        return {
-            url: RelayStatus(
-                url=url,
-                connected=r.up,
-                accepted=r.accepted,
-                rejected=r.rejected,
-                pending=r.pending,
-                last_error=r.last_error,
-            )
-            for url, r in ((u, self._relays[u]) for u in self._order)
-        }
+        return {url: self._relays[url].status() for url in self._order}
 
     async def close(self) -> None:
         """Stop the background tasks and disconnect every client."""
@@ -531,8 +403,7 @@ class RelayPool:
             with contextlib.suppress(BaseException):
                 await task
         self._tasks.clear()
-        clients = [self._client] + [c for c, _ in self._auth_clients.values()]
-        self._auth_clients.clear()
+        clients = [self._client, *self._auth_clients.take_all()]
         for client in clients:
             if client is not None:
                 with contextlib.suppress(Exception):

@@ -1,0 +1,245 @@
+"""The TOML config file (SPEC §6): its schema, its validation, and the typed value it parses into.
+
+:func:`parse_config` is pure (text in, :class:`ConfigFile` or :class:`~nostrweet.errors.ConfigError`
+out); :func:`load_config` only adds reading the file. How file values rank against flags, environment
+and defaults is :mod:`nostrweet.settings`' business.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nostrweet.cache.layout import normalize_username
+from nostrweet.errors import ConfigError, InputError
+from nostrweet.values import parse_blossom_urls, parse_relay_urls, parse_urls, split_list
+
+__all__ = [
+    "CONFIG_SCHEMA",
+    "USER_TABLE_SCHEMA",
+    "VALUE_CHECKS",
+    "ConfigFile",
+    "UserOverrides",
+    "load_config",
+    "parse_config",
+]
+
+# The tables and keys a config file may hold. Anything else is an error that names the key.
+CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "twitter": {"bearer_token": str, "api_url": str},
+    "nostr": {
+        "mnemonic": str,
+        "mnemonic_file": str,
+        "key_derivation": str,
+        "relays": list,
+        "blossom_servers": list,
+    },
+    "daemon": {
+        "data_dir": str,
+        "users": list,
+        "poll_interval": int,
+        "max_concurrent": int,
+        "stats_interval": int,
+        "backfill": int,
+        "log_level": str,
+        "log_format": str,
+    },
+    "rate_limits": {
+        "max_wait_seconds": int,
+        "low_budget_fraction": (float, int),
+        "timeline_limit": int,
+        "timeline_window": int,
+        "safety_factor": (float, int),
+    },
+}
+USER_TABLE_SCHEMA: dict[str, type | tuple[type, ...]] = {
+    "relays": list,
+    "blossom_servers": list,
+    "skip_retweets": bool,
+    "skip_replies": bool,
+    "key_file": str,
+}
+
+
+@dataclass(frozen=True)
+class UserOverrides:
+    """Per-user settings from a ``[users.<name>]`` table."""
+
+    relays: tuple[str, ...] | None = None
+    blossom_servers: tuple[str, ...] | None = None
+    skip_retweets: bool = False
+    skip_replies: bool = False
+    key_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """A parsed and validated config file."""
+
+    path: Path | None = None
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, UserOverrides] = field(default_factory=dict)
+
+    def get(self, table: str, key: str) -> Any:
+        """A value from the file, or None."""
+        return self.values.get(table, {}).get(key)
+
+
+Check = Callable[[Any], str | None]
+
+
+def _at_least(minimum: float) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value >= minimum else f"must be at least {minimum:g}"
+
+    return check
+
+
+def _one_of(*choices: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if str(value).lower() in choices else f"must be one of {', '.join(choices)}"
+
+    return check
+
+
+def _fraction(value: Any) -> str | None:
+    return None if 0 < value < 1 else "must be between 0 and 1"
+
+
+def _urls(parser: Callable[[Any], object]) -> Check:
+    def check(value: Any) -> str | None:
+        try:
+            parser(value)
+        except InputError as exc:
+            return str(exc)
+        return None
+
+    return check
+
+
+def _usernames(value: Any) -> str | None:
+    for name in split_list(value):
+        try:
+            normalize_username(name)
+        except InputError as exc:
+            return str(exc)
+    return None
+
+
+# Value checks beyond the type, per (table, key); each returns a problem or None.
+VALUE_CHECKS: dict[tuple[str, str], Check] = {
+    ("daemon", "poll_interval"): _at_least(1),
+    ("daemon", "max_concurrent"): _at_least(1),
+    ("daemon", "stats_interval"): _at_least(1),
+    ("daemon", "backfill"): _at_least(0),
+    ("daemon", "users"): _usernames,
+    ("daemon", "log_level"): _one_of("debug", "info", "warning", "error"),
+    ("daemon", "log_format"): _one_of("text", "json"),
+    ("nostr", "key_derivation"): _one_of("nip06", "legacy"),
+    ("nostr", "relays"): _urls(parse_relay_urls),
+    ("nostr", "blossom_servers"): _urls(parse_blossom_urls),
+    ("twitter", "api_url"): _urls(lambda v: parse_urls(v, ("http", "https"), "API")),
+    ("rate_limits", "max_wait_seconds"): _at_least(1),
+    ("rate_limits", "low_budget_fraction"): _fraction,
+    ("rate_limits", "timeline_limit"): _at_least(1),
+    ("rate_limits", "timeline_window"): _at_least(1),
+    ("rate_limits", "safety_factor"): _at_least(1),
+    ("users", "relays"): _urls(parse_relay_urls),
+    ("users", "blossom_servers"): _urls(parse_blossom_urls),
+}
+
+
+def _check_value(path: Path, where: str, table: str, key: str, value: Any) -> None:
+    check = VALUE_CHECKS.get((table, key))
+    problem = check(value) if check is not None else None
+    if problem:
+        raise ConfigError(f"{path}: [{where}] {key} {problem}")
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    if isinstance(expected, tuple):
+        return " or ".join(t.__name__ for t in expected)
+    return expected.__name__
+
+
+def _check(path: Path, where: str, key: str, value: Any, expected: type | tuple[type, ...]) -> None:
+    ok = isinstance(value, expected) and not (isinstance(value, bool) and expected in (int, (float, int)))
+    if not ok:
+        raise ConfigError(
+            f"{path}: [{where}] {key} must be {_type_name(expected)}, not {type(value).__name__}"
+        )
+    if isinstance(value, list) and not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{path}: [{where}] {key} must be a list of strings")
+
+
+def load_config(path: Path) -> ConfigFile:
+    """Read and validate a TOML config file. Unknown tables or keys raise ConfigError naming key and file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.__class__.__name__}") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> ConfigFile:
+    """Validate the TOML ``text`` of the config file at ``path`` (named in every error); no I/O."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    values: dict[str, dict[str, Any]] = {}
+    users: dict[str, UserOverrides] = {}
+    for table, content in raw.items():
+        if table == "users":
+            if not isinstance(content, dict):
+                raise ConfigError(f"{path}: [users] must be a table of [users.<username>] tables")
+            for username, overrides in content.items():
+                users[_user_key(path, username)] = _parse_user_table(path, username, overrides)
+            continue
+        schema = CONFIG_SCHEMA.get(table)
+        if schema is None:
+            raise ConfigError(f"{path}: unknown key {table!r}")
+        if not isinstance(content, dict):
+            raise ConfigError(f"{path}: {table!r} must be a table")
+        for key, value in content.items():
+            expected = schema.get(key)
+            if expected is None:
+                raise ConfigError(f"{path}: unknown key {key!r} in [{table}]")
+            _check(path, table, key, value, expected)
+            _check_value(path, table, table, key, value)
+        values[table] = dict(content)
+    return ConfigFile(path=path, values=values, users=users)
+
+
+def _user_key(path: Path, username: str) -> str:
+    try:
+        return normalize_username(username)
+    except InputError:
+        raise ConfigError(f"{path}: [users.{username}] is not a valid username") from None
+
+
+def _parse_user_table(path: Path, username: str, table: Any) -> UserOverrides:
+    where = f"users.{username}"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [{where}] must be a table")
+    for key, value in table.items():
+        expected = USER_TABLE_SCHEMA.get(key)
+        if expected is None:
+            raise ConfigError(f"{path}: unknown key {key!r} in [{where}]")
+        _check(path, where, key, value, expected)
+        _check_value(path, where, "users", key, value)
+    relays = table.get("relays")
+    servers = table.get("blossom_servers")
+    key_file = table.get("key_file")
+    return UserOverrides(
+        relays=tuple(parse_relay_urls(relays)) if relays is not None else None,
+        blossom_servers=tuple(parse_blossom_urls(servers)) if servers is not None else None,
+        skip_retweets=bool(table.get("skip_retweets", False)),
+        skip_replies=bool(table.get("skip_replies", False)),
+        key_file=Path(key_file).expanduser() if key_file else None,
+    )

@@ -1,0 +1,51 @@
+"""PURE: parsing of list-valued option values (comma lists, relay, Blossom and API URLs).
+
+The same rules apply wherever a value comes from: a repeated or comma-separated flag, an environment
+variable, or a list in the config file. Invalid URLs raise :class:`~nostrweet.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from nostrweet.errors import InputError
+
+__all__ = ["parse_blossom_urls", "parse_relay_urls", "parse_urls", "split_list"]
+
+
+def split_list(values: list[str] | tuple[str, ...] | str | None) -> list[str]:
+    """Flatten repeated and comma-separated values, dropping blanks and keeping first-seen order."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for value in values:
+        for part in value.split(","):
+            part = part.strip()
+            if part and part not in out:
+                out.append(part)
+    return out
+
+
+def parse_urls(
+    values: list[str] | tuple[str, ...] | str | None, schemes: tuple[str, ...], what: str
+) -> list[str]:
+    """Validate URLs of the given schemes; a bare root path loses its trailing slash."""
+    urls = []
+    for url in split_list(values):
+        parts = urlsplit(url)
+        if parts.scheme.lower() not in schemes or not parts.hostname:
+            raise InputError(f"invalid {what} URL {url!r}: use {' or '.join(s + '://' for s in schemes)}")
+        urls.append(url.rstrip("/") if parts.path in ("", "/") else url)
+    return urls
+
+
+def parse_relay_urls(values: list[str] | tuple[str, ...] | str | None) -> list[str]:
+    """Validate relay URLs (``ws://`` or ``wss://`` only)."""
+    return parse_urls(values, ("ws", "wss"), "relay")
+
+
+def parse_blossom_urls(values: list[str] | tuple[str, ...] | str | None) -> list[str]:
+    """Validate Blossom server URLs (``http://`` or ``https://`` only), without a trailing slash."""
+    return [u.rstrip("/") for u in parse_urls(values, ("http", "https"), "Blossom server")]
