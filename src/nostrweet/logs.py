@@ -73,8 +73,11 @@ class TextFormatter(logging.Formatter):
         self.converter = time.gmtime
 
 
-def configure_logging(level: int, fmt: str) -> None:
-    """Send nostrweet's log records to stderr at ``level``, as text or JSON. Safe to call more than once."""
+def configure_logging(level: int, fmt: str, verbosity: int = 0) -> None:
+    """Send log records to stderr at ``level``, as text or JSON. Safe to call more than once.
+
+    Libraries (httpx, websockets, ...) stay at warning unless ``verbosity`` is 2 or more (``-vv``).
+    """
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -83,6 +86,6 @@ def configure_logging(level: int, fmt: str) -> None:
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
     root.setLevel(level)
-    # Third-party chatter stays at warning unless we are debugging.
+    library_level = logging.DEBUG if verbosity >= 2 else logging.WARNING
     for noisy in ("httpx", "httpcore", "asyncio", "websockets", "nostr_sdk", "hpack"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if level <= logging.DEBUG - 1 else logging.WARNING)
+        logging.getLogger(noisy).setLevel(library_level)

@@ -151,7 +151,7 @@ def global_options(
     for value in (options.bearer_token, options.mnemonic):
         if value is not None:
             register_secret(value.reveal())
-    configure_logging(options.log_level, options.log_format)
+    configure_logging(options.log_level, options.log_format, options.verbosity)
     _log_format = options.log_format
     ctx.obj = options
 
