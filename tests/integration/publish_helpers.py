@@ -63,11 +63,15 @@ def make_cli(tmp_path: Path, api_url: str | None = None, bearer_token: str | Non
 
 
 def records(data_dir: Path) -> dict[str, dict[str, Any]]:
-    """Every event record in the data dir, by file name."""
+    """Every event record in the data dir, by file name without the ``.pending`` marker (the record's
+    identity: the name changes when its relays settle)."""
     events = data_dir / "nostr_events"
     if not events.exists():
         return {}
-    return {p.name: json.loads(p.read_text()) for p in sorted(events.glob("event_*.json"))}
+    out = {}
+    for p in sorted(events.glob("event_*.json")):  # a pending name sorts after its settled twin
+        out[p.name.replace(".pending.json", ".json")] = json.loads(p.read_text())
+    return out
 
 
 def query(cli: Cli, relay: str, kinds: tuple[int, ...] = (0, 1, 6, 10002, 10063)) -> list[SignedEvent]:

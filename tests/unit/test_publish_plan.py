@@ -168,3 +168,42 @@ def test_summary_ok_and_line(statuses: list[str], ok: bool) -> None:
     summary = PublishSummary(outcomes, outcomes)
     assert summary.ok is ok
     assert summary.line().startswith(f"{len(statuses)} tweets: {statuses.count('published')} published")
+
+
+def test_dependency_levels_parents_before_what_references_them() -> None:
+    """Requested tweets, oldest first, where later ones reply to / quote / retweet earlier ones in the
+    same batch: each level depends only on lower levels, order inside a level is kept."""
+    from nostrweet.publish.plan import PlanItem, dependency_levels
+
+    t1 = tweet("1")
+    t2 = tweet("2", refs=[("replied_to", "1")])
+    t3 = tweet("3")
+    t4 = tweet("4", refs=[("quoted", "2")])
+    t5 = tweet("5", refs=[("retweeted", "3")])
+    t6 = tweet("6", refs=[("replied_to", "99")])  # parent not in the batch
+    docs = [doc(t1), doc(t2, t1), doc(t3), doc(t4, t2, t1), doc(t5, t3), doc(t6, tweet("99"))]
+    items = [PlanItem(d.data.id, d, 0) for d in docs]
+    levels = [[i.tweet_id for i in level] for level in dependency_levels(items)]
+    assert levels == [["1", "3", "6"], ["2", "5"], ["4"]]
+    assert dependency_levels([]) == []
+
+
+@given(st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=30))
+def test_dependency_levels_property(parents: list[int]) -> None:
+    """Any reply forest: every item lands in exactly one level, strictly above its parent's."""
+    from nostrweet.publish.plan import PlanItem, dependency_levels
+
+    items = []
+    raws: dict[str, dict[str, Any]] = {}
+    for n, p in enumerate(parents, start=1):
+        parent = str(p) if 0 < p < n else None
+        raw = tweet(str(n), refs=[("replied_to", parent)] if parent else None)
+        raws[str(n)] = raw
+        included = [raws[parent]] if parent else []
+        items.append(PlanItem(str(n), doc(raw, *included), 0))
+    levels = dependency_levels(items)
+    where = {i.tweet_id: n for n, level in enumerate(levels) for i in level}
+    assert sorted(where, key=int) == [i.tweet_id for i in items]
+    for n, p in enumerate(parents, start=1):
+        if 0 < p < n:
+            assert where[str(n)] > where[str(p)]

@@ -22,6 +22,7 @@ from nostrweet.publish.records import (
     best_record,
     due_relays,
     is_settled,
+    needs_marker,
     next_due,
 )
 
@@ -163,7 +164,7 @@ def test_store_round_trip_and_index(data_dir: Path) -> None:
     rec = records.get_or_create(fake_event(7), EventSubject.TWEET, "123", tweet_id="123")
     rec.ensure_relays([R1, R2])
     records.save(rec)
-    name = event_filename(fake_event(7)["id"], EventSubject.TWEET, "123")
+    name = event_filename(fake_event(7)["id"], EventSubject.TWEET, "123", pending=True)
     assert (data_dir / "nostr_events" / name).exists()
     on_disk = json.loads((data_dir / "nostr_events" / name).read_text())
     assert on_disk["relays"][R1]["status"] == "pending"
@@ -191,7 +192,8 @@ def test_store_reads_once(data_dir: Path) -> None:
     fresh = RecordStore(data_dir, build_index(data_dir))
     first = fresh.newest_for_user(EventSubject.PROFILE, 42)
     assert first is not None
-    (data_dir / "nostr_events" / rec.filename).unlink()
+    assert rec.stored_name is not None
+    (data_dir / "nostr_events" / rec.stored_name).unlink()
     assert fresh.newest_for_user(EventSubject.PROFILE, 42) is first  # from memory, no second read
 
 
@@ -215,3 +217,150 @@ def test_newest_profile_record(data_dir: Path) -> None:
     newest = records.newest_for_user(EventSubject.PROFILE, 9)
     assert newest is not None and newest.event_id == fake_event(2)["id"]
     assert records.newest_for_user(EventSubject.RELAYS, 9) is None
+
+
+# ---- the pending marker in the name -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("relays", "required", "marked"),
+    [
+        ({}, (), False),
+        ({R1: RelayState("accepted")}, (), False),
+        ({R1: RelayState("accepted"), R2: RelayState("rejected", "blocked: no")}, (), False),
+        ({R1: RelayState("accepted"), R2: RelayState("pending")}, (), True),
+        ({R1: RelayState("accepted")}, (R1,), False),
+        ({R1: RelayState("accepted")}, (R1, R2), True),  # a reconciled relay it does not list yet
+        ({R1: RelayState("rejected")}, (R1,), False),
+    ],
+)
+def test_needs_marker(relays: dict[str, RelayState], required: tuple[str, ...], marked: bool) -> None:
+    record = EventRecord(fake_event(1), EventSubject.TWEET, "1", dict(relays))
+    assert needs_marker(record, required) is marked
+
+
+def names_on_disk(data_dir: Path) -> list[str]:
+    return sorted(p.name for p in (data_dir / "nostr_events").iterdir() if p.name.startswith("event_"))
+
+
+def test_name_transitions_pending_settled_reopened(data_dir: Path) -> None:
+    index = build_index(data_dir)
+    records = RecordStore(data_dir, index)
+    rec = records.get_or_create(fake_event(11), EventSubject.TWEET, "77", tweet_id="77")
+    settled = event_filename(rec.event_id, EventSubject.TWEET, 77)
+    pending = event_filename(rec.event_id, EventSubject.TWEET, 77, pending=True)
+    # written before sending: every target pending -> the marked name
+    rec.ensure_relays([R1, R2])
+    records.save(rec)
+    assert names_on_disk(data_dir) == [pending] and index.pending_events == {pending}
+    # one relay answered: still work left, same name
+    rec.relays[R1] = apply_answer(rec.relays[R1], "accepted", "", NOW)
+    records.save(rec)
+    assert names_on_disk(data_dir) == [pending]
+    # every relay final (a permanent rejection counts): the marker goes, the old name is removed
+    rec.relays[R2] = apply_answer(rec.relays[R2], "rejected", "blocked: no", NOW)
+    records.save(rec)
+    assert names_on_disk(data_dir) == [settled]
+    assert index.pending_events == set() and index.tweet_events[77] == [settled]
+    assert build_index(data_dir).tweet_events == index.tweet_events
+    # a new relay: reopened under the marked name
+    assert rec.ensure_relays([R3])
+    records.save(rec)
+    assert names_on_disk(data_dir) == [pending] and index.tweet_events[77] == [pending]
+    fresh = build_index(data_dir)
+    assert fresh.pending_events == {pending} and fresh.tweet_events == index.tweet_events
+
+
+def test_both_forms_on_disk_pending_wins_in_any_listing_order(data_dir: Path) -> None:
+    """A kill between writing the new name and removing the old one leaves both: the scan takes the
+    pending one whatever the order, and the next save leaves exactly one file."""
+    from nostrweet.cache.index import CacheIndex
+    from nostrweet.cache.layout import parse_event_filename
+
+    records = RecordStore(data_dir, build_index(data_dir))
+    rec = records.get_or_create(fake_event(12), EventSubject.TWEET, "78", tweet_id="78")
+    rec.ensure_relays([R1])
+    records.save(rec)  # pending form
+    pending = rec.stored_name
+    assert pending is not None
+    events = data_dir / "nostr_events"
+    settled = event_filename(rec.event_id, EventSubject.TWEET, 78)
+    done = EventRecord(rec.event, rec.subject, rec.subject_id, {R1: RelayState("accepted")}, "78")
+    (events / settled).write_bytes(json.dumps(done.to_json()).encode())
+    for order in ([settled, pending], [pending, settled]):
+        index = CacheIndex()
+        for name in order:
+            parsed = parse_event_filename(name)
+            assert parsed is not None
+            index.add_event(name, parsed)
+        assert index.tweet_events[78] == [pending] and index.pending_events == {pending}
+    assert build_index(data_dir).tweet_events[78] == [pending]
+    # the store reads the pending one; settling it leaves the one settled file
+    store = RecordStore(data_dir, build_index(data_dir))
+    [back] = store.for_tweet(78)
+    assert back.relays[R1].status == "pending"
+    back.relays[R1] = apply_answer(back.relays[R1], "duplicate", "duplicate: have it", NOW)
+    store.save(back)
+    assert names_on_disk(data_dir) == [settled]
+    assert json.loads((events / settled).read_text())["relays"][R1]["status"] == "accepted"
+
+
+def test_old_form_names_parse_as_settled(data_dir: Path) -> None:
+    events = data_dir / "nostr_events"
+    events.mkdir()
+    name = event_filename(fake_event(13)["id"], EventSubject.TWEET, "79")
+    legacy = {"event": fake_event(13), "relays": {R1: {"status": "accepted"}}, "format": 1}
+    (events / name).write_text(json.dumps(legacy))
+    index = build_index(data_dir)
+    assert index.tweet_events[79] == [name] and index.pending_events == set()
+    [rec] = RecordStore(data_dir, index).for_tweet(79)
+    assert rec.accepted_on() == {R1}
+
+
+def test_save_many_is_one_group_commit_and_required_relays_mark(data_dir: Path) -> None:
+    index = build_index(data_dir)
+    records = RecordStore(data_dir, index)
+    recs = []
+    for n in range(20):
+        rec = records.get_or_create(
+            fake_event(100 + n), EventSubject.TWEET, str(500 + n), tweet_id=str(500 + n)
+        )
+        rec.relays[R1] = RelayState("accepted")
+        recs.append(rec)
+    records.save_many(recs)
+    assert records.syncs == 1 and len(index.pending_events) == 0
+    assert len(names_on_disk(data_dir)) == 20
+    assert not [p for p in (data_dir / "nostr_events").iterdir() if p.name.endswith(".tmp")]
+    # with R2 in the reconciled set, a record that does not list it carries the marker
+    records.required = [R1, R2]
+    records.save(recs[0])
+    assert records.syncs == 2 and index.pending_events == {recs[0].stored_name}
+
+
+def test_store_keeps_a_bounded_number_of_records(data_dir: Path) -> None:
+    records = RecordStore(data_dir, build_index(data_dir), cache_size=8)
+    for n in range(30):
+        rec = records.get_or_create(fake_event(200 + n), EventSubject.TWEET, str(n + 1), tweet_id=str(n + 1))
+        rec.relays[R1] = RelayState("accepted")
+        records.save(rec)
+    fresh = RecordStore(data_dir, build_index(data_dir), cache_size=8)
+    for n in range(30):
+        assert fresh.accepted_relays(n + 1) == {R1}
+    assert len(fresh._cache) == 8 and fresh.reads == 30
+
+
+@given(
+    st.text("0123456789abcdef", min_size=64, max_size=64),
+    st.sampled_from(list(EventSubject)),
+    st.integers(min_value=0, max_value=2**63),
+    st.booleans(),
+)
+def test_event_name_round_trip(event_id: str, subject: EventSubject, subject_id: int, pending: bool) -> None:
+    from nostrweet.cache.layout import parse_event_filename
+
+    name = event_filename(event_id, subject, subject_id, pending=pending)
+    parsed = parse_event_filename(name)
+    assert parsed is not None and parsed.pending is pending
+    assert (parsed.event_id, parsed.subject, parsed.subject_id) == (event_id, subject, subject_id)
+    assert (parsed.pending_name if pending else parsed.settled_name) == name
+    assert parse_event_filename(name.replace(".json", ".pend.json")) is None

@@ -38,6 +38,7 @@ class CacheIndex:
     - ``not_found``: tweet ids with a ``.not_found`` marker
     - ``tweet_events``: tweet id -> event record file names (``nostr_events/``)
     - ``user_events``: (subject, user id) -> event record file names for profiles, relay lists, Blossom lists
+    - ``pending_events``: the names among those that carry the pending marker (work left for a relay)
     - ``media``: media file names present
     """
 
@@ -46,6 +47,7 @@ class CacheIndex:
     not_found: set[int] = field(default_factory=set)
     tweet_events: dict[int, list[str]] = field(default_factory=dict)
     user_events: dict[tuple[EventSubject, int], list[str]] = field(default_factory=dict)
+    pending_events: set[str] = field(default_factory=set)
     media: set[str] = field(default_factory=set)
     temp_files: list[Path] = field(default_factory=list)
 
@@ -103,12 +105,36 @@ class CacheIndex:
         if entry.newest_profile is None or name > entry.newest_profile:
             entry.newest_profile = name
 
-    def add_event(self, name: str, parsed: layout.EventName) -> None:
-        """Record an event record file."""
+    def _event_names(self, parsed: layout.EventName) -> list[str]:
         if parsed.subject is EventSubject.TWEET:
-            self.tweet_events.setdefault(parsed.subject_id, []).append(name)
-        else:
-            self.user_events.setdefault((parsed.subject, parsed.subject_id), []).append(name)
+            return self.tweet_events.setdefault(parsed.subject_id, [])
+        return self.user_events.setdefault((parsed.subject, parsed.subject_id), [])
+
+    def add_event(self, name: str, parsed: layout.EventName) -> None:
+        """Record an event record file (either name form; see docs/CACHE.md).
+
+        One record is listed under one name. When both forms of a record exist (a process was killed
+        between writing the new name and removing the old one), the pending form wins whatever the
+        order of the listing: at worst its event is sent again, with the same id.
+        """
+        names = self._event_names(parsed)
+        if name in names:
+            return
+        other = parsed.settled_name if parsed.pending else parsed.pending_name
+        if other in names:
+            if not parsed.pending:
+                return
+            names.remove(other)
+        names.append(name)
+        if parsed.pending:
+            self.pending_events.add(name)
+
+    def remove_event(self, name: str, parsed: layout.EventName) -> None:
+        """Forget an event record name (renamed to its other form, or moved aside)."""
+        names = self._event_names(parsed)
+        if name in names:
+            names.remove(name)
+        self.pending_events.discard(name)
 
     def tweet_ids_of(self, username: str) -> list[int]:
         """Cached tweet ids of one user, oldest first (a copy of the per-user list; no name parsing)."""

@@ -10,7 +10,8 @@ Layout::
     <data-dir>/YYYYMMDD_HHMMSS_<username>_profile.json      profile snapshot (stamped with fetch time)
     <data-dir>/<username>_<tweetid>_<n>.<ext>               media n of a tweet
     <data-dir>/tweet_<tweetid>.not_found                    tweet deleted / protected / never existed
-    <data-dir>/nostr_events/event_<eventid>_<subject>_<id>.json
+    <data-dir>/nostr_events/event_<eventid>_<subject>_<id>.json           settled event record
+    <data-dir>/nostr_events/event_<eventid>_<subject>_<id>.pending.json   record with work left
         subject is one of: tweet (id = tweet id), profile, relays, blossom (id = numeric user id)
     .<final name>.<random>.tmp                              a write in progress (removed at start)
     <name>.corrupt                                           a file that did not parse, moved aside
@@ -38,7 +39,9 @@ _TWEET_RE = re.compile(rf"^{_STAMP}_{_USER}_{_ID}\.json$")
 _PROFILE_RE = re.compile(rf"^{_STAMP}_{_USER}_profile\.json$")
 _MEDIA_RE = re.compile(rf"^{_USER}_{_ID}_(\d{{1,3}})\.([a-z0-9]{{1,5}})$")
 _NOT_FOUND_RE = re.compile(rf"^tweet_{_ID}\.not_found$")
-_EVENT_RE = re.compile(rf"^event_([0-9a-f]{{64}})_(tweet|profile|relays|blossom)_{_ID}\.json$")
+_EVENT_RE = re.compile(rf"^event_([0-9a-f]{{64}})_(tweet|profile|relays|blossom)_{_ID}(\.pending)?\.json$")
+PENDING_MARK = ".pending"
+"""Inserted before ``.json`` in the name of an event record that some relay still has to answer for good."""
 
 
 class EventSubject(Enum):
@@ -125,6 +128,17 @@ class EventName:
     event_id: str
     subject: EventSubject
     subject_id: int
+    pending: bool = False
+
+    @property
+    def settled_name(self) -> str:
+        """The record's name without the pending marker (the same for both forms: its identity)."""
+        return f"event_{self.event_id}_{self.subject.value}_{self.subject_id}.json"
+
+    @property
+    def pending_name(self) -> str:
+        """The record's name with the pending marker."""
+        return f"event_{self.event_id}_{self.subject.value}_{self.subject_id}{PENDING_MARK}.json"
 
 
 def tweet_filename(created_at: datetime, username: str, tweet_id: int | str) -> str:
@@ -150,11 +164,15 @@ def not_found_filename(tweet_id: int | str) -> str:
     return f"tweet_{_check_id(tweet_id)}{NOT_FOUND_SUFFIX}"
 
 
-def event_filename(event_id: str, subject: EventSubject, subject_id: int | str) -> str:
-    """``event_<eventid>_<subject>_<id>.json`` (lives in ``nostr_events/``)."""
+def event_filename(
+    event_id: str, subject: EventSubject, subject_id: int | str, *, pending: bool = False
+) -> str:
+    """``event_<eventid>_<subject>_<id>.json``, or ``….pending.json`` while some relay it lists has not
+    answered for good (lives in ``nostr_events/``)."""
     if not re.fullmatch(r"[0-9a-f]{64}", event_id):
         raise ValueError(f"not an event id: {event_id!r}")
-    return f"event_{event_id}_{subject.value}_{_check_id(subject_id)}.json"
+    mark = PENDING_MARK if pending else ""
+    return f"event_{event_id}_{subject.value}_{_check_id(subject_id)}{mark}.json"
 
 
 def parse_tweet_filename(name: str) -> TweetName | None:
@@ -205,12 +223,15 @@ def parse_not_found_filename(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+_SUBJECTS = {s.value: s for s in EventSubject}
+
+
 def parse_event_filename(name: str) -> EventName | None:
-    """Parse an event record file name, or None."""
+    """Parse an event record file name (either form), or None."""
     m = _EVENT_RE.fullmatch(name)
     if m is None:
         return None
-    return EventName(m.group(1), EventSubject(m.group(2)), int(m.group(3)))
+    return EventName(m.group(1), _SUBJECTS[m.group(2)], int(m.group(3)), m.group(4) is not None)
 
 
 def is_temp_filename(name: str) -> bool:

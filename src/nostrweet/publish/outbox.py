@@ -2,19 +2,26 @@
 
 One :meth:`Outbox.run_once` pass:
 
-1. for each event record (names from the index; each record is read once, then tracked in memory),
-   the configured relays that are missing from it are added as ``pending``; the relays that are due
-   (pending, and ``next_attempt`` reached) get the event again. Rejected relays are never retried here.
-   A record whose configured relays all answered for good is *settled*: the outbox forgets it and never
-   reads it again (until the relay configuration changes);
-2. cached tweets that have no record at all (never published, e.g. cached just before a crash) are
+1. *reconcile* (only when the configured relays are not all in ``nostr_events/relays.json`` for this
+   outbox's scope, or that file does not exist yet): one streaming pass over the settled records (those
+   without the ``.pending`` marker), read in batches and not kept, reopens each record that lacks a
+   configured relay (it becomes ``….pending.json``); then ``relays.json`` is written. Killed midway,
+   the pass runs again at the next start and skips what it already reopened;
+2. the records with the ``.pending`` marker (names from the index; nothing else is read) are read in
+   batches of ``batch``: configured relays missing from a record are added as ``pending``; the relays
+   that are due (pending, and ``next_attempt`` reached) get the event again, a batch at a time with one
+   sync before sending and one after. Rejected relays are never retried. A record that still waits for
+   its backoff is not read again until its ``next_attempt``;
+3. cached tweets that have no record at all (never published, e.g. cached just before a crash) are
    published through the publisher, oldest first — each at most once per process.
 
+Memory stays flat in the number of records: no pass keeps the records it read.
 The decisions (:func:`records.due_relays`, :func:`records.is_settled`, :func:`plan_outbox`) are pure.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -25,7 +32,14 @@ from nostrweet.nostr.event import SignedEvent
 from nostrweet.publish.outcome import PublishOutcome, Unit
 from nostrweet.publish.plan import oldest_first
 from nostrweet.publish.publisher import Publisher
-from nostrweet.publish.records import EventRecord, due_relays, is_settled
+from nostrweet.publish.records import (
+    EventRecord,
+    due_relays,
+    is_settled,
+    next_due,
+    read_reconciled,
+    write_reconciled,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +52,8 @@ class OutboxReport:
     published: list[PublishOutcome] = field(default_factory=list)
     waiting: int = 0
     settled: int = 0
+    reopened: int = 0
+    read: int = 0
 
     @property
     def ok(self) -> bool:
@@ -64,8 +80,21 @@ def plan_outbox(
     return sends, settled, waiting
 
 
+def reopen_needed(record: EventRecord, relays: Sequence[str]) -> bool:
+    """Pure: a settled-named record must be reopened when it lacks a configured relay or lists a relay
+    that has not answered for good (a record written before the marker existed)."""
+    return any(url not in record.relays for url in relays) or any(
+        not st.is_final for st in record.relays.values()
+    )
+
+
 class Outbox:
-    """Re-sends what relays do not hold yet, and publishes cached tweets that were never published."""
+    """Re-sends what relays do not hold yet, and publishes cached tweets that were never published.
+
+    ``scope`` names the records this outbox reconciles in ``relays.json``: ``*`` (every record) when
+    ``owns`` is None, else ``owned <relays>``. ``reconcile`` (default: ``publish_unrecorded``) turns the
+    reconcile pass off for short-lived outboxes that only flush one relay.
+    """
 
     def __init__(
         self,
@@ -76,6 +105,8 @@ class Outbox:
         clock: Callable[[], float] = time.time,
         batch: int = 500,
         owns: Callable[[EventSubject, int], bool] | None = None,
+        scope: str | None = None,
+        reconcile: bool | None = None,
     ) -> None:
         self.publisher = publisher
         # Which records and unpublished tweets this outbox handles (the daemon splits them by user
@@ -84,41 +115,107 @@ class Outbox:
         self.relays = list(relays) if relays is not None else list(publisher.relays)
         self.publish_unrecorded = publish_unrecorded
         self.clock = clock
-        self.batch = batch
-        self._settled: set[str] = set()
+        self.batch = max(1, batch)
+        self.scope = scope or ("*" if owns is None else "owned " + " ".join(sorted(self.relays)))
+        self.reconcile = publish_unrecorded if reconcile is None else reconcile
+        self._skip: set[str] = set()  # pending names with nothing to do for the configured relays
+        self._due: dict[str, int] = {}  # pending name -> next attempt: not read again before it
         self._attempted: set[int] = set()
 
     async def run_once(self, now: float | None = None) -> OutboxReport:
-        """One pass over the records and the unpublished tweets."""
+        """One pass: reconcile if the relay set grew, the pending records, the unpublished tweets."""
         now = self.clock() if now is None else now
         report = OutboxReport()
         records = self.publisher.records
-        loaded: list[tuple[str, EventRecord]] = []
-        for name in list(records.all_names()):
-            if name in self._settled or not self._owns_record(name):
-                continue
-            record = records.load(name)
-            if record is not None:
-                loaded.append((name, record))
-        sends, settled, report.waiting = plan_outbox(loaded, self.relays, now)
-        for name in settled:
-            self._settled.add(name)
-            records.forget(name)
-        report.settled = len(self._settled)
-        for start in range(0, len(sends), self.batch):
-            units = [self._unit(record, due) for record, due in sends[start : start + self.batch]]
-            outcomes = await self.publisher.deliver_units(units)
-            report.resent.extend(self.publisher.note(o) for o in outcomes)
+        reads = records.reads
+        if self.reconcile:
+            report.reopened = await self._reconcile()
+        pending = records.index.pending_events
+        self._due = {n: t for n, t in self._due.items() if n in pending}
+        self._skip &= pending
+        names = [
+            n
+            for n in records.pending_names()
+            if n not in self._skip and self._due.get(n, 0) <= now and self._owns_record(n)
+        ]
+        for start in range(0, len(names), self.batch):
+            await self._pass_batch(names[start : start + self.batch], now, report)
+        report.waiting += sum(1 for n in pending if n in self._due and n not in self._skip)
+        report.settled = records.count() - len(pending - self._skip)
+        report.read = records.reads - reads
         if self.publish_unrecorded:
             report.published = await self._publish_unrecorded()
-        if report.resent or report.published:
+        if report.resent or report.published or report.reopened:
             log.info(
-                "outbox: %d event(s) re-sent, %d tweet(s) published, %d waiting for backoff",
+                "outbox: %d record(s) reopened for new relays, %d event(s) re-sent, %d tweet(s) "
+                "published, %d waiting for backoff",
+                report.reopened,
                 len(report.resent),
                 len(report.published),
                 report.waiting,
             )
         return report
+
+    async def _pass_batch(self, names: Sequence[str], now: float, report: OutboxReport) -> None:
+        records = self.publisher.records
+        loaded = [(n, r) for n in names if (r := records.load(n, keep=False)) is not None]
+        sends, settled, _ = plan_outbox(loaded, self.relays, now)
+        by_name = dict(loaded)
+        tidy = []
+        for name in settled:
+            record = by_name[name]
+            if records.is_pending(record):
+                self._skip.add(name)  # e.g. pending only on a relay no longer configured
+            else:
+                tidy.append(record)  # settled for good: drop the marker
+        records.save_many(tidy)
+        handled = {id(r) for r, _ in sends} | {id(r) for r in tidy}
+        for name, record in loaded:
+            if name not in self._skip and id(record) not in handled:
+                self._due[name] = next_due(record, self.relays) or 0
+        if sends:
+            units = [self._unit(record, due) for record, due in sends]
+            outcomes = await self.publisher.deliver_units(units)
+            report.resent.extend(self.publisher.note(o) for o in outcomes)
+            for record, _ in sends:
+                if record.stored_name in records.index.pending_events:
+                    assert record.stored_name is not None
+                    self._due[record.stored_name] = next_due(record, self.relays) or 0
+
+    async def _reconcile(self) -> int:
+        """Reopen the settled records that lack a configured relay; returns how many were reopened."""
+        records = self.publisher.records
+        scopes = read_reconciled(records.dir)
+        configured = frozenset(self.relays)
+        done = (scopes or {}).get(self.scope)
+        if done is not None and configured <= done:
+            if done != configured:  # a relay was dropped: forget it, so re-adding it reconciles again
+                write_reconciled(records.dir, {**(scopes or {}), self.scope: configured})
+            if self.scope == "*":
+                records.required = configured
+            return 0
+        reopened = 0
+        names = list(records.settled_names())
+        for start in range(0, len(names), self.batch):
+            batch = []
+            for name in names[start : start + self.batch]:
+                if not self._owns_record(name):
+                    continue
+                record = records.load(name, keep=False)
+                if record is not None and reopen_needed(record, self.relays):
+                    record.ensure_relays(self.relays)
+                    batch.append(record)
+            records.save_many(batch)
+            for record in batch:
+                records.forget(record.key)
+            reopened += len(batch)
+            await asyncio.sleep(0)
+        write_reconciled(records.dir, {**(scopes or {}), self.scope: configured})
+        if self.scope == "*":
+            records.required = configured
+        if reopened:
+            log.info("outbox: %d settled record(s) reopened for relays they do not list yet", reopened)
+        return reopened
 
     def _owns_record(self, name: str) -> bool:
         if self.owns is None:

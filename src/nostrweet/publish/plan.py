@@ -73,6 +73,32 @@ def plan_tweet(
     return out
 
 
+def dependency_levels(items: Sequence[PlanItem]) -> list[list[PlanItem]]:
+    """The items grouped into send levels: level 0 depends on nothing in ``items``, level n only on
+    lower levels. Sending level by level keeps parents, quoted tweets and originals ahead of what
+    references them while every event of a level is in flight at once. Order inside a level is kept.
+    """
+    by_id = {item.tweet_id: item for item in items}
+    level: dict[str, int] = {}
+
+    def level_of(tweet_id: str, path: frozenset[str]) -> int:
+        known = level.get(tweet_id)
+        if known is not None:
+            return known
+        deps = [d for d in dependencies(by_id[tweet_id].doc) if d in by_id and d not in path]
+        value = 1 + max((level_of(d, path | {d}) for d in deps), default=-1)
+        level[tweet_id] = value
+        return value
+
+    groups: list[list[PlanItem]] = []
+    for item in items:
+        n = level_of(item.tweet_id, frozenset({item.tweet_id}))
+        while len(groups) <= n:
+            groups.append([])
+        groups[n].append(item)
+    return [g for g in groups if g]
+
+
 def oldest_first(tweet_ids: Iterable[str | int]) -> list[str]:
     """Tweet ids sorted oldest first (ids grow with time), without duplicates."""
     return [str(i) for i in sorted({int(i) for i in tweet_ids})]

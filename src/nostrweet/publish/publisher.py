@@ -17,8 +17,10 @@ Interface (the CLI and the daemon call these)::
 fixed key for some users). ``progress(done, total)`` is called after each requested tweet.
 
 A tweet is published as: its dependencies first (parent, quoted, retweeted original; each under its
-own author's identity, 3 levels at most, each id once per call), then itself. Each event's record is
-written with its target relays ``pending`` before it is sent, and rewritten with the answers after.
+own author's identity, 3 levels at most, each id once per call), then itself. Tweets go in rounds of
+:data:`BATCH`: the round's records are written with their target relays ``pending`` (one sync for the
+round) before anything is sent, the events are sent level by level (:func:`plan.dependency_levels`;
+a level's events are all in flight at once), and the answers are written (again one sync).
 An event that has a record is never rebuilt: its recorded event is sent again, so ids stay stable.
 """
 
@@ -47,6 +49,7 @@ from nostrweet.publish.plan import (
     R_LOOKUP_BATCH,
     PlanItem,
     chunked,
+    dependency_levels,
     lookup_urls,
     match_found,
     needs_lookup,
@@ -59,8 +62,11 @@ from nostrweet.twitter.models import TweetDocument, User
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-BATCH = 50
-"""Requested tweets handled per round of lookup, build and send."""
+BATCH = 250
+"""Requested tweets handled per round of lookup, build and send (one sync before sending, one after)."""
+IN_FLIGHT = 8
+"""Events awaiting their OK at once. Measured (docs/PERFORMANCE.md, B2): 8 is the fastest against both
+local relays; 64 and 256 are slower, because each nostr-sdk send in flight is polled from Python."""
 
 
 class KeySource(Protocol):
@@ -177,14 +183,19 @@ class Publisher:
         if not self.force:
             await self._duplicate_check([i.tweet_id for i in items])
         units: list[Unit] = []
-        for item in items:
-            try:
-                unit = await self._prepare(item)
-            except NostrweetError as exc:
-                by_id[item.tweet_id] = self.note(PublishOutcome(item.tweet_id, "error", message=str(exc)))
-                continue
-            units.append(unit)
-        await self._deliver(units)
+        levels: list[list[Unit]] = []
+        for group in dependency_levels(items):
+            level: list[Unit] = []
+            for item in group:
+                try:
+                    unit = await self._prepare(item)
+                except NostrweetError as exc:
+                    by_id[item.tweet_id] = self.note(PublishOutcome(item.tweet_id, "error", message=str(exc)))
+                    continue
+                level.append(unit)
+            levels.append(level)
+            units.extend(level)
+        await self._deliver(levels)
         for unit in units:
             by_id[unit.subject_id] = self.note(outcome_of(unit, self.relays, self._accepted_of(unit)))
         if self.publish_profiles:
@@ -267,6 +278,7 @@ class Publisher:
             return
         results = await asyncio.gather(*(self._lookup_relay(relay, wanted) for relay in self.relays))
         now = self.clock()
+        changed: dict[str, EventRecord] = {}
         for relay, found in zip(self.relays, results, strict=True):
             for tid, raw in found.items():
                 try:
@@ -280,8 +292,9 @@ class Publisher:
                     record.relays[relay] = apply_answer(
                         record.relays.get(relay), "accepted", "found on the relay by its r tag", now
                     )
-                    self.records.save(record)
+                    changed[record.key] = record
                     log.info("tweet %s is already on %s (event %s)", tid, relay, event.id[:12])
+        self.records.save_many(changed.values())
 
     async def _lookup_relay(self, relay: str, tweet_ids: Sequence[str]) -> dict[str, dict[str, object]]:
         found: dict[str, dict[str, object]] = {}
@@ -299,28 +312,38 @@ class Publisher:
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def _deliver(self, units: Sequence[Unit]) -> None:
-        """Write each record with its targets pending, send everything at once, record the answers."""
-        for unit in units:
-            unit.record.ensure_relays(unit.targets)
-            self.records.save(unit.record)
-        sendable = [u for u in units if u.targets]
-        if not sendable:
-            return
-        auth_keys = {u.auth_key.pubkey_hex: u.auth_key for u in sendable if u.auth_key is not None}
-        answers = await self.pool.publish_many([(u.event, u.targets) for u in sendable], auth_keys=auth_keys)
-        now = self.clock()
-        for unit, answer in zip(sendable, answers, strict=True):
-            for relay in unit.targets:
-                got = answer.get(relay)
-                outcome, message = (got.outcome, got.message) if got is not None else ("pending", "no answer")
-                unit.record.relays[relay] = apply_answer(unit.record.relays.get(relay), outcome, message, now)
-            unit.sent = True
-            self.records.save(unit.record)
+    async def _deliver(self, levels: Sequence[Sequence[Unit]]) -> None:
+        """Write every unit's record with its targets pending (one sync), send level after level with
+        all of a level's events in flight at once, then write the answers (one sync)."""
+        units = [u for level in levels for u in level]
+        fresh = [u.record for u in units if u.record.ensure_relays(u.targets) or u.record.stored_name is None]
+        self.records.save_many(fresh)
+        sent: list[Unit] = []
+        for level in levels:
+            sendable = [u for u in level if u.targets]
+            if not sendable:
+                continue
+            auth_keys = {u.auth_key.pubkey_hex: u.auth_key for u in sendable if u.auth_key is not None}
+            answers = await self.pool.publish_many(
+                [(u.event, u.targets) for u in sendable], in_flight=IN_FLIGHT, auth_keys=auth_keys
+            )
+            now = self.clock()
+            for unit, answer in zip(sendable, answers, strict=True):
+                for relay in unit.targets:
+                    got = answer.get(relay)
+                    outcome, message = (
+                        (got.outcome, got.message) if got is not None else ("pending", "no answer")
+                    )
+                    unit.record.relays[relay] = apply_answer(
+                        unit.record.relays.get(relay), outcome, message, now
+                    )
+                unit.sent = True
+            sent.extend(sendable)
+        self.records.save_many(u.record for u in sent)
 
     async def deliver_units(self, units: Sequence[Unit]) -> list[PublishOutcome]:
         """Deliver prepared units (profiles, relay lists, outbox re-sends); the outcome of each."""
-        await self._deliver(units)
+        await self._deliver([units])
         return [outcome_of(u, self.relays, self._accepted_of(u)) for u in units]
 
     async def resend(self, record: EventRecord, relays: Sequence[str]) -> PublishOutcome:
