@@ -197,6 +197,9 @@ class KeyDeriver:
 
     def for_user(self, user_id: str | int) -> MirrorKey:
         """The mirror key of a numeric user id (cached). ``legacy`` also takes ``""`` (its "master key")."""
+        key = self._keys.get(user_id) if isinstance(user_id, str) else None
+        if key is not None:  # the common case: a canonical id seen before
+            return key
         uid = parse_user_id(user_id, allow_empty=self.scheme == "legacy")
         key = self._keys.get(uid)
         if key is None:
