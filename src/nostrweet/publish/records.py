@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nostrweet.cache import layout
+from nostrweet.cache.atomic import sync_filesystem
 from nostrweet.cache.layout import EventSubject
 from nostrweet.cache.store import (
     CacheIndex,
@@ -314,7 +315,7 @@ class RecordStore:
 
     def names_for_tweet(self, tweet_id: str | int) -> list[str]:
         """Record file names of a tweet (from the index; no disk access)."""
-        return list(self.index.tweet_events.get(int(tweet_id), ()))
+        return self.index.events_of_tweet(int(tweet_id))
 
     def names_for_user(self, subject: EventSubject, user_id: str | int) -> list[str]:
         """Record file names of a profile / relay list / Blossom list of one user id."""
@@ -322,10 +323,7 @@ class RecordStore:
 
     def all_names(self) -> Iterator[str]:
         """Every record file name the index knows."""
-        for names in self.index.tweet_events.values():
-            yield from names
-        for names in self.index.user_events.values():
-            yield from names
+        return self.index.event_names()
 
     def pending_names(self) -> list[str]:
         """Names of the records that carry the pending marker (a snapshot)."""
@@ -338,9 +336,7 @@ class RecordStore:
 
     def count(self) -> int:
         """How many records the index lists."""
-        return sum(len(v) for v in self.index.tweet_events.values()) + sum(
-            len(v) for v in self.index.user_events.values()
-        )
+        return self.index.event_count()
 
     # -- the reconciled relay set -----------------------------------------------------------
 
@@ -429,7 +425,7 @@ class RecordStore:
     def save_many(self, records: Iterable[EventRecord]) -> None:
         """Write records under the form :meth:`is_pending` gives, with ONE sync for all of them.
 
-        Each is written to a temp file without its own fsync; then one ``os.sync()`` makes the data
+        Each is written to a temp file without its own fsync; then one ``sync_filesystem`` makes the data
         durable, the temps are renamed into place, and one fsync of the directory makes the names
         durable. Only then is a record whose form changed removed under its old name, so a kill at any
         instant leaves the old name, the new one, or both (the index then takes the pending one).
@@ -443,7 +439,7 @@ class RecordStore:
             for record in batch:
                 name = record.filename(pending=self.is_pending(record))
                 planned.append((record, name, _write_temp(self.dir, name, encode_json(record.to_json()))))
-            os.sync()
+            sync_filesystem(self.dir)
             for _, name, tmp in planned:
                 os.replace(tmp, self.dir / name)
         except BaseException:
@@ -465,9 +461,7 @@ class RecordStore:
             self._keep(record)
 
     def _listed(self, parsed: layout.EventName) -> list[str]:
-        if parsed.subject is EventSubject.TWEET:
-            return self.index.tweet_events.get(parsed.subject_id, [])
-        return self.index.user_events.get((parsed.subject, parsed.subject_id), [])
+        return self.index.events_of(parsed.subject, parsed.subject_id)
 
     def forget(self, name: str) -> None:
         """Drop a record from memory (it stays on disk)."""
