@@ -36,6 +36,7 @@ import msgspec
 
 from nostrweet.cache import layout
 from nostrweet.cache.layout import EventSubject
+from nostrweet.publish.records import RECONCILED_FILE, write_reconciled
 
 GENERATOR_VERSION = 2
 BASE_USER_ID = 10_000_000
@@ -322,9 +323,17 @@ def generate(root: Path, spec: CacheSpec, *, progress: bool = False) -> Manifest
             manifest.files += 1
         if progress and (i + 1) % max(1, spec.users // 20) == 0:
             print(f"  gen {root.name}: {i + 1}/{spec.users} users, {manifest.files} files", file=sys.stderr)
+    if spec.records:
+        write_relay_marker(data, spec)
     manifest.seconds = round(time.perf_counter() - started, 2)
     (root / "manifest.json").write_text(manifest.to_json())
     return manifest
+
+
+def write_relay_marker(data: Path, spec: CacheSpec) -> None:
+    """Write ``nostr_events/relays.json`` as publish/records.py does for a settled cache: every record is
+    accepted by ``spec.relay_url``, so scope ``*`` lists it and the daemon's outbox has nothing to reconcile."""
+    write_reconciled(data / layout.EVENTS_DIR, {"*": [spec.relay_url]})
 
 
 def load_manifest(root: Path) -> Manifest | None:
@@ -339,6 +348,8 @@ def ensure_cache(root: Path, spec: CacheSpec, *, progress: bool = False) -> Mani
     """Reuse the cache under ``root`` if it was generated for ``spec``; generate it otherwise."""
     found = load_manifest(root)
     if found is not None and found.spec == spec and (root / "data").is_dir():
+        if spec.records and not (root / "data" / layout.EVENTS_DIR / RECONCILED_FILE).exists():
+            write_relay_marker(root / "data", spec)  # a cache generated before the marker existed
         return found
     return generate(root, spec, progress=progress)
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from nostrweet.cache import layout
 from nostrweet.cache.store import build_index
+from nostrweet.publish.records import RECONCILED_FILE, read_reconciled
 from nostrweet.twitter.models import decode_document
 
 
@@ -39,7 +40,11 @@ def test_every_generated_name_parses_as_exactly_one_kind(small_cache: tuple[Path
         hits = [p.__name__ for p in parsers if p(name) is not None]
         assert len(hits) == 1, (name, hits)
     for name in os.listdir(data / layout.EVENTS_DIR):
+        if name == RECONCILED_FILE:
+            continue
         assert layout.parse_event_filename(name) is not None, name
+    # the cache is settled for its relay: relays.json lists it in the scope every outbox reads
+    assert read_reconciled(data / layout.EVENTS_DIR) == {"*": frozenset({CacheSpec(1, 1).relay_url})}
 
 
 def test_index_counts_match_the_manifest(small_cache: tuple[Path, object]) -> None:
@@ -50,13 +55,14 @@ def test_index_counts_match_the_manifest(small_cache: tuple[Path, object]) -> No
     assert len(index.tweets) == manifest.tweets
     assert len(index.media) == manifest.media
     assert len(index.not_found) == manifest.not_found
-    assert sum(len(v) for v in index.tweet_events.values()) == manifest.tweet_events
+    assert len(index.tweet_records) == manifest.tweet_events  # one record per tweet
+    assert index.event_count() == manifest.tweet_events + manifest.user_events
     assert sum(len(v) for v in index.user_events.values()) == manifest.user_events
     assert set(index.users) == {username_of(i) for i in range(6)}
     for name, entry in index.users.items():
         assert entry.newest_tweet_id == manifest.newest[name]
         assert entry.newest_profile is not None
-    assert bare_scan(root / "data") == manifest.files + 1  # + the nostr_events directory entry
+    assert bare_scan(root / "data") == manifest.files + 2  # + the nostr_events directory, relays.json
     assert abs(manifest.files - 600) < 60
 
 
@@ -106,6 +112,10 @@ def test_ensure_cache_reuses_a_matching_cache_and_regenerates_another(tmp_path: 
     marker.write_text("x")
     again = ensure_cache(root, CacheSpec(files=100, users=2))
     assert again.files == first.files and marker.exists()
+    relays = root / "data" / layout.EVENTS_DIR / RECONCILED_FILE
+    relays.unlink()  # a cache generated before the marker: reused, and the marker is added
+    ensure_cache(root, CacheSpec(files=100, users=2))
+    assert relays.exists() and marker.exists()
     other = ensure_cache(root, CacheSpec(files=200, users=2))
     assert other.files > first.files and not marker.exists()
 

@@ -114,3 +114,69 @@ def test_fast_tweet_key_cases() -> None:
     assert layout.tweet_name_key("foo_123_0.jpg") is None
     assert layout.tweet_name_key("20241302_030405_foo_1.json") == ("foo", 1)
     assert layout.parse_tweet_filename("20241302_030405_foo_1.json") is None
+
+
+_batch_names = st.lists(
+    st.one_of(
+        st.text(max_size=40),
+        st.builds(lambda m, u, i: layout.tweet_filename(m, u, i), moments, usernames, tweet_ids),
+        st.builds(lambda m, u: layout.profile_filename(m, u), moments, usernames),
+        st.builds(
+            lambda e, s, i, p: layout.event_filename(e, s, i, pending=p),
+            st.text("0123456789abcdef", min_size=64, max_size=64),
+            st.sampled_from(list(layout.EventSubject)),
+            tweet_ids,
+            st.booleans(),
+        ),
+        st.sampled_from(["relays.json", "a\n20240102_030405_foo_1.json", "event_x_tweet_1.json\n"]),
+    ),
+    max_size=12,
+)
+
+
+@given(_batch_names)
+def test_batch_tweet_keys_agree_with_the_per_name_key(names: list[str]) -> None:
+    expected = [f"{k[0]}_{k[1]}" if (k := layout.tweet_name_key(n)) else "" for n in names]
+    assert layout.tweet_name_keys(names) == expected
+
+
+@given(_batch_names)
+def test_batch_event_split_agrees_with_the_per_name_parser(names: list[str]) -> None:
+    settled, rest = layout.split_settled_tweet_events(names)
+
+    def is_settled_tweet(name: str) -> bool:
+        key = layout.event_name_key(name)
+        return key is not None and key[1] is layout.EventSubject.TWEET and not key[3]
+
+    assert settled == [n for n in names if is_settled_tweet(n)]
+    assert rest == [n for n in names if not is_settled_tweet(n)]
+    for name in settled:
+        parsed = layout.parse_event_filename(name)
+        assert parsed is not None and int(name[layout.SETTLED_TWEET_EVENT_ID_AT : -5]) == parsed.subject_id
+
+
+def test_batches_span_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(layout, "_BATCH", 3)
+    good = layout.event_filename("ab" * 32, layout.EventSubject.TWEET, 7)
+    pending = layout.event_filename("ab" * 32, layout.EventSubject.TWEET, 7, pending=True)
+    names = [good, good, pending, good, "x", good, good, good]
+    assert layout.split_settled_tweet_events(names) == ([good] * 6, [pending, "x"])
+    tweet = "20240102_030405_foo_bar_12.json"
+    assert layout.tweet_name_keys([tweet, "x", tweet, tweet]) == [
+        "foo_bar_12",
+        "",
+        "foo_bar_12",
+        "foo_bar_12",
+    ]
+
+
+def test_event_name_key_matches_the_parser() -> None:
+    name = layout.event_filename("cd" * 32, layout.EventSubject.RELAYS, 42, pending=True)
+    assert layout.event_name_key(name) == ("cd" * 32, layout.EventSubject.RELAYS, 42, True)
+    assert layout.event_name_key(name.replace(".pending", "")) == (
+        "cd" * 32,
+        layout.EventSubject.RELAYS,
+        42,
+        False,
+    )
+    assert layout.event_name_key("event_zz_tweet_1.json") is None

@@ -171,11 +171,11 @@ def test_store_round_trip_and_index(data_dir: Path) -> None:
     assert on_disk["format"] == 1 and on_disk["tweet_id"] == "123"
     assert on_disk["event"]["id"] == fake_event(7)["id"]
     # the index kept current equals a fresh scan
-    assert build_index(data_dir).tweet_events == index.tweet_events
+    assert build_index(data_dir).tweet_records == index.tweet_records
     # a second save does not list the name twice
     rec.relays[R1] = apply_answer(rec.relays[R1], "accepted", "", NOW)
     records.save(rec)
-    assert index.tweet_events[123] == [name]
+    assert index.events_of_tweet(123) == [name]
     # a fresh store reads it back from disk
     fresh = RecordStore(data_dir, build_index(data_dir))
     [back] = fresh.for_tweet(123)
@@ -261,14 +261,14 @@ def test_name_transitions_pending_settled_reopened(data_dir: Path) -> None:
     rec.relays[R2] = apply_answer(rec.relays[R2], "rejected", "blocked: no", NOW)
     records.save(rec)
     assert names_on_disk(data_dir) == [settled]
-    assert index.pending_events == set() and index.tweet_events[77] == [settled]
-    assert build_index(data_dir).tweet_events == index.tweet_events
+    assert index.pending_events == set() and index.events_of_tweet(77) == [settled]
+    assert build_index(data_dir).tweet_records == index.tweet_records
     # a new relay: reopened under the marked name
     assert rec.ensure_relays([R3])
     records.save(rec)
-    assert names_on_disk(data_dir) == [pending] and index.tweet_events[77] == [pending]
+    assert names_on_disk(data_dir) == [pending] and index.events_of_tweet(77) == [pending]
     fresh = build_index(data_dir)
-    assert fresh.pending_events == {pending} and fresh.tweet_events == index.tweet_events
+    assert fresh.pending_events == {pending} and fresh.tweet_records == index.tweet_records
 
 
 def test_both_forms_on_disk_pending_wins_in_any_listing_order(data_dir: Path) -> None:
@@ -293,8 +293,8 @@ def test_both_forms_on_disk_pending_wins_in_any_listing_order(data_dir: Path) ->
             parsed = parse_event_filename(name)
             assert parsed is not None
             index.add_event(name, parsed)
-        assert index.tweet_events[78] == [pending] and index.pending_events == {pending}
-    assert build_index(data_dir).tweet_events[78] == [pending]
+        assert index.events_of_tweet(78) == [pending] and index.pending_events == {pending}
+    assert build_index(data_dir).events_of_tweet(78) == [pending]
     # the store reads the pending one; settling it leaves the one settled file
     store = RecordStore(data_dir, build_index(data_dir))
     [back] = store.for_tweet(78)
@@ -312,7 +312,7 @@ def test_old_form_names_parse_as_settled(data_dir: Path) -> None:
     legacy = {"event": fake_event(13), "relays": {R1: {"status": "accepted"}}, "format": 1}
     (events / name).write_text(json.dumps(legacy))
     index = build_index(data_dir)
-    assert index.tweet_events[79] == [name] and index.pending_events == set()
+    assert index.events_of_tweet(79) == [name] and index.pending_events == set()
     [rec] = RecordStore(data_dir, index).for_tweet(79)
     assert rec.accepted_on() == {R1}
 

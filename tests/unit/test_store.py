@@ -187,3 +187,40 @@ def test_index_after_writes_equals_fresh_scan(tmp_path_factory: Any, ops: list[t
     assert comparable(store.index) == comparable(fresh)
     for name in ("foo", "foo_bar", "bar", "a_b_c"):
         assert store.tweet_ids_of(name) == fresh.tweet_ids_of(name) == sorted(fresh.tweet_ids_of(name))
+
+
+def test_bulk_scan_handles_duplicates_several_records_and_both_forms(data_dir: Path) -> None:
+    events = data_dir / layout.EVENTS_DIR
+    events.mkdir(parents=True)
+    tw = layout.EventSubject.TWEET
+    for n, tweet_id in enumerate([10, 11, 11, 12]):
+        (events / layout.event_filename(f"{n:064x}", tw, tweet_id)).write_text("{}")
+    both = layout.event_filename(f"{9:064x}", tw, 12, pending=True)
+    (events / both).write_text("{}")
+    (events / layout.event_filename(f"{9:064x}", tw, 12)).write_text("{}")  # killed mid-rename
+    (events / "relays.json").write_text("{}")
+    (data_dir / "20240102_030405_old_5.json").write_text("{}")  # renamed author, old file left
+    (data_dir / "20240102_030405_new_5.json").write_text("{}")
+    (data_dir / "20240102_030405_new_6.json").write_text("{}")
+    index = build_index(data_dir)
+    assert index.events_of_tweet(10) == [layout.event_filename(f"{0:064x}", tw, 10)]
+    assert sorted(index.events_of_tweet(11)) == sorted(
+        layout.event_filename(f"{n:064x}", tw, 11) for n in (1, 2)
+    )
+    assert both in index.events_of_tweet(12) and len(index.events_of_tweet(12)) == 2
+    assert index.pending_events == {both} and index.event_count() == 5
+    assert index.has_tweet_events(11) and not index.has_tweet_events(13)
+    assert set(index.tweets) == {5, 6}
+    assert sum(e.tweet_count for e in index.users.values()) == 2
+    assert index.users["new"].newest_tweet_id == 6
+
+
+def test_removing_the_last_record_drops_the_tweet(data_dir: Path) -> None:
+    index = CacheIndex()
+    name = layout.event_filename("ab" * 32, layout.EventSubject.TWEET, 3)
+    parsed = layout.parse_event_filename(name)
+    assert parsed is not None
+    index.add_event(name, parsed)
+    assert index.tweet_records == {3: name}
+    index.remove_event(name, parsed)
+    assert index.tweet_records == {} and list(index.event_names()) == []

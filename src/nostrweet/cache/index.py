@@ -6,8 +6,11 @@ and 1,000,000 files this is one pass over the directory entries, never a glob pe
 
 from __future__ import annotations
 
+import operator
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 
 from nostrweet.cache import layout
@@ -29,6 +32,11 @@ class UserEntry:
     ids_sorted: bool = True
 
 
+EventNames = str | list[str]
+"""The record names of one tweet in :attr:`CacheIndex.tweet_records`: the name itself in the common case of
+one record (no list per tweet), a list only when a tweet has several."""
+
+
 @dataclass(slots=True)
 class CacheIndex:
     """Everything the listing of the cache directory tells, built by one scan and kept current by the store.
@@ -36,16 +44,19 @@ class CacheIndex:
     - ``tweets``: tweet id -> file name
     - ``users``: lower-case username -> :class:`UserEntry` (newest tweet id, newest profile file)
     - ``not_found``: tweet ids with a ``.not_found`` marker
-    - ``tweet_events``: tweet id -> event record file names (``nostr_events/``)
+    - ``tweet_records``: tweet id -> its event record file name(s) (``nostr_events/``), see
+      :data:`EventNames`; read it through :meth:`events_of_tweet` / :meth:`has_tweet_events`
     - ``user_events``: (subject, user id) -> event record file names for profiles, relay lists, Blossom lists
     - ``pending_events``: the names among those that carry the pending marker (work left for a relay)
     - ``media``: media file names present
+
+    The names kept are the very strings the directory listing returned (no copies).
     """
 
     tweets: dict[int, str] = field(default_factory=dict)
     users: dict[str, UserEntry] = field(default_factory=dict)
     not_found: set[int] = field(default_factory=set)
-    tweet_events: dict[int, list[str]] = field(default_factory=dict)
+    tweet_records: dict[int, EventNames] = field(default_factory=dict)
     user_events: dict[tuple[EventSubject, int], list[str]] = field(default_factory=dict)
     pending_events: set[str] = field(default_factory=set)
     media: set[str] = field(default_factory=set)
@@ -105,10 +116,50 @@ class CacheIndex:
         if entry.newest_profile is None or name > entry.newest_profile:
             entry.newest_profile = name
 
-    def _event_names(self, parsed: layout.EventName) -> list[str]:
+    # -- event records ------------------------------------------------------------------------
+
+    def events_of_tweet(self, tweet_id: int) -> list[str]:
+        """The record names of a tweet (a new list; empty if it has none)."""
+        names = self.tweet_records.get(tweet_id)
+        if names is None:
+            return []
+        return [names] if isinstance(names, str) else list(names)
+
+    def has_tweet_events(self, tweet_id: int) -> bool:
+        """True if some event record of the tweet is listed."""
+        return tweet_id in self.tweet_records
+
+    def events_of(self, subject: EventSubject, subject_id: int) -> list[str]:
+        """The record names of one subject (a new list), tweets and user subjects alike."""
+        if subject is EventSubject.TWEET:
+            return self.events_of_tweet(subject_id)
+        return list(self.user_events.get((subject, subject_id), ()))
+
+    def event_names(self) -> Iterator[str]:
+        """Every listed record name (a live view: copy it before writing records)."""
+        for names in self.tweet_records.values():
+            if isinstance(names, str):
+                yield names
+            else:
+                yield from names
+        for listed in self.user_events.values():
+            yield from listed
+
+    def event_count(self) -> int:
+        """How many record names are listed."""
+        several = sum(len(n) - 1 for n in self.tweet_records.values() if not isinstance(n, str))
+        return len(self.tweet_records) + several + sum(len(v) for v in self.user_events.values())
+
+    def _set_names(self, parsed: layout.EventName, names: list[str]) -> None:
         if parsed.subject is EventSubject.TWEET:
-            return self.tweet_events.setdefault(parsed.subject_id, [])
-        return self.user_events.setdefault((parsed.subject, parsed.subject_id), [])
+            if not names:
+                self.tweet_records.pop(parsed.subject_id, None)
+            else:
+                self.tweet_records[parsed.subject_id] = names[0] if len(names) == 1 else names
+        elif names:
+            self.user_events[(parsed.subject, parsed.subject_id)] = names
+        else:
+            self.user_events.pop((parsed.subject, parsed.subject_id), None)
 
     def add_event(self, name: str, parsed: layout.EventName) -> None:
         """Record an event record file (either name form; see docs/CACHE.md).
@@ -117,7 +168,7 @@ class CacheIndex:
         between writing the new name and removing the old one), the pending form wins whatever the
         order of the listing: at worst its event is sent again, with the same id.
         """
-        names = self._event_names(parsed)
+        names = self.events_of(parsed.subject, parsed.subject_id)
         if name in names:
             return
         other = parsed.settled_name if parsed.pending else parsed.pending_name
@@ -126,14 +177,16 @@ class CacheIndex:
                 return
             names.remove(other)
         names.append(name)
+        self._set_names(parsed, names)
         if parsed.pending:
             self.pending_events.add(name)
 
     def remove_event(self, name: str, parsed: layout.EventName) -> None:
         """Forget an event record name (renamed to its other form, or moved aside)."""
-        names = self._event_names(parsed)
+        names = self.events_of(parsed.subject, parsed.subject_id)
         if name in names:
             names.remove(name)
+            self._set_names(parsed, names)
         self.pending_events.discard(name)
 
     def tweet_ids_of(self, username: str) -> list[int]:
@@ -160,38 +213,89 @@ def build_index(data_dir: Path) -> CacheIndex:
 
     Temp files that a killed writer left behind are listed in ``index.temp_files`` (paths) during the
     same scan, so that the store can remove them without listing the directories again.
+
+    Fast paths (docs/PERFORMANCE.md, B3): the bulk kinds, tweet files and settled tweet records, are
+    recognized by regex calls over whole chunks of the listing (``layout.tweet_name_keys``,
+    ``layout.split_settled_tweet_events``) and then cut apart by position; everything else goes name by
+    name through the per-name parsers. Both paths accept exactly the same names.
     """
     index = CacheIndex()
-    tweet_key = layout.tweet_name_key
-    add_tweet = index.add_tweet_name
+    names = scan_names(data_dir)
+    keys = layout.tweet_name_keys(names)
+    _add_tweets_bulk(index, list(compress(names, keys)), list(filter(None, keys)))
+    rest = list(compress(names, map(operator.not_, keys)))
+    del names, keys
     parse_profile = layout.parse_profile_filename
     parse_media = layout.parse_media_filename
     parse_not_found = layout.parse_not_found_filename
     is_temp = layout.is_temp_filename
     media = index.media
-    for name in scan_names(data_dir):
+    for name in rest:
         if name.endswith(".json"):
-            key = tweet_key(name)
-            if key is not None:
-                add_tweet(name, key[0], key[1])
-                continue
             profile = parse_profile(name)
             if profile is not None:
                 index.add_profile(name, profile)
-            continue
-        if name.endswith(layout.NOT_FOUND_SUFFIX):
+        elif name.endswith(layout.NOT_FOUND_SUFFIX):
             tweet_id = parse_not_found(name)
             if tweet_id is not None:
                 index.not_found.add(tweet_id)
-            continue
-        if is_temp(name):
+        elif is_temp(name):
             index.temp_files.append(data_dir / name)
         elif parse_media(name) is not None:
             media.add(name)
-    for name in scan_names(data_dir / layout.EVENTS_DIR):
+    _add_events(index, data_dir, scan_names(data_dir / layout.EVENTS_DIR))
+    return index
+
+
+def _add_tweets_bulk(index: CacheIndex, names: list[str], keys: list[str]) -> None:
+    """Add tweet names with their ``<username>_<tweetid>`` keys (``layout.tweet_name_keys``)."""
+    users = index.users
+    ids: list[int] = []
+    add_id = ids.append
+    for key in keys:
+        user, _, tid = key.rpartition("_")
+        tweet_id = int(tid)
+        add_id(tweet_id)
+        entry = users.get(user)
+        if entry is None:
+            entry = users[user] = UserEntry()
+        entry.tweet_ids.append(tweet_id)
+    tweets = dict(zip(ids, names, strict=True))
+    if len(tweets) != len(names):  # the same id under two names (a renamed author): one by one
+        index.users = {}
+        for name, key, tweet_id in zip(names, keys, ids, strict=True):
+            index.add_tweet_name(name, key.rpartition("_")[0], tweet_id)
+        return
+    index.tweets = tweets
+    for entry in users.values():
+        ids_of = entry.tweet_ids
+        entry.tweet_count = len(ids_of)
+        entry.newest_tweet_id = max(ids_of)
+        entry.ids_sorted = len(ids_of) < 2
+
+
+def _add_events(index: CacheIndex, data_dir: Path, names: list[str]) -> None:
+    """Add the names of ``nostr_events/``: settled tweet records in bulk, the rest one by one."""
+    settled, rest = layout.split_settled_tweet_events(names)
+    del names
+    at = layout.SETTLED_TWEET_EVENT_ID_AT
+    ids = list(map(int, map(operator.itemgetter(slice(at, -5)), settled)))
+    records: dict[int, EventNames] = dict(zip(ids, settled, strict=True))
+    if len(records) != len(settled):  # some tweet has several records
+        records = {}
+        for tweet_id, name in zip(ids, settled, strict=True):
+            listed = records.get(tweet_id)
+            if listed is None:
+                records[tweet_id] = name
+            elif isinstance(listed, str):
+                records[tweet_id] = [listed, name]
+            else:
+                listed.append(name)
+    index.tweet_records = records
+    events_dir = data_dir / layout.EVENTS_DIR
+    for name in rest:
         event = layout.parse_event_filename(name)
         if event is not None:
             index.add_event(name, event)
-        elif is_temp(name):
-            index.temp_files.append(data_dir / layout.EVENTS_DIR / name)
-    return index
+        elif layout.is_temp_filename(name):
+            index.temp_files.append(events_dir / name)

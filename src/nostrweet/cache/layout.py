@@ -20,6 +20,7 @@ Layout::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -232,6 +233,76 @@ def parse_event_filename(name: str) -> EventName | None:
     if m is None:
         return None
     return EventName(m.group(1), _SUBJECTS[m.group(2)], int(m.group(3)), m.group(4) is not None)
+
+
+def event_name_key(name: str) -> tuple[str, EventSubject, int, bool] | None:
+    """(event id, subject, subject id, pending) of an event record name, or None: the startup scan's
+    fast path. Accepts exactly the names :func:`parse_event_filename` accepts and builds no object."""
+    m = _EVENT_RE.fullmatch(name)
+    if m is None:
+        return None
+    return m.group(1), _SUBJECTS[m.group(2)], int(m.group(3)), m.group(4) is not None
+
+
+# Batch parsing for the startup scan (docs/PERFORMANCE.md, B3): a whole chunk of a directory listing is
+# joined into one string and one regex call in C handles many names, instead of one match per name.
+# Each accepts a name exactly when the per-name parser does (tests/unit/test_layout.py checks it).
+_BATCH = 65_536  # names per joined chunk: bounds the transient string (a few MB)
+_TWEET_KEY_LINES_RE = re.compile(r"(?:\d{8}_\d{6}_([a-z0-9_]{1,15}_(?:0|[1-9][0-9]{0,19}))\.json|[^\n]*)\n")
+_SETTLED_TWEET_EVENT_LINES_RE = re.compile(r"(?:event_[0-9a-f]{64}_tweet_(?:0|[1-9][0-9]{0,19})\.json\n)*")
+SETTLED_TWEET_EVENT_ID_AT = len("event_") + 64 + len("_tweet_")
+"""Where the tweet id starts in a settled tweet record's name (``event_<64 hex>_tweet_<id>.json``)."""
+
+
+def _chunks(names: list[str]) -> Iterator[tuple[list[str], str | None]]:
+    """Chunks of ``names`` with their newline-joined text (None if a name holds a newline)."""
+    for start in range(0, len(names), _BATCH):
+        chunk = names[start : start + _BATCH]
+        text = "\n".join(chunk) + "\n"
+        yield chunk, (text if text.count("\n") == len(chunk) else None)
+
+
+def tweet_name_keys(names: list[str]) -> list[str]:
+    """For each name, ``<username>_<tweetid>`` if :func:`tweet_name_key` accepts it, else ``""``; the
+    batch form of it (one regex call per chunk of names)."""
+    out: list[str] = []
+    for chunk, text in _chunks(names):
+        if text is None:
+            out.extend(f"{k[0]}_{k[1]}" if (k := tweet_name_key(n)) else "" for n in chunk)
+        else:
+            out.extend(_TWEET_KEY_LINES_RE.findall(text))
+    return out
+
+
+def split_settled_tweet_events(names: list[str]) -> tuple[list[str], list[str]]:
+    """``(settled, rest)``: the names of the form ``event_<eventid>_tweet_<tweetid>.json`` (a settled tweet
+    record; its tweet id is ``name[SETTLED_TWEET_EVENT_ID_AT:-5]``) and all the others, in listing order.
+
+    One regex call matches a whole run of such names at once, so the cost is one call per run, not per
+    name: the runs are long, as nearly every record of a cache is a settled tweet record.
+    """
+    settled: list[str] = []
+    rest: list[str] = []
+    match = _SETTLED_TWEET_EVENT_LINES_RE.match
+    for chunk, text in _chunks(names):
+        if text is None:
+            for name in chunk:  # a name holds a newline: name by name
+                key = event_name_key(name)
+                is_settled = key is not None and key[1] is EventSubject.TWEET and not key[3]
+                (settled if is_settled else rest).append(name)
+            continue
+        pos = i = 0
+        while i < len(chunk):
+            found = match(text, pos)
+            end = found.end() if found else pos
+            j = i + text.count("\n", pos, end)
+            settled.extend(chunk[i:j])
+            if j >= len(chunk):
+                break
+            rest.append(chunk[j])
+            pos = text.index("\n", end) + 1
+            i = j + 1
+    return settled, rest
 
 
 def is_temp_filename(name: str) -> bool:

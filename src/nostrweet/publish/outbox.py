@@ -235,7 +235,7 @@ class Outbox:
 
     async def _publish_unrecorded(self) -> list[PublishOutcome]:
         index = self.publisher.store.index
-        todo = [tid for tid in index.tweets if tid not in self._attempted and not index.tweet_events.get(tid)]
+        todo = [tid for tid in index.tweets if tid not in self._attempted and not index.has_tweet_events(tid)]
         if self.owns is not None:
             todo = [tid for tid in todo if self.owns(EventSubject.TWEET, tid)]
         if not todo:
