@@ -11,6 +11,10 @@ Per-user overrides (``[users.<name>]``): a user with its own relays or Blossom s
 publisher over the shared relay pool, so its events go to those relays; ``key_file`` replaces the
 derived key of that user's id; ``skip_retweets``/``skip_replies`` leave those tweets unpublished
 (they are still cached, as the archiver caches whole timeline pages).
+
+Memory over months: the publishers and outboxes live as long as the process, so everything they
+keep per tweet is capped by :class:`~nostrweet.publish.outcome.MemoryBounds` (``bounds``); the
+outcomes a poll or an outbox pass produced are taken (and dropped) as soon as it ends.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from nostrweet.daemon.state import StateStore, UserState, advanced, first_run_st
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey, load_key_file
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish.outbox import Outbox
+from nostrweet.publish.outcome import LruDict, MemoryBounds
 from nostrweet.publish.publisher import Publisher
 from nostrweet.publish.records import BACKOFF_CAP
 from nostrweet.settings import GlobalOptions
@@ -40,6 +45,9 @@ from nostrweet.twitter.models import User
 from nostrweet.twitter.ratelimit import RateLimiter
 
 log = logging.getLogger("nostrweet.daemon")
+
+DAEMON_BOUNDS = MemoryBounds(outcomes=1000)
+"""The daemon's caps: the defaults, and outcomes capped too (they are taken after every poll)."""
 
 
 class KeyRing:
@@ -84,8 +92,10 @@ class DaemonPipeline:
         keys: KeyDeriver | None = None,
         client: TwitterClient | None = None,
         pool: RelayPool | None = None,
+        bounds: MemoryBounds = DAEMON_BOUNDS,
     ) -> None:
         self.options = options
+        self.bounds = bounds
         self.config = config
         self.store = CacheStore(options.data_dir)
         self.states = StateStore(options.data_dir)
@@ -104,7 +114,7 @@ class DaemonPipeline:
         self._announced: set[str] = set()
         self._outbox_lock = asyncio.Lock()
         self._outboxes: dict[tuple[tuple[str, ...], tuple[str, ...]], Outbox] = {}
-        self._skip_checked: dict[int, bool] = {}
+        self._skip_checked: LruDict[int, bool] = LruDict(bounds.skip_checks)
         self._relay_was_up: dict[str, bool] = {}
 
     # -- set-up ----------------------------------------------------------------------------
@@ -167,7 +177,14 @@ class DaemonPipeline:
         key = (relays, blossom)
         pub = self._publishers.get(key)
         if pub is None:
-            pub = Publisher(self.store, self.keys, self.pool, relays=list(relays), blossom=list(blossom))
+            pub = Publisher(
+                self.store,
+                self.keys,
+                self.pool,
+                relays=list(relays),
+                blossom=list(blossom),
+                bounds=self.bounds,
+            )
             self._publishers[key] = pub
         return pub
 
@@ -208,13 +225,16 @@ class DaemonPipeline:
         # cached by an earlier poll that was cut short before publishing them
         unpublished = {int(t) for t in result.skipped if not self.store.index.has_tweet_events(int(t))}
         publisher = self.publisher_for(name)
-        if name not in self._announced:
-            await self._announce(name, user, publisher)
-        posted = 0
-        to_publish = [str(t) for t in sorted(unpublished.union(new_ids)) if self._wanted(name, t)]
-        if to_publish:
-            outcomes = await publisher.publish_tweets(to_publish)
-            posted = sum(1 for o in outcomes if o.status == "published")
+        try:
+            if name not in self._announced:
+                await self._announce(name, user, publisher)
+            posted = 0
+            to_publish = [str(t) for t in sorted(unpublished.union(new_ids)) if self._wanted(name, t)]
+            if to_publish:
+                outcomes = await publisher.publish_tweets(to_publish)
+                posted = sum(1 for o in outcomes if o.status == "published")
+        finally:
+            publisher.take_outcomes()  # logged when noted; the poll's result is counted above
         self.states.save(name, advanced(state, self.store.newest_tweet_id(name)))
         return PollResult(new_tweets=len(new_ids), posted=posted)
 
@@ -257,10 +277,12 @@ class DaemonPipeline:
         def owns(subject: EventSubject, subject_id: int) -> bool:
             if subject is EventSubject.TWEET:
                 owner = self._owner_of_tweet(subject_id)
-                if owner in self.config.users and subject_id not in self._skip_checked:
-                    self._skip_checked[subject_id] = self._wanted(owner, subject_id)
-                if owner in self.config.users and not self._skip_checked.get(subject_id, True):
-                    return False
+                if owner in self.config.users:
+                    wanted = self._skip_checked.hit(subject_id)
+                    if wanted is None:
+                        wanted = self._skip_checked[subject_id] = self._wanted(owner, subject_id)
+                    if not wanted:
+                        return False
             else:
                 owner = by_id.get(str(subject_id))
             if owner is None or owner not in self.config.users:
@@ -293,15 +315,18 @@ class DaemonPipeline:
                 first = outbox is None
                 if outbox is None:
                     outbox = self._outboxes[group] = Outbox(publisher, owns=owns)
-                if first:
-                    await outbox.run_once(now=time.time() + BACKOFF_CAP + 1)
-                    continue
-                for url in back_up:
-                    if url in group[0]:
-                        log.info("relay %s is up again: re-sending what it has not accepted", url)
-                        flush = Outbox(publisher, relays=[url], publish_unrecorded=False, owns=owns)
-                        await flush.run_once(now=time.time() + BACKOFF_CAP + 1)
-                await outbox.run_once()
+                try:
+                    if first:
+                        await outbox.run_once(now=time.time() + BACKOFF_CAP + 1)
+                        continue
+                    for url in back_up:
+                        if url in group[0]:
+                            log.info("relay %s is up again: re-sending what it has not accepted", url)
+                            flush = Outbox(publisher, relays=[url], publish_unrecorded=False, owns=owns)
+                            await flush.run_once(now=time.time() + BACKOFF_CAP + 1)
+                    await outbox.run_once()
+                finally:
+                    publisher.take_outcomes()  # the pass's report has them; nothing keeps them
 
     # -- views for the stats ---------------------------------------------------------------
 

@@ -4,7 +4,7 @@ nostr-sdk's authenticator belongs to a whole ``Client`` and sees only the relay 
 never the event being sent, so one client cannot answer AUTH as whichever identity publishes. Events
 of an identity bound for an AUTH-requiring relay therefore go through that identity's own client,
 whose authenticator signs with its key. At most ``max_clients`` are kept; the least recently used is
-shut down first.
+shut down first (and ``on_evict`` lets the pool forget what it keeps about that client).
 """
 
 from __future__ import annotations
@@ -27,9 +27,12 @@ AddRelay = Callable[[Any, RelayState], Awaitable[None]]
 class AuthClients:
     """One client per identity (by pubkey), each with the relays it has been used for."""
 
-    def __init__(self, new_client: NewClient, add_relay: AddRelay) -> None:
+    def __init__(
+        self, new_client: NewClient, add_relay: AddRelay, on_evict: Callable[[Any], None] | None = None
+    ) -> None:
         self._new_client = new_client
         self._add_relay = add_relay
+        self._on_evict = on_evict
         self._clients: OrderedDict[str, tuple[Any, set[str]]] = OrderedDict()
 
     async def client_for(
@@ -44,6 +47,8 @@ class AuthClients:
             self._clients[key.pubkey_hex] = entry
             while len(self._clients) > max_clients:
                 _, (old, _) = self._clients.popitem(last=False)
+                if self._on_evict is not None:
+                    self._on_evict(old)
                 with contextlib.suppress(Exception):
                     await old.shutdown()
         else:
@@ -56,6 +61,9 @@ class AuthClients:
         if new:
             await client.try_connect(timedelta(seconds=connect_timeout))
         return client
+
+    def __len__(self) -> int:
+        return len(self._clients)
 
     def take_all(self) -> list[Any]:
         """Forget every client and return them, for the caller to shut down."""

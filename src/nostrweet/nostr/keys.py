@@ -17,8 +17,9 @@ import hashlib
 import hmac
 import re
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +39,8 @@ NIP06_COIN = 1237
 _CURVE_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _MNEMONIC_LENGTHS = (12, 15, 18, 21, 24)
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+KEY_CACHE_SIZE = 4096
+"""Derived keys a :class:`KeyDeriver` keeps (the oldest is dropped first; deriving again is cheap)."""
 
 
 @dataclass(frozen=True)
@@ -93,9 +96,9 @@ def pubkey_of_secret(secret: bytes) -> str:
     return str(coincurve.PublicKeyXOnly.from_secret(secret).format().hex())
 
 
-@cache
+@lru_cache(maxsize=KEY_CACHE_SIZE)
 def npub_of_hex(pubkey_hex: str) -> str:
-    """NIP-19 ``npub1…`` of a hex public key (cached: the same identities recur in many events)."""
+    """NIP-19 ``npub1…`` of a hex public key (LRU-cached: the same identities recur in many events)."""
     return str(nostr_sdk.PublicKey.parse(pubkey_hex).to_bech32())
 
 
@@ -190,7 +193,7 @@ class KeyDeriver:
         self._seed = bip39_seed(normalize_mnemonic(mnemonic), passphrase)
         self._coin_node: Node | None = None
         self._accounts: dict[int, Node] = {}
-        self._keys: dict[str, MirrorKey] = {}
+        self._keys: OrderedDict[str, MirrorKey] = OrderedDict()  # LRU: derivable, so capped
 
     def __repr__(self) -> str:
         return f"KeyDeriver(scheme={self.scheme!r})"
@@ -205,6 +208,8 @@ class KeyDeriver:
         if key is None:
             key = self._legacy(uid) if self.scheme == "legacy" else self._nip06(int(uid))
             self._keys[uid] = key
+            if len(self._keys) > KEY_CACHE_SIZE:  # mentioned users add up over months
+                self._keys.popitem(last=False)
         return key
 
     def _nip06(self, uid: int) -> MirrorKey:

@@ -36,7 +36,7 @@ from nostrweet.nostr.event import SignedEvent, from_sdk_event, to_sdk_event
 from nostrweet.nostr.keys import MirrorKey
 from nostrweet.nostr.missing_ok import await_late_ok, still_connected
 from nostrweet.nostr.relay_state import RelayState, is_relay_message, needs_auth
-from nostrweet.nostr.transport import RepairingTransport
+from nostrweet.nostr.transport import MAX_TRACKED, RepairingTransport
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ class RelayPool:
         rate_limit_retries: int = 2,
         rate_limit_backoff: float = 1.0,
         max_auth_clients: int = 16,
+        max_ok_messages: int = 1024,
+        max_tracked: int = MAX_TRACKED,
     ) -> None:
         self.ok_timeout = ok_timeout
         self.connect_timeout = connect_timeout
@@ -79,14 +81,18 @@ class RelayPool:
         self.rate_limit_retries = rate_limit_retries
         self.rate_limit_backoff = rate_limit_backoff
         self.max_auth_clients = max_auth_clients
+        self.max_tracked = max_tracked  # per connection (transport.MAX_TRACKED)
         self._relays: dict[str, RelayState] = {}
         self._order: list[str] = []
         for url in urls:
             self._register(url)
         self._client: Any = None
-        self._auth_clients = AuthClients(self._new_client, self._add)
+        self._auth_clients = AuthClients(self._new_client, self._add, self._forget_client)
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
+        # OK messages by (relay, event id): taken by the send that waits for them; the rest (OKs that
+        # came after their send gave up) are dropped oldest first beyond max_ok_messages.
+        self.max_ok_messages = max(1, max_ok_messages)
         self._ok_messages: dict[tuple[str, str], str] = {}
         self._closed = False
         self._set_uniffi_loop = False
@@ -128,7 +134,7 @@ class RelayPool:
         self._tasks.append(asyncio.create_task(self._monitor(), name="relay-monitor"))
 
     def _new_client(self, authenticator: Any = None) -> Any:
-        transport = RepairingTransport(open_timeout=self.connect_timeout)
+        transport = RepairingTransport(open_timeout=self.connect_timeout, max_tracked=self.max_tracked)
         builder = (
             nostr_sdk.ClientBuilder()
             .websocket_transport(transport)
@@ -139,6 +145,10 @@ class RelayPool:
         client = builder.build()
         self._transports[id(client)] = transport
         return client
+
+    def _forget_client(self, client: Any) -> None:
+        """An AUTH client was shut down: drop its transport (and the connections' state it holds)."""
+        self._transports.pop(id(client), None)
 
     async def _add(self, client: Any, relay: RelayState) -> None:
         opts = nostr_sdk.RelayOptions().reconnect(False)
@@ -206,7 +216,7 @@ class RelayPool:
             if msg.is_ok() and msg.message:
                 key = (str(note.relay_url), msg.event_id.to_hex())
                 self._ok_messages[key] = msg.message
-                if len(self._ok_messages) > 10000:
+                while len(self._ok_messages) > self.max_ok_messages:
                     self._ok_messages.pop(next(iter(self._ok_messages)))
 
     async def ensure_relay(self, url: str) -> None:

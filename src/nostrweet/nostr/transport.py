@@ -83,12 +83,21 @@ def _generic(text: str) -> Exception:
     return nostr_sdk.NostrSdkError.Generic(text)  # type: ignore[no-any-return]
 
 
+MAX_TRACKED = 1024
+"""Per connection: recent OK answers kept, and EVENTs / subscriptions awaiting their answer. Beyond it
+the oldest are forgotten (an EVENT that never got its OK, a REQ never closed), so a connection that
+lives for months keeps a flat amount of memory."""
+
+
 class _Adapter(nostr_sdk.WebSocketAdapter):  # type: ignore[misc]
     """One logical connection to a relay, possibly carried over several sockets in turn."""
 
-    def __init__(self, url: str, ws: ClientConnection, open_timeout: float) -> None:
+    def __init__(
+        self, url: str, ws: ClientConnection, open_timeout: float, max_tracked: int = MAX_TRACKED
+    ) -> None:
         self.url = url
         self.open_timeout = open_timeout
+        self.max_tracked = max(1, max_tracked)
         self._ws = ws
         self._waiting: OrderedDict[str, None] = OrderedDict()
         self._sent: dict[str, str] = {}  # event id → its EVENT frame, while waiting
@@ -105,7 +114,7 @@ class _Adapter(nostr_sdk.WebSocketAdapter):  # type: ignore[misc]
         with contextlib.suppress(ValueError, LookupError, TypeError):
             msg = json.loads(frame)
             self.answers[msg[1]] = (bool(msg[2]), msg[3] if len(msg) > 3 else "")
-            while len(self.answers) > 10000:
+            while len(self.answers) > self.max_tracked:
                 self.answers.popitem(last=False)
 
     async def send(self, msg: Any) -> None:
@@ -116,11 +125,16 @@ class _Adapter(nostr_sdk.WebSocketAdapter):  # type: ignore[misc]
         if event_id is not None:
             self._waiting[event_id] = None
             self._sent[event_id] = text
+            while len(self._waiting) > self.max_tracked:  # the oldest never got its OK
+                stale, _ = self._waiting.popitem(last=False)
+                self._sent.pop(stale, None)
         elif text.startswith('["REQ"') or text.startswith('["CLOSE"'):
             with contextlib.suppress(ValueError, LookupError, TypeError):
                 sub = str(json.loads(text)[1])
                 if text.startswith('["REQ"'):
                     self._subs[sub] = text
+                    while len(self._subs) > self.max_tracked:
+                        self._subs.pop(next(iter(self._subs)))
                 else:
                     self._subs.pop(sub, None)
         try:
@@ -182,8 +196,9 @@ _closing: set[asyncio.Task[None]] = set()
 class RepairingTransport(nostr_sdk.CustomWebSocketTransport):  # type: ignore[misc]
     """A nostr-sdk WebSocket transport (python ``websockets``) that repairs id-less OKs; see the module."""
 
-    def __init__(self, open_timeout: float = 5.0) -> None:
+    def __init__(self, open_timeout: float = 5.0, max_tracked: int = MAX_TRACKED) -> None:
         self.open_timeout = open_timeout
+        self.max_tracked = max_tracked
         self.adapters: dict[str, _Adapter] = {}  # relay URL → its current connection
 
     def adapter(self, url: str) -> _Adapter | None:
@@ -198,6 +213,6 @@ class RepairingTransport(nostr_sdk.CustomWebSocketTransport):  # type: ignore[mi
             ws = await connect(url, open_timeout=self.open_timeout, close_timeout=1, max_size=None)
         except Exception as exc:
             raise _generic(f"cannot connect to {url}: {exc}") from None
-        adapter = _Adapter(url, ws, self.open_timeout)
+        adapter = _Adapter(url, ws, self.open_timeout, self.max_tracked)
         self.adapters[url.rstrip("/")] = adapter
         return nostr_sdk.WebSocketAdapterWrapper(adapter)

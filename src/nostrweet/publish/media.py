@@ -29,6 +29,7 @@ from nostrweet.bridge.events import MediaLink, original_media_link
 from nostrweet.cache import layout
 from nostrweet.cache.store import CacheStore, atomic_write_json, read_json_or_quarantine
 from nostrweet.nostr.keys import MirrorKey
+from nostrweet.publish.outcome import LruDict
 from nostrweet.twitter.models import TweetDocument
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,10 @@ _MIME = {
     "mov": "video/quicktime",
     "webm": "video/webm",
 }
+
+
+_EXTENSIONS = ("jpg", "png", "mp4", "gif", "webp", "mov", "m4v", "jpeg", "webm")
+"""The extensions the archiver stores media with, most common first (tried before a scan)."""
 
 
 def mime_of(ext: str) -> str:
@@ -95,6 +100,7 @@ class MediaUploader:
         http: httpx.AsyncClient | None,
         *,
         clock: Callable[[], float] = time.time,
+        cache_size: int = 1024,
     ) -> None:
         self.store = store
         self.servers = list(servers)
@@ -102,8 +108,9 @@ class MediaUploader:
         self._own_http = False
         self.clock = clock
         self.memo_dir = store.data_dir / MEMO_DIR
-        self._by_tweet: dict[tuple[int, int], str] = {}
-        self._indexed = -1
+        self._by_tweet: LruDict[tuple[int, int], str] = LruDict(cache_size)
+        self.scans = 0
+        """Scans of the index's media names (a lookup the file name candidates did not answer)."""
 
     async def aclose(self) -> None:
         """Close the HTTP client if this uploader created it."""
@@ -117,15 +124,31 @@ class MediaUploader:
             self._own_http = True
         return self._http
 
-    def media_file(self, tweet_id: str, n: int) -> str | None:
-        """The cached media file name of item ``n`` of a tweet, if any (from the index)."""
+    def media_file(self, tweet_id: str, n: int, username: str | None = None) -> str | None:
+        """The cached media file name of item ``n`` of a tweet, if any (from the index).
+
+        With the author's ``username`` the usual names are tried first; else (or if none is there) the
+        index's media names are scanned once for that tweet. A bounded LRU keeps recent answers.
+        """
         key = (int(tweet_id), n)
-        if key not in self._by_tweet and len(self.store.index.media) != self._indexed:
-            self._indexed = len(self.store.index.media)
-            for name in self.store.index.media:
-                parsed = layout.parse_media_filename(name)
-                if parsed is not None:
-                    self._by_tweet[(parsed.tweet_id, parsed.index)] = name
+        found = self._by_tweet.hit(key)
+        if found is not None:
+            return found
+        names = self.store.index.media
+        if username is not None:
+            for ext in _EXTENSIONS:
+                try:
+                    name = layout.media_filename(username, key[0], n, ext)
+                except ValueError:
+                    break
+                if name in names:
+                    self._by_tweet[key] = name
+                    return name
+        self.scans += 1
+        for name in list(names):
+            parsed = layout.parse_media_filename(name)
+            if parsed is not None and parsed.tweet_id == key[0]:
+                self._by_tweet[(parsed.tweet_id, parsed.index)] = name
         return self._by_tweet.get(key)
 
     def _memo(self, sha256: str) -> dict[str, str]:
@@ -144,9 +167,11 @@ class MediaUploader:
         attachments = doc.data.attachments
         if not self.servers or attachments is None:
             return result
+        author = doc.author()
+        username = author.username if author is not None else None
         for n, media_key in enumerate(attachments.media_keys):
             media = doc.media(media_key)
-            name = self.media_file(doc.data.id, n)
+            name = self.media_file(doc.data.id, n, username)
             if media is None or name is None:
                 continue
             link, uploaded = await self._upload_one(

@@ -1,10 +1,16 @@
-"""What publishing one event gave (:class:`PublishOutcome`), a run's summary, and the unit of work."""
+"""What publishing one event gave (:class:`PublishOutcome`), a run's summary, and the unit of work.
+
+Also the memory bounds of the long-lived publishing objects (:class:`MemoryBounds`) and the small
+least-recently-used map they use for what can be derived again from the cache directory
+(:class:`LruDict`): the daemon runs for months, so nothing it keeps may grow with every tweet.
+"""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 from nostrweet.cache.layout import EventSubject
 from nostrweet.nostr.event import SignedEvent
@@ -14,6 +20,60 @@ from nostrweet.publish.records import EventRecord
 Status = Literal["published", "already", "failed", "error"]
 """published: sent now and some relay took it; already: nothing to send, some relay holds it;
 failed: no relay holds it (rejected or pending everywhere); error: no event could be built."""
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LruDict(OrderedDict[K, V], Generic[K, V]):
+    """A dict of at most ``cap`` entries; setting or reading (:meth:`hit`) an entry makes it the newest,
+    and the least recently used ones are dropped beyond ``cap``. Only for data that can be derived
+    again (a miss costs a read or a recomputation, never a different result)."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__()
+        self.cap = max(1, cap)
+
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.cap:
+            self.popitem(last=False)
+
+    def hit(self, key: K) -> V | None:
+        """The value of ``key`` (made the most recently used), or None."""
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+
+@dataclass(frozen=True)
+class MemoryBounds:
+    """Caps of what the publisher, its media uploader, the outbox and the daemon pipeline keep.
+
+    The defaults keep a daemon with 1,000 users in a few tens of MB however long it runs; the tests
+    set them small to exercise eviction. Every capped structure holds data that the cache directory
+    can give again (records, their event refs, keys, file names), so a cap changes costs, not results.
+    """
+
+    records: int = 4096
+    """Event records kept by the :class:`~nostrweet.publish.records.RecordStore`."""
+    refs: int = 1024
+    """Signed events of published tweets kept to build replies, quotes and reposts (else read back)."""
+    signers: int = 1024
+    """Mirror keys by pubkey, for NIP-42 AUTH of re-sent events (else derived from the tweet)."""
+    listed: int = 4096
+    """Identities whose Blossom list (kind 10063) was checked in this process."""
+    media_names: int = 1024
+    """Media file names by (tweet id, position)."""
+    outcomes: int | None = None
+    """Outcomes kept until taken (None: all, for a CLI run's summary; the daemon takes them per poll)."""
+    tracked: int = 100_000
+    """Outbox: pending record names remembered as waiting or skipped; tweets tried without a record."""
+    skip_checks: int = 4096
+    """Daemon: per-tweet results of the ``skip_retweets``/``skip_replies`` check."""
+
 
 _WHAT = {
     EventSubject.TWEET: "tweet",

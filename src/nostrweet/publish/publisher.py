@@ -11,6 +11,7 @@ Interface (the CLI and the daemon call these)::
     await publisher.publish_relay_list(user_id)                       # -> PublishOutcome (kind 10002)
     await publisher.resend(record)                                    # -> PublishOutcome (outbox)
     publisher.outcomes                                                # every event handled so far
+    publisher.take_outcomes()                                         # ... returned and forgotten
     await publisher.aclose()
 
 ``keys`` is anything with ``for_user(user_id) -> MirrorKey`` (a KeyDeriver, or a wrapper that returns a
@@ -22,6 +23,13 @@ own author's identity, 3 levels at most, each id once per call), then itself. Tw
 round) before anything is sent, the events are sent level by level (:func:`plan.dependency_levels`;
 a level's events are all in flight at once), and the answers are written (again one sync).
 An event that has a record is never rebuilt: its recorded event is sent again, so ids stay stable.
+
+Memory (:class:`~nostrweet.publish.outcome.MemoryBounds`): a publisher lives as long as the daemon,
+so what it keeps per tweet is capped. The refs a reply, quote or repost is built with are looked up
+in the current round first, then in a small LRU, then in the tweet's event record on disk (the
+record a re-send would use), so a cache miss reads the record and never builds a different event.
+``outcomes`` grows until :meth:`Publisher.take_outcomes` (the daemon calls it after every poll and
+outbox pass), and never beyond ``bounds.outcomes`` when that is set.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 import httpx
@@ -44,7 +52,14 @@ from nostrweet.nostr.keys import MirrorKey
 from nostrweet.nostr.relays import QueryFilter, RelayPool
 from nostrweet.publish import identity
 from nostrweet.publish.media import MediaResult, MediaUploader
-from nostrweet.publish.outcome import PublishOutcome, PublishSummary, Unit, outcome_of
+from nostrweet.publish.outcome import (
+    LruDict,
+    MemoryBounds,
+    PublishOutcome,
+    PublishSummary,
+    Unit,
+    outcome_of,
+)
 from nostrweet.publish.plan import (
     R_LOOKUP_BATCH,
     PlanItem,
@@ -92,7 +107,9 @@ class Publisher:
         publish_profiles: bool = True,
         lookup_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
+        bounds: MemoryBounds | None = None,
     ) -> None:
+        self.bounds = bounds = bounds or MemoryBounds()
         self.store = store
         self.keys = keys
         self.pool = pool
@@ -103,13 +120,14 @@ class Publisher:
         self.publish_profiles = publish_profiles
         self.lookup_timeout = lookup_timeout
         self.clock = clock
-        self.records = RecordStore(store.data_dir, store.index)
-        self.media = MediaUploader(store, self.blossom, http, clock=clock)
+        self.records = RecordStore(store.data_dir, store.index, cache_size=bounds.records)
+        self.media = MediaUploader(store, self.blossom, http, clock=clock, cache_size=bounds.media_names)
         self.outcomes: list[PublishOutcome] = []
-        self._refs: dict[str, EventRef] = {}
-        self._uploaders: set[str] = set()
-        self._blossom_listed: set[str] = set()
-        self._signers: dict[str, MirrorKey] = {}
+        self._refs: LruDict[str, EventRef] = LruDict(bounds.refs)
+        self._rounds: dict[object, dict[str, EventRef]] = {}  # refs of the rounds in progress
+        self._uploaders: set[str] = set()  # authors with media uploaded in the current round
+        self._blossom_listed: LruDict[str, bool] = LruDict(bounds.listed)
+        self._signers: LruDict[str, MirrorKey] = LruDict(bounds.signers)
 
     async def aclose(self) -> None:
         """Release what the publisher opened itself (not the pool)."""
@@ -130,6 +148,11 @@ class Publisher:
         outcomes = await self.publish_tweets(ids, progress=progress)
         return PublishSummary(outcomes, self.outcomes[start:])
 
+    def take_outcomes(self) -> list[PublishOutcome]:
+        """Every outcome noted since the last call, forgotten here (the daemon's per-poll reset)."""
+        taken, self.outcomes = self.outcomes, []
+        return taken
+
     async def publish_tweets(
         self, tweet_ids: Sequence[str | int], *, progress: Progress | None = None
     ) -> list[PublishOutcome]:
@@ -140,7 +163,13 @@ class Publisher:
         profiled: set[str] = set()
         done = 0
         for chunk in chunked(ids, BATCH):
-            await self._publish_chunk(chunk, seen, by_id, profiled)
+            round_refs: dict[str, EventRef] = {}
+            token = object()
+            self._rounds[token] = round_refs
+            try:
+                await self._publish_chunk(chunk, seen, by_id, profiled, round_refs)
+            finally:
+                del self._rounds[token]
             done += len(chunk)
             if progress is not None:
                 progress(done, len(ids))
@@ -164,6 +193,7 @@ class Publisher:
         seen: set[str],
         by_id: dict[str, PublishOutcome],
         profiled: set[str],
+        round_refs: dict[str, EventRef],
     ) -> None:
         items: list[PlanItem] = []
         authors: dict[str, User] = {}
@@ -188,7 +218,7 @@ class Publisher:
             level: list[Unit] = []
             for item in group:
                 try:
-                    unit = await self._prepare(item)
+                    unit = await self._prepare(item, round_refs)
                 except NostrweetError as exc:
                     by_id[item.tweet_id] = self.note(PublishOutcome(item.tweet_id, "error", message=str(exc)))
                     continue
@@ -203,12 +233,17 @@ class Publisher:
                 if user_id not in profiled:
                     profiled.add(user_id)
                     await self._profile_for(user)
-        for user_id in sorted(self._uploaders - self._blossom_listed):
-            self._blossom_listed.add(user_id)
+        uploaders, self._uploaders = self._uploaders, set()
+        for user_id in sorted(u for u in uploaders if self._blossom_listed.hit(u) is None):
+            self._blossom_listed[user_id] = True
             self.note(await identity.publish_blossom_list(self, user_id))
 
     def note(self, outcome: PublishOutcome) -> PublishOutcome:
+        """Keep (until taken) and log an outcome; returns it."""
         self.outcomes.append(outcome)
+        cap = self.bounds.outcomes
+        if cap is not None and len(self.outcomes) > cap:
+            del self.outcomes[: len(self.outcomes) - cap]
         if outcome.status == "error" or (outcome.status == "failed" and outcome.sent):
             log.warning("%s %s: %s", outcome.what, outcome.subject_id, outcome.describe())
         else:
@@ -225,7 +260,7 @@ class Publisher:
         outcome = await identity.publish_profile(self, cached if cached is not None else user)
         self.note(outcome)
 
-    async def _prepare(self, item: PlanItem) -> Unit:
+    async def _prepare(self, item: PlanItem, round_refs: dict[str, EventRef]) -> Unit:
         tid = item.tweet_id
         records = self.records.for_tweet(tid)
         best = best_record(records)
@@ -235,15 +270,41 @@ class Publisher:
         else:
             event = await self._build(item)
             record = self.records.get_or_create(event.to_dict(), EventSubject.TWEET, tid, tweet_id=tid)
-        self._refs[tid] = EventRef(event.id, event.pubkey, event.kind, event.to_json())
+        ref = EventRef(event.id, event.pubkey, event.kind, event.to_json())
+        round_refs[tid] = self._refs[tid] = ref
         accepted = self.records.accepted_relays(tid)
         rejected = {url for url, st in record.relays.items() if st.status == "rejected"}
         targets = send_targets(self.relays, accepted, rejected, force=self.force)
         return Unit(tid, record, event, targets, self._key_of(item.author_id, event))
 
-    def own_key(self, event: SignedEvent) -> MirrorKey | None:
-        """The mirror key that signed a recorded event, if it is ours (for NIP-42 AUTH)."""
-        return self._signers.get(event.pubkey)
+    def ref_of(self, tweet_id: str) -> EventRef | None:
+        """The event a tweet is referenced by (reply ``e``, quote ``q``, repost): from a round in
+        progress, else the LRU, else the tweet's best event record on disk; None if it has none."""
+        for round_refs in self._rounds.values():
+            found = round_refs.get(tweet_id)
+            if found is not None:
+                return found
+        ref = self._refs.hit(tweet_id)
+        if ref is None:
+            best = best_record(self.records.for_tweet(tweet_id)) if tweet_id.isdigit() else None
+            if best is None:
+                return None
+            event = SignedEvent.from_dict(best.event)
+            ref = self._refs[tweet_id] = EventRef(event.id, event.pubkey, event.kind, event.to_json())
+        return ref
+
+    def own_key(self, event: SignedEvent, tweet_id: str | None = None) -> MirrorKey | None:
+        """The mirror key that signed a recorded event, if it is ours (for NIP-42 AUTH): remembered
+        from this process, else derived from the author of the cached tweet ``tweet_id``."""
+        key = self._signers.hit(event.pubkey)
+        if key is None and tweet_id is not None and self.store.has_tweet(tweet_id):
+            doc = self.store.read_tweet(tweet_id)
+            author = doc.data.author_id if doc is not None else None
+            if author is not None:
+                candidate = self.keys.for_user(author)
+                if candidate.pubkey_hex == event.pubkey:
+                    key = self._signers[event.pubkey] = candidate
+        return key
 
     def _key_of(self, user_id: str | None, event: SignedEvent) -> MirrorKey | None:
         if user_id is None:
@@ -263,7 +324,7 @@ class Publisher:
         ctx = BuildContext(
             pubkey_for=lambda uid: self.keys.for_user(uid).pubkey_hex,
             media=media.links,
-            refs=dict(self._refs),
+            refs=_RefView(self),
             first_relay=self.relays[0] if self.relays else None,
         )
         return sign_event(build_tweet_event(item.doc, ctx), key)
@@ -349,7 +410,8 @@ class Publisher:
     async def resend(self, record: EventRecord, relays: Sequence[str]) -> PublishOutcome:
         """Send a recorded event again to ``relays`` (the outbox's retry)."""
         event = SignedEvent.from_dict(record.event)
-        unit = Unit(record.tweet_id or record.subject_id, record, event, list(relays), self.own_key(event))
+        key = self.own_key(event, record.tweet_id)
+        unit = Unit(record.tweet_id or record.subject_id, record, event, list(relays), key)
         [outcome] = await self.deliver_units([unit])
         return self.note(outcome)
 
@@ -360,3 +422,22 @@ class Publisher:
     async def publish_relay_list(self, user_id: str | int) -> PublishOutcome:
         """Publish the kind 10002 of a mirror identity with the configured relays."""
         return self.note(await identity.publish_relay_list(self, str(user_id)))
+
+
+class _RefView(Mapping[str, EventRef]):
+    """The refs a tweet event is built with, looked up on demand (:meth:`Publisher.ref_of`)."""
+
+    def __init__(self, publisher: Publisher) -> None:
+        self._publisher = publisher
+
+    def __getitem__(self, tweet_id: str) -> EventRef:
+        found = self._publisher.ref_of(tweet_id)
+        if found is None:
+            raise KeyError(tweet_id)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._publisher._refs))
+
+    def __len__(self) -> int:
+        return len(self._publisher._refs)

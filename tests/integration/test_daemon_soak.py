@@ -1,0 +1,208 @@
+"""Soak: the real daemon pipeline, in-process, over many polls with new tweets each time (SPEC §5).
+
+The daemon runs for months; nothing it keeps may grow with the number of tweets. The pipeline is
+driven poll after poll against the fake X API (new tweets released before each round) and nostr-sdk's
+in-process relay, with every memory cap set small (:class:`MemoryBounds`, the pool's and the key
+deriver's) so that eviction happens all the time. After each round the sizes of the long-lived
+structures must be within their caps, and at the end every tweet must be on the relay exactly once,
+with the event its record holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nostrweet.cache.layout import EventSubject, parse_event_filename
+from nostrweet.config import ConfigFile, UserOverrides
+from nostrweet.daemon.config import DaemonConfig
+from nostrweet.daemon.pipeline import DaemonPipeline
+from nostrweet.nostr import keys as keys_module
+from nostrweet.nostr.keys import KeyDeriver
+from nostrweet.nostr.relays import QueryFilter, RelayPool
+from nostrweet.publish.outcome import MemoryBounds
+from nostrweet.settings import GlobalOptions, Secret
+from tests.fakes.x_api import FakeXApi
+from tests.fakes.x_world import (
+    BIG_TIMELINE_USER_ID,
+    BIG_TIMELINE_USERNAME,
+    PHILLY_USER_ID,
+    PHILLY_USERNAME,
+    World,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+BOUNDS = MemoryBounds(
+    records=8, refs=4, signers=4, listed=2, media_names=4, outcomes=16, tracked=8, skip_checks=8
+)
+POOL_CAPS = {"max_ok_messages": 4, "max_tracked": 4}
+KEY_CAP = 8
+USERS = {PHILLY_USER_ID: PHILLY_USERNAME.lower(), BIG_TIMELINE_USER_ID: BIG_TIMELINE_USERNAME.lower()}
+FIRST = 5  # tweets visible at the first poll
+PER_ROUND = 4  # tweets released per user before each later round
+
+
+def _options(data_dir: Path, api: FakeXApi) -> GlobalOptions:
+    return GlobalOptions(
+        data_dir=data_dir,
+        bearer_token=Secret(api.bearer_token),
+        mnemonic=Secret(MNEMONIC),
+        twitter_api_url=api.url,
+        key_derivation="nip06",
+        config=ConfigFile(),
+        log_level=logging.WARNING,
+        log_format="text",
+    )
+
+
+def _sizes(pipeline: DaemonPipeline) -> dict[str, int]:
+    """The size of every per-tweet structure of the long-lived objects (largest over publishers)."""
+    sizes: Counter[str] = Counter()
+
+    def at_least(name: str, value: int) -> None:
+        sizes[name] = max(sizes[name], value)
+
+    for pub in pipeline._publishers.values():
+        at_least("outcomes", len(pub.outcomes))
+        at_least("refs", len(pub._refs))
+        at_least("rounds", len(pub._rounds))
+        at_least("records", len(pub.records._cache))
+        at_least("signers", len(pub._signers))
+        at_least("listed", len(pub._blossom_listed))
+        at_least("uploaders", len(pub._uploaders))
+        at_least("media_names", len(pub.media._by_tweet))
+    for outbox in pipeline._outboxes.values():
+        at_least("tracked", max(len(outbox._due), len(outbox._skip), len(outbox._attempted)))
+    at_least("skip_checks", len(pipeline._skip_checked))
+    at_least("keys", len(pipeline.keys.deriver._keys))
+    pool = pipeline.pool
+    at_least("ok_messages", len(pool._ok_messages))
+    at_least("auth_clients", len(pool._auth_clients))
+    at_least("transports", len(pool._transports))
+    for transport in pool._transports.values():
+        for adapter in transport.adapters.values():
+            at_least("answers", len(adapter.answers))
+            at_least("waiting", max(len(adapter._waiting), len(adapter._sent)))
+            at_least("subs", len(adapter._subs))
+    return dict(sizes)
+
+
+LIMITS = {
+    "outcomes": 0,  # taken after every poll and outbox pass
+    "refs": BOUNDS.refs,
+    "rounds": 0,
+    "records": BOUNDS.records,
+    "signers": BOUNDS.signers,
+    "listed": BOUNDS.listed,
+    "uploaders": 0,
+    "media_names": BOUNDS.media_names,
+    "tracked": BOUNDS.tracked,
+    "skip_checks": BOUNDS.skip_checks,
+    "keys": KEY_CAP,
+    "ok_messages": POOL_CAPS["max_ok_messages"],
+    "auth_clients": 0,
+    "transports": 1,  # the pool's one client (no AUTH relay here)
+    "answers": POOL_CAPS["max_tracked"],
+    "waiting": POOL_CAPS["max_tracked"],
+    "subs": POOL_CAPS["max_tracked"],
+}
+
+
+def _records_by_tweet(data_dir: Path) -> dict[str, list[str]]:
+    """Tweet id -> event ids of its records on disk (the cache directory is the state)."""
+    out: dict[str, list[str]] = {}
+    for path in (data_dir / "nostr_events").iterdir():
+        parsed = parse_event_filename(path.name)
+        if parsed is not None and parsed.subject is EventSubject.TWEET:
+            out.setdefault(str(parsed.subject_id), []).append(parsed.event_id)
+    return out
+
+
+async def _relay_events(relay: str) -> list[Any]:
+    async with RelayPool([relay]) as pool:
+        return await pool.query(QueryFilter(kinds=[1, 6], limit=5000), timeout=5.0)
+
+
+def _is_retweet(world: World, tweet_id: str) -> bool:
+    raw = world.tweets[tweet_id]
+    return any(r.get("type") == "retweeted" for r in raw.get("referenced_tweets") or [])
+
+
+async def test_many_polls_keep_memory_flat_and_publish_every_tweet_once(
+    fake_x: FakeXApi, x_world: World, sdk_relay: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(keys_module, "KEY_CACHE_SIZE", KEY_CAP)
+    for uid in USERS:
+        x_world.hold_back(uid, keep=FIRST)
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    options = _options(data_dir, fake_x)
+    # one user skips its retweets: the outbox then asks the per-tweet skip check (a capped cache)
+    config = DaemonConfig(
+        users=tuple(USERS.values()),
+        relays=(sdk_relay,),
+        blossom_servers=(),
+        backfill=20,
+        overrides={BIG_TIMELINE_USERNAME.lower(): UserOverrides(skip_retweets=True)},
+    )
+    pool = RelayPool([sdk_relay], ok_timeout=5.0, **POOL_CAPS)
+    deriver = KeyDeriver(Secret(MNEMONIC))
+    pipeline = DaemonPipeline(options, config, keys=deriver, pool=pool, bounds=BOUNDS)
+    peak: Counter[str] = Counter()
+    rounds = 0
+    try:
+        await pipeline.start()
+        await pipeline.run_outbox()
+        while True:
+            rounds += 1
+            for step in (*USERS.values(), "outbox"):
+                await (pipeline.run_outbox() if step == "outbox" else pipeline.poll_user(step))
+                for name, value in _sizes(pipeline).items():
+                    assert value <= LIMITS[name], f"round {rounds}, {step}: {name} = {value}"
+                    peak[name] = max(peak[name], value)
+            if not any(x_world.held_back(uid) for uid in USERS):
+                break
+            for uid in USERS:
+                x_world.release(uid, PER_ROUND)
+        pub = next(iter(pipeline._publishers.values()))
+        reads_before = pub.records.reads
+    finally:
+        await pipeline.aclose()
+    assert rounds >= 20
+    # the caps were reached, so eviction was exercised (not just small numbers)
+    for name in ("refs", "records", "signers", "keys", "skip_checks", "answers"):
+        assert peak[name] == LIMITS[name], f"{name} never reached its cap: {peak[name]}"
+    assert reads_before > 0
+
+    records = _records_by_tweet(data_dir)
+    events = await _relay_events(sdk_relay)
+    relay_ids = {e.id for e in events}
+    # every timeline tweet that is wanted has exactly one record, and its event is on the relay
+    for uid, name in USERS.items():
+        skips = uid == BIG_TIMELINE_USER_ID
+        timeline = [t for t in x_world._by_author[uid] if not (skips and _is_retweet(x_world, t))]
+        assert len(timeline) > 50
+        for tid in timeline:
+            assert len(records.get(tid, [])) == 1, f"@{name} tweet {tid}: records {records.get(tid)}"
+            assert records[tid][0] in relay_ids, f"@{name} tweet {tid} is not on the relay"
+    # what the relay holds is exactly what the records hold: one event per tweet, no other version
+    assert relay_ids == {ids[0] for ids in records.values()}
+    per_tweet = Counter(tag[1] for e in events for tag in e.tags if tag[0] == "proxy")
+    assert len(per_tweet) == len(events) and max(per_tweet.values()) == 1
+    # and each was built with the events of what it references (never with an evicted ref missing)
+    linked = 0
+    for event in events:
+        tid = next(t[1] for t in event.tags if t[0] == "proxy").rsplit("/", 1)[1]
+        targets = {t[1] for t in event.tags if t[0] in ("e", "q")}
+        for ref in x_world.tweets[tid].get("referenced_tweets") or []:
+            recorded = records.get(ref["id"])
+            if recorded:
+                assert recorded[0] in targets, f"tweet {tid}: no tag for its {ref['type']} {ref['id']}"
+                linked += 1
+    assert linked > 50

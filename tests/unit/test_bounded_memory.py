@@ -1,0 +1,276 @@
+"""Every per-tweet structure of the daemon's long-lived objects is capped, and a miss gives the same
+answer as a hit (the cache directory is the state). No socket is opened here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nostrweet.bridge.events import EventRef
+from nostrweet.cache.layout import EventSubject, media_filename
+from nostrweet.cache.store import CacheStore
+from nostrweet.nostr import keys as keys_module
+from nostrweet.nostr.auth_clients import AuthClients
+from nostrweet.nostr.event import UnsignedEvent, sign_event
+from nostrweet.nostr.keys import KeyDeriver
+from nostrweet.nostr.relay_state import RelayState
+from nostrweet.nostr.relays import RelayPool
+from nostrweet.nostr.transport import _Adapter
+from nostrweet.publish.media import MediaUploader
+from nostrweet.publish.outbox import Outbox
+from nostrweet.publish.outcome import LruDict, MemoryBounds, PublishOutcome
+from nostrweet.publish.publisher import Publisher
+from nostrweet.publish.records import apply_answer
+from nostrweet.settings import Secret
+
+MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+RELAY = "ws://127.0.0.1:9"  # never connected to: nothing here sends
+
+
+@pytest.fixture(scope="module")
+def deriver() -> KeyDeriver:
+    return KeyDeriver(Secret(MNEMONIC))
+
+
+# -- LruDict -----------------------------------------------------------------------------------
+
+
+def test_lru_dict_drops_the_least_recently_used() -> None:
+    lru: LruDict[str, int] = LruDict(2)
+    lru["a"] = 1
+    lru["b"] = 2
+    assert lru.hit("a") == 1  # "a" is now the newest
+    lru["c"] = 3
+    assert list(lru) == ["a", "c"]
+    assert lru.hit("b") is None
+    lru["a"] = 4  # updating makes it the newest too
+    lru["d"] = 5
+    assert dict(lru) == {"a": 4, "d": 5}
+
+
+@given(st.integers(1, 6), st.lists(st.integers(0, 20), max_size=60))
+def test_lru_dict_never_exceeds_its_cap_and_keeps_the_newest(cap: int, keys: list[int]) -> None:
+    lru: LruDict[int, int] = LruDict(cap)
+    for k in keys:
+        lru[k] = k
+        assert len(lru) <= cap
+    newest = list(dict.fromkeys(reversed(keys)))[:cap]
+    assert set(lru) == set(newest)
+
+
+# -- publisher ---------------------------------------------------------------------------------
+
+
+def _publisher(data_dir: Path, deriver: KeyDeriver, bounds: MemoryBounds) -> Publisher:
+    return Publisher(CacheStore(data_dir), deriver, RelayPool([RELAY]), relays=[RELAY], bounds=bounds)
+
+
+def _record(pub: Publisher, deriver: KeyDeriver, tweet_id: str, *, pending_until: int | None = None) -> str:
+    key = deriver.for_user("12")
+    event = sign_event(UnsignedEvent(key.pubkey_hex, 1_700_000_000, 1, (), f"tweet {tweet_id}"), key)
+    record = pub.records.get_or_create(event.to_dict(), EventSubject.TWEET, tweet_id, tweet_id=tweet_id)
+    state = apply_answer(None, "accepted", "", 1_700_000_000)
+    if pending_until is not None:
+        state = apply_answer(None, "pending", "down", pending_until - 30)
+    record.relays[RELAY] = state
+    pub.records.save(record)
+    return event.id
+
+
+def test_refs_are_capped_and_a_miss_reads_the_record(data_dir: Path, deriver: KeyDeriver) -> None:
+    bounds = MemoryBounds(refs=2, records=1)
+    pub = _publisher(data_dir, deriver, bounds)
+    ids = {str(100 + n): _record(pub, deriver, str(100 + n)) for n in range(5)}
+    for tid in ids:
+        ref = pub.ref_of(tid)
+        assert ref is not None and ref.event_id == ids[tid]
+        assert len(pub._refs) <= 2 and len(pub.records._cache) <= 1
+    # a fresh publisher (as after a restart, or once evicted) finds the same event on disk
+    again = _publisher(data_dir, deriver, bounds)
+    reads = again.records.reads
+    first = again.ref_of("100")
+    assert first is not None and first.event_id == ids["100"]
+    assert json.loads(first.event_json)["id"] == ids["100"]
+    assert again.records.reads == reads + 1
+    assert again.ref_of("100") == first and again.records.reads == reads + 1  # now a hit
+    assert again.ref_of("999") is None  # no record: no ref, no read
+    assert again.records.reads == reads + 1
+
+
+def test_refs_of_a_round_in_progress_are_never_evicted(data_dir: Path, deriver: KeyDeriver) -> None:
+    pub = _publisher(data_dir, deriver, MemoryBounds(refs=1))
+    pinned = EventRef("a" * 64, "b" * 64, 1, "{}")
+    pub._rounds[object()] = {"5": pinned}
+    for n in range(3):
+        pub._refs[str(n)] = EventRef(str(n) * 64, "b" * 64, 1, "{}")
+    assert pub.ref_of("5") is pinned  # not on disk, not in the LRU: only the round has it
+
+
+def test_outcomes_are_taken_and_capped(data_dir: Path, deriver: KeyDeriver) -> None:
+    pub = _publisher(data_dir, deriver, MemoryBounds(outcomes=3))
+    for n in range(5):
+        pub.note(PublishOutcome(str(n), "already"))
+    assert [o.subject_id for o in pub.outcomes] == ["2", "3", "4"]
+    assert [o.subject_id for o in pub.take_outcomes()] == ["2", "3", "4"]
+    assert pub.outcomes == [] and pub.take_outcomes() == []
+    cli = _publisher(data_dir, deriver, MemoryBounds())  # the CLI keeps all for its summary
+    for n in range(5):
+        cli.note(PublishOutcome(str(n), "already"))
+    assert len(cli.outcomes) == 5
+
+
+def test_signers_are_capped(data_dir: Path, deriver: KeyDeriver) -> None:
+    pub = _publisher(data_dir, deriver, MemoryBounds(signers=2))
+    events = []
+    for uid in ("1", "2", "3"):
+        key = deriver.for_user(uid)
+        event = sign_event(UnsignedEvent(key.pubkey_hex, 1, 1, (), uid), key)
+        assert pub._key_of(uid, event) == key
+        events.append(event)
+    assert len(pub._signers) == 2
+    assert pub.own_key(events[0]) is None  # evicted, and no cached tweet to derive it from
+    assert pub.own_key(events[2]) == deriver.for_user("3")
+
+
+# -- media names -------------------------------------------------------------------------------
+
+
+def test_media_names_are_capped_and_found_without_a_scan(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    names = [media_filename("someone", 1000 + n, 0, "jpg" if n % 2 else "mp4") for n in range(6)]
+    store.index.media.update(names)
+    uploader = MediaUploader(store, [], None, cache_size=2)
+    for n, name in enumerate(names):
+        assert uploader.media_file(str(1000 + n), 0, "someone") == name
+        assert len(uploader._by_tweet) <= 2
+    assert uploader.scans == 0
+    assert uploader.media_file("1000", 0) == names[0]  # no username: one scan
+    assert uploader.scans == 1
+    assert uploader.media_file("1000", 1, "someone") is None
+    assert len(uploader._by_tweet) <= 2
+
+
+# -- outbox ------------------------------------------------------------------------------------
+
+
+def test_outbox_tracking_is_capped_and_pruned(data_dir: Path, deriver: KeyDeriver) -> None:
+    pub = _publisher(data_dir, deriver, MemoryBounds(tracked=3, records=1))
+    later = 2_000_000_000
+    for n in range(6):
+        _record(pub, deriver, str(200 + n), pending_until=later)
+    outbox = Outbox(pub, publish_unrecorded=False)
+
+    async def passes() -> list[int]:
+        reads = []
+        for _ in range(3):
+            report = await outbox.run_once(now=1_700_000_100)  # nothing is due: nothing is sent
+            assert not report.resent
+            assert len(outbox._due) <= 3 and len(outbox._skip) <= 3
+            reads.append(report.read)
+        return reads
+
+    reads = asyncio.run(passes())
+    assert reads[0] >= 5  # every pending record read once (one may still be in the record cache)
+    assert all(0 < r <= 3 for r in reads[1:])  # the 3 remembered as waiting are not read again
+    # a record that is no longer pending is dropped from the tracking at the next pass
+    name = next(iter(outbox._due))
+    pub.records.index.pending_events.discard(name)
+    asyncio.run(outbox.run_once(now=1_700_000_100))
+    assert name not in outbox._due
+
+
+# -- keys --------------------------------------------------------------------------------------
+
+
+def test_derived_keys_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keys_module, "KEY_CACHE_SIZE", 3)
+    deriver = KeyDeriver(Secret(MNEMONIC))
+    first = deriver.for_user("1")
+    for uid in range(2, 12):
+        deriver.for_user(str(uid))
+        assert len(deriver._keys) <= 3
+    assert deriver.for_user("1") == first  # derived again: the same key
+
+
+# -- relay pool, transport, AUTH clients ---------------------------------------------------------
+
+
+class _Ws:
+    def __init__(self, incoming: list[str]) -> None:
+        self.incoming = incoming
+        self.sent: list[str] = []
+
+    async def send(self, text: str) -> None:
+        self.sent.append(text)
+
+    async def recv(self) -> str:
+        return self.incoming.pop(0)
+
+
+class _Msg:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def is_text(self) -> bool:
+        return True
+
+
+def test_transport_tracking_is_capped() -> None:
+    ids = [f"{n:064x}" for n in range(10)]
+    oks = [json.dumps(["OK", i, True, ""]) for i in ids]
+    ws = _Ws(oks)
+    adapter = _Adapter("ws://relay", ws, 1.0, max_tracked=3)  # type: ignore[arg-type]
+
+    async def go() -> None:
+        for n, i in enumerate(ids):
+            await adapter.send(_Msg(json.dumps(["EVENT", {"id": i}])))
+            await adapter.send(_Msg(json.dumps(["REQ", f"sub{n}", {}])))
+            assert len(adapter._waiting) <= 3 and len(adapter._sent) <= 3 and len(adapter._subs) <= 3
+        assert list(adapter._waiting) == ids[-3:]  # the oldest, never answered, were forgotten
+        for _ in ids:
+            await adapter.recv()
+            assert len(adapter.answers) <= 3
+        assert list(adapter.answers) == ids[-3:] and not adapter._waiting and not adapter._sent
+
+    asyncio.run(go())
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.shut = False
+
+    async def try_connect(self, wait: Any) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        self.shut = True
+
+
+def test_auth_clients_evict_and_the_pool_forgets_their_transport(deriver: KeyDeriver) -> None:
+    evicted: list[Any] = []
+
+    async def add(client: Any, relay: RelayState) -> None:
+        return None
+
+    clients = AuthClients(lambda _auth: _Client(), add, evicted.append)
+    relay = RelayState(url=RELAY, sdk_url=None)
+
+    async def go() -> None:
+        for uid in range(4):
+            await clients.client_for(deriver.for_user(str(uid)), [relay], max_clients=2, connect_timeout=1)
+            assert len(clients) <= 2
+
+    asyncio.run(go())
+    assert len(evicted) == 2 and all(c.shut for c in evicted)
+
+    pool = RelayPool([RELAY], max_ok_messages=2)
+    client = pool._new_client()
+    assert len(pool._transports) == 1
+    pool._forget_client(client)
+    assert pool._transports == {}
