@@ -180,3 +180,32 @@ def test_event_name_key_matches_the_parser() -> None:
         False,
     )
     assert layout.event_name_key("event_zz_tweet_1.json") is None
+
+
+@given(_batch_names)
+def test_batch_tweet_columns_agree_with_the_full_parser(names: list[str]) -> None:
+    stamps, users, ids = layout.tweet_name_columns(names)
+    assert len(stamps) == len(users) == len(ids) == len(names)
+    for name, stamp, user, tweet_id in zip(names, stamps, users, ids, strict=True):
+        key = layout.tweet_name_key(name)
+        if key is None:
+            assert (stamp, user, tweet_id) == ("", "", "")
+        else:
+            assert (user, int(tweet_id)) == key
+            assert int(stamp) == layout.tweet_stamp_number(name)
+            assert layout.tweet_name_of(int(stamp), user, int(tweet_id)) == name
+
+
+@given(moments, usernames, tweet_ids)
+def test_tweet_name_rebuilt_from_its_parts(moment: datetime, username: str, tweet_id: int) -> None:
+    name = layout.tweet_filename(moment, username, tweet_id)
+    stamp = layout.tweet_stamp_number(name)
+    assert stamp is not None and stamp < 2**47
+    assert layout.tweet_name_of(stamp, username.lower(), tweet_id) == name
+    assert layout.tweet_stamp_number("20240102_030405_foo_profile.json") is None
+
+
+def test_settled_tweet_event_name_from_bytes() -> None:
+    event_id = bytes(range(32))
+    name = layout.settled_tweet_event_name(event_id, 42)
+    assert name == layout.event_filename(event_id.hex(), layout.EventSubject.TWEET, 42)

@@ -224,3 +224,74 @@ def test_removing_the_last_record_drops_the_tweet(data_dir: Path) -> None:
     assert index.tweet_records == {3: name}
     index.remove_event(name, parsed)
     assert index.tweet_records == {} and list(index.event_names()) == []
+
+
+record_ops = st.lists(
+    st.tuples(st.sampled_from(["add", "add_pending", "remove"]), st.integers(0, 3), st.integers(1, 8)),
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    scanned=st.lists(st.tuples(st.integers(0, 3), st.integers(1, 8), st.booleans()), max_size=12),
+    tweets=st.sets(st.integers(1, 10), max_size=8),
+    ops=record_ops,
+)
+def test_compact_records_behave_like_a_name_list(
+    tmp_path_factory: Any,
+    scanned: list[tuple[int, int, bool]],
+    tweets: set[int],
+    ops: list[tuple[str, int, int]],
+) -> None:
+    """The arrays of scanned records plus the dict of the others answer like a plain list of names,
+    after any mix of adds and removes, and a fresh scan of the same names agrees."""
+    data_dir = tmp_path_factory.mktemp("records")
+    events = data_dir / layout.EVENTS_DIR
+    events.mkdir()
+    tw = layout.EventSubject.TWEET
+    for tweet_id in tweets:
+        (data_dir / layout.tweet_filename(T0, "foo", tweet_id)).write_text("{}")
+    for (n, tweet_id), pending in {(n, t): p for n, t, p in scanned}.items():  # one form each
+        (events / layout.event_filename(f"{n:064x}", tw, tweet_id, pending=pending)).write_text("{}")
+    index = build_index(data_dir)
+    for op, n, tweet_id in ops:
+        name = layout.event_filename(f"{n:064x}", tw, tweet_id, pending=op == "add_pending")
+        parsed = layout.parse_event_filename(name)
+        assert parsed is not None
+        if op == "remove":
+            index.remove_event(name, parsed)
+            (events / name).unlink(missing_ok=True)
+        else:
+            other = parsed.settled_name if parsed.pending else parsed.pending_name
+            flipped = layout.parse_event_filename(other)
+            assert flipped is not None
+            (events / name).write_text("{}")
+            index.remove_event(other, flipped)  # as the record store does once the new file is in place
+            index.add_event(name, parsed)
+            (events / other).unlink(missing_ok=True)
+    fresh = build_index(data_dir)
+    on_disk = sorted(p.name for p in events.iterdir())
+    assert sorted(index.event_names()) == sorted(fresh.event_names()) == on_disk
+    assert index.event_count() == len(on_disk)
+    assert index.tweet_records == fresh.tweet_records
+    assert index.pending_events == fresh.pending_events == {n for n in on_disk if ".pending." in n}
+    for tweet_id in range(0, 12):
+        expected = sorted(
+            n for n in on_disk if n.endswith((f"_tweet_{tweet_id}.json", f"_tweet_{tweet_id}.pending.json"))
+        )
+        assert sorted(index.events_of_tweet(tweet_id)) == expected
+        assert index.has_tweet_events(tweet_id) == bool(expected)
+    without = sorted(t for t in tweets if not index.has_tweet_events(t))
+    assert sorted(index.tweets_without_events()) == sorted(fresh.tweets_without_events()) == without
+
+
+def test_tweet_names_are_rebuilt_exactly(data_dir: Path) -> None:
+    names = ["20240102_030405_foo_3.json", "20991231_235959_foo_bar_9.json", "00010101_000000_a_0.json"]
+    for name in names:
+        (data_dir / name).write_text("{}")
+    index = build_index(data_dir)
+    assert sorted(index.tweets.values()) == sorted(names)
+    assert index.tweet_name(9) == names[1] and index.owner_of(9) == "foo_bar"
+    assert 3 in index.tweets and 4 not in index.tweets and index.tweet_name(4) is None
+    assert len(index.tweets) == 3 and index.users["foo"].tweet_ids == [3]

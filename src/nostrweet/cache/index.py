@@ -1,66 +1,156 @@
 """The in-memory index of the cache directory, derived from one listing of it (SPEC §2).
 
 ``build_index`` reads no file: every fact comes from a file name (``cache.layout``). With 1,000 users
-and 1,000,000 files this is one pass over the directory entries, never a glob per user.
+and 1,000,000 files this is one streaming pass over the directory entries, never a glob per user.
+
+The index is compact (docs/PERFORMANCE.md, B5): it keeps no tweet or record *name*, only what the
+name is built from. A tweet is its id and stamp in two parallel ``array('q')`` per user (sorted by id),
+plus one global sorted id array with the owner's number; a settled tweet record is its tweet id in a
+sorted ``array('q')`` and its 32-byte event id in a parallel ``bytearray``. Names are rebuilt on demand
+by ``cache.layout``. What is written after the scan, and the rare records that are not one settled
+record per tweet, live in small dicts beside the arrays.
 """
 
 from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Iterator
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import compress, islice, repeat
 from pathlib import Path
 
 from nostrweet.cache import layout
 from nostrweet.cache.layout import EventSubject
 
+_CHUNK = 65_536  # names per chunk of the streaming scan: bounds the transient name strings
+
 
 @dataclass(slots=True)
 class UserEntry:
-    """What the index knows about one (lower-case) username.
+    """What the index knows about one (lower-case) username: its cached tweet ids (a sorted array)
+    and its newest profile file."""
 
-    ``tweet_ids`` holds the user's cached tweet ids; it is kept sorted lazily (see
-    :meth:`CacheIndex.tweet_ids_of`), so building the index stays one pass with appends.
-    """
-
-    newest_tweet_id: int = 0
-    tweet_count: int = 0
+    ids: array[int] = field(default_factory=lambda: array("q"))
     newest_profile: str | None = None
-    tweet_ids: list[int] = field(default_factory=list)
-    ids_sorted: bool = True
+
+    @property
+    def newest_tweet_id(self) -> int:
+        """The newest cached tweet id (0 if none)."""
+        return self.ids[-1] if self.ids else 0
+
+    @property
+    def tweet_count(self) -> int:
+        """How many tweets of the user are cached."""
+        return len(self.ids)
+
+    @property
+    def tweet_ids(self) -> list[int]:
+        """The cached tweet ids, oldest first (a new list)."""
+        return self.ids.tolist()
 
 
 EventNames = str | list[str]
 """The record names of one tweet in :attr:`CacheIndex.tweet_records`: the name itself in the common case of
-one record (no list per tweet), a list only when a tweet has several."""
+one record, a sorted list when a tweet has several."""
 
 
-@dataclass(slots=True)
+class TweetNames(Mapping[int, str]):
+    """Read-only view ``tweet id -> tweet file name`` of a :class:`CacheIndex` (names built on demand)."""
+
+    __slots__ = ("_index",)
+
+    def __init__(self, index: CacheIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, tweet_id: int) -> str:
+        name = self._index.tweet_name(tweet_id)
+        if name is None:
+            raise KeyError(tweet_id)
+        return name
+
+    def __contains__(self, tweet_id: object) -> bool:
+        return isinstance(tweet_id, int) and self._index.owner_of(tweet_id) is not None
+
+    def __iter__(self) -> Iterator[int]:
+        return self._index.iter_tweet_ids()
+
+    def __len__(self) -> int:
+        return self._index.tweet_count()
+
+
+class TweetRecords(Mapping[int, EventNames]):
+    """Read-only view ``tweet id -> record name(s)`` of a :class:`CacheIndex` (see :data:`EventNames`)."""
+
+    __slots__ = ("_index",)
+
+    def __init__(self, index: CacheIndex) -> None:
+        self._index = index
+
+    def __getitem__(self, tweet_id: int) -> EventNames:
+        names = self._index.events_of_tweet(tweet_id)
+        if not names:
+            raise KeyError(tweet_id)
+        return names[0] if len(names) == 1 else sorted(names)
+
+    def __contains__(self, tweet_id: object) -> bool:
+        return isinstance(tweet_id, int) and self._index.has_tweet_events(tweet_id)
+
+    def __iter__(self) -> Iterator[int]:
+        index = self._index
+        yield from index._rec_ids
+        yield from index._rec_extra
+
+    def __len__(self) -> int:
+        return len(self._index._rec_ids) + len(self._index._rec_extra)
+
+
 class CacheIndex:
     """Everything the listing of the cache directory tells, built by one scan and kept current by the store.
 
-    - ``tweets``: tweet id -> file name
-    - ``users``: lower-case username -> :class:`UserEntry` (newest tweet id, newest profile file)
+    - ``tweets``: view tweet id -> file name (:meth:`tweet_name`, :meth:`iter_tweet_ids`)
+    - ``users``: lower-case username -> :class:`UserEntry` (its tweet ids and stamps, newest profile)
     - ``not_found``: tweet ids with a ``.not_found`` marker
-    - ``tweet_records``: tweet id -> its event record file name(s) (``nostr_events/``), see
-      :data:`EventNames`; read it through :meth:`events_of_tweet` / :meth:`has_tweet_events`
+    - ``tweet_records``: view tweet id -> its event record file name(s) (``nostr_events/``); read it
+      through :meth:`events_of_tweet` / :meth:`has_tweet_events`
     - ``user_events``: (subject, user id) -> event record file names for profiles, relay lists, Blossom lists
     - ``pending_events``: the names among those that carry the pending marker (work left for a relay)
     - ``media``: media file names present
-
-    The names kept are the very strings the directory listing returned (no copies).
     """
 
-    tweets: dict[int, str] = field(default_factory=dict)
-    users: dict[str, UserEntry] = field(default_factory=dict)
-    not_found: set[int] = field(default_factory=set)
-    tweet_records: dict[int, EventNames] = field(default_factory=dict)
-    user_events: dict[tuple[EventSubject, int], list[str]] = field(default_factory=dict)
-    pending_events: set[str] = field(default_factory=set)
-    media: set[str] = field(default_factory=set)
-    temp_files: list[Path] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.users: dict[str, UserEntry] = {}
+        self.not_found: set[int] = set()
+        self.user_events: dict[tuple[EventSubject, int], list[str]] = {}
+        self.pending_events: set[str] = set()
+        self.media: set[str] = set()
+        self.temp_files: list[Path] = []
+        # tweets: the scanned ones in a sorted id array with their stamps (YYYYMMDDHHMMSS numbers) and
+        # owners (numbers into _owners); the ones added since in a dict id -> (stamp, username)
+        self._owners: list[str] = []
+        self._tweet_ids: array[int] = array("q")
+        self._tweet_stamps: array[int] = array("q")
+        self._tweet_owner: array[int] = array("L")
+        self._tweet_extra: dict[int, tuple[int, str]] = {}
+        # settled tweet records, one per tweet: sorted tweet ids and where their 32-byte event id sits
+        # in _rec_events (in listing order); every other tweet's record names (several, pending,
+        # written since the scan) in a dict
+        self._rec_ids: array[int] = array("q")
+        self._rec_at: array[int] = array("L")
+        self._rec_events = bytearray()
+        self._rec_extra: dict[int, list[str]] = {}
+
+    @property
+    def tweets(self) -> TweetNames:
+        """View: tweet id -> tweet file name."""
+        return TweetNames(self)
+
+    @property
+    def tweet_records(self) -> TweetRecords:
+        """View: tweet id -> record name(s)."""
+        return TweetRecords(self)
 
     def user(self, username: str) -> UserEntry:
         """The entry for a lower-case username, created empty if absent."""
@@ -69,46 +159,77 @@ class CacheIndex:
             entry = self.users[username] = UserEntry()
         return entry
 
+    # -- tweets --------------------------------------------------------------------------------
+
+    def _scanned_at(self, tweet_id: int) -> int:
+        """Position of a scanned tweet in the sorted arrays, or -1."""
+        ids = self._tweet_ids
+        i = bisect_left(ids, tweet_id)
+        return i if i < len(ids) and ids[i] == tweet_id else -1
+
+    def owner_of(self, tweet_id: int) -> str | None:
+        """The (lower-case) username whose file holds a tweet, or None if it is not cached."""
+        extra = self._tweet_extra.get(tweet_id)
+        if extra is not None:
+            return extra[1]
+        i = self._scanned_at(tweet_id)
+        return self._owners[self._tweet_owner[i]] if i >= 0 else None
+
+    def tweet_name(self, tweet_id: int) -> str | None:
+        """The file name of a cached tweet, or None."""
+        extra = self._tweet_extra.get(tweet_id)
+        if extra is not None:
+            return layout.tweet_name_of(extra[0], extra[1], tweet_id)
+        i = self._scanned_at(tweet_id)
+        if i < 0:
+            return None
+        return layout.tweet_name_of(self._tweet_stamps[i], self._owners[self._tweet_owner[i]], tweet_id)
+
+    def has_tweet(self, tweet_id: int) -> bool:
+        """True if a tweet file is cached."""
+        return self.owner_of(tweet_id) is not None
+
+    def iter_tweet_ids(self) -> Iterator[int]:
+        """Every cached tweet id (the scanned ones in order, then the ones added since)."""
+        yield from self._tweet_ids
+        yield from self._tweet_extra
+
+    def tweet_count(self) -> int:
+        """How many tweets are cached."""
+        return len(self._tweet_ids) + len(self._tweet_extra)
+
     def add_tweet(self, name: str, parsed: layout.TweetName) -> None:
-        """Record a tweet file (a second name for the same id replaces the first in ``tweets``)."""
-        self.add_tweet_name(name, parsed.username, parsed.tweet_id)
+        """Record a tweet file (a second name for the same id replaces the first)."""
+        stamp = layout.tweet_stamp_number(name)
+        assert stamp is not None
+        self.add_tweet_parts(stamp, parsed.username, parsed.tweet_id)
 
-    def add_tweet_name(self, name: str, username: str, tweet_id: int) -> None:
+    def add_tweet_parts(self, stamp: int, username: str, tweet_id: int) -> None:
         """Record a tweet file from the parts of its name (see :meth:`add_tweet`)."""
-        previous = self.tweets.get(tweet_id)
-        self.tweets[tweet_id] = name
-        if previous is not None:
-            old = layout.tweet_name_key(previous)
-            if old is not None and old[0] == username:
-                return
-            if old is not None:
-                self._drop_user_id(old[0], tweet_id)
-        entry = self.users.get(username)
-        if entry is None:
-            entry = self.users[username] = UserEntry()
-        ids = entry.tweet_ids
-        if ids and tweet_id < ids[-1]:
-            entry.ids_sorted = False
-        ids.append(tweet_id)
-        entry.tweet_count = len(ids)
-        if tweet_id > entry.newest_tweet_id:
-            entry.newest_tweet_id = tweet_id
-
-    def _drop_user_id(self, username: str, tweet_id: int) -> None:
-        entry = self.users.get(username)
-        if entry is None or tweet_id not in entry.tweet_ids:
-            return
-        entry.tweet_ids.remove(tweet_id)
-        entry.tweet_count = len(entry.tweet_ids)
-        if entry.newest_tweet_id == tweet_id:
-            entry.newest_tweet_id = max(entry.tweet_ids, default=0)
+        if self.owner_of(tweet_id) is not None:
+            self.remove_tweet(tweet_id)
+        ids = self.user(username).ids
+        ids.insert(bisect_left(ids, tweet_id), tweet_id)
+        self._tweet_extra[tweet_id] = (stamp, username)
 
     def remove_tweet(self, tweet_id: int) -> None:
         """Forget a tweet file (it was moved aside or deleted)."""
-        name = self.tweets.pop(tweet_id, None)
-        parsed = layout.parse_tweet_filename(name) if name else None
-        if parsed is not None:
-            self._drop_user_id(parsed.username, tweet_id)
+        extra = self._tweet_extra.pop(tweet_id, None)
+        if extra is not None:
+            owner = extra[1]
+        else:
+            i = self._scanned_at(tweet_id)
+            if i < 0:
+                return
+            owner = self._owners[self._tweet_owner[i]]
+            del self._tweet_ids[i], self._tweet_stamps[i], self._tweet_owner[i]
+        ids = self.users[owner].ids
+        del ids[bisect_left(ids, tweet_id)]
+
+    def tweet_ids_of(self, username: str) -> list[int]:
+        """Cached tweet ids of one user, oldest first (a new list; no name parsing)."""
+        entry = self.users.get(layout.normalize_username(username))
+        return entry.ids.tolist() if entry is not None else []
 
     def add_profile(self, name: str, parsed: layout.ProfileName) -> None:
         """Record a profile snapshot; the newest by name (= by time stamp) wins."""
@@ -118,16 +239,44 @@ class CacheIndex:
 
     # -- event records ------------------------------------------------------------------------
 
+    def _settled_at(self, tweet_id: int) -> int:
+        """Position of a tweet's one scanned settled record in the arrays, or -1."""
+        ids = self._rec_ids
+        i = bisect_left(ids, tweet_id)
+        return i if i < len(ids) and ids[i] == tweet_id else -1
+
     def events_of_tweet(self, tweet_id: int) -> list[str]:
         """The record names of a tweet (a new list; empty if it has none)."""
-        names = self.tweet_records.get(tweet_id)
-        if names is None:
+        extra = self._rec_extra.get(tweet_id)
+        if extra is not None:
+            return list(extra)
+        i = self._settled_at(tweet_id)
+        if i < 0:
             return []
-        return [names] if isinstance(names, str) else list(names)
+        return [self._settled_name(i, tweet_id)]
+
+    def _settled_name(self, i: int, tweet_id: int) -> str:
+        at = self._rec_at[i] * 32
+        return layout.settled_tweet_event_name(bytes(self._rec_events[at : at + 32]), tweet_id)
 
     def has_tweet_events(self, tweet_id: int) -> bool:
         """True if some event record of the tweet is listed."""
-        return tweet_id in self.tweet_records
+        return tweet_id in self._rec_extra or self._settled_at(tweet_id) >= 0
+
+    def tweets_without_events(self) -> list[int]:
+        """The cached tweet ids that no event record lists (one merge of sorted arrays)."""
+        records, extra = self._rec_ids, self._rec_extra
+        if self._tweet_ids == records:
+            out: list[int] = []
+        else:
+            out, j, n = [], 0, len(records)
+            for tweet_id in self._tweet_ids:
+                while j < n and records[j] < tweet_id:
+                    j += 1
+                if (j >= n or records[j] != tweet_id) and tweet_id not in extra:
+                    out.append(tweet_id)
+        out.extend(t for t in self._tweet_extra if not self.has_tweet_events(t))
+        return out
 
     def events_of(self, subject: EventSubject, subject_id: int) -> list[str]:
         """The record names of one subject (a new list), tweets and user subjects alike."""
@@ -137,25 +286,28 @@ class CacheIndex:
 
     def event_names(self) -> Iterator[str]:
         """Every listed record name (a live view: copy it before writing records)."""
-        for names in self.tweet_records.values():
-            if isinstance(names, str):
-                yield names
-            else:
-                yield from names
+        for i, tweet_id in enumerate(self._rec_ids):
+            yield self._settled_name(i, tweet_id)
+        for names in self._rec_extra.values():
+            yield from names
         for listed in self.user_events.values():
             yield from listed
 
     def event_count(self) -> int:
         """How many record names are listed."""
-        several = sum(len(n) - 1 for n in self.tweet_records.values() if not isinstance(n, str))
-        return len(self.tweet_records) + several + sum(len(v) for v in self.user_events.values())
+        extra = sum(len(n) for n in self._rec_extra.values())
+        return len(self._rec_ids) + extra + sum(len(v) for v in self.user_events.values())
 
     def _set_names(self, parsed: layout.EventName, names: list[str]) -> None:
         if parsed.subject is EventSubject.TWEET:
-            if not names:
-                self.tweet_records.pop(parsed.subject_id, None)
+            tweet_id = parsed.subject_id
+            i = self._settled_at(tweet_id)
+            if i >= 0:  # the tweet's records now live in the dict
+                del self._rec_ids[i], self._rec_at[i]  # (its 32 bytes stay unused in _rec_events)
+            if names:
+                self._rec_extra[tweet_id] = names
             else:
-                self.tweet_records[parsed.subject_id] = names[0] if len(names) == 1 else names
+                self._rec_extra.pop(tweet_id, None)
         elif names:
             self.user_events[(parsed.subject, parsed.subject_id)] = names
         else:
@@ -189,16 +341,6 @@ class CacheIndex:
             self._set_names(parsed, names)
         self.pending_events.discard(name)
 
-    def tweet_ids_of(self, username: str) -> list[int]:
-        """Cached tweet ids of one user, oldest first (a copy of the per-user list; no name parsing)."""
-        entry = self.users.get(layout.normalize_username(username))
-        if entry is None:
-            return []
-        if not entry.ids_sorted:
-            entry.tweet_ids.sort()
-            entry.ids_sorted = True
-        return list(entry.tweet_ids)
-
 
 def scan_names(directory: Path) -> list[str]:
     """Names of the entries of a directory (none if it does not exist), from one listing."""
@@ -208,29 +350,112 @@ def scan_names(directory: Path) -> list[str]:
         return []
 
 
+def scan_chunks(directory: Path) -> Iterator[list[str]]:
+    """The names of a directory's entries in chunks (none if it does not exist), from one streaming
+    listing: at most one chunk of names is alive at a time."""
+    try:
+        entries = os.scandir(directory)
+    except FileNotFoundError:
+        return
+    with entries:
+        while chunk := [entry.name for entry in islice(entries, _CHUNK)]:
+            yield chunk
+
+
 def build_index(data_dir: Path) -> CacheIndex:
     """Rebuild the index from one scan of ``data_dir`` and ``data_dir/nostr_events``. Reads no file.
 
     Temp files that a killed writer left behind are listed in ``index.temp_files`` (paths) during the
     same scan, so that the store can remove them without listing the directories again.
 
-    Fast paths (docs/PERFORMANCE.md, B3): the bulk kinds, tweet files and settled tweet records, are
-    recognized by regex calls over whole chunks of the listing (``layout.tweet_name_keys``,
-    ``layout.split_settled_tweet_events``) and then cut apart by position; everything else goes name by
-    name through the per-name parsers. Both paths accept exactly the same names.
+    Fast paths (docs/PERFORMANCE.md, B3/B5): the listing is read in chunks; in each, the bulk kinds,
+    tweet files and settled tweet records, are recognized by one regex call over the whole chunk
+    (``layout.tweet_name_columns``, ``layout.split_settled_tweet_events``) and go straight into arrays;
+    everything else goes name by name through the per-name parsers. Both paths accept the same names.
     """
     index = CacheIndex()
-    names = scan_names(data_dir)
-    keys = layout.tweet_name_keys(names)
-    _add_tweets_bulk(index, list(compress(names, keys)), list(filter(None, keys)))
-    rest = list(compress(names, map(operator.not_, keys)))
-    del names, keys
+    tweets = _TweetColumns()
+    for names in scan_chunks(data_dir):
+        rest = tweets.add_chunk(names)
+        del names
+        _add_other_names(index, data_dir, rest)
+    tweets.build_into(index)
+    del tweets
+    _add_events(index, data_dir)
+    return index
+
+
+class _TweetColumns:
+    """The tweets of the scan as columns (listing order) until they are sorted into the index."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.stamps: list[int] = []
+        self.owners: list[int] = []
+        self.number: dict[str, int] = {}
+
+    def add_chunk(self, names: list[str]) -> list[str]:
+        """Take the tweet names of a chunk of the listing; return the other names."""
+        stamps, users, ids = layout.tweet_name_columns(names)
+        self.ids += map(int, compress(ids, users))
+        self.stamps += map(int, compress(stamps, users))
+        number = self.number
+        for user in set(compress(users, users)).difference(number):
+            number[user] = len(number)
+        self.owners += map(number.__getitem__, compress(users, users))
+        return list(compress(names, map(operator.not_, users)))
+
+    def build_into(self, index: CacheIndex) -> None:
+        """Sort the columns into the index: one sort of ``id | stamp | owner`` packed in one int gives
+        the sorted id, stamp and owner arrays; one pass appends each id to its owner's array."""
+        bits = max(1, len(self.number).bit_length())
+        packed = list(
+            map(
+                operator.or_,
+                map(
+                    operator.lshift,
+                    map(operator.or_, map(operator.lshift, self.ids, repeat(_STAMP_BITS)), self.stamps),
+                    repeat(bits),
+                ),
+                self.owners,
+            )
+        )
+        self.ids = self.stamps = self.owners = []
+        packed.sort()
+        ids = array("q", map(operator.rshift, packed, repeat(_STAMP_BITS + bits)))
+        stamps = array(
+            "q", map(operator.and_, map(operator.rshift, packed, repeat(bits)), repeat(_STAMP_MASK))
+        )
+        owners = array("L", map(operator.and_, packed, repeat((1 << bits) - 1)))
+        del packed
+        if _has_repeats(ids):  # the same id under two names (a renamed author): keep one, any
+            keep = list(compress(range(len(ids)), map(operator.ne, ids, islice(ids, 1, None))))
+            keep.append(len(ids) - 1)
+            ids = array("q", map(ids.__getitem__, keep))
+            stamps = array("q", map(stamps.__getitem__, keep))
+            owners = array("L", map(owners.__getitem__, keep))
+        index._owners = usernames = list(self.number)
+        index._tweet_ids, index._tweet_stamps, index._tweet_owner = ids, stamps, owners
+        per_user: list[list[int]] = [[] for _ in usernames]
+        appends = [listed.append for listed in per_user]
+        for owner, tweet_id in zip(owners, ids, strict=True):
+            appends[owner](tweet_id)
+        for username, listed in zip(usernames, per_user, strict=True):
+            index.user(username).ids = array("q", listed)
+
+
+_STAMP_BITS = 47  # a stamp YYYYMMDDHHMMSS < 10**14 < 2**47
+_STAMP_MASK = (1 << _STAMP_BITS) - 1
+
+
+def _add_other_names(index: CacheIndex, data_dir: Path, names: list[str]) -> None:
+    """Profiles, media, markers and temp files of the data dir, name by name."""
     parse_profile = layout.parse_profile_filename
     parse_media = layout.parse_media_filename
     parse_not_found = layout.parse_not_found_filename
     is_temp = layout.is_temp_filename
     media = index.media
-    for name in rest:
+    for name in names:
         if name.endswith(".json"):
             profile = parse_profile(name)
             if profile is not None:
@@ -243,55 +468,36 @@ def build_index(data_dir: Path) -> CacheIndex:
             index.temp_files.append(data_dir / name)
         elif parse_media(name) is not None:
             media.add(name)
-    _add_events(index, data_dir, scan_names(data_dir / layout.EVENTS_DIR))
-    return index
 
 
-def _add_tweets_bulk(index: CacheIndex, names: list[str], keys: list[str]) -> None:
-    """Add tweet names with their ``<username>_<tweetid>`` keys (``layout.tweet_name_keys``)."""
-    users = index.users
-    ids: list[int] = []
-    add_id = ids.append
-    for key in keys:
-        user, _, tid = key.rpartition("_")
-        tweet_id = int(tid)
-        add_id(tweet_id)
-        entry = users.get(user)
-        if entry is None:
-            entry = users[user] = UserEntry()
-        entry.tweet_ids.append(tweet_id)
-    tweets = dict(zip(ids, names, strict=True))
-    if len(tweets) != len(names):  # the same id under two names (a renamed author): one by one
-        index.users = {}
-        for name, key, tweet_id in zip(names, keys, ids, strict=True):
-            index.add_tweet_name(name, key.rpartition("_")[0], tweet_id)
-        return
-    index.tweets = tweets
-    for entry in users.values():
-        ids_of = entry.tweet_ids
-        entry.tweet_count = len(ids_of)
-        entry.newest_tweet_id = max(ids_of)
-        entry.ids_sorted = len(ids_of) < 2
-
-
-def _add_events(index: CacheIndex, data_dir: Path, names: list[str]) -> None:
+def _add_events(index: CacheIndex, data_dir: Path) -> None:
     """Add the names of ``nostr_events/``: settled tweet records in bulk, the rest one by one."""
-    settled, rest = layout.split_settled_tweet_events(names)
-    del names
     at = layout.SETTLED_TWEET_EVENT_ID_AT
-    ids = list(map(int, map(operator.itemgetter(slice(at, -5)), settled)))
-    records: dict[int, EventNames] = dict(zip(ids, settled, strict=True))
-    if len(records) != len(settled):  # some tweet has several records
-        records = {}
-        for tweet_id, name in zip(ids, settled, strict=True):
-            listed = records.get(tweet_id)
-            if listed is None:
-                records[tweet_id] = name
-            elif isinstance(listed, str):
-                records[tweet_id] = [listed, name]
-            else:
-                listed.append(name)
-    index.tweet_records = records
+    tweet_ids: array[int] = array("q")
+    events = bytearray()
+    rest: list[str] = []
+    for names in scan_chunks(data_dir / layout.EVENTS_DIR):
+        settled, others = layout.split_settled_tweet_events(names)
+        del names
+        tweet_ids.extend(map(int, map(operator.itemgetter(slice(at, -5)), settled)))
+        events += bytes.fromhex("".join(map(operator.itemgetter(slice(6, 70)), settled)))
+        rest += others
+    packed = list(map(operator.or_, map(operator.lshift, tweet_ids, repeat(32)), range(len(tweet_ids))))
+    del tweet_ids
+    packed.sort()
+    ids = index._rec_ids = array("q", map(operator.rshift, packed, repeat(32)))
+    index._rec_at = array("L", map(operator.and_, packed, repeat(0xFFFFFFFF)))
+    index._rec_events = events
+    del packed
+    if _has_repeats(ids):  # some tweet has several settled records: they go to the dict
+        several = set(compress(ids, map(operator.eq, ids, islice(ids, 1, None))))
+        for tweet_id in several:
+            i = bisect_left(ids, tweet_id)
+            listed: list[str] = []
+            while i < len(ids) and ids[i] == tweet_id:
+                listed.append(index._settled_name(i, tweet_id))
+                del ids[i], index._rec_at[i]
+            index._rec_extra[tweet_id] = listed
     events_dir = data_dir / layout.EVENTS_DIR
     for name in rest:
         event = layout.parse_event_filename(name)
@@ -299,3 +505,7 @@ def _add_events(index: CacheIndex, data_dir: Path, names: list[str]) -> None:
             index.add_event(name, event)
         elif layout.is_temp_filename(name):
             index.temp_files.append(events_dir / name)
+
+
+def _has_repeats(ids: array[int]) -> bool:
+    return any(map(operator.eq, ids, islice(ids, 1, None)))

@@ -249,6 +249,9 @@ def event_name_key(name: str) -> tuple[str, EventSubject, int, bool] | None:
 # Each accepts a name exactly when the per-name parser does (tests/unit/test_layout.py checks it).
 _BATCH = 65_536  # names per joined chunk: bounds the transient string (a few MB)
 _TWEET_KEY_LINES_RE = re.compile(r"(?:\d{8}_\d{6}_([a-z0-9_]{1,15}_(?:0|[1-9][0-9]{0,19}))\.json|[^\n]*)\n")
+_TWEET_COLUMN_LINES_RE = re.compile(
+    r"(?:(\d{8}_\d{6})_([a-z0-9_]{1,15})_(0|[1-9][0-9]{0,19})\.json|[^\n]*)\n"
+)
 _SETTLED_TWEET_EVENT_LINES_RE = re.compile(r"(?:event_[0-9a-f]{64}_tweet_(?:0|[1-9][0-9]{0,19})\.json\n)*")
 SETTLED_TWEET_EVENT_ID_AT = len("event_") + 64 + len("_tweet_")
 """Where the tweet id starts in a settled tweet record's name (``event_<64 hex>_tweet_<id>.json``)."""
@@ -272,6 +275,42 @@ def tweet_name_keys(names: list[str]) -> list[str]:
         else:
             out.extend(_TWEET_KEY_LINES_RE.findall(text))
     return out
+
+
+def tweet_name_columns(names: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """``(stamps, usernames, ids)``: for each name, the ``YYYYMMDD_HHMMSS`` stamp, username and tweet id
+    of a name :func:`tweet_name_key` accepts, else three ``""``; the batch form (one regex call per
+    chunk). ``int(stamp)`` reads the stamp as the number ``YYYYMMDDHHMMSS`` (see :func:`tweet_name_of`)."""
+    rows: list[tuple[str, str, str]] = []
+    for chunk, text in _chunks(names):
+        if text is None:
+            for name in chunk:
+                m = _TWEET_RE.fullmatch(name)
+                rows.append((f"{m.group(1)}_{m.group(2)}", m.group(3), m.group(4)) if m else ("", "", ""))
+        else:
+            rows.extend(_TWEET_COLUMN_LINES_RE.findall(text))
+    if not rows:
+        return [], [], []
+    stamps, users, ids = zip(*rows, strict=True)
+    return list(stamps), list(users), list(ids)
+
+
+def tweet_stamp_number(name: str) -> int | None:
+    """The stamp of a tweet file name as the number ``YYYYMMDDHHMMSS``, or None if it is not one."""
+    m = _TWEET_RE.fullmatch(name)
+    return int(m.group(1) + m.group(2)) if m else None
+
+
+def tweet_name_of(stamp: int, username: str, tweet_id: int) -> str:
+    """The tweet file name from its parts, the stamp as the number ``YYYYMMDDHHMMSS``: the inverse of
+    :func:`tweet_name_columns` (the index keeps these three, not the name)."""
+    day, time = divmod(stamp, 1_000_000)
+    return f"{day:08d}_{time:06d}_{username}_{tweet_id}.json"
+
+
+def settled_tweet_event_name(event_id: bytes, tweet_id: int) -> str:
+    """``event_<eventid>_tweet_<tweetid>.json`` from the 32 bytes of the event id."""
+    return f"event_{event_id.hex()}_tweet_{tweet_id}.json"
 
 
 def split_settled_tweet_events(names: list[str]) -> tuple[list[str], list[str]]:

@@ -89,11 +89,11 @@ class CacheStore:
 
     def has_tweet(self, tweet_id: int | str) -> bool:
         """True if a tweet document is cached (from the index; reads nothing)."""
-        return int(tweet_id) in self.index.tweets
+        return self.index.has_tweet(int(tweet_id))
 
     def tweet_path(self, tweet_id: int | str) -> Path | None:
         """The path of a cached tweet document, or None."""
-        name = self.index.tweets.get(int(tweet_id))
+        name = self.index.tweet_name(int(tweet_id))
         return self.data_dir / name if name else None
 
     def read_tweet_raw(self, tweet_id: int | str) -> dict[str, Any] | None:
@@ -149,7 +149,7 @@ class CacheStore:
         name = layout.tweet_filename(created_at_of(data), author["username"], tweet_id)
         path = self.data_dir / name
         atomic_write_json(path, raw_document)
-        previous = self.index.tweets.get(tweet_id)
+        previous = self.index.tweet_name(tweet_id)
         parsed = layout.parse_tweet_filename(name)
         assert parsed is not None
         self.index.add_tweet(name, parsed)

@@ -15,7 +15,11 @@ One :meth:`Outbox.run_once` pass:
 3. cached tweets that have no record at all (never published, e.g. cached just before a crash) are
    published through the publisher, oldest first — each at most once per process.
 
-Memory stays flat in the number of records: no pass keeps the records it read.
+Memory stays flat in the number of records: no pass keeps the records it read. What the outbox
+remembers between passes is pruned every pass and capped (``tracked``): the pending names that wait
+for their backoff or have nothing to do (only names still pending are kept), and the tweets it tried
+to publish (dropped once they have a record or left the cache). Forgetting one costs a read or a
+retry, never a different result.
 The decisions (:func:`records.due_relays`, :func:`records.is_settled`, :func:`plan_outbox`) are pure.
 """
 
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 
 from nostrweet.cache.layout import EventSubject, parse_event_filename
 from nostrweet.nostr.event import SignedEvent
-from nostrweet.publish.outcome import PublishOutcome, Unit
+from nostrweet.publish.outcome import LruDict, PublishOutcome, Unit
 from nostrweet.publish.plan import oldest_first
 from nostrweet.publish.publisher import Publisher
 from nostrweet.publish.records import (
@@ -107,6 +111,7 @@ class Outbox:
         owns: Callable[[EventSubject, int], bool] | None = None,
         scope: str | None = None,
         reconcile: bool | None = None,
+        tracked: int | None = None,
     ) -> None:
         self.publisher = publisher
         # Which records and unpublished tweets this outbox handles (the daemon splits them by user
@@ -118,9 +123,10 @@ class Outbox:
         self.batch = max(1, batch)
         self.scope = scope or ("*" if owns is None else "owned " + " ".join(sorted(self.relays)))
         self.reconcile = publish_unrecorded if reconcile is None else reconcile
-        self._skip: set[str] = set()  # pending names with nothing to do for the configured relays
-        self._due: dict[str, int] = {}  # pending name -> next attempt: not read again before it
-        self._attempted: set[int] = set()
+        self.tracked = max(1, tracked if tracked is not None else publisher.bounds.tracked)
+        self._skip: LruDict[str, bool] = LruDict(self.tracked)  # pending, nothing to do here
+        self._due: LruDict[str, int] = LruDict(self.tracked)  # pending name -> next attempt
+        self._attempted: LruDict[int, bool] = LruDict(self.tracked)  # tried, had no record then
 
     async def run_once(self, now: float | None = None) -> OutboxReport:
         """One pass: reconcile if the relay set grew, the pending records, the unpublished tweets."""
@@ -131,8 +137,10 @@ class Outbox:
         if self.reconcile:
             report.reopened = await self._reconcile()
         pending = records.index.pending_events
-        self._due = {n: t for n, t in self._due.items() if n in pending}
-        self._skip &= pending
+        for gone in [n for n in self._due if n not in pending]:
+            del self._due[gone]
+        for gone in [n for n in self._skip if n not in pending]:
+            del self._skip[gone]
         names = [
             n
             for n in records.pending_names()
@@ -141,7 +149,7 @@ class Outbox:
         for start in range(0, len(names), self.batch):
             await self._pass_batch(names[start : start + self.batch], now, report)
         report.waiting += sum(1 for n in pending if n in self._due and n not in self._skip)
-        report.settled = records.count() - len(pending - self._skip)
+        report.settled = records.count() - len(pending - self._skip.keys())
         report.read = records.reads - reads
         if self.publish_unrecorded:
             report.published = await self._publish_unrecorded()
@@ -165,7 +173,7 @@ class Outbox:
         for name in settled:
             record = by_name[name]
             if records.is_pending(record):
-                self._skip.add(name)  # e.g. pending only on a relay no longer configured
+                self._skip[name] = True  # e.g. pending only on a relay no longer configured
             else:
                 tidy.append(record)  # settled for good: drop the marker
         records.save_many(tidy)
@@ -230,15 +238,18 @@ class Outbox:
             candidate = self.publisher.keys.for_user(record.subject_id)
             key = candidate if candidate.pubkey_hex == event.pubkey else None
         else:
-            key = self.publisher.own_key(event)
+            key = self.publisher.own_key(event, record.tweet_id)
         return Unit(record.tweet_id or record.subject_id, record, event, due, key)
 
     async def _publish_unrecorded(self) -> list[PublishOutcome]:
         index = self.publisher.store.index
-        todo = [tid for tid in index.tweets if tid not in self._attempted and not index.has_tweet_events(tid)]
+        for done in [t for t in self._attempted if t not in index.tweets or index.has_tweet_events(t)]:
+            del self._attempted[done]
+        todo = [tid for tid in index.tweets_without_events() if tid not in self._attempted]
         if self.owns is not None:
             todo = [tid for tid in todo if self.owns(EventSubject.TWEET, tid)]
         if not todo:
             return []
-        self._attempted.update(todo)
+        for tid in todo:
+            self._attempted[tid] = True
         return await self.publisher.publish_tweets(oldest_first(todo))
