@@ -10,7 +10,10 @@ The only module in ``src/`` that talks to relays through nostr-sdk. What it adds
   an authenticator; when a relay answers ``auth-required:`` we remember that, and send that identity's
   events to that relay through its own client (:mod:`~nostrweet.nostr.auth_clients` says why);
 - ``rate-limited:`` answers are retried a few times with exponential backoff inside :meth:`publish`;
-- many events in flight at once (:meth:`publish_many`), bounded by a semaphore.
+- many events in flight at once (:meth:`publish_many`), bounded by a semaphore; with ``pipelined``
+  the batch goes to each relay as EVENT frames written back to back on its connection, OKs matched by
+  id (:mod:`~nostrweet.nostr.pipeline`), not one nostr-sdk ``send_event`` per event. Relays known to
+  want AUTH, and events a relay answers ``auth-required:``, take the per-event path above.
 
 Its parts live next to it: each relay's health and counters (:mod:`~nostrweet.nostr.relay_state`,
 pure), what a send without an OK means (:mod:`~nostrweet.nostr.missing_ok`), and the per-identity
@@ -35,6 +38,7 @@ from nostrweet.nostr.auth_clients import AuthClients
 from nostrweet.nostr.event import SignedEvent, from_sdk_event, to_sdk_event
 from nostrweet.nostr.keys import MirrorKey
 from nostrweet.nostr.missing_ok import await_late_ok, still_connected
+from nostrweet.nostr.pipeline import publish_to_relay
 from nostrweet.nostr.relay_state import RelayState, is_relay_message, needs_auth
 from nostrweet.nostr.transport import MAX_TRACKED, RepairingTransport
 
@@ -74,6 +78,8 @@ class RelayPool:
         max_auth_clients: int = 16,
         max_ok_messages: int = 1024,
         max_tracked: int = MAX_TRACKED,
+        pipelined: bool = True,
+        pipeline_window: int = 256,
     ) -> None:
         self.ok_timeout = ok_timeout
         self.connect_timeout = connect_timeout
@@ -82,6 +88,10 @@ class RelayPool:
         self.rate_limit_backoff = rate_limit_backoff
         self.max_auth_clients = max_auth_clients
         self.max_tracked = max_tracked  # per connection (transport.MAX_TRACKED)
+        self.pipelined = pipelined
+        # Events awaiting their OK per relay in a pipelined batch; the transport tracks at most
+        # max_tracked per connection, and nostr-sdk's own sends share them.
+        self.pipeline_window = max(1, min(pipeline_window, max_tracked // 2))
         self._relays: dict[str, RelayState] = {}
         self._order: list[str] = []
         for url in urls:
@@ -238,11 +248,22 @@ class RelayPool:
         auth_key: MirrorKey | None = None,
     ) -> dict[str, RelayAnswer]:
         """Send one event; return one answer per relay (``pending`` at once for a relay that is down)."""
+        targets = await self._targets(relays)
+        answers = await self._publish_retrying(event, targets, auth_key)
+        return {url: self._relays[url].count(answers[url]) for url in targets}
+
+    async def _targets(self, relays: Sequence[str] | None) -> list[str]:
         if self._client is None:
             raise OperationalError("the relay pool is not started")
         targets = list(dict.fromkeys(relays)) if relays is not None else self.urls
         for url in targets:
             await self.ensure_relay(url)
+        return targets
+
+    async def _publish_retrying(
+        self, event: SignedEvent, targets: Sequence[str], auth_key: MirrorKey | None
+    ) -> dict[str, RelayAnswer]:
+        """One event through nostr-sdk, ``rate-limited:`` answers retried with backoff; not counted."""
         answers = await self._publish_once(event, targets, auth_key)
         for attempt in range(self.rate_limit_retries):
             limited = [url for url, a in answers.items() if a.outcome == "rate_limited"]
@@ -250,7 +271,7 @@ class RelayPool:
                 break
             await asyncio.sleep(self.rate_limit_backoff * 2**attempt)
             answers.update(await self._publish_once(event, limited, auth_key))
-        return {url: self._relays[url].count(answers[url]) for url in targets}
+        return answers
 
     async def _publish_once(
         self, event: SignedEvent, targets: Sequence[str], auth_key: MirrorKey | None
@@ -338,18 +359,90 @@ class RelayPool:
         in_flight: int = 64,
         auth_keys: Mapping[str, MirrorKey] | None = None,
     ) -> list[dict[str, RelayAnswer]]:
-        """Publish many events with up to ``in_flight`` awaiting their OK at once; answers in input order.
+        """Publish many events; answers in input order, one per relay, counted like :meth:`publish`.
 
+        Pipelined (the default): each relay's share is written on its connection with up to
+        ``pipeline_window`` awaiting their OK; ``in_flight`` bounds the events that go one by one
+        (relays that want AUTH). Otherwise up to ``in_flight`` :meth:`publish` calls run at once.
         ``auth_keys`` maps a pubkey to its key, for relays that ask for NIP-42 AUTH.
         """
-        gate = asyncio.Semaphore(max(1, in_flight))
         keys = auth_keys or {}
+        if self.pipelined:
+            return await self._publish_pipelined(items, in_flight, keys)
+        gate = asyncio.Semaphore(max(1, in_flight))
 
         async def one(event: SignedEvent, relays: Sequence[str] | None) -> dict[str, RelayAnswer]:
             async with gate:
                 return await self.publish(event, relays, auth_key=keys.get(event.pubkey))
 
         return list(await asyncio.gather(*(one(e, r) for e, r in items)))
+
+    async def _publish_pipelined(
+        self,
+        items: Sequence[tuple[SignedEvent, Sequence[str] | None]],
+        in_flight: int,
+        keys: Mapping[str, MirrorKey],
+    ) -> list[dict[str, RelayAnswer]]:
+        """:meth:`publish_many` with each relay's share pipelined on its connection (module docstring)."""
+        targets = [await self._targets(relays) for _, relays in items]
+        answers: list[dict[str, RelayAnswer]] = [{} for _ in items]
+        per_event: list[list[str]] = [[] for _ in items]  # relays this event goes to one by one
+        batches: dict[str, list[int]] = {}
+        route: dict[str, str] = {}  # relay → "down", "one" (one by one) or "batch"
+        for url in dict.fromkeys(u for urls in targets for u in urls):
+            relay = self._relays[url]
+            direct = not relay.auth_required and self._direct(relay) is not None
+            route[url] = "down" if not relay.up else "batch" if direct else "one"
+        for index, urls in enumerate(targets):
+            for url in urls:
+                if route[url] == "batch":
+                    batches.setdefault(url, []).append(index)
+                elif route[url] == "one":
+                    per_event[index].append(url)
+                else:
+                    reason = self._relays[url].last_error or "relay not connected"
+                    answers[index][url] = RelayAnswer(url, "pending", reason)
+
+        async def batch(url: str, indexes: list[int]) -> None:
+            got = await self._pipeline(self._relays[url], [items[i][0] for i in indexes])
+            for index, answer in zip(indexes, got, strict=True):
+                if needs_auth(answer) and items[index][0].pubkey in keys:
+                    self._relays[url].auth_required = True  # from now on through the identity's client
+                    per_event[index].append(url)
+                else:
+                    answers[index][url] = answer
+
+        await asyncio.gather(*(batch(url, indexes) for url, indexes in batches.items()))
+        gate = asyncio.Semaphore(max(1, in_flight))
+
+        async def one(index: int) -> None:
+            event = items[index][0]
+            async with gate:
+                got = await self._publish_retrying(event, per_event[index], keys.get(event.pubkey))
+            answers[index].update(got)
+
+        await asyncio.gather(*(one(i) for i, urls in enumerate(per_event) if urls))
+        return [
+            {url: self._relays[url].count(answers[i][url]) for url in urls} for i, urls in enumerate(targets)
+        ]
+
+    def _direct(self, relay: RelayState) -> Any:
+        """The shared client's live connection to a relay, to write frames on; None if there is none."""
+        transport = self._transports.get(id(self._client))
+        adapter = transport.adapter(str(relay.sdk_url)) if transport is not None else None
+        return adapter if adapter is not None and not adapter.closed else None
+
+    async def _pipeline(self, relay: RelayState, events: Sequence[SignedEvent]) -> list[RelayAnswer]:
+        return await publish_to_relay(
+            relay,
+            events,
+            connection=lambda r: self._direct(r) if r.up else None,
+            mark_down=self._mark_down,
+            window=self.pipeline_window,
+            ok_timeout=self.ok_timeout,
+            retries=self.rate_limit_retries,
+            backoff=self.rate_limit_backoff,
+        )
 
     # --- reading -----------------------------------------------------------------------------
 

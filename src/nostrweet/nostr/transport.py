@@ -15,6 +15,10 @@ This transport sits between nostr-sdk and the socket and sees every frame:
   still open) again on it and closes the penalised one; nostr-sdk does not notice. An event the old
   connection had already stored is then answered ``duplicate:``, which counts as accepted.
 
+It also carries the relay pool's pipelined publish path (:meth:`_Adapter.send_event`): EVENT frames
+written straight on the connection, nostr-sdk bypassed, each with a future resolved by its OK (repaired or
+not). Those OKs are answered here and not handed to nostr-sdk, which never sent those events.
+
 :func:`repair_ok` is the pure part (table-tested).
 """
 
@@ -25,6 +29,7 @@ import contextlib
 import json
 import logging
 import re
+import socket
 import time
 from collections import OrderedDict
 from typing import Any
@@ -105,6 +110,10 @@ class _Adapter(nostr_sdk.WebSocketAdapter):  # type: ignore[misc]
         self._swap = asyncio.Lock()
         self.last_seen = time.monotonic()
         self.answers: OrderedDict[str, tuple[bool, str]] = OrderedDict()  # recent OKs, by event id
+        # Pipelined publish path: event id → the future its OK resolves (None: the connection was lost).
+        self._direct: dict[str, asyncio.Future[tuple[bool, str] | None]] = {}
+        self._shared: set[str] = set()  # direct ids nostr-sdk also sent: their OK goes to it too
+        self.closed = False
 
     def waiting(self, event_id: str) -> bool:
         """Whether this event was sent here and its OK has not come yet."""
@@ -117,17 +126,65 @@ class _Adapter(nostr_sdk.WebSocketAdapter):  # type: ignore[misc]
             while len(self.answers) > self.max_tracked:
                 self.answers.popitem(last=False)
 
+    def _track(self, event_id: str, frame: str) -> None:
+        self._waiting[event_id] = None
+        self._sent[event_id] = frame
+        while len(self._waiting) > self.max_tracked:  # the oldest never got its OK
+            stale, _ = self._waiting.popitem(last=False)
+            self._sent.pop(stale, None)
+
+    async def send_event(self, event_id: str, frame: str) -> asyncio.Future[tuple[bool, str] | None]:
+        """Write an EVENT frame on the connection ourselves; the future gets ``(accepted, message)``
+        from its OK, or None if the connection is lost first. Raises if the socket is closed."""
+        if self.closed:
+            raise _generic("connection closed")
+        future = self._direct.get(event_id)
+        if future is None or future.done():
+            future = asyncio.get_running_loop().create_future()
+            self._direct[event_id] = future
+        self._track(event_id, frame)
+        try:
+            await self._ws.send(frame)
+        except ConnectionClosed as exc:
+            self._direct.pop(event_id, None)
+            raise _generic(f"connection closed: {exc}") from None
+        return future
+
+    def quick_ack(self) -> None:
+        """Ask the kernel to acknowledge what comes next at once (Linux ``TCP_QUICKACK``; else nothing).
+
+        Once the last EVENT of a batch is out, nothing carries our ACK back, and a relay without
+        ``TCP_NODELAY`` holds its remaining OKs until the delayed ACK comes (~40 ms).
+        """
+        quickack = getattr(socket, "TCP_QUICKACK", None)
+        sock = self._ws.transport.get_extra_info("socket") if self._ws.transport else None
+        if quickack is not None and sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+
+    def forget(self, event_id: str) -> None:
+        """Stop waiting for a direct send's OK (its caller gave up)."""
+        self._direct.pop(event_id, None)
+        self._shared.discard(event_id)
+
+    def _lost(self) -> None:
+        """The connection is gone: every direct send still waiting learns it now, not at a timeout."""
+        self.closed = True
+        direct, self._direct = self._direct, {}
+        self._shared.clear()
+        for future in direct.values():
+            if not future.done():
+                future.set_result(None)
+
     async def send(self, msg: Any) -> None:
         if not msg.is_text():
             return  # nostr-sdk only sends text; pings are handled by websockets itself
         text: str = msg.text
         event_id = _event_id_of(text)
         if event_id is not None:
-            self._waiting[event_id] = None
-            self._sent[event_id] = text
-            while len(self._waiting) > self.max_tracked:  # the oldest never got its OK
-                stale, _ = self._waiting.popitem(last=False)
-                self._sent.pop(stale, None)
+            self._track(event_id, text)
+            if event_id in self._direct:
+                self._shared.add(event_id)
         elif text.startswith('["REQ"') or text.startswith('["CLOSE"'):
             with contextlib.suppress(ValueError, LookupError, TypeError):
                 sub = str(json.loads(text)[1])
@@ -150,6 +207,7 @@ class _Adapter(nostr_sdk.WebSocketAdapter):  # type: ignore[misc]
             except ConnectionClosed:
                 if ws is not self._ws:
                     continue  # the socket we replaced on purpose; read from the new one
+                self._lost()
                 return None
             self.last_seen = time.monotonic()
             if isinstance(data, bytes):
@@ -159,13 +217,29 @@ class _Adapter(nostr_sdk.WebSocketAdapter):  # type: ignore[misc]
                     if data.startswith('["CLOSED"'):
                         self._subs.pop(str(json.loads(data)[1]), None)
             frame, answered, repaired = repair_ok(data, self._waiting)
+            direct = False
             if answered is not None:
                 self._sent.pop(answered, None)
                 self._remember(frame)
+                direct = self._answer_direct(answered)
             if repaired:
                 log.info("relay %s answered an OK without event id; matched it to %s", self.url, answered)
                 await self._reconnect()
+            if direct:
+                continue  # nostr-sdk did not send this event: the OK is ours alone
             return nostr_sdk.WebSocketMessage.TEXT(frame)
+
+    def _answer_direct(self, event_id: str) -> bool:
+        """Resolve a direct send's future with its OK; True if nostr-sdk does not wait for it."""
+        future = self._direct.pop(event_id, None)
+        if future is None:
+            return False
+        if not future.done():
+            future.set_result(self.answers.get(event_id, (False, "")))
+        if event_id in self._shared:
+            self._shared.discard(event_id)
+            return False
+        return True
 
     async def _reconnect(self) -> None:
         """Move to a fresh socket (shedding a per-connection penalty) and resend what is still open."""
@@ -186,6 +260,7 @@ class _Adapter(nostr_sdk.WebSocketAdapter):  # type: ignore[misc]
             task.add_done_callback(_closing.discard)
 
     async def close_connection(self) -> None:
+        self._lost()
         with contextlib.suppress(Exception):
             await self._ws.close()
 
