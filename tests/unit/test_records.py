@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nostrweet.cache.layout import EventSubject, event_filename
+from nostrweet.cache.layout import MAX_NAME_ID, EventSubject, event_filename
 from nostrweet.cache.store import build_index
 from nostrweet.publish.records import (
     BACKOFF_CAP,
@@ -352,7 +352,7 @@ def test_store_keeps_a_bounded_number_of_records(data_dir: Path) -> None:
 @given(
     st.text("0123456789abcdef", min_size=64, max_size=64),
     st.sampled_from(list(EventSubject)),
-    st.integers(min_value=0, max_value=2**63),
+    st.integers(min_value=0, max_value=MAX_NAME_ID),
     st.booleans(),
 )
 def test_event_name_round_trip(event_id: str, subject: EventSubject, subject_id: int, pending: bool) -> None:

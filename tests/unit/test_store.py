@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -295,3 +296,52 @@ def test_tweet_names_are_rebuilt_exactly(data_dir: Path) -> None:
     assert index.tweet_name(9) == names[1] and index.owner_of(9) == "foo_bar"
     assert 3 in index.tweets and 4 not in index.tweets and index.tweet_name(4) is None
     assert len(index.tweets) == 3 and index.users["foo"].tweet_ids == [3]
+
+
+def test_ids_closer_than_a_float_still_sort_exactly(data_dir: Path) -> None:
+    # 2**60 + k for small k are one float: the scan's float pre-sort leaves them in any order, and the
+    # exact fallback must put tweets, owners, stamps and records back in place.
+    base = 2**60
+    (data_dir / layout.EVENTS_DIR).mkdir()
+    ids = [base + 5, base + 1, base + 3, base, base + 2, base + 4, 7]
+    for k, tweet_id in enumerate(ids):
+        owner = "foo" if k % 2 else "bar"
+        (data_dir / f"20240102_03040{k}_{owner}_{tweet_id}.json").write_text("{}")
+        event_id = f"{k:02x}" * 32
+        (
+            data_dir
+            / layout.EVENTS_DIR
+            / layout.event_filename(event_id, layout.EventSubject.TWEET, tweet_id)
+        ).write_text("{}")
+    index = build_index(data_dir)
+    assert list(index.iter_tweet_ids()) == sorted(ids)
+    for k, tweet_id in enumerate(ids):
+        owner = "foo" if k % 2 else "bar"
+        assert index.tweet_name(tweet_id) == f"20240102_03040{k}_{owner}_{tweet_id}.json"
+        assert index.owner_of(tweet_id) == owner
+        event_id = f"{k:02x}" * 32
+        assert index.events_of_tweet(tweet_id) == [
+            layout.event_filename(event_id, layout.EventSubject.TWEET, tweet_id)
+        ]
+    assert index.users["foo"].tweet_ids == sorted(t for k, t in enumerate(ids) if k % 2)
+    assert index.users["bar"].tweet_ids == sorted(t for k, t in enumerate(ids) if not k % 2)
+    assert index.tweets_without_events() == []
+
+
+def test_an_id_too_large_for_the_index_is_a_stranger_not_a_crash(tmp_path: Path) -> None:
+    huge = "99999999999999999999"  # 20 digits: no X id, and beyond a signed 64-bit array
+    names = [
+        f"20240102_030405_foo_{huge}.json",
+        f"foo_{huge}_0.jpg",
+        f"tweet_{huge}.not_found",
+        f"20240102_030405_foo_{layout.MAX_NAME_ID}.json",
+    ]
+    for name in names:
+        (tmp_path / name).write_text("{}")
+    (tmp_path / layout.EVENTS_DIR).mkdir()
+    (tmp_path / layout.EVENTS_DIR / f"event_{'ab' * 32}_tweet_{huge}.json").write_text("{}")
+    index = build_index(tmp_path)
+    assert list(index.tweets) == [layout.MAX_NAME_ID]
+    assert not index.not_found and not index.media and not index.tweet_records
+    with pytest.raises(ValueError):
+        layout.tweet_filename(datetime(2024, 1, 2, tzinfo=UTC), "foo", int(huge))

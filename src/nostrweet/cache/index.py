@@ -4,15 +4,17 @@
 and 1,000,000 files this is one streaming pass over the directory entries, never a glob per user.
 
 The index is compact (docs/PERFORMANCE.md, B5): it keeps no tweet or record *name*, only what the
-name is built from. A tweet is its id and stamp in two parallel ``array('q')`` per user (sorted by id),
-plus one global sorted id array with the owner's number; a settled tweet record is its tweet id in a
-sorted ``array('q')`` and its 32-byte event id in a parallel ``bytearray``. Names are rebuilt on demand
+name is built from. A tweet is its id in one global sorted ``array('q')`` with, beside it, where its
+stamp and owner number sit in two arrays kept in listing order, plus its id in its user's sorted
+array; a settled tweet record is its tweet id in a sorted ``array('q')`` with where its 32-byte event
+id sits in a ``bytearray`` (listing order). Names are rebuilt on demand
 by ``cache.layout``. What is written after the scan, and the rare records that are not one settled
 record per tweet, live in small dicts beside the arrays.
 """
 
 from __future__ import annotations
 
+import gc
 import operator
 import os
 from array import array
@@ -127,18 +129,20 @@ class CacheIndex:
         self.pending_events: set[str] = set()
         self.media: set[str] = set()
         self.temp_files: list[Path] = []
-        # tweets: the scanned ones in a sorted id array with their stamps (YYYYMMDDHHMMSS numbers) and
-        # owners (numbers into _owners); the ones added since in a dict id -> (stamp, username)
+        # tweets: the scanned ones in a sorted id array with where each sits in the stamp
+        # (YYYYMMDDHHMMSS numbers) and owner (numbers into _owners) arrays, which are in listing order;
+        # the ones added since in a dict id -> (stamp, username)
         self._owners: list[str] = []
         self._tweet_ids: array[int] = array("q")
+        self._tweet_at: array[int] = array("I")
         self._tweet_stamps: array[int] = array("q")
-        self._tweet_owner: array[int] = array("L")
+        self._tweet_owner: array[int] = array("I")
         self._tweet_extra: dict[int, tuple[int, str]] = {}
         # settled tweet records, one per tweet: sorted tweet ids and where their 32-byte event id sits
         # in _rec_events (in listing order); every other tweet's record names (several, pending,
         # written since the scan) in a dict
         self._rec_ids: array[int] = array("q")
-        self._rec_at: array[int] = array("L")
+        self._rec_at: array[int] = array("I")
         self._rec_events = bytearray()
         self._rec_extra: dict[int, list[str]] = {}
 
@@ -173,7 +177,7 @@ class CacheIndex:
         if extra is not None:
             return extra[1]
         i = self._scanned_at(tweet_id)
-        return self._owners[self._tweet_owner[i]] if i >= 0 else None
+        return self._owners[self._tweet_owner[self._tweet_at[i]]] if i >= 0 else None
 
     def tweet_name(self, tweet_id: int) -> str | None:
         """The file name of a cached tweet, or None."""
@@ -183,7 +187,8 @@ class CacheIndex:
         i = self._scanned_at(tweet_id)
         if i < 0:
             return None
-        return layout.tweet_name_of(self._tweet_stamps[i], self._owners[self._tweet_owner[i]], tweet_id)
+        at = self._tweet_at[i]
+        return layout.tweet_name_of(self._tweet_stamps[at], self._owners[self._tweet_owner[at]], tweet_id)
 
     def has_tweet(self, tweet_id: int) -> bool:
         """True if a tweet file is cached."""
@@ -221,8 +226,8 @@ class CacheIndex:
             i = self._scanned_at(tweet_id)
             if i < 0:
                 return
-            owner = self._owners[self._tweet_owner[i]]
-            del self._tweet_ids[i], self._tweet_stamps[i], self._tweet_owner[i]
+            owner = self._owners[self._tweet_owner[self._tweet_at[i]]]
+            del self._tweet_ids[i], self._tweet_at[i]  # (its stamp and owner stay unused)
         ids = self.users[owner].ids
         del ids[bisect_left(ids, tweet_id)]
 
@@ -369,92 +374,85 @@ def build_index(data_dir: Path) -> CacheIndex:
     same scan, so that the store can remove them without listing the directories again.
 
     Fast paths (docs/PERFORMANCE.md, B3/B5): the listing is read in chunks; in each, the bulk kinds,
-    tweet files and settled tweet records, are recognized by one regex call over the whole chunk
-    (``layout.tweet_name_columns``, ``layout.split_settled_tweet_events``) and go straight into arrays;
-    everything else goes name by name through the per-name parsers. Both paths accept the same names.
+    tweet files, settled tweet records and media, are recognized by one regex call over the whole
+    chunk (``layout.split_tweet_names``, ``layout.settled_tweet_events``, ``layout.split_media_names``)
+    and go straight into arrays or the media set; everything else goes name by name through the
+    per-name parsers. Both paths accept the same names. The garbage collector is off meanwhile.
     """
-    index = CacheIndex()
-    tweets = _TweetColumns()
-    for names in scan_chunks(data_dir):
-        rest = tweets.add_chunk(names)
-        del names
-        _add_other_names(index, data_dir, rest)
-    tweets.build_into(index)
-    del tweets
-    _add_events(index, data_dir)
-    return index
+    collecting = gc.isenabled()
+    gc.disable()  # ~10^6 short-lived containers, none in a cycle: collecting would only slow the scan
+    try:
+        index = CacheIndex()
+        tweets = _TweetColumns()
+        for names in scan_chunks(data_dir):
+            rest = tweets.add_chunk(names)
+            del names
+            _add_other_names(index, data_dir, rest)
+        tweets.build_into(index)
+        del tweets
+        _add_events(index, data_dir)
+        return index
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class _TweetColumns:
     """The tweets of the scan as columns (listing order) until they are sorted into the index."""
 
     def __init__(self) -> None:
-        self.ids: list[int] = []
-        self.stamps: list[int] = []
-        self.owners: list[int] = []
+        self.ids: array[int] = array("q")
+        self.stamps: array[int] = array("q")
+        self.owners: array[int] = array("I")
         self.number: dict[str, int] = {}
 
     def add_chunk(self, names: list[str]) -> list[str]:
         """Take the tweet names of a chunk of the listing; return the other names."""
-        stamps, users, ids = layout.tweet_name_columns(names)
-        self.ids += map(int, compress(ids, users))
-        self.stamps += map(int, compress(stamps, users))
+        tweets, keys, rest = layout.split_tweet_names(names)
+        self.stamps.extend(map(int, map(operator.itemgetter(slice(0, 15)), tweets)))
+        del tweets
+        parts = list(map(str.rpartition, keys, repeat("_")))  # (username, "_", id)
+        del keys
+        self.ids.extend(map(int, map(operator.itemgetter(2), parts)))
+        users = list(map(operator.itemgetter(0), parts))
+        del parts
         number = self.number
-        for user in set(compress(users, users)).difference(number):
+        for user in set(users).difference(number):
             number[user] = len(number)
-        self.owners += map(number.__getitem__, compress(users, users))
-        return list(compress(names, map(operator.not_, users)))
+        self.owners.extend(map(number.__getitem__, users))
+        return rest
 
     def build_into(self, index: CacheIndex) -> None:
-        """Sort the columns into the index: one sort of ``id | stamp | owner`` packed in one int gives
-        the sorted id, stamp and owner arrays; one pass appends each id to its owner's array."""
-        bits = max(1, len(self.number).bit_length())
-        packed = list(
-            map(
-                operator.or_,
-                map(
-                    operator.lshift,
-                    map(operator.or_, map(operator.lshift, self.ids, repeat(_STAMP_BITS)), self.stamps),
-                    repeat(bits),
-                ),
-                self.owners,
-            )
-        )
-        self.ids = self.stamps = self.owners = []
-        packed.sort()
-        ids = array("q", map(operator.rshift, packed, repeat(_STAMP_BITS + bits)))
-        stamps = array(
-            "q", map(operator.and_, map(operator.rshift, packed, repeat(bits)), repeat(_STAMP_MASK))
-        )
-        owners = array("L", map(operator.and_, packed, repeat((1 << bits) - 1)))
-        del packed
+        """Sort the columns into the index: one argsort of the ids (:func:`_argsort`) gives the sorted
+        ids and where each one's stamp and owner sit; one pass appends each id to its owner's array.
+        The stamps and owners stay in listing order."""
+        stamps, owners = self.stamps, self.owners
+        ids, at = _argsort(self.ids)
+        self.ids = array("q")
         if _has_repeats(ids):  # the same id under two names (a renamed author): keep one, any
             keep = list(compress(range(len(ids)), map(operator.ne, ids, islice(ids, 1, None))))
             keep.append(len(ids) - 1)
             ids = array("q", map(ids.__getitem__, keep))
-            stamps = array("q", map(stamps.__getitem__, keep))
-            owners = array("L", map(owners.__getitem__, keep))
+            at = array("I", map(at.__getitem__, keep))
         index._owners = usernames = list(self.number)
-        index._tweet_ids, index._tweet_stamps, index._tweet_owner = ids, stamps, owners
+        index._tweet_ids, index._tweet_at = ids, at
+        index._tweet_stamps, index._tweet_owner = stamps, owners
         per_user: list[list[int]] = [[] for _ in usernames]
         appends = [listed.append for listed in per_user]
-        for owner, tweet_id in zip(owners, ids, strict=True):
+        for owner, tweet_id in zip(map(owners.__getitem__, at), ids, strict=True):
             appends[owner](tweet_id)
         for username, listed in zip(usernames, per_user, strict=True):
             index.user(username).ids = array("q", listed)
 
 
-_STAMP_BITS = 47  # a stamp YYYYMMDDHHMMSS < 10**14 < 2**47
-_STAMP_MASK = (1 << _STAMP_BITS) - 1
-
-
 def _add_other_names(index: CacheIndex, data_dir: Path, names: list[str]) -> None:
-    """Profiles, media, markers and temp files of the data dir, name by name."""
+    """Media of the data dir in bulk; profiles, markers and temp files name by name."""
+    media, names = layout.split_media_names(names)
+    index.media.update(media)
+    del media
     parse_profile = layout.parse_profile_filename
-    parse_media = layout.parse_media_filename
     parse_not_found = layout.parse_not_found_filename
     is_temp = layout.is_temp_filename
-    media = index.media
     for name in names:
         if name.endswith(".json"):
             profile = parse_profile(name)
@@ -466,8 +464,6 @@ def _add_other_names(index: CacheIndex, data_dir: Path, names: list[str]) -> Non
                 index.not_found.add(tweet_id)
         elif is_temp(name):
             index.temp_files.append(data_dir / name)
-        elif parse_media(name) is not None:
-            media.add(name)
 
 
 def _add_events(index: CacheIndex, data_dir: Path) -> None:
@@ -477,18 +473,15 @@ def _add_events(index: CacheIndex, data_dir: Path) -> None:
     events = bytearray()
     rest: list[str] = []
     for names in scan_chunks(data_dir / layout.EVENTS_DIR):
-        settled, others = layout.split_settled_tweet_events(names)
+        settled, event_ids, others = layout.settled_tweet_events(names)
         del names
         tweet_ids.extend(map(int, map(operator.itemgetter(slice(at, -5)), settled)))
-        events += bytes.fromhex("".join(map(operator.itemgetter(slice(6, 70)), settled)))
+        events += event_ids
         rest += others
-    packed = list(map(operator.or_, map(operator.lshift, tweet_ids, repeat(32)), range(len(tweet_ids))))
-    del tweet_ids
-    packed.sort()
-    ids = index._rec_ids = array("q", map(operator.rshift, packed, repeat(32)))
-    index._rec_at = array("L", map(operator.and_, packed, repeat(0xFFFFFFFF)))
+    ids, index._rec_at = _argsort_packed(tweet_ids)
+    index._rec_ids = ids
     index._rec_events = events
-    del packed
+    del tweet_ids
     if _has_repeats(ids):  # some tweet has several settled records: they go to the dict
         several = set(compress(ids, map(operator.eq, ids, islice(ids, 1, None))))
         for tweet_id in several:
@@ -505,6 +498,39 @@ def _add_events(index: CacheIndex, data_dir: Path) -> None:
             index.add_event(name, event)
         elif layout.is_temp_filename(name):
             index.temp_files.append(events_dir / name)
+
+
+def _argsort_packed(ids: array[int]) -> tuple[array[int], array[int]]:
+    """``(sorted ids, where each sat in ids)`` by one sort of ``id | position`` ints: slower than
+    :func:`_argsort` but with less memory alive while it sorts (one int an id, not an int and a float)."""
+    bits = max(1, len(ids).bit_length())
+    packed = list(map(operator.or_, map(operator.lshift, ids, repeat(bits)), range(len(ids))))
+    packed.sort()
+    mask = (1 << bits) - 1
+    return array("q", map(operator.rshift, packed, repeat(bits))), array(
+        "I", map(operator.and_, packed, repeat(mask))
+    )
+
+
+def _argsort(ids: array[int]) -> tuple[array[int], array[int]]:
+    """``(sorted ids, where each sat in ids)``. The ids are sorted as floats first: Python compares
+    floats much faster than ints above 2**30, and ``float`` keeps the order (a < b gives
+    float(a) <= float(b)); only ids closer than the float's precision (~256 apart for tweet ids) can
+    come out swapped, and then one exact sort of ``id | position`` ints, nearly in order, fixes it."""
+    keys = list(map(float, ids))
+    order = sorted(range(len(ids)), key=keys.__getitem__)
+    del keys
+    in_order = array("q", map(ids.__getitem__, order))
+    if not any(map(operator.gt, in_order, islice(in_order, 1, None))):
+        return in_order, array("I", order)
+    bits = max(1, len(ids).bit_length())
+    packed = list(map(operator.or_, map(operator.lshift, in_order, repeat(bits)), order))
+    del order, in_order
+    packed.sort()
+    mask = (1 << bits) - 1
+    return array("q", map(operator.rshift, packed, repeat(bits))), array(
+        "I", map(operator.and_, packed, repeat(mask))
+    )
 
 
 def _has_repeats(ids: array[int]) -> bool:
