@@ -38,7 +38,7 @@ def decode_html_entities(text: str) -> str:
             return match.group(0)
         return chr(code)
 
-    return _HTML_ENTITY.sub(one, text)
+    return _HTML_ENTITY.sub(one, text) if "&" in text else text
 
 
 def status_url_id(url: str | None) -> tuple[str, bool] | None:
@@ -70,7 +70,7 @@ def expanded_link(url: UrlEntity) -> str:
 
 def remove_tco_links(text: str) -> str:
     """Drop t.co links that no entity explains (no expansion is known for them)."""
-    return _TCO.sub("", text)
+    return _TCO.sub("", text) if "t.co/" in text else text
 
 
 @dataclass

@@ -151,12 +151,17 @@ _MIME_BY_EXT = {
 
 
 def _mime_of(url: str) -> str | None:
-    path = urlsplit(url).path
-    ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    path = url.split("#", 1)[0].split("?", 1)[0]
+    if "://" in path:
+        path = path.split("://", 1)[1]
+    last = path.rsplit("/", 1)[-1] if "/" in path else ""
+    ext = last.rsplit(".", 1)[-1].lower() if "." in last else ""
     return _MIME_BY_EXT.get(ext)
 
 
 def _orig_photo_url(url: str) -> str:
+    if "?" not in url and "#" not in url:  # the usual form: no query to merge
+        return url + "?name=orig"
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "name"]
     query.append(("name", "orig"))
@@ -178,7 +183,7 @@ def original_media_link(media: Media) -> MediaLink:
     url = media.url or media.preview_image_url or ""
     if not url:
         return MediaLink(url="", dim=dim, alt=alt)
-    if media.type == "photo" and urlsplit(url).netloc == "pbs.twimg.com":
+    if media.type == "photo" and url.startswith(("https://pbs.twimg.com/", "http://pbs.twimg.com/")):
         url = _orig_photo_url(url)
     return MediaLink(url=url, mime=_mime_of(url), dim=dim, alt=alt)
 
