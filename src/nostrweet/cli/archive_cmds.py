@@ -36,7 +36,8 @@ def _limiter(options: GlobalOptions) -> RateLimiter:
 
 
 @asynccontextmanager
-async def _archiver(options: GlobalOptions, *, skip_profiles: bool = False) -> AsyncIterator[Archiver]:
+async def open_archiver(options: GlobalOptions, *, skip_profiles: bool = False) -> AsyncIterator[Archiver]:
+    """An Archiver over the data dir and an X client with the configured budgets; closes the client."""
     token = options.require_bearer_token()
     store = CacheStore(options.data_dir)
     limiter = _limiter(options)
@@ -48,7 +49,7 @@ async def _archiver(options: GlobalOptions, *, skip_profiles: bool = False) -> A
 
 
 @contextmanager
-def _progress(label: str, options: GlobalOptions) -> Iterator[Callable[[int, int], None] | None]:
+def progress_bar(label: str, options: GlobalOptions) -> Iterator[Callable[[int, int], None] | None]:
     """A Rich progress bar on a terminal (stderr); nothing when piped, quiet (-q) or logging JSON."""
     if not sys.stderr.isatty() or options.log_level > logging.INFO or options.log_format == "json":
         yield None
@@ -81,7 +82,7 @@ def fetch_tweet(
     options.require_bearer_token()
 
     async def run() -> str:
-        async with _archiver(options, skip_profiles=skip_profiles) as archiver:
+        async with open_archiver(options, skip_profiles=skip_profiles) as archiver:
             document = await archiver.fetch_tweet(tweet_id)
             if document is None:
                 problem = archiver.not_found_problem(tweet_id) or {}
@@ -108,8 +109,8 @@ def user_tweets(
     options.require_bearer_token()
 
     async def run() -> tuple[str, int, int, int]:
-        async with _archiver(options, skip_profiles=skip_profiles) as archiver:
-            with _progress(f"@{name}", options) as progress:
+        async with open_archiver(options, skip_profiles=skip_profiles) as archiver:
+            with progress_bar(f"@{name}", options) as progress:
                 result = await archiver.archive_timeline(name, count=count, days=days, progress=progress)
             shown = result.user.username if result.user else name
             return shown, len(result.new), len(result.skipped), len(result.not_found)
@@ -127,7 +128,7 @@ def fetch_profile(ctx: typer.Context, username: Annotated[str, typer.Argument(me
     options.require_bearer_token()
 
     async def run() -> str:
-        async with _archiver(options) as archiver:
+        async with open_archiver(options) as archiver:
             user = await archiver.fetch_profile(name)
             return f"@{user.username} (id {user.id}, {user.name})"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from nostrweet.cache.store import build_index, read_json_or_quarantine
 from nostrweet.cli.app import app, options_of
 from nostrweet.errors import InputError, NotFoundError
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey, load_key_file, parse_user_id
+from nostrweet.settings import GlobalOptions
 
 
 def resolve_user_id(data_dir: Path, who: str) -> str:
@@ -26,8 +28,29 @@ def resolve_user_id(data_dir: Path, who: str) -> str:
     )
     user_id = profile.get("id") if isinstance(profile, dict) else None
     if not isinstance(user_id, str | int) or not str(user_id).isdigit():
-        raise NotFoundError(f"@{username} is not cached: run fetch-profile {username} first")
+        raise NotFoundError(
+            f"@{username} is not cached: run fetch-profile {username} first, or give a bearer token"
+        )
     return parse_user_id(str(user_id))
+
+
+def resolve_or_fetch_user_id(options: GlobalOptions, who: str) -> str:
+    """Like :func:`resolve_user_id`; a username that is not cached is looked up on X (and its profile
+    cached) when a bearer token is configured."""
+    try:
+        return resolve_user_id(options.data_dir, who)
+    except NotFoundError:
+        if options.bearer_token is None:
+            raise
+    username = layout.normalize_username(who.strip())
+
+    async def fetch() -> str:
+        from nostrweet.cli.archive_cmds import open_archiver
+
+        async with open_archiver(options, skip_profiles=True) as archiver:
+            return (await archiver.resolve_user(username)).id
+
+    return parse_user_id(asyncio.run(fetch()))
 
 
 def _key_file_for(ctx: typer.Context, who: str) -> Path | None:
@@ -58,7 +81,7 @@ def keys(
         key = load_key_file(key_file, user_id)
     else:
         deriver = KeyDeriver(options.require_mnemonic(), options.key_derivation)
-        key = deriver.for_user(resolve_user_id(options.data_dir, who))
+        key = deriver.for_user(resolve_or_fetch_user_id(options, who))
     typer.echo(f"user id: {key.user_id}")
     typer.echo(f"path:    {key.path}")
     typer.echo(f"npub:    {key.npub}")

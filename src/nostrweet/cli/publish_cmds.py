@@ -13,7 +13,7 @@ import typer
 from nostrweet.cache.layout import normalize_username
 from nostrweet.cache.store import CacheStore, read_json_or_quarantine
 from nostrweet.cli.app import app, options_of
-from nostrweet.cli.archive_cmds import _archiver, _progress
+from nostrweet.cli.archive_cmds import open_archiver, progress_bar
 from nostrweet.cli.common import (
     BlossomOption,
     ForceOption,
@@ -50,7 +50,7 @@ async def _publisher(
     async with AsyncExitStack() as stack:
         archiver = None
         if fetch:
-            archiver = await stack.enter_async_context(_archiver(options, skip_profiles=skip_profiles))
+            archiver = await stack.enter_async_context(open_archiver(options, skip_profiles=skip_profiles))
             store = archiver.store
         else:
             store = CacheStore(options.data_dir)
@@ -156,7 +156,7 @@ def post_user(
 
     async def run() -> PublishSummary:
         async with _publisher(options, relays, blossom, force=force) as publisher:
-            with _progress(f"@{name}", options) as progress:
+            with progress_bar(f"@{name}", options) as progress:
                 return await publisher.publish_user(name, progress=progress)
 
     summary = asyncio.run(run())
