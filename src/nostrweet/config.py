@@ -206,14 +206,21 @@ def parse_config(text: str, path: Path) -> ConfigFile:
             raise ConfigError(f"{path}: unknown key {table!r}")
         if not isinstance(content, dict):
             raise ConfigError(f"{path}: {table!r} must be a table")
-        for key, value in content.items():
-            expected = schema.get(key)
-            if expected is None:
-                raise ConfigError(f"{path}: unknown key {key!r} in [{table}]")
-            _check(path, table, key, value, expected)
-            _check_value(path, table, table, key, value)
+        _check_table(path, table, table, content, schema)
         values[table] = dict(content)
     return ConfigFile(path=path, values=values, users=users)
+
+
+def _check_table(
+    path: Path, where: str, kind: str, content: dict[str, Any], schema: dict[str, type | tuple[type, ...]]
+) -> None:
+    """Every key of one table is known to ``schema`` and its value has the right type and range."""
+    for key, value in content.items():
+        expected = schema.get(key)
+        if expected is None:
+            raise ConfigError(f"{path}: unknown key {key!r} in [{where}]")
+        _check(path, where, key, value, expected)
+        _check_value(path, where, kind, key, value)
 
 
 def _user_key(path: Path, username: str) -> str:
@@ -227,12 +234,7 @@ def _parse_user_table(path: Path, username: str, table: Any) -> UserOverrides:
     where = f"users.{username}"
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [{where}] must be a table")
-    for key, value in table.items():
-        expected = USER_TABLE_SCHEMA.get(key)
-        if expected is None:
-            raise ConfigError(f"{path}: unknown key {key!r} in [{where}]")
-        _check(path, where, key, value, expected)
-        _check_value(path, where, "users", key, value)
+    _check_table(path, where, "users", table, USER_TABLE_SCHEMA)
     relays = table.get("relays")
     servers = table.get("blossom_servers")
     key_file = table.get("key_file")
