@@ -268,3 +268,20 @@ def test_daemon_lock_is_exclusive_and_names_its_holder(data_dir: Path) -> None:
 )
 def test_describe_holder(content: bytes, shown: str) -> None:
     assert describe_holder(content) == shown
+
+
+def test_clear_keeps_live_temp_files_and_skips_directories(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    store.write_tweet(doc(5))
+    live = data_dir / layout.temp_filename("foo_5_0.jpg", os.getpid(), "ab")
+    live.write_bytes(b"partial")
+    events = data_dir / layout.EVENTS_DIR
+    events.mkdir()
+    live_record = events / layout.temp_filename("relays.json", os.getpid(), "cd")
+    live_record.write_bytes(b"partial")
+    dead = data_dir / ".foo_5_1.jpg.abcd.tmp"  # no pid: nobody writes it any more
+    dead.write_bytes(b"")
+    folder = data_dir / layout.tweet_filename(T0, "foo", 6)
+    folder.mkdir()
+    assert store.clear(include_events=True) == 2
+    assert live.exists() and live_record.exists() and folder.is_dir() and not dead.exists()

@@ -31,6 +31,8 @@ from itertools import compress
 from nostrweet.errors import InputError
 
 EVENTS_DIR = "nostr_events"
+DAEMON_LOCK = "daemon.lock"
+"""Held (flock) by the daemon that owns the data dir; names it."""
 TEMP_SUFFIX = ".tmp"
 CORRUPT_SUFFIX = ".corrupt"
 NOT_FOUND_SUFFIX = ".not_found"

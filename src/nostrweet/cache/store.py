@@ -321,21 +321,35 @@ class CacheStore:
     # -- clearing ---------------------------------------------------------------------------
 
     def clear(self, *, include_events: bool = False) -> int:
-        """Delete cached tweets, media, profiles, markers, temp and corrupt files; event records only
-        with ``include_events``. Returns how many files were deleted. Files the layout does not know
-        are left alone."""
+        """Delete cached tweets, media, profiles, markers, corrupt files and temp files whose writer is
+        gone; event records only with ``include_events``. Returns how many files were deleted. Files
+        the layout does not know are left alone."""
         removed = 0
         for name in list(scan_names(self.data_dir)):
-            if _is_cache_file(name):
-                (self.data_dir / name).unlink(missing_ok=True)
-                removed += 1
+            if layout.is_temp_filename(name):
+                removed += remove_orphaned_temp_files([self.data_dir / name])
+            elif _is_cache_file(name):
+                removed += _remove(self.data_dir / name)
         if include_events:
             for name in list(scan_names(self.events_dir)):
-                if layout.parse_event_filename(name) or layout.is_temp_filename(name) or ".json" in name:
-                    (self.events_dir / name).unlink(missing_ok=True)
-                    removed += 1
+                if layout.is_temp_filename(name):
+                    removed += remove_orphaned_temp_files([self.events_dir / name])
+                elif layout.parse_event_filename(name) or ".json" in name:
+                    removed += _remove(self.events_dir / name)
         self.index = build_index(self.data_dir)
         return removed
+
+
+def _remove(path: Path) -> int:
+    """Delete one file (1 if it was deleted); an entry that cannot be (a directory) is skipped with a warning."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        warn_unreadable(path, exc)
+        return 0
+    return 1
 
 
 def _is_cache_file(name: str) -> bool:

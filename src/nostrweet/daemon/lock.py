@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from nostrweet.cache.atomic import FILE_MODE, make_private_dir
+from nostrweet.cache.layout import DAEMON_LOCK
 from nostrweet.errors import OperationalError
 
-LOCK_FILE = "daemon.lock"
+LOCK_FILE = DAEMON_LOCK
 
 
 def default_instance_id(pid: int | None = None) -> str:
