@@ -307,6 +307,21 @@ class Archiver:
             return msgspec.convert(cached, User, strict=False)
         return await self.fetch_profile(name)
 
+    async def _fetch_again(self, username: str, planned: set[str]) -> list[str]:
+        """Look up by id (batched) the user's tweets whose files were moved aside (``*.corrupt``) and
+        are not cached again: the timeline's ``since_id``/``until_id`` would never ask for such a hole
+        (SPEC §2). Returns the ids found, to be cached as usual; the ``.corrupt`` files stay."""
+        ids = [str(t) for t in self.store.corrupt_tweet_ids_of(username) if str(t) not in planned]
+        if not ids:
+            return []
+        await self._lookup(ids)
+        for tid in ids:
+            if tid in self._missing and not self.store.is_not_found(tid):
+                self.store.mark_not_found(tid, self._missing[tid])
+        found = [t for t in ids if t in self._tweets]
+        log.info("@%s: fetching %d tweet(s) again whose cached file was corrupt", username, len(found))
+        return found
+
     # -- timelines ----------------------------------------------------------------------------
 
     async def _page_through(
@@ -377,6 +392,7 @@ class Archiver:
         todo = [t for t in reversed(newer)] + older  # new ones oldest first, then older ones newest first
         fresh = [str(t["id"]) for t in todo if not self.store.has_tweet(t["id"])]
         result.skipped = [str(t["id"]) for t in todo if self.store.has_tweet(t["id"])]
+        fresh += await self._fetch_again(user.username, set(fresh))
         await self._enrich(fresh)
         for done, tweet_id in enumerate(fresh, 1):
             await self._save(tweet_id)

@@ -2,6 +2,10 @@
 
 A crash at any instant leaves either the old file or the new one under a final name, never a part:
 write a temp file in the same directory, fsync it, rename it into place, fsync the directory.
+
+Modes (SPEC §2): every file is created 0600 and every directory 0700 (:data:`FILE_MODE`,
+:data:`DIR_MODE`); a directory that already exists keeps its mode. A temp file's name carries the
+writer's pid (``layout.temp_filename``), so a start removes only temp files whose writer is gone.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import ctypes.util
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,10 +27,33 @@ from nostrweet.cache import layout
 log = logging.getLogger(__name__)
 
 
+FILE_MODE = 0o600
+"""The mode of every file nostrweet writes: tweets of protected accounts and the records are private."""
+DIR_MODE = 0o700
+"""The mode of every directory nostrweet creates."""
+TEMP_MAX_AGE = 3600.0
+"""A temp file older than this is removed even if a live process has its pid (the pid was reused)."""
+
+
+def temp_path(path: Path) -> Path:
+    """A new temp file name for a write of ``path``, in the same directory, carrying this process's pid."""
+    return path.with_name(layout.temp_filename(path.name, os.getpid(), secrets.token_hex(4)))
+
+
+def create_private(path: Path) -> int:
+    """Create a new file (it must not exist) with mode 0600 and return its descriptor, open for writing."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create a directory (and its missing parents) with mode 0700; an existing one is left as it is."""
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never a part."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{layout.TEMP_SUFFIX}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    tmp = temp_path(path)
+    fd = create_private(tmp)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -77,31 +105,101 @@ def move_aside(path: Path, reason: str) -> Path:
     return target
 
 
-def read_json_or_quarantine(path: Path) -> Any | None:
-    """Read a JSON file. A missing file gives None; a file that does not parse is moved aside and gives None."""
+def read_entry(path: Path) -> bytes | None:
+    """The bytes of a cache entry. None if it is missing, or unreadable (a directory, no permission):
+    that is skipped with one warning naming it, and never stops the caller."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
+        return None
+    except OSError as exc:
+        warn_unreadable(path, exc)
+        return None
+
+
+_WARNED: set[str] = set()
+_WARNED_MAX = 10_000
+
+
+def warn_unreadable(path: Path, exc: OSError) -> None:
+    """Warn once per process about an entry that cannot be read (later reads of it stay quiet)."""
+    key = str(path)
+    if key in _WARNED:
+        return
+    if len(_WARNED) < _WARNED_MAX:
+        _WARNED.add(key)
+    log.warning("skipped unreadable entry %s: %s", path, exc.strerror or exc.__class__.__name__)
+
+
+def read_json_or_quarantine(path: Path, *, quarantine: bool = True) -> Any | None:
+    """Read a JSON file. A missing or unreadable entry gives None (see :func:`read_entry`); a file that
+    does not parse is moved aside (only warned about when ``quarantine`` is False) and gives None."""
+    data = read_entry(path)
+    if data is None:
         return None
     try:
         return msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
-        move_aside(path, str(exc))
+        if quarantine:
+            move_aside(path, str(exc))
+        else:
+            log.warning("skipped unreadable file %s: %s", path.name, exc)
         return None
 
 
-def remove_stale_temp_files(directory: Path) -> int:
-    """Delete temp files that a killed writer left in ``directory``; returns how many."""
-    removed = 0
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one of another user counts)."""
     try:
-        entries = list(os.scandir(directory))
-    except FileNotFoundError:
-        return 0
-    for entry in entries:
-        if layout.is_temp_filename(entry.name):
-            Path(entry.path).unlink(missing_ok=True)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def is_orphaned_temp(
+    path: Path,
+    *,
+    now: float | None = None,
+    alive: Callable[[int], bool] = pid_alive,
+    max_age: float = TEMP_MAX_AGE,
+) -> bool:
+    """Whether the temp file at ``path`` belongs to no live writer (``layout.temp_is_orphaned``)."""
+    parsed = layout.parse_temp_filename(path.name)
+    pid = parsed.pid if parsed is not None else None
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return False  # gone already (its writer renamed it), or not ours to judge
+    age = (time.time() if now is None else now) - mtime
+    return layout.temp_is_orphaned(
+        pid, alive=pid is not None and alive(pid), age_seconds=age, max_age=max_age
+    )
+
+
+def remove_orphaned_temp_files(
+    paths: list[Path], *, now: float | None = None, alive: Callable[[int], bool] = pid_alive
+) -> int:
+    """Delete the temp files among ``paths`` whose writer is gone; returns how many. A temp file of a
+    live process (a download or a write in another command) is left alone."""
+    removed = 0
+    for path in paths:
+        if is_orphaned_temp(path, now=now, alive=alive):
+            path.unlink(missing_ok=True)
             removed += 1
     return removed
+
+
+def remove_stale_temp_files(directory: Path) -> int:
+    """Delete temp files in ``directory`` whose writer is gone (see :func:`remove_orphaned_temp_files`)."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return 0
+    return remove_orphaned_temp_files([directory / n for n in names if layout.is_temp_filename(n)])
 
 
 def _load_syncfs() -> Callable[[int], int] | None:

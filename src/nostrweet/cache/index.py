@@ -120,6 +120,7 @@ class CacheIndex:
     - ``user_events``: (subject, user id) -> event record file names for profiles, relay lists, Blossom lists
     - ``pending_events``: the names among those that carry the pending marker (work left for a relay)
     - ``media``: media file names present
+    - ``corrupt``: lower-case username -> ids of its tweet files that were moved aside (``*.corrupt``)
     """
 
     def __init__(self) -> None:
@@ -129,6 +130,7 @@ class CacheIndex:
         self.pending_events: set[str] = set()
         self.media: set[str] = set()
         self.temp_files: list[Path] = []
+        self.corrupt: dict[str, set[int]] = {}
         # tweets: the scanned ones in a sorted id array with where each sits in the stamp
         # (YYYYMMDDHHMMSS numbers) and owner (numbers into _owners) arrays, which are in listing order;
         # the ones added since in a dict id -> (stamp, username)
@@ -235,6 +237,15 @@ class CacheIndex:
         """Cached tweet ids of one user, oldest first (a new list; no name parsing)."""
         entry = self.users.get(layout.normalize_username(username))
         return entry.ids.tolist() if entry is not None else []
+
+    def add_corrupt(self, username: str, tweet_id: int) -> None:
+        """Remember a tweet of ``username`` whose file was moved aside (it is to be fetched again)."""
+        self.corrupt.setdefault(username, set()).add(tweet_id)
+
+    def corrupt_ids_of(self, username: str) -> list[int]:
+        """Ids of a user's tweet files that were moved aside and that are not cached again, oldest first."""
+        ids = self.corrupt.get(layout.normalize_username(username), set())
+        return sorted(t for t in ids if not self.has_tweet(t) and t not in self.not_found)
 
     def add_profile(self, name: str, parsed: layout.ProfileName) -> None:
         """Record a profile snapshot; the newest by name (= by time stamp) wins."""
@@ -464,6 +475,10 @@ def _add_other_names(index: CacheIndex, data_dir: Path, names: list[str]) -> Non
                 index.not_found.add(tweet_id)
         elif is_temp(name):
             index.temp_files.append(data_dir / name)
+        elif layout.CORRUPT_SUFFIX in name:
+            corrupt = layout.parse_corrupt_tweet_filename(name)
+            if corrupt is not None:
+                index.add_corrupt(corrupt.username, corrupt.tweet_id)
 
 
 def _add_events(index: CacheIndex, data_dir: Path) -> None:

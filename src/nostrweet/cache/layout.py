@@ -13,8 +13,9 @@ Layout::
     <data-dir>/nostr_events/event_<eventid>_<subject>_<id>.json           settled event record
     <data-dir>/nostr_events/event_<eventid>_<subject>_<id>.pending.json   record with work left
         subject is one of: tweet (id = tweet id), profile, relays, blossom (id = numeric user id)
-    .<final name>.<random>.tmp                              a write in progress (removed at start)
-    <name>.corrupt                                           a file that did not parse, moved aside
+    .<final name>.<pid>-<random>.tmp                        a write in progress by process <pid>
+                                                            (removed once that process is gone)
+    <name>.corrupt[.<n>]                                     a file that did not parse, moved aside
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from itertools import compress
 from nostrweet.errors import InputError
 
 EVENTS_DIR = "nostr_events"
+DAEMON_LOCK = "daemon.lock"
+"""Held (flock) by the daemon that owns the data dir; names it."""
 TEMP_SUFFIX = ".tmp"
 CORRUPT_SUFFIX = ".corrupt"
 NOT_FOUND_SUFFIX = ".not_found"
@@ -391,3 +394,48 @@ def _settled_event_ids(settled: list[str]) -> bytes | None:
 def is_temp_filename(name: str) -> bool:
     """True for a temporary file that an interrupted atomic write may have left behind."""
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+_TEMP_RE = re.compile(r"^\.(.+)\.(?:([1-9][0-9]{0,9})-)?([0-9a-f]{1,32})\.tmp$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class TempName:
+    """A parsed temp file name: the final name it is written for, and the writer's pid (None for a
+    name written before temp names carried it)."""
+
+    final_name: str
+    pid: int | None
+
+
+def temp_filename(final_name: str, pid: int, token: str) -> str:
+    """``.<final name>.<pid>-<token>.tmp``: the temp name of a write in progress by process ``pid``.
+
+    The pid tells a later start whether the writer is still alive (its temp file is then left alone).
+    """
+    if pid <= 0 or not re.fullmatch(r"[0-9a-f]{1,32}", token) or "/" in final_name or not final_name:
+        raise ValueError(f"bad temp name parts: {final_name!r} {pid} {token!r}")
+    return f".{final_name}.{pid}-{token}{TEMP_SUFFIX}"
+
+
+def parse_temp_filename(name: str) -> TempName | None:
+    """Parse a temp file name (with or without the writer's pid), or None if ``name`` is not one."""
+    m = _TEMP_RE.fullmatch(name)
+    if m is None:
+        return None
+    return TempName(m.group(1), int(m.group(2)) if m.group(2) else None)
+
+
+def temp_is_orphaned(pid: int | None, *, alive: bool, age_seconds: float, max_age: float) -> bool:
+    """Whether a temp file may be removed: its writer is gone (or unknown), or it is older than
+    ``max_age`` (a guard against a pid reused by an unrelated process)."""
+    return pid is None or not alive or age_seconds > max_age
+
+
+def parse_corrupt_tweet_filename(name: str) -> TweetName | None:
+    """The tweet of a tweet file that was moved aside (``<tweet name>.corrupt`` or ``….corrupt.<n>``),
+    or None: the quarantine name keeps the id, so the tweet can be fetched again."""
+    base, mark, rest = name.partition(CORRUPT_SUFFIX)
+    if not mark or (rest and not re.fullmatch(r"\.[1-9][0-9]{0,5}", rest)):
+        return None
+    return parse_tweet_filename(base)

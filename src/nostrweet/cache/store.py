@@ -1,14 +1,21 @@
 """The cache store: the one object through which commands and the daemon read and write the cache.
 
-It owns a data directory (SPEC §2): on open it removes temp files left by a killed writer and builds the
-:class:`CacheIndex` from one listing; every write goes through ``cache.atomic`` and keeps the index
-current. A file that does not parse is moved aside to ``<name>.corrupt`` and counts as missing, so it is
-fetched again. ``atomic`` and ``index`` names are re-exported here for callers.
+It owns a data directory (SPEC §2): on open it creates it (mode 0700), removes the temp files whose
+writer is gone and builds the :class:`CacheIndex` from one listing; every write goes through
+``cache.atomic`` (files 0600) and keeps the index current. A file that does not parse is moved aside to
+``<name>.corrupt`` and counts as missing; its id stays known (``corrupt_tweet_ids_of``), so a fetching
+command fetches it again. An entry that cannot be read (a directory, no permission) is skipped with a
+warning. A read-only store (``read_only=True``, for ``list-tweets``, ``show-tweet``, ``keys``) creates,
+renames and deletes nothing. ``atomic`` and ``index`` names are re-exported here for callers.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import stat
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +28,13 @@ from nostrweet.cache.atomic import (
     atomic_write_json,
     encode_json,
     fsync_dir,
+    make_private_dir,
     move_aside,
+    read_entry,
     read_json_or_quarantine,
+    remove_orphaned_temp_files,
     remove_stale_temp_files,
+    warn_unreadable,
 )
 from nostrweet.cache.index import CacheIndex, UserEntry, build_index, scan_names
 from nostrweet.errors import InputError, OperationalError
@@ -38,6 +49,7 @@ __all__ = [
     "build_index",
     "encode_json",
     "fsync_dir",
+    "make_private_dir",
     "move_aside",
     "read_json_or_quarantine",
     "remove_stale_temp_files",
@@ -64,26 +76,44 @@ def created_at_of(raw_tweet: dict[str, Any]) -> datetime:
 class CacheStore:
     """The cache directory (SPEC §2): owns the data dir, its index, and every read and write of it.
 
-    Opening a store creates the directory, removes temp files a killed writer left behind, and builds
-    the :class:`CacheIndex` with one scan. Every write keeps the index current. Not thread-safe: use
-    one store per event loop.
+    Opening a store creates the directory (0700), removes the temp files whose writer is gone (a temp
+    file of a live process, e.g. a download in another command, is left alone), and builds the
+    :class:`CacheIndex` with one scan. Every write keeps the index current. Not thread-safe: use one
+    store per event loop.
+
+    ``read_only``: for commands that only read (SPEC §2). Nothing is created, renamed or deleted: a
+    missing data dir is an empty cache, no temp file is removed, and a file that does not parse is
+    skipped with a warning instead of being moved aside.
     """
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, read_only: bool = False) -> None:
         self.data_dir = Path(data_dir)
         self.events_dir = self.data_dir / layout.EVENTS_DIR
-        try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            raise InputError(f"data dir {self.data_dir} is not a directory") from None
-        except OSError as exc:
-            raise OperationalError(f"cannot create data dir {self.data_dir}: {exc.strerror or exc}") from None
+        self.read_only = read_only
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise InputError(f"data dir {self.data_dir} is not a directory")
+        if not read_only:
+            try:
+                make_private_dir(self.data_dir)
+            except (FileExistsError, NotADirectoryError):
+                raise InputError(f"data dir {self.data_dir} is not a directory") from None
+            except OSError as exc:
+                raise OperationalError(
+                    f"cannot create data dir {self.data_dir}: {exc.strerror or exc}"
+                ) from None
         self.index = build_index(self.data_dir)
-        for path in self.index.temp_files:
-            path.unlink(missing_ok=True)
-        if self.index.temp_files:
-            log.info("removed %d temp file(s) left by an interrupted write", len(self.index.temp_files))
-            self.index.temp_files.clear()
+        if not read_only and self.index.temp_files:
+            removed = remove_orphaned_temp_files(self.index.temp_files)
+            if removed:
+                log.info("removed %d temp file(s) left by an interrupted write", removed)
+        self.index.temp_files.clear()
+
+    def _set_aside(self, path: Path, reason: str) -> None:
+        """Move a file that does not parse aside; a read-only store only warns."""
+        if self.read_only:
+            log.warning("skipped unreadable file %s: %s", path.name, reason)
+        else:
+            move_aside(path, reason)
 
     # -- tweets -----------------------------------------------------------------------------
 
@@ -102,18 +132,26 @@ class CacheStore:
         path = self.tweet_path(tid)
         if path is None:
             return None
-        raw = read_json_or_quarantine(path)
-        if raw is None:
-            if not path.exists():
+        data = read_entry(path)
+        if data is None:
+            if os.path.lexists(path):  # a directory or a file we may not read: skipped, not moved
                 self.index.remove_tweet(tid)
+            else:
+                self._forget_tweet(tid, path)
+            return None
+        try:
+            raw = msgspec.json.decode(data)
+        except msgspec.DecodeError as exc:
+            self._set_aside(path, str(exc))
+            self._forget_tweet(tid, path)
             return None
         if (
             not isinstance(raw, dict)
             or not isinstance(raw.get("data"), dict)
             or str(raw["data"].get("id")) != str(tid)
         ):
-            move_aside(path, "not a tweet document of this id")
-            self.index.remove_tweet(tid)
+            self._set_aside(path, "not a tweet document of this id")
+            self._forget_tweet(tid, path)
             return None
         document: dict[str, Any] = raw
         return document
@@ -128,9 +166,51 @@ class CacheStore:
         except msgspec.ValidationError as exc:
             path = self.tweet_path(tweet_id)
             if path is not None and path.exists():
-                move_aside(path, str(exc))
-            self.index.remove_tweet(int(tweet_id))
+                self._set_aside(path, str(exc))
+                self._forget_tweet(int(tweet_id), path)
+            else:
+                self.index.remove_tweet(int(tweet_id))
             return None
+
+    def readable_tweet_ids(self, tweet_ids: Iterable[int]) -> list[int]:
+        """The ids among ``tweet_ids`` whose cached entry is a file (one stat each). An entry named like a
+        tweet that is not a file (a directory) is skipped with a warning and dropped from the index."""
+        out: list[int] = []
+        for tweet_id in tweet_ids:
+            path = self.tweet_path(tweet_id)
+            if path is None:
+                continue
+            try:
+                is_file = stat.S_ISREG(path.stat().st_mode)
+            except FileNotFoundError:
+                self.index.remove_tweet(tweet_id)
+                continue
+            except OSError as exc:
+                warn_unreadable(path, exc)
+                self.index.remove_tweet(tweet_id)
+                continue
+            if is_file:
+                out.append(tweet_id)
+                continue
+            if path.is_dir():
+                warn_unreadable(path, IsADirectoryError(errno.EISDIR, "Is a directory"))
+            else:
+                warn_unreadable(path, OSError(errno.EINVAL, "not a regular file"))
+            self.index.remove_tweet(tweet_id)
+        return out
+
+    def _forget_tweet(self, tweet_id: int, path: Path) -> None:
+        """Drop a tweet whose file was moved aside (or vanished) from the index, and remember its id so
+        that the next fetch of its user fetches it again."""
+        parsed = layout.parse_tweet_filename(path.name)
+        if parsed is not None:
+            self.index.add_corrupt(parsed.username, tweet_id)
+        self.index.remove_tweet(tweet_id)
+
+    def corrupt_tweet_ids_of(self, username: str) -> list[int]:
+        """Ids of a user's tweets whose files were moved aside (``*.corrupt``) and that are not cached
+        again yet: a fetching command looks them up by id (SPEC §2)."""
+        return self.index.corrupt_ids_of(username)
 
     def write_tweet(self, raw_document: dict[str, Any]) -> Path:
         """Write a tweet document atomically under its layout name and record it in the index.
@@ -201,11 +281,11 @@ class CacheStore:
         if entry is None or entry.newest_profile is None:
             return None
         path = self.data_dir / entry.newest_profile
-        raw = read_json_or_quarantine(path)
+        raw = read_json_or_quarantine(path, quarantine=not self.read_only)
         if isinstance(raw, dict) and isinstance(raw.get("id"), str) and isinstance(raw.get("username"), str):
             return raw
         if raw is not None:
-            move_aside(path, "not a user object")
+            self._set_aside(path, "not a user object")
         entry.newest_profile = None
         return None
 
@@ -241,21 +321,35 @@ class CacheStore:
     # -- clearing ---------------------------------------------------------------------------
 
     def clear(self, *, include_events: bool = False) -> int:
-        """Delete cached tweets, media, profiles, markers, temp and corrupt files; event records only
-        with ``include_events``. Returns how many files were deleted. Files the layout does not know
-        are left alone."""
+        """Delete cached tweets, media, profiles, markers, corrupt files and temp files whose writer is
+        gone; event records only with ``include_events``. Returns how many files were deleted. Files
+        the layout does not know are left alone."""
         removed = 0
         for name in list(scan_names(self.data_dir)):
-            if _is_cache_file(name):
-                (self.data_dir / name).unlink(missing_ok=True)
-                removed += 1
+            if layout.is_temp_filename(name):
+                removed += remove_orphaned_temp_files([self.data_dir / name])
+            elif _is_cache_file(name):
+                removed += _remove(self.data_dir / name)
         if include_events:
             for name in list(scan_names(self.events_dir)):
-                if layout.parse_event_filename(name) or layout.is_temp_filename(name) or ".json" in name:
-                    (self.events_dir / name).unlink(missing_ok=True)
-                    removed += 1
+                if layout.is_temp_filename(name):
+                    removed += remove_orphaned_temp_files([self.events_dir / name])
+                elif layout.parse_event_filename(name) or ".json" in name:
+                    removed += _remove(self.events_dir / name)
         self.index = build_index(self.data_dir)
         return removed
+
+
+def _remove(path: Path) -> int:
+    """Delete one file (1 if it was deleted); an entry that cannot be (a directory) is skipped with a warning."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        warn_unreadable(path, exc)
+        return 0
+    return 1
 
 
 def _is_cache_file(name: str) -> bool:

@@ -150,7 +150,7 @@ def list_tweets(
     """List cached tweets, newest first."""
     options = options_of(ctx)
     only = layout.normalize_username(user) if user else None
-    store = CacheStore(options.data_dir)
+    store = CacheStore(options.data_dir, read_only=True)
     ids = store.tweet_ids_of(only) if only else sorted(store.index.tweets)
     for tweet_id in reversed(ids):
         name = store.index.tweets.get(tweet_id)

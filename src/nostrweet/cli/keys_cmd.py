@@ -24,7 +24,9 @@ def resolve_user_id(data_dir: Path, who: str) -> str:
     username = layout.normalize_username(text)
     entry = build_index(data_dir).users.get(username)
     profile = (
-        read_json_or_quarantine(data_dir / entry.newest_profile) if entry and entry.newest_profile else None
+        read_json_or_quarantine(data_dir / entry.newest_profile, quarantine=False)
+        if entry and entry.newest_profile
+        else None
     )
     user_id = profile.get("id") if isinstance(profile, dict) else None
     if not isinstance(user_id, str | int) or not str(user_id).isdigit():

@@ -84,9 +84,9 @@ def show_tweet(
     options = options_of(ctx)
     tweet_id = parse_tweet_ref(tweet)
     keys = _keys(options)
-    store = CacheStore(options.data_dir)
+    store = CacheStore(options.data_dir, read_only=True)
     path = store.tweet_path(tweet_id)
-    raw = read_json_or_quarantine(path) if path is not None else None
+    raw = read_json_or_quarantine(path, quarantine=False) if path is not None else None
     doc = store.read_tweet(tweet_id) if raw is not None else None
     if doc is None:
         raise NotFoundError(f"tweet {tweet_id} is not cached: run fetch-tweet first")

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 
 from nostrweet.daemon.config import DaemonConfig
+from nostrweet.daemon.lock import DaemonLock
 from nostrweet.daemon.pipeline import DaemonPipeline, summary_lines
 from nostrweet.daemon.runner import Daemon, LoopSettings
 from nostrweet.nostr.keys import KeyDeriver
@@ -84,7 +85,20 @@ class SignalHandler:
 
 
 async def run_daemon(options: GlobalOptions, config: DaemonConfig, keys: KeyDeriver | None = None) -> None:
-    """Run the daemon until SIGINT or SIGTERM (``keys``: a deriver already built, so PBKDF2 runs once)."""
+    """Run the daemon until SIGINT or SIGTERM (``keys``: a deriver already built, so PBKDF2 runs once).
+
+    First it takes the data directory's daemon lock (SPEC §7): if another daemon holds it, this one
+    exits 1 at once, naming it.
+    """
+    lock = DaemonLock(options.data_dir)
+    lock.acquire()
+    try:
+        await _run_locked(options, config, keys)
+    finally:
+        lock.release()
+
+
+async def _run_locked(options: GlobalOptions, config: DaemonConfig, keys: KeyDeriver | None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     handler = SignalHandler(stop)

@@ -27,10 +27,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from nostrweet.cache.layout import normalize_username
-from nostrweet.cache.store import atomic_write_json, move_aside, remove_stale_temp_files
+from nostrweet.cache.store import (
+    atomic_write_json,
+    make_private_dir,
+    move_aside,
+    read_json_or_quarantine,
+    remove_stale_temp_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +123,7 @@ class StateStore:
 
     def __init__(self, data_dir: Path) -> None:
         self.dir = Path(data_dir) / STATE_DIR
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.dir)
         remove_stale_temp_files(self.dir)
         self._memo: dict[str, UserState | None] = {}
 
@@ -134,13 +138,12 @@ class StateStore:
             return self._memo[name]
         path = self.path(name)
         state: UserState | None = None
-        try:
-            state = UserState.from_json(msgspec.json.decode(path.read_bytes()))
-        except FileNotFoundError:
-            state = None
-        except (msgspec.DecodeError, ValueError) as exc:
-            move_aside(path, str(exc))
-            state = None
+        data = read_json_or_quarantine(path)
+        if data is not None:
+            try:
+                state = UserState.from_json(data)
+            except ValueError as exc:
+                move_aside(path, str(exc))
         self._memo[name] = state
         return state
 

@@ -27,7 +27,7 @@ import httpx
 
 from nostrweet.bridge.events import MediaLink, original_media_link
 from nostrweet.cache import layout
-from nostrweet.cache.store import CacheStore, atomic_write_json, read_json_or_quarantine
+from nostrweet.cache.store import CacheStore, atomic_write_json, make_private_dir, read_json_or_quarantine
 from nostrweet.nostr.keys import MirrorKey
 from nostrweet.publish.outcome import LruDict
 from nostrweet.twitter.models import TweetDocument
@@ -157,7 +157,7 @@ class MediaUploader:
         return {str(k): str(v) for k, v in servers.items()} if isinstance(servers, dict) else {}
 
     def _save_memo(self, sha256: str, size: int, mime: str, servers: dict[str, str]) -> None:
-        self.memo_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.memo_dir)
         doc: dict[str, Any] = {"sha256": sha256, "size": size, "type": mime, "servers": servers}
         atomic_write_json(self.memo_dir / f"{sha256}.json", doc)
 

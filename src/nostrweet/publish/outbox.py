@@ -167,6 +167,8 @@ class Outbox:
     async def _pass_batch(self, names: Sequence[str], now: float, report: OutboxReport) -> None:
         records = self.publisher.records
         loaded = [(n, r) for n in names if (r := records.load(n, keep=False)) is not None]
+        for name in set(names).difference(n for n, _ in loaded):
+            self._skip[name] = True  # unreadable (a directory, no permission): skipped, warned once
         sends, settled, _ = plan_outbox(loaded, self.relays, now)
         by_name = dict(loaded)
         tidy = []
@@ -246,6 +248,7 @@ class Outbox:
         for done in [t for t in self._attempted if t not in index.tweets or index.has_tweet_events(t)]:
             del self._attempted[done]
         todo = [tid for tid in index.tweets_without_events() if tid not in self._attempted]
+        todo = self.publisher.store.readable_tweet_ids(todo)  # a directory named like a tweet is skipped
         if self.owns is not None:
             todo = [tid for tid in todo if self.owns(EventSubject.TWEET, tid)]
         if not todo:

@@ -143,7 +143,10 @@ class Publisher:
 
     async def publish_user(self, username: str, *, progress: Progress | None = None) -> PublishSummary:
         """Publish every cached tweet of a user, oldest first."""
-        ids = [str(i) for i in self.store.tweet_ids_of(normalize_username(username))]
+        ids = [
+            str(i)
+            for i in self.store.readable_tweet_ids(self.store.tweet_ids_of(normalize_username(username)))
+        ]
         start = len(self.outcomes)
         outcomes = await self.publish_tweets(ids, progress=progress)
         return PublishSummary(outcomes, self.outcomes[start:])

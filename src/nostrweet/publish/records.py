@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from nostrweet.cache import layout
-from nostrweet.cache.atomic import sync_filesystem
+from nostrweet.cache.atomic import create_private, make_private_dir, sync_filesystem, temp_path
 from nostrweet.cache.layout import EventSubject
 from nostrweet.cache.store import (
     CacheIndex,
@@ -283,14 +282,14 @@ def read_reconciled(events_dir: Path) -> dict[str, frozenset[str]] | None:
 
 def write_reconciled(events_dir: Path, scopes: Mapping[str, Collection[str]]) -> None:
     """Write ``relays.json`` atomically (sorted, so the same sets give the same bytes)."""
-    events_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(events_dir)
     doc = {"format": RECORD_FORMAT, "scopes": {k: sorted(v) for k, v in sorted(scopes.items())}}
     atomic_write_json(events_dir / RECONCILED_FILE, doc)
 
 
 def _write_temp(directory: Path, name: str, data: bytes) -> Path:
-    tmp = directory / f".{name}.{secrets.token_hex(4)}{layout.TEMP_SUFFIX}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    tmp = temp_path(directory / name)
+    fd = create_private(tmp)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     return tmp
@@ -433,7 +432,7 @@ class RecordStore:
         batch = list({r.key: r for r in records}.values())
         if not batch:
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.dir)
         planned: list[tuple[EventRecord, str, Path]] = []
         try:
             for record in batch:

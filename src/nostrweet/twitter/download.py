@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from pathlib import Path
 
 import httpx
 
-from nostrweet.cache import layout
+from nostrweet.cache.atomic import create_private, temp_path
 from nostrweet.cache.store import fsync_dir
 from nostrweet.errors import TwitterApiError
 from nostrweet.twitter.session import ApiSession
@@ -49,7 +48,7 @@ async def download(session: ApiSession, url: str, dest: Path, *, max_bytes: int)
 
 
 async def _download_once(http: httpx.AsyncClient, url: str, dest: Path, max_bytes: int) -> bool:
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}{layout.TEMP_SUFFIX}")
+    tmp = temp_path(dest)
     try:
         async with http.stream("GET", url) as response:
             if response.status_code >= 500 or response.status_code == 429:
@@ -63,7 +62,7 @@ async def _download_once(http: httpx.AsyncClient, url: str, dest: Path, max_byte
                 return False
             size = 0
             # Chunks are small; a blocking write of each is cheaper than a thread hop.
-            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644), "wb") as handle:
+            with os.fdopen(create_private(tmp), "wb") as handle:
                 async for chunk in response.aiter_bytes():
                     size += len(chunk)
                     if size > max_bytes:
