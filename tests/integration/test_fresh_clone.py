@@ -6,6 +6,8 @@ has no `shared`; the copy's own `src` and `tests` come first on PYTHONPATH, so n
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import selectors
@@ -77,28 +79,28 @@ def _python(copy: Path, *args: str, timeout: float = 120) -> subprocess.Complete
     )
 
 
-@pytest.fixture
-def fake_x_in_clone(clone: Path) -> Iterator[str]:
-    """`python -m tests.fakes.x_api --port 0` run from the copy; yields the URL it prints."""
+@contextlib.contextmanager
+def _serve(copy: Path, module: str, pattern: str) -> Iterator[str]:
+    """`python -m <module> --port 0` run from the copy; yields the URL its first lines announce."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.x_api", "--port", "0"],
-        cwd=clone,
-        env=_env(clone),
+        [sys.executable, "-m", module, "--port", "0"],
+        cwd=copy,
+        env=_env(copy),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        assert proc.stdout is not None
+        assert proc.stdout is not None and proc.stderr is not None
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
         deadline = time.monotonic() + 60
         url = ""
         while not url and time.monotonic() < deadline and proc.poll() is None:
             if sel.select(timeout=1):
-                match = re.search(r"listening on (http://\S+)", proc.stdout.readline())
+                match = re.search(pattern, proc.stdout.readline())
                 url = match.group(1) if match else ""
-        assert url, f"the fake X API did not start: {proc.stderr.read() if proc.poll() is not None else ''}"
+        assert url, f"{module} did not start: {proc.stderr.read() if proc.poll() is not None else ''}"
         yield url
     finally:
         proc.send_signal(signal.SIGINT)
@@ -107,6 +109,20 @@ def fake_x_in_clone(clone: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def fake_x_in_clone(clone: Path) -> Iterator[str]:
+    """The copy's fake X API; yields its http:// URL."""
+    with _serve(clone, "tests.fakes.x_api", r"listening on (http://\S+)") as url:
+        yield url
+
+
+@pytest.fixture
+def relay_in_clone(clone: Path) -> Iterator[str]:
+    """The copy's local relay (`python -m tests.fakes.relay`); yields its ws:// URL."""
+    with _serve(clone, "tests.fakes.relay", r"listening on (ws://\S+)") as url:
+        yield url
 
 
 def test_the_copy_imports_its_own_code(clone: Path) -> None:
@@ -149,3 +165,26 @@ def test_fake_x_api_refuses_to_start_without_its_data(clone: Path) -> None:
     assert len(lines) == 1, out.stderr
     assert "recorded world is missing" in lines[0]
     assert "Traceback" not in out.stderr
+
+
+def test_archive_publish_and_read_back_from_the_copy(
+    clone: Path, fake_x_in_clone: str, relay_in_clone: str
+) -> None:
+    """The README's try-it flow: archive from the fake X API, publish to the local relay, read back."""
+    mnemonic = clone.parent / "mnemonic"
+    mnemonic.write_text("abandon " * 11 + "about\n")
+    mnemonic.chmod(0o600)
+    data = clone.parent / "data"
+    common = ["-m", "nostrweet", "-d", str(data), "--mnemonic-file", str(mnemonic)]
+    x_api = ["--twitter-api-url", fake_x_in_clone, "--bearer-token", "test-bearer-token"]
+    archived = _python(clone, *common, *x_api, "user-tweets", "PhillyNEFL", "--count", "5")
+    assert archived.returncode == 0, archived.stderr
+    published = _python(clone, *common, "post-user-to-nostr", "PhillyNEFL", "-r", relay_in_clone)
+    assert published.returncode == 0, published.stderr
+    read = _python(
+        clone, *common, "utils", "query-events", "-r", relay_in_clone, "--format", "json", "--limit", "50"
+    )
+    assert read.returncode == 0, read.stderr
+    events = [json.loads(line) for line in read.stdout.splitlines() if line.startswith("{")]
+    status_tags = {t[1] for e in events for t in e["tags"] if t[0] == "r" and "/status/" in t[1]}
+    assert len(status_tags) >= 5, read.stdout
