@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.data import FIXTURES, OPENAPI_SPEC, REFERENCE_CASES
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
-FIXTURES = SHARED / "twitter-api" / "fixtures"
-OPENAPI_SPEC = SHARED / "twitter-api" / "openapi-v2.166.json"
-REFERENCE_CASES = SHARED / "reference" / "cases"
+
+__all__ = ["FIXTURES", "OPENAPI_SPEC", "REFERENCE_CASES", "REPO_ROOT"]
 
 
 @pytest.fixture

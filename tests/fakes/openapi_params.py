@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-OPENAPI_SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "twitter-api" / "openapi-v2.166.json"
+from tests.data import OPENAPI_SPEC
 
 # Query names a recorded real request used but the 2.166 spec lacks, allowed narrowly per operation.
 # Every recorded request URL in the fixtures validates today, so this is empty; add an entry (with a

@@ -6,7 +6,8 @@
 
 Serves timelines, tweet and user lookups with expansions and field filtering, media bytes, per-endpoint
 rate limits and injected faults. Every /2/ request is validated against the OpenAPI spec; a violation is
-recorded in `violations` and answered 400. Run `python -m tests.fakes.x_api --port 8787` for a manual one.
+recorded in `violations` and answered 400. Run `python -m tests.fakes.x_api --port 8787` for a manual one (it refuses to start without the
+recorded responses in tests/data).
 """
 
 from __future__ import annotations
@@ -15,19 +16,22 @@ import argparse
 import asyncio
 import contextlib
 import math
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
+from tests.data import FIXTURES
 from tests.fakes.openapi_params import match_path, validate_request
 from tests.fakes.x_faults import Faults, RateLimiter
 from tests.fakes.x_media import media_body
 from tests.fakes.x_render import Renderer, not_found, problem_400
-from tests.fakes.x_world import World
+from tests.fakes.x_world import MissingWorldError, World
 
 DEFAULT_BEARER = "test-bearer-token"
 UNAUTHORIZED = {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"}
@@ -250,25 +254,52 @@ class FakeXApi:
         return web.Response(body=body, content_type=content_type)
 
 
+def banner(world: World, url: str, bearer_token: str, *, top: int = 5) -> list[str]:
+    """What `python -m tests.fakes.x_api` prints: the URL, the token, the biggest timelines whose
+    author the world really has (by username), and a command to try with the biggest of them."""
+    lines = [f"fake X API listening on {url}", f"bearer token: {bearer_token}", "users with big timelines:"]
+    listed: list[str] = []
+    for uid, _ in world.timeline_sizes():
+        username = str(world.users.get(uid, {}).get("username") or "")
+        visible = len(world.timeline(uid))
+        if not username or visible == 0 or world.user_by_username(username) is None:
+            continue
+        listed.append(username)
+        lines.append(f"  @{username}  (id {uid}, {visible} tweets)")
+        if len(listed) == top:
+            break
+    if listed:
+        lines.append(
+            f"try: nostrweet --twitter-api-url {url} --bearer-token {bearer_token} user-tweets {listed[0]}"
+        )
+    return lines
+
+
 def _main() -> None:
     parser = argparse.ArgumentParser(description="Run the fake X API v2 server in the foreground.")
     parser.add_argument("--port", type=int, default=8787)
     parser.add_argument("--bearer-token", default=DEFAULT_BEARER)
+    parser.add_argument("--fixtures", type=Path, default=FIXTURES, help="the recorded responses to serve")
     args = parser.parse_args()
-    api = FakeXApi(port=args.port, bearer_token=args.bearer_token)
-    api.start()
-    print(f"fake X API listening on {api.url}")
-    print(f"bearer token: {api.bearer_token}")
-    print("users with big timelines:")
-    for uid, n in api.world.timeline_sizes()[:5]:
-        print(f"  @{api.world.users.get(uid, {}).get('username', uid)}  (id {uid}, {n} tweets)")
-    print(
-        f"try: nostrweet --twitter-api-url {api.url} --bearer-token {api.bearer_token} user-tweets PhillyNEFL"
-    )
-    with contextlib.suppress(KeyboardInterrupt):
-        while True:
-            time.sleep(3600)
-    api.stop()
+    try:
+        world = World.from_fixtures(args.fixtures)
+    except MissingWorldError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    api = FakeXApi(world, port=args.port, bearer_token=args.bearer_token)
+    try:
+        api.start()
+    except OSError as exc:
+        print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            for line in banner(world, api.url, api.bearer_token):
+                print(line, flush=True)
+            while True:
+                time.sleep(3600)
+    finally:
+        api.stop()
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.data import FIXTURES
 from tests.fakes.x_synthetic import (
     PHILLY_USER_ID,
     PHILLY_USERNAME,
@@ -31,9 +32,6 @@ from tests.fakes.x_synthetic import (
     Raw,
     add_synthetic,
 )
-
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "twitter-api" / "fixtures"
-
 
 # The biggest recorded timeline: MariamBarghouti has 101 tweets (the two media_policy_violation
 # recordings); PhillyNEFL has 100 (the full page in twarc-csv/withheld_04.json).
@@ -56,10 +54,35 @@ __all__ = [
     "SYNTHETIC_VIDEO_MEDIA_KEY",
     "SYNTHETIC_VIDEO_TWEET_ID",
     "FeatureExample",
+    "MissingWorldError",
     "Raw",
     "World",
+    "check_fixtures",
     "merge_into",
 ]
+
+
+class MissingWorldError(RuntimeError):
+    """The recorded fixtures are missing or incomplete; the message is one line saying what is wrong."""
+
+
+def check_fixtures(fixtures_dir: Path) -> None:
+    """Raise MissingWorldError unless `fixtures_dir` holds the recorded world: its feature_examples.tsv
+    and every recorded response that file names (the big timelines among them)."""
+    index = fixtures_dir / "feature_examples.tsv"
+    if not index.is_file():
+        raise MissingWorldError(
+            f"the fake X API's recorded world is missing: no {index} (restore tests/data from git)"
+        )
+    with index.open(encoding="utf-8", newline="") as fh:
+        named = sorted({row["file"] for row in csv.DictReader(fh, delimiter="\t") if row.get("file")})
+    absent = [name for name in named if not (fixtures_dir / name).is_file()]
+    if not named or absent:
+        what = ", ".join(absent[:3]) + (" …" if len(absent) > 3 else "") if absent else "no file named"
+        raise MissingWorldError(
+            f"the fake X API's recorded world in {fixtures_dir} is incomplete ({what});"
+            " restore tests/data from git"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +188,10 @@ class World:
 
     @classmethod
     def from_fixtures(cls, fixtures_dir: Path = FIXTURES) -> World:
-        """A fresh world built from every recorded response (parsed once per process, then copied)."""
+        """A fresh world built from every recorded response (parsed once per process, then copied).
+
+        Raises MissingWorldError if the recorded responses are missing or incomplete."""
+        check_fixtures(fixtures_dir)
         tables: _Tables = pickle.loads(_pickled_tables(fixtures_dir.resolve()))
         return cls(tables, fixtures_dir)
 
