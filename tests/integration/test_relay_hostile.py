@@ -9,7 +9,9 @@ later) without being read; the other relay still gets the event and memory stays
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,7 @@ from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import Secret
 from tests.fakes.x_api import FakeXApi
-from tests.integration.publish_helpers import make_cli, records
+from tests.integration.publish_helpers import REPO, make_cli, records
 
 pytestmark = pytest.mark.integration
 
@@ -114,3 +116,65 @@ async def test_malformed_oks_are_never_accepted_and_are_retried(
         await Outbox(publisher).run_once(now=publisher.clock() + 10**7)
     assert hostile.events > sent
     assert set(statuses(cli.data_dir, hostile.url)) == {"accepted"}
+
+
+async def test_oversized_frame_closes_that_connection_and_the_other_relay_gets_the_event(
+    hostile: Hostile, sdk_relay: str, fake_x: FakeXApi, tmp_path: Path
+) -> None:
+    cli = make_cli(tmp_path, fake_x.url, fake_x.bearer_token)
+    cli.run("user-tweets", USER, "--count", "5")
+    store = CacheStore(cli.data_dir)
+    tweet_id = str(store.tweet_ids_of(USER.lower())[-1])
+    hostile.mode = "huge"  # a 4 MiB frame in answer to every EVENT
+    relays = [hostile.url, sdk_relay]
+    async with RelayPool(relays, ok_timeout=2, connect_timeout=2) as pool:
+        publisher = Publisher(store, KeyDeriver(Secret(cli.mnemonic)), pool, relays=relays)
+        publisher.publish_profiles = False
+        outcome = await publisher.publish_tweet(tweet_id)
+        assert hostile.events >= 1
+        assert not pool.status()[hostile.url].connected
+    assert outcome.status != "error"
+    assert set(statuses(cli.data_dir, sdk_relay)) == {"accepted"}
+    assert set(statuses(cli.data_dir, hostile.url)) == {"pending"}
+    assert 1009 in hostile.close_codes  # "message too big": we closed it without reading the frame
+
+
+MEMORY_SCRIPT = """
+import asyncio, json, resource, sys
+from nostrweet.nostr.relays import RelayPool
+from tests.fakes.nostr_helpers import make_event, random_key
+
+async def main() -> None:
+    relays = sys.argv[1:]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    async with RelayPool(relays, ok_timeout=3, connect_timeout=3) as pool:
+        answers = {}
+        for n in range(3):
+            got = await pool.publish(make_event(random_key(), f"note {n}"))
+            answers = {url: a.outcome for url, a in got.items()}
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"grew_kib": after - before, "answers": answers}))
+
+asyncio.run(main())
+"""
+
+
+async def test_a_huge_relay_frame_does_not_balloon_memory(hostile: Hostile, sdk_relay: str) -> None:
+    hostile.mode = "huge"
+    hostile.frame_bytes = 64 << 20  # the frame size of the report (52 → 309 MB before)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        MEMORY_SCRIPT,
+        hostile.url,
+        sdk_relay,
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode()
+    result = json.loads(out.decode().strip().splitlines()[-1])
+    assert result["answers"][sdk_relay] == "accepted"
+    assert result["answers"][hostile.url] == "pending"
+    assert result["grew_kib"] < 64 * 1024, result

@@ -20,6 +20,8 @@ This transport sits between nostr-sdk and the socket and sees every frame:
   still open) again on it and closes the penalised one; nostr-sdk does not notice. An event the old
   connection had already stored is then answered ``duplicate:``, which counts as accepted.
 
+Frames from a relay are bounded (:data:`MAX_FRAME_BYTES`): a larger one closes that connection.
+
 It also carries the relay pool's pipelined publish path (:meth:`_Adapter.send_event`): EVENT frames
 written straight on the connection, nostr-sdk bypassed, each with a future resolved by its OK (repaired or
 not). Those OKs are answered here and not handed to nostr-sdk, which never sent those events.
@@ -95,6 +97,11 @@ def repair_ok(frame: str, waiting: OrderedDict[str, None]) -> tuple[str | None, 
 def _generic(text: str) -> Exception:
     return nostr_sdk.NostrSdkError.Generic(text)  # type: ignore[no-any-return]
 
+
+MAX_FRAME_BYTES = 1 << 20
+"""The largest frame read from a relay (1 MiB; real events are a few KiB, relays cap them well below
+this). A bigger frame closes that connection (close code 1009) before its payload is read, so a
+hostile relay cannot make us buffer megabytes; the relay is then down and retried later."""
 
 MAX_TRACKED = 1024
 """Per connection: recent OK answers kept, and EVENTs / subscriptions awaiting their answer. Beyond it
@@ -259,7 +266,7 @@ class _Adapter(nostr_sdk.WebSocketAdapter):  # type: ignore[misc]
         async with self._swap:
             try:
                 fresh = await connect(
-                    self.url, open_timeout=self.open_timeout, close_timeout=1, max_size=None
+                    self.url, open_timeout=self.open_timeout, close_timeout=1, max_size=MAX_FRAME_BYTES
                 )
             except Exception as exc:  # keep the old socket: slow is better than lost
                 log.info("relay %s: could not open a fresh connection (%s)", self.url, exc)
@@ -298,7 +305,7 @@ class RepairingTransport(nostr_sdk.CustomWebSocketTransport):  # type: ignore[mi
 
     async def connect(self, url: str, proxy: Any) -> Any:
         try:
-            ws = await connect(url, open_timeout=self.open_timeout, close_timeout=1, max_size=None)
+            ws = await connect(url, open_timeout=self.open_timeout, close_timeout=1, max_size=MAX_FRAME_BYTES)
         except Exception as exc:
             raise _generic(f"cannot connect to {url}: {exc}") from None
         adapter = _Adapter(url, ws, self.open_timeout, self.max_tracked)
