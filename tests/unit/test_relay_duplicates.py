@@ -9,7 +9,7 @@ from mnemonic import Mnemonic
 
 from nostrweet.nostr.event import UnsignedEvent, sign_event
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey
-from nostrweet.publish.duplicates import judge_found, pick_own
+from nostrweet.publish.duplicates import judge_found, lookup_filter, mirror_pubkeys, pick_own
 from nostrweet.settings import Secret
 
 PHRASE = Mnemonic("english").generate(128)
@@ -75,3 +75,22 @@ def test_pick_own_ignores_strangers_even_when_they_are_older() -> None:
     assert found[TID].id == ours_old["id"]
     assert {i[1] for i in ignored} == {stranger["id"], bad_sig(OURS)["id"]}
     assert pick_own([stranger], {TID: PUBKEYS}) == {}
+
+
+def test_lookup_filter_asks_for_the_mirror_identities_only() -> None:
+    flt = lookup_filter([TID], {TID: PUBKEYS}).to_dict()
+    assert flt == {
+        "kinds": [1, 6],
+        "authors": sorted(PUBKEYS),
+        "#r": [X_URL, OLD_URL],
+        "limit": 4,
+    }
+
+
+def test_mirror_pubkeys_of_a_key_source_without_other_schemes() -> None:
+    class Fixed:
+        def for_user(self, user_id: str) -> MirrorKey:
+            return STRANGER
+
+    assert mirror_pubkeys(Fixed(), "42") == (STRANGER.pubkey_hex,)
+    assert mirror_pubkeys(KeyDeriver(Secret(PHRASE)), "42") == PUBKEYS

@@ -15,11 +15,12 @@ choice is the same on every run.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nostrweet.errors import NostrweetError
+from nostrweet.nostr.answers import QueryFilter
 from nostrweet.nostr.event import SignedEvent, verify_event
 from nostrweet.publish.plan import lookup_urls
 
@@ -33,6 +34,24 @@ class Verdict:
 
     event: SignedEvent | None
     reason: str = ""
+
+
+def lookup_filter(tweet_ids: Sequence[str], wanted: Mapping[str, Collection[str]]) -> QueryFilter:
+    """The relay query of a batch of tweets: ``#r`` in both URL forms, ``authors`` = their mirror
+    pubkeys (``wanted``: tweet id → pubkeys), tweet kinds only."""
+    urls = [u for t in tweet_ids for u in lookup_urls(t)]
+    authors = sorted({k for t in tweet_ids for k in wanted[t]})
+    return QueryFilter(kinds=TWEET_KINDS, authors=authors, tags={"r": urls}, limit=4 * len(tweet_ids))
+
+
+def mirror_pubkeys(keys: object, author_id: str) -> tuple[str, ...]:
+    """The pubkeys whose events count for a tweet of this author: the key source's
+    ``mirror_pubkeys(user_id)`` when it has one (a KeyDeriver: both derivations; a fixed key: itself),
+    else its ``for_user(user_id)`` key alone."""
+    both = getattr(keys, "mirror_pubkeys", None)
+    if callable(both):
+        return tuple(str(k) for k in both(author_id))
+    return (str(keys.for_user(author_id).pubkey_hex),)  # type: ignore[attr-defined]
 
 
 def judge_found(raw: Mapping[str, Any], tweet_id: str, pubkeys: Collection[str]) -> Verdict:

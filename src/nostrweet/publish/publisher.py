@@ -49,9 +49,9 @@ from nostrweet.cache.store import CacheStore
 from nostrweet.errors import NostrweetError
 from nostrweet.nostr.event import SignedEvent, sign_event
 from nostrweet.nostr.keys import MirrorKey
-from nostrweet.nostr.relays import QueryFilter, RelayPool
+from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish import identity
-from nostrweet.publish.duplicates import TWEET_KINDS, pick_own
+from nostrweet.publish.duplicates import lookup_filter, mirror_pubkeys, pick_own
 from nostrweet.publish.media import MediaResult, MediaUploader
 from nostrweet.publish.outcome import (
     LruDict,
@@ -66,7 +66,6 @@ from nostrweet.publish.plan import (
     PlanItem,
     chunked,
     dependency_levels,
-    lookup_urls,
     needs_lookup,
     plan_tweet,
     send_targets,
@@ -332,16 +331,15 @@ class Publisher:
     # -- duplicate check -------------------------------------------------------------------
 
     async def _duplicate_check(self, tweets: Mapping[str, str | None]) -> None:
-        """Ask the relays (``#r``, both URL forms, ``authors`` = the mirror identities, batched) about
-        tweets (id → author id) the records do not show as accepted everywhere; record the tweet's
-        own events they already hold (:func:`~nostrweet.publish.duplicates.pick_own`) as accepted."""
+        """Ask the relays about tweets (id → author id) not accepted everywhere (:mod:`.duplicates`:
+        ``#r``, ``authors``, batched); record the tweets' own events they hold as accepted there."""
         wanted: dict[str, tuple[str, ...]] = {}
         pubkeys: dict[str, tuple[str, ...]] = {}
         for tid, author in tweets.items():
             if author is None or not needs_lookup(self.relays, self.records.accepted_relays(tid)):
                 continue
             if author not in pubkeys:
-                pubkeys[author] = self._mirror_pubkeys(author)
+                pubkeys[author] = mirror_pubkeys(self.keys, author)
             wanted[tid] = pubkeys[author]
         if not wanted or not self.relays:
             return
@@ -359,25 +357,16 @@ class Publisher:
                     log.debug("tweet %s is already on %s (event %s)", tid, relay, event.id[:12])
         self.records.save_many(changed.values())
 
-    def _mirror_pubkeys(self, author_id: str) -> tuple[str, ...]:
-        """The pubkeys whose events count for a tweet of this author: its mirror key, and the same
-        user's key under the other derivation when the key source can give it."""
-        others = getattr(self.keys, "mirror_pubkeys", None)
-        if callable(others):
-            return tuple(others(author_id))
-        return (self.keys.for_user(author_id).pubkey_hex,)
-
     async def _lookup_relay(
         self, relay: str, wanted: Mapping[str, tuple[str, ...]]
     ) -> dict[str, SignedEvent]:
         found: dict[str, SignedEvent] = {}
         todo = [t for t in wanted if relay not in self.records.accepted_relays(t)]
         for chunk in chunked(todo, R_LOOKUP_BATCH):
-            urls = [u for t in chunk for u in lookup_urls(t)]
-            authors = sorted({k for t in chunk for k in wanted[t]})
-            flt = QueryFilter(kinds=TWEET_KINDS, authors=authors, tags={"r": urls}, limit=4 * len(chunk))
             try:
-                events = await self.pool.query(flt, timeout=self.lookup_timeout, relays=[relay])
+                events = await self.pool.query(
+                    lookup_filter(chunk, wanted), timeout=self.lookup_timeout, relays=[relay]
+                )
             except Exception as exc:
                 log.debug("duplicate check on %s failed: %s", relay, exc)
                 return found
@@ -385,14 +374,8 @@ class Publisher:
             found.update(
                 pick_own((e.to_dict() for e in events), {t: wanted[t] for t in chunk}, ignored=ignored)
             )
-            for tid, event_id, reason in ignored:
-                log.debug(
-                    "duplicate check on %s: ignoring event %s for tweet %s: %s",
-                    relay,
-                    event_id[:12],
-                    tid,
-                    reason,
-                )
+            for tid, event_id, why in ignored:
+                log.debug("%s: ignored event %s for tweet %s: %s", relay, event_id[:12], tid, why)
         return found
 
     # -- sending ---------------------------------------------------------------------------
