@@ -128,14 +128,17 @@ async def test_outbox_adds_a_newly_configured_relay(
 async def test_duplicate_check_finds_earlier_tools_events(
     sdk_relay: str, fake_x: FakeXApi, tmp_path: Path
 ) -> None:
-    """An event of the earlier tool (twitter.com r tag, another key) on the relay counts as posted."""
+    """An event of the earlier tool (twitter.com r tag, the same user's legacy key) counts as posted."""
     from nostrweet.nostr.event import UnsignedEvent, sign_event
 
     cli = make_cli(tmp_path, fake_x.url, fake_x.bearer_token)
     cli.run("user-tweets", USER, "--count", "20")
     store = CacheStore(cli.data_dir)
     first = str(store.tweet_ids_of(USER.lower())[0])
-    legacy_key = KeyDeriver(Secret(Mnemonic("english").generate(128)), "legacy").for_user("1")
+    phrase = Secret(Mnemonic("english").generate(128))
+    doc = store.read_tweet(first)
+    assert doc is not None and doc.data.author_id is not None
+    legacy_key = KeyDeriver(phrase, "legacy").for_user(doc.data.author_id)
     old = sign_event(
         UnsignedEvent(
             legacy_key.pubkey_hex, 1_600_000_000, 1, (("r", f"https://twitter.com/i/status/{first}"),), "old"
@@ -145,10 +148,10 @@ async def test_duplicate_check_finds_earlier_tools_events(
     pool = RelayPool([sdk_relay])
     await pool.start()
     assert (await pool.publish(old))[sdk_relay].is_accepted
-    publisher = Publisher(store, keys(), pool, relays=[sdk_relay])
+    publisher = Publisher(store, KeyDeriver(phrase), pool, relays=[sdk_relay])
     outcome = await publisher.publish_tweet(first)
     assert outcome.status == "already" and outcome.event_id == old.id
-    forced = Publisher(store, keys(), pool, relays=[sdk_relay], force=True)
+    forced = Publisher(store, KeyDeriver(phrase), pool, relays=[sdk_relay], force=True)
     again = await forced.publish_tweet(first)
     await pool.close()
     assert again.event_id == old.id and again.status == "published"  # --force re-sends the same event

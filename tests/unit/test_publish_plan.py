@@ -12,7 +12,6 @@ from nostrweet.publish.outcome import PublishOutcome, PublishSummary
 from nostrweet.publish.plan import (
     chunked,
     lookup_urls,
-    match_found,
     needs_lookup,
     oldest_first,
     plan_tweet,
@@ -103,24 +102,6 @@ def test_lookup_urls_both_forms_and_parse_back() -> None:
     assert tweet_id_of_url(new) == tweet_id_of_url(old) == "123"
     assert tweet_id_of_url("https://x.com/i/status/12a") is None
     assert tweet_id_of_url("https://example.com/i/status/1") is None
-
-
-def ev(eid: int, kind: int, r: list[str], created_at: int = 100) -> dict[str, Any]:
-    return {"id": f"{eid:064x}", "kind": kind, "created_at": created_at, "tags": [["r", u] for u in r]}
-
-
-def test_match_found_both_forms_kinds_and_stable_choice() -> None:
-    events = [
-        ev(1, 1, ["https://twitter.com/i/status/5"], created_at=200),  # the earlier tool's event
-        ev(2, 1, ["https://x.com/i/status/5"], created_at=100),
-        ev(3, 0, ["https://x.com/i/status/6"]),  # a profile never counts
-        ev(4, 6, ["https://x.com/i/status/7"]),
-        ev(5, 1, ["https://x.com/i/status/8"]),  # not asked for
-    ]
-    found = match_found(events, ["5", "6", "7"])
-    assert set(found) == {"5", "7"}
-    assert found["5"]["id"] == f"{2:064x}"  # the oldest wins, whatever order the relay sent
-    assert match_found(list(reversed(events)), ["5", "6", "7"]) == found
 
 
 def test_send_targets_and_lookup_need() -> None:

@@ -61,6 +61,11 @@ class KeyRing:
         """The mirror key of a numeric user id."""
         return self.fixed.get(str(user_id)) or self.deriver.for_user(user_id)
 
+    def mirror_pubkeys(self, user_id: str | int) -> tuple[str, ...]:
+        """The pubkeys the duplicate check trusts for a user: the fixed key only, else the deriver's."""
+        fixed = self.fixed.get(str(user_id))
+        return (fixed.pubkey_hex,) if fixed is not None else self.deriver.mirror_pubkeys(user_id)
+
 
 @dataclass(frozen=True)
 class StartupLine:

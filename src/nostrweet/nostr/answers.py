@@ -1,4 +1,5 @@
-"""Relay answers and filters as plain values (NIP-01), with no I/O: how an ``OK`` message is classified.
+"""Relay answers and filters as plain values (NIP-01), with no I/O: how an ``OK`` message is read and
+classified.
 
 ``duplicate:`` counts as accepted, ``rate-limited:`` is retried later, ``invalid:``/``blocked:``/``pow:``/
 ``restricted:`` are permanent for that relay and event (SPEC §4, "Relay answers").
@@ -36,6 +37,46 @@ def classify_ok(accepted: bool, message: str) -> Outcome:
     if prefix in ("auth-required", "error"):
         return "pending"
     return "rejected"
+
+
+HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+MALFORMED_OK = "error: malformed OK from the relay"
+"""The message an OK with a flag that is not a JSON boolean is recorded with (``error:``: retried later)."""
+
+
+@dataclass(frozen=True)
+class OkMessage:
+    """A NIP-01 ``["OK", <event id>, <true|false>, <message>]`` as read, before any judgement."""
+
+    event_id: str | None
+    """64 lower-case hex, or None when the relay sent no id (``""``, null or no element at all)."""
+    accepted: bool | None
+    """The flag when it is a JSON boolean; None otherwise (``"false"``, ``1``, missing)."""
+    message: str = ""
+
+    def answer(self) -> tuple[bool, str]:
+        """``(accepted, message)``: only a JSON ``true`` accepts. A flag that is not a boolean is a
+        malformed answer, neither accepted nor a final rejection: ``error:``, so it is retried."""
+        if self.accepted is None:
+            return False, f"{MALFORMED_OK}: {self.message}" if self.message else MALFORMED_OK
+        return self.accepted, self.message
+
+
+def read_ok(msg: Any) -> OkMessage | None:
+    """Read a decoded relay message as an OK; None when it is not one, or when its event id is present
+    but not 64 lower-case hex (such an OK answers no event we can name, so it must match none)."""
+    if not isinstance(msg, list) or not msg or msg[0] != "OK":
+        return None
+    raw_id = msg[1] if len(msg) > 1 else None
+    if raw_id is None or raw_id == "":
+        event_id = None
+    elif isinstance(raw_id, str) and HEX64_RE.match(raw_id):
+        event_id = raw_id
+    else:
+        return None
+    flag = msg[2] if len(msg) > 2 else None
+    message = msg[3] if len(msg) > 3 and isinstance(msg[3], str) else ""
+    return OkMessage(event_id, flag if isinstance(flag, bool) else None, message)
 
 
 @dataclass(frozen=True)

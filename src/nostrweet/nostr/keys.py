@@ -212,6 +212,17 @@ class KeyDeriver:
                 self._keys.popitem(last=False)
         return key
 
+    def mirror_pubkeys(self, user_id: str | int) -> tuple[str, ...]:
+        """Every pubkey (hex) that may have mirrored this user's tweets: the configured scheme's key
+        first, then the other scheme's (the earlier tool's legacy key, or the nip06 key). The
+        duplicate check trusts events signed by these only (SPEC §4)."""
+        own = self.for_user(user_id)
+        uid = parse_user_id(user_id, allow_empty=self.scheme == "legacy")
+        if not uid:
+            return (own.pubkey_hex,)
+        other = self._nip06(int(uid)) if self.scheme == "legacy" else self._legacy(uid)
+        return (own.pubkey_hex, other.pubkey_hex)
+
     def _nip06(self, uid: int) -> MirrorKey:
         account = uid >> 31
         node = self._accounts.get(account)

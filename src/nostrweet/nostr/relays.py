@@ -40,7 +40,7 @@ from nostrweet.nostr.keys import MirrorKey
 from nostrweet.nostr.missing_ok import await_late_ok, still_connected
 from nostrweet.nostr.pipeline import publish_to_relay
 from nostrweet.nostr.relay_state import RelayState, is_relay_message, needs_auth
-from nostrweet.nostr.transport import MAX_TRACKED, RepairingTransport
+from nostrweet.nostr.transport import MAX_FRAME_BYTES, MAX_TRACKED, RepairingTransport
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +149,7 @@ class RelayPool:
             nostr_sdk.ClientBuilder()
             .websocket_transport(transport)
             .connect_timeout(_seconds(self.connect_timeout))
+            .relay_limits(nostr_sdk.RelayLimits().message_max_size(MAX_FRAME_BYTES))
         )
         if authenticator is not None:
             builder = builder.authenticator(authenticator)

@@ -9,11 +9,18 @@ a pipelined batch crawls behind it.
 This transport sits between nostr-sdk and the socket and sees every frame:
 
 - it remembers, per connection and in send order, the EVENT ids still waiting for their OK;
-- an OK whose id is empty or not a 64-hex id is given the oldest waiting id (a relay answers the messages
-  of one connection in order), so nostr-sdk matches it and the relay's message reaches the caller;
+- an OK that has no event id (``""``, null or no element) is given the oldest waiting id (a relay
+  answers the messages of one connection in order), so nostr-sdk matches it and the relay's message
+  reaches the caller. An OK whose id is there but is not 64 lower-case hex matches nothing: it is
+  dropped, never handed to the oldest waiting event;
+- only a JSON ``true`` accepts: an OK whose flag is not a JSON boolean (``"false"``) is rewritten as
+  ``false`` with an ``error:`` message (:data:`~nostrweet.nostr.answers.MALFORMED_OK`), a failed
+  send that is retried later, not a final rejection;
 - after such an OK it opens a fresh connection, sends the events still waiting (and the subscriptions
   still open) again on it and closes the penalised one; nostr-sdk does not notice. An event the old
   connection had already stored is then answered ``duplicate:``, which counts as accepted.
+
+Frames from a relay are bounded (:data:`MAX_FRAME_BYTES`): a larger one closes that connection.
 
 It also carries the relay pool's pipelined publish path (:meth:`_Adapter.send_event`): EVENT frames
 written straight on the connection, nostr-sdk bypassed, each with a future resolved by its OK (repaired or
@@ -28,7 +35,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import socket
 import time
 from collections import OrderedDict
@@ -38,9 +44,9 @@ import nostr_sdk
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-log = logging.getLogger(__name__)
+from nostrweet.nostr.answers import read_ok
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+log = logging.getLogger(__name__)
 
 
 def _event_id_of(frame: str) -> str | None:
@@ -55,13 +61,15 @@ def _event_id_of(frame: str) -> str | None:
     return event_id if isinstance(event_id, str) else None
 
 
-def repair_ok(frame: str, waiting: OrderedDict[str, None]) -> tuple[str, str | None, bool]:
+def repair_ok(frame: str, waiting: OrderedDict[str, None]) -> tuple[str | None, str | None, bool]:
     """Match an incoming frame against the EVENT ids waiting for an OK (oldest first); pure but for
     ``waiting``, from which the answered id is removed.
 
-    Returns ``(frame, answered_id, repaired)``: the frame to hand to nostr-sdk (rewritten with the oldest
-    waiting id when the relay's OK had an empty or malformed id), the id it answers (None for other
-    frames) and whether it was rewritten.
+    Returns ``(frame, answered_id, repaired)``: the frame to hand to nostr-sdk, the id it answers (None
+    for other frames) and whether it was given an id. An OK is handed on with a JSON boolean flag
+    (see :meth:`~nostrweet.nostr.answers.OkMessage.answer`); one without an id gets the oldest waiting
+    id; one with an id that is not 64 lower-case hex is dropped (frame None). Other frames (and text
+    that does not parse) pass unchanged.
     """
     if not frame.startswith('["OK"'):
         return frame, None, False
@@ -69,24 +77,31 @@ def repair_ok(frame: str, waiting: OrderedDict[str, None]) -> tuple[str, str | N
         msg = json.loads(frame)
     except ValueError:
         return frame, None, False
-    if not isinstance(msg, list) or len(msg) < 3:
-        return frame, None, False
-    event_id = msg[1]
-    if isinstance(event_id, str) and _HEX64.match(event_id):
-        waiting.pop(event_id, None)
-        return frame, event_id, False
+    ok = read_ok(msg)
+    if ok is None:
+        return None, None, False
+    accepted, message = ok.answer()
+    if ok.event_id is not None:
+        waiting.pop(ok.event_id, None)
+        if ok.accepted is None:
+            return json.dumps(["OK", ok.event_id, accepted, message]), ok.event_id, False
+        return frame, ok.event_id, False
     if not waiting:
-        return frame, None, False
+        return None, None, False
     oldest = next(iter(waiting))
     del waiting[oldest]
-    message = msg[3] if len(msg) > 3 and isinstance(msg[3], str) else ""
-    fixed = ["OK", oldest, bool(msg[2]), message or "error: the relay answered without an event id"]
+    fixed = ["OK", oldest, accepted, message or "error: the relay answered without an event id"]
     return json.dumps(fixed), oldest, True
 
 
 def _generic(text: str) -> Exception:
     return nostr_sdk.NostrSdkError.Generic(text)  # type: ignore[no-any-return]
 
+
+MAX_FRAME_BYTES = 1 << 20
+"""The largest frame read from a relay (1 MiB; real events are a few KiB, relays cap them well below
+this). A bigger frame closes that connection (close code 1009) before its payload is read, so a
+hostile relay cannot make us buffer megabytes; the relay is then down and retried later."""
 
 MAX_TRACKED = 1024
 """Per connection: recent OK answers kept, and EVENTs / subscriptions awaiting their answer. Beyond it
@@ -120,9 +135,11 @@ class _Adapter(nostr_sdk.WebSocketAdapter):  # type: ignore[misc]
         return event_id in self._waiting
 
     def _remember(self, frame: str) -> None:
-        with contextlib.suppress(ValueError, LookupError, TypeError):
-            msg = json.loads(frame)
-            self.answers[msg[1]] = (bool(msg[2]), msg[3] if len(msg) > 3 else "")
+        with contextlib.suppress(ValueError):
+            ok = read_ok(json.loads(frame))
+            if ok is None or ok.event_id is None:
+                return
+            self.answers[ok.event_id] = ok.answer()
             while len(self.answers) > self.max_tracked:
                 self.answers.popitem(last=False)
 
@@ -217,6 +234,9 @@ class _Adapter(nostr_sdk.WebSocketAdapter):  # type: ignore[misc]
                     if data.startswith('["CLOSED"'):
                         self._subs.pop(str(json.loads(data)[1]), None)
             frame, answered, repaired = repair_ok(data, self._waiting)
+            if frame is None:
+                log.debug("relay %s: ignoring an OK that names no event of ours: %.200r", self.url, data)
+                continue
             direct = False
             if answered is not None:
                 self._sent.pop(answered, None)
@@ -246,7 +266,7 @@ class _Adapter(nostr_sdk.WebSocketAdapter):  # type: ignore[misc]
         async with self._swap:
             try:
                 fresh = await connect(
-                    self.url, open_timeout=self.open_timeout, close_timeout=1, max_size=None
+                    self.url, open_timeout=self.open_timeout, close_timeout=1, max_size=MAX_FRAME_BYTES
                 )
             except Exception as exc:  # keep the old socket: slow is better than lost
                 log.info("relay %s: could not open a fresh connection (%s)", self.url, exc)
@@ -285,7 +305,7 @@ class RepairingTransport(nostr_sdk.CustomWebSocketTransport):  # type: ignore[mi
 
     async def connect(self, url: str, proxy: Any) -> Any:
         try:
-            ws = await connect(url, open_timeout=self.open_timeout, close_timeout=1, max_size=None)
+            ws = await connect(url, open_timeout=self.open_timeout, close_timeout=1, max_size=MAX_FRAME_BYTES)
         except Exception as exc:
             raise _generic(f"cannot connect to {url}: {exc}") from None
         adapter = _Adapter(url, ws, self.open_timeout, self.max_tracked)

@@ -7,9 +7,9 @@ what the duplicate check found) and asks these functions what to do.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from nostrweet.bridge.events import dependencies, legacy_tweet_url, sub_document, tweet_url
 from nostrweet.twitter.models import TweetDocument
@@ -122,29 +122,6 @@ def tweet_id_of_url(url: str) -> str | None:
             rest = url[len(prefix) :]
             return rest if rest.isdigit() else None
     return None
-
-
-def match_found(events: Iterable[Mapping[str, Any]], wanted: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Map each wanted tweet id to one event found for it by its ``r`` tag (kind 1 or 6 only).
-
-    When several events carry the same tweet's URL, the oldest (then lowest id) wins, so the choice is
-    the same on every run.
-    """
-    want = set(wanted)
-    found: dict[str, dict[str, Any]] = {}
-    for event in events:
-        if event.get("kind") not in (1, 6):
-            continue
-        for tag in event.get("tags") or ():
-            if len(tag) < 2 or tag[0] != "r":
-                continue
-            tid = tweet_id_of_url(str(tag[1]))
-            if tid is None or tid not in want:
-                continue
-            old = found.get(tid)
-            if old is None or (event["created_at"], event["id"]) < (old["created_at"], old["id"]):
-                found[tid] = dict(event)
-    return found
 
 
 def send_targets(

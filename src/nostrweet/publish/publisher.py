@@ -37,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 import httpx
@@ -47,10 +47,11 @@ from nostrweet.bridge.events import BuildContext, EventRef, build_tweet_event
 from nostrweet.cache.layout import EventSubject, normalize_username
 from nostrweet.cache.store import CacheStore
 from nostrweet.errors import NostrweetError
-from nostrweet.nostr.event import SignedEvent, sign_event, verify_event
+from nostrweet.nostr.event import SignedEvent, sign_event
 from nostrweet.nostr.keys import MirrorKey
-from nostrweet.nostr.relays import QueryFilter, RelayPool
+from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish import identity
+from nostrweet.publish.duplicates import lookup_filter, mirror_pubkeys, pick_own
 from nostrweet.publish.media import MediaResult, MediaUploader
 from nostrweet.publish.outcome import (
     LruDict,
@@ -65,8 +66,6 @@ from nostrweet.publish.plan import (
     PlanItem,
     chunked,
     dependency_levels,
-    lookup_urls,
-    match_found,
     needs_lookup,
     plan_tweet,
     send_targets,
@@ -214,7 +213,7 @@ class Publisher:
                 if author is not None:
                     authors.setdefault(author.id, author)
         if not self.force:
-            await self._duplicate_check([i.tweet_id for i in items])
+            await self._duplicate_check({i.tweet_id: i.author_id for i in items})
         units: list[Unit] = []
         levels: list[list[Unit]] = []
         for group in dependency_levels(items):
@@ -334,44 +333,52 @@ class Publisher:
 
     # -- duplicate check -------------------------------------------------------------------
 
-    async def _duplicate_check(self, tweet_ids: Iterable[str]) -> None:
-        """Ask the relays (``#r``, both URL forms, batched) about tweets the records do not show as
-        accepted everywhere; record what they already hold as accepted there."""
-        wanted = [t for t in tweet_ids if needs_lookup(self.relays, self.records.accepted_relays(t))]
+    async def _duplicate_check(self, tweets: Mapping[str, str | None]) -> None:
+        """Ask the relays about tweets (id → author id) not accepted everywhere (:mod:`.duplicates`:
+        ``#r``, ``authors``, batched); record the tweets' own events they hold as accepted there."""
+        wanted: dict[str, tuple[str, ...]] = {}
+        pubkeys: dict[str, tuple[str, ...]] = {}
+        for tid, author in tweets.items():
+            if author is None or not needs_lookup(self.relays, self.records.accepted_relays(tid)):
+                continue
+            if author not in pubkeys:
+                pubkeys[author] = mirror_pubkeys(self.keys, author)
+            wanted[tid] = pubkeys[author]
         if not wanted or not self.relays:
             return
         results = await asyncio.gather(*(self._lookup_relay(relay, wanted) for relay in self.relays))
         now = self.clock()
         changed: dict[str, EventRecord] = {}
         for relay, found in zip(self.relays, results, strict=True):
-            for tid, raw in found.items():
-                try:
-                    event = SignedEvent.from_dict(raw)
-                except NostrweetError:
-                    continue
-                if not verify_event(event):
-                    continue
+            for tid, event in found.items():
                 record = self.records.get_or_create(event.to_dict(), EventSubject.TWEET, tid, tweet_id=tid)
                 if record.relays.get(relay) is None or record.relays[relay].status != "accepted":
                     record.relays[relay] = apply_answer(
                         record.relays.get(relay), "accepted", "found on the relay by its r tag", now
                     )
                     changed[record.key] = record
-                    log.info("tweet %s is already on %s (event %s)", tid, relay, event.id[:12])
+                    log.debug("tweet %s is already on %s (event %s)", tid, relay, event.id[:12])
         self.records.save_many(changed.values())
 
-    async def _lookup_relay(self, relay: str, tweet_ids: Sequence[str]) -> dict[str, dict[str, object]]:
-        found: dict[str, dict[str, object]] = {}
-        todo = [t for t in tweet_ids if relay not in self.records.accepted_relays(t)]
+    async def _lookup_relay(
+        self, relay: str, wanted: Mapping[str, tuple[str, ...]]
+    ) -> dict[str, SignedEvent]:
+        found: dict[str, SignedEvent] = {}
+        todo = [t for t in wanted if relay not in self.records.accepted_relays(t)]
         for chunk in chunked(todo, R_LOOKUP_BATCH):
-            urls = [u for t in chunk for u in lookup_urls(t)]
-            flt = QueryFilter(kinds=[1, 6], tags={"r": urls}, limit=4 * len(chunk))
             try:
-                events = await self.pool.query(flt, timeout=self.lookup_timeout, relays=[relay])
+                events = await self.pool.query(
+                    lookup_filter(chunk, wanted), timeout=self.lookup_timeout, relays=[relay]
+                )
             except Exception as exc:
                 log.debug("duplicate check on %s failed: %s", relay, exc)
                 return found
-            found.update(match_found([e.to_dict() for e in events], chunk))
+            ignored: list[tuple[str, str, str]] = []
+            found.update(
+                pick_own((e.to_dict() for e in events), {t: wanted[t] for t in chunk}, ignored=ignored)
+            )
+            for tid, event_id, why in ignored:
+                log.debug("%s: ignored event %s for tweet %s: %s", relay, event_id[:12], tid, why)
         return found
 
     # -- sending ---------------------------------------------------------------------------
