@@ -168,7 +168,7 @@ class RecordRepo:
                     .from_select(["event_id", "relay", "status", "message", "attempts", "updated_at"], source)
                     .on_conflict_do_nothing()
                 )
-                added += conn.execute(stmt).rowcount or 0
+                added += len(conn.execute(stmt.returning(relay_states.c.event_id)).all())
         return added
 
     # -- reading ----------------------------------------------------------------------------
