@@ -15,6 +15,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,10 +36,15 @@ def postgres_db() -> Iterator[str]:
     import psycopg
 
     name = f"nostrweet_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin: psycopg.Connection[Any] | None = None
+    reason = ""
     try:
         admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        _unreachable(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if admin is None:
+        _unreachable(reason)
+    assert admin is not None
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     base = ADMIN_URL.rsplit("/", 1)[0]
