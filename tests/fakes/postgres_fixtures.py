@@ -6,7 +6,8 @@ the end. When the server cannot be reached the PostgreSQL tests skip with one li
 ``NOSTRWEET_REQUIRE_POSTGRES=1`` (CI), where they fail with that line.
 
 ``state_url`` is parametrised over both backends: a test that takes it runs on SQLite (a file in its
-tmp dir) and on PostgreSQL (the run's database, emptied before the test).
+tmp dir) and on PostgreSQL (the run's database, emptied before the test); the PostgreSQL cases carry the
+``integration`` mark.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from typing import Any
 import pytest
 
 ADMIN_URL = os.environ.get("NOSTRWEET_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-BACKENDS = ["sqlite", "postgresql"]
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+"""The PostgreSQL cases open a socket: they are integration tests (``-m "not integration"`` runs SQLite)."""
 
 
 def _unreachable(reason: str) -> None:

@@ -77,6 +77,7 @@ def test_later_step_runs_once_on_an_older_database(state_url: str) -> None:
     assert "extra_v2" in tables(state_url)
 
 
+@pytest.mark.integration
 def test_failed_step_leaves_the_version_where_it_was(pg_url: str) -> None:
     """On PostgreSQL DDL is transactional: a step that fails rolls the whole migration back."""
 
@@ -102,6 +103,7 @@ def _open(url: str) -> str:
     return "ok"
 
 
+@pytest.mark.integration
 def test_several_processes_create_the_schema_at_once(pg_url: str) -> None:
     """Six processes open one empty PostgreSQL database at the same moment: all succeed, one schema."""
     ctx = multiprocessing.get_context("spawn")
