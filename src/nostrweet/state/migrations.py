@@ -15,15 +15,25 @@ A database at a version newer than :data:`LATEST` is an :class:`InputError` that
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from sqlalchemy import Connection, insert, inspect, select, text, update
+from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 
 from nostrweet.errors import InputError
 from nostrweet.state import schema
 
-if TYPE_CHECKING:
-    from nostrweet.state.engine import State
+
+class Opened(Protocol):
+    """What :func:`migrate` needs of an open state (``state.engine.State``)."""
+
+    engine: Engine
+    shown: str
+
+    @property
+    def is_postgres(self) -> bool:
+        """True on PostgreSQL."""
+        ...
+
 
 ADVISORY_LOCK_KEY = 0x6E6F7374_72777400 >> 1  # "nostrwt", fits a signed bigint
 """The key of the PostgreSQL advisory lock that migrations take."""
@@ -53,7 +63,7 @@ def current_version(conn: Connection) -> int:
     return int(value or 0)
 
 
-def migrate(state: State, *, steps: list[Callable[[Connection], None]] | None = None) -> int:
+def migrate(state: Opened, *, steps: list[Callable[[Connection], None]] | None = None) -> int:
     """Bring the database to the latest version; return the version it was at before.
 
     ``steps`` replaces :data:`STEPS` (tests).
