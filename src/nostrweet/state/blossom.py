@@ -42,10 +42,10 @@ class BlossomMemo:
         ]
         if not values:
             return
-        stmt = self.state.insert(blossom_blobs).values(values)
+        stmt = self.state.insert(blossom_blobs)
         stmt = stmt.on_conflict_do_update(
             index_elements=["sha256", "server"],
             set_={"url": stmt.excluded.url, "size": stmt.excluded.size, "mime": stmt.excluded.mime},
         )
         with self.state.engine.begin() as conn:
-            conn.execute(stmt)
+            conn.execute(stmt, values)

@@ -17,8 +17,6 @@ from nostrweet.cache.layout import EventSubject, normalize_username
 from nostrweet.state.engine import State
 from nostrweet.state.schema import events, not_found, profiles, tweets
 
-BATCH = 1000
-
 
 @dataclass(frozen=True, slots=True)
 class TweetRow:
@@ -51,10 +49,11 @@ class ArchiveIndex:
             {"tweet_id": r.tweet_id, "username": r.username, "stamp": r.stamp, "file_name": r.file_name}
             for r in rows
         ]
+        if not values:
+            return
+        stmt = self.state.insert(tweets).on_conflict_do_nothing(index_elements=["tweet_id"])
         with self.state.engine.begin() as conn:
-            for start in range(0, len(values), BATCH):
-                stmt = self.state.insert(tweets).values(values[start : start + BATCH])
-                conn.execute(stmt.on_conflict_do_nothing(index_elements=["tweet_id"]))
+            conn.execute(stmt, values)
 
     def remove_tweet(self, tweet_id: int) -> None:
         """Forget a tweet file (it was moved aside)."""
@@ -141,10 +140,9 @@ class ArchiveIndex:
         values = [{"tweet_id": int(i)} for i in set(tweet_ids)]
         if not values:
             return
+        stmt = self.state.insert(not_found).on_conflict_do_nothing(index_elements=["tweet_id"])
         with self.state.engine.begin() as conn:
-            for start in range(0, len(values), BATCH):
-                stmt = self.state.insert(not_found).values(values[start : start + BATCH])
-                conn.execute(stmt.on_conflict_do_nothing(index_elements=["tweet_id"]))
+            conn.execute(stmt, values)
 
     def is_not_found(self, tweet_id: int) -> bool:
         """Whether a tweet carries a not-found marker."""

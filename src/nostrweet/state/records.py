@@ -87,16 +87,14 @@ class RecordRepo:
         batch = list({r.event_id: r for r in records}.values())
         if not batch:
             return []
-        new: list[str] = []
+        insert_events = (
+            self.state.insert(events)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(events.c.event_id, sort_by_parameter_order=True)
+        )
         with self.state.engine.begin() as conn:
-            for part in _chunks(batch):
-                stmt = (
-                    self.state.insert(events)
-                    .values([_event_row(r) for r in part])
-                    .on_conflict_do_nothing(index_elements=["event_id"])
-                    .returning(events.c.event_id)
-                )
-                new.extend(conn.execute(stmt).scalars())
+            result = conn.execute(insert_events, [_event_row(r) for r in batch])
+            new = [row[0] for row in result.all()]
             rows = [_relay_row(r.event_id, url, st) for r in batch for url, st in r.relays.items()]
             self._upsert_relays(conn, rows)
         return new
@@ -106,16 +104,17 @@ class RecordRepo:
         self.save_many([record])
 
     def _upsert_relays(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        for part in _chunks(rows):
-            stmt = self.state.insert(relay_states).values(list(part))
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["event_id", "relay"],
-                set_={
-                    c: stmt.excluded[c]
-                    for c in ("status", "message", "attempts", "next_attempt", "updated_at")
-                },
-            )
-            conn.execute(stmt)
+        """Insert or update relay rows: one statement, executed for many rows (``insertmanyvalues``)."""
+        if not rows:
+            return
+        stmt = self.state.insert(relay_states)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["event_id", "relay"],
+            set_={
+                c: stmt.excluded[c] for c in ("status", "message", "attempts", "next_attempt", "updated_at")
+            },
+        )
+        conn.execute(stmt, rows)
 
     def apply_answers(self, answers: Iterable[tuple[str, str, str, str]], now: float) -> None:
         """Apply relay answers ``(event id, relay, outcome, message)`` in one transaction (through the pure

@@ -66,12 +66,12 @@ class UserRepo:
         values = [{**asdict(r), "username": normalize_username(r.username)} for r in rows]
         if not values:
             return
-        stmt = self.state.insert(users).values(values)
+        stmt = self.state.insert(users)
         stmt = stmt.on_conflict_do_update(
             index_elements=["username"], set_={n: stmt.excluded[n] for n in _FIELDS if n != "username"}
         )
         with self.state.engine.begin() as conn:
-            conn.execute(stmt)
+            conn.execute(stmt, values)
 
     def save(self, row: UserRow) -> None:
         """Write one row."""
