@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from nostrweet.cache import layout
 from nostrweet.cache.index import build_index
@@ -177,8 +177,29 @@ def _import_index(state: State, data_dir: Path, report: ImportReport) -> None:
     report.not_found = len(index.not_found)
 
 
+IMPORT_LOCK_KEY = 0x696D706F7274  # "import"
+"""The key of the PostgreSQL advisory lock held during an import."""
+
+
 def import_files(state: State, data_dir: Path, *, now: float) -> ImportReport:
-    """Import the file layout of ``data_dir`` into ``state`` unless that was done before."""
+    """Import the file layout of ``data_dir`` into ``state`` unless that was done before.
+
+    On PostgreSQL a session advisory lock is held meanwhile, so instances that start together import
+    once: the others wait, then find the ``meta`` row.
+    """
+    if not state.is_postgres:
+        return _import_once(state, data_dir, now)
+    with state.engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": IMPORT_LOCK_KEY})
+        lock.commit()
+        try:
+            return _import_once(state, data_dir, now)
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": IMPORT_LOCK_KEY})
+            lock.commit()
+
+
+def _import_once(state: State, data_dir: Path, now: float) -> ImportReport:
     if was_imported(state):
         return ImportReport(done_before=True)
     report = ImportReport()
