@@ -35,6 +35,7 @@ class Sizes:
     b4_users: int
     b4_latency: float
     b4_concurrency: int
+    b8_records: int = 10_000
 
 
 FULL = Sizes(
@@ -46,6 +47,7 @@ FULL = Sizes(
     b4_users=1000,
     b4_latency=0.05,
     b4_concurrency=8,
+    b8_records=10_000,
 )
 SMOKE = Sizes(
     b3=CacheSpec(2000, 20),
@@ -56,6 +58,7 @@ SMOKE = Sizes(
     b4_users=16,
     b4_latency=0.02,
     b4_concurrency=8,
+    b8_records=500,
 )
 
 
@@ -127,12 +130,20 @@ def bench_b4(ctx: Context) -> list[Row]:
     return run_b4_b5(ctx)
 
 
+def bench_b8(ctx: Context) -> list[Row]:
+    """B8: the state database against the file record store."""
+    from benchmarks.b8_state import run_b8
+
+    return run_b8(ctx.work, ctx.sizes.b8_records, ctx.sizes.reps)
+
+
 BENCHES: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
     "B1": ("convert + sign", bench_b1),
     "B2": ("publish", bench_b2),
     "B3": ("startup index", bench_b3),
     "B4": ("poll cycle + memory (B4, B5)", bench_b4),
     "B6": ("cost growth", bench_b6),
+    "B8": ("state database vs record files", bench_b8),
 }
 
 

@@ -26,4 +26,5 @@ pytest_plugins = [
     "tests.fakes.x_api_fixtures",
     "tests.fakes.relay_fixtures",
     "tests.fakes.blossom_fixtures",
+    "tests.fakes.postgres_fixtures",
 ]

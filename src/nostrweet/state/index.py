@@ -1,0 +1,153 @@
+"""The index of the archive in the state: cached tweets, newest profiles, not-found markers.
+
+What ``cache.index.CacheIndex`` derives from a listing of the cache directory at every start is kept here
+instead, so start-up lists nothing (SPEC §2). The archive's files stay as they are; a row is written after
+its file (crash order), and ``reindex`` adds files the state does not know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Text, cast, delete, func, select
+
+from nostrweet.cache import layout
+from nostrweet.cache.layout import EventSubject, normalize_username
+from nostrweet.state.engine import State
+from nostrweet.state.schema import events, not_found, profiles, tweets
+
+
+@dataclass(frozen=True, slots=True)
+class TweetRow:
+    """One cached tweet file: id, owner (lower case), stamp (YYYYMMDDHHMMSS) and file name."""
+
+    tweet_id: int
+    username: str
+    stamp: int
+    file_name: str
+
+    @classmethod
+    def from_name(cls, name: str) -> TweetRow | None:
+        """The row of a tweet file name, None when it is not one."""
+        stamp = layout.tweet_stamp_number(name)
+        key = layout.tweet_name_key(name)
+        if stamp is None or key is None:
+            return None
+        return cls(key[1], key[0], stamp, name)
+
+
+class ArchiveIndex:
+    """The ``tweets``, ``profiles`` and ``not_found`` tables."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def add_tweets(self, rows: Iterable[TweetRow]) -> None:
+        """Record tweet files in one transaction (a tweet already known keeps its row)."""
+        values = [
+            {"tweet_id": r.tweet_id, "username": r.username, "stamp": r.stamp, "file_name": r.file_name}
+            for r in rows
+        ]
+        if not values:
+            return
+        stmt = self.state.insert(tweets).on_conflict_do_nothing(index_elements=["tweet_id"])
+        with self.state.engine.begin() as conn:
+            conn.execute(stmt, values)
+
+    def remove_tweet(self, tweet_id: int) -> None:
+        """Forget a tweet file (it was moved aside)."""
+        with self.state.engine.begin() as conn:
+            conn.execute(delete(tweets).where(tweets.c.tweet_id == tweet_id))
+
+    def tweet_name(self, tweet_id: int) -> str | None:
+        """The file name of a cached tweet, None if not cached."""
+        with self.state.engine.connect() as conn:
+            name = conn.execute(select(tweets.c.file_name).where(tweets.c.tweet_id == tweet_id)).scalar()
+        return str(name) if name is not None else None
+
+    def tweet_ids_of(self, username: str) -> list[int]:
+        """A user's cached tweet ids, oldest first."""
+        query = (
+            select(tweets.c.tweet_id)
+            .where(tweets.c.username == normalize_username(username))
+            .order_by(tweets.c.tweet_id)
+        )
+        with self.state.engine.connect() as conn:
+            return [int(i) for i in conn.execute(query).scalars()]
+
+    def newest_tweet_id(self, username: str) -> int:
+        """A user's newest cached tweet id (0 if none)."""
+        query = select(func.max(tweets.c.tweet_id)).where(tweets.c.username == normalize_username(username))
+        with self.state.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def tweet_count(self) -> int:
+        """How many tweets are cached."""
+        with self.state.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(tweets)).scalar() or 0)
+
+    def tweets_without_events(self) -> list[int]:
+        """Cached tweet ids that no event record is built for yet, oldest first."""
+        has = select(events.c.event_id).where(
+            events.c.subject == EventSubject.TWEET.value,
+            events.c.subject_id == cast(tweets.c.tweet_id, Text),
+        )
+        query = select(tweets.c.tweet_id).where(~has.exists()).order_by(tweets.c.tweet_id)
+        with self.state.engine.connect() as conn:
+            return [int(i) for i in conn.execute(query).scalars()]
+
+    def add_profiles(self, names: Iterable[str]) -> None:
+        """Record profile files; each user keeps the newest (by stamp, then name)."""
+        newest: dict[str, tuple[int, str]] = {}
+        for name in names:
+            parsed = layout.parse_profile_filename(name)
+            if parsed is None:
+                continue
+            stamp = int(parsed.fetched_at.strftime("%Y%m%d%H%M%S"))
+            if (stamp, name) > newest.get(parsed.username, (-1, "")):
+                newest[parsed.username] = (stamp, name)
+        if not newest:
+            return
+        with self.state.engine.begin() as conn:
+            known = {
+                r.username: (int(r.stamp), str(r.file_name))
+                for r in conn.execute(select(profiles).where(profiles.c.username.in_(list(newest))))
+            }
+            values = [
+                {"username": u, "stamp": s, "file_name": n}
+                for u, (s, n) in newest.items()
+                if (s, n) > known.get(u, (-1, ""))
+            ]
+            if values:
+                stmt = self.state.insert(profiles).values(values)
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["username"],
+                        set_={"stamp": stmt.excluded.stamp, "file_name": stmt.excluded.file_name},
+                    )
+                )
+
+    def newest_profile(self, username: str) -> str | None:
+        """The file name of a user's newest profile snapshot."""
+        query = select(profiles.c.file_name).where(profiles.c.username == normalize_username(username))
+        with self.state.engine.connect() as conn:
+            name = conn.execute(query).scalar()
+        return str(name) if name is not None else None
+
+    def add_not_found(self, tweet_ids: Iterable[int]) -> None:
+        """Record tweets that are deleted, protected or never existed."""
+        values = [{"tweet_id": int(i)} for i in set(tweet_ids)]
+        if not values:
+            return
+        stmt = self.state.insert(not_found).on_conflict_do_nothing(index_elements=["tweet_id"])
+        with self.state.engine.begin() as conn:
+            conn.execute(stmt, values)
+
+    def is_not_found(self, tweet_id: int) -> bool:
+        """Whether a tweet carries a not-found marker."""
+        with self.state.engine.connect() as conn:
+            return (
+                conn.execute(select(not_found.c.tweet_id).where(not_found.c.tweet_id == tweet_id)).first()
+                is not None
+            )

@@ -1,0 +1,301 @@
+"""Event records and each relay's answer, in the state (SPEC §7): the rows behind ``RecordStore``.
+
+An :class:`~nostrweet.publish.records.EventRecord` is one ``events`` row (the signed event as JSON, its
+subject) plus one ``relay_states`` row per relay (a :class:`RelayState`). Status transitions stay in the
+pure :func:`~nostrweet.publish.records.apply_answer`; this module only reads and writes rows:
+
+- :meth:`RecordRepo.save_many` writes a batch in ONE transaction: the events with
+  ``INSERT … ON CONFLICT DO NOTHING`` (an event is recorded once, whichever instance built it), the relay
+  rows as upserts;
+- :meth:`RecordRepo.apply_answers` applies a batch of relay answers in one transaction;
+- :meth:`RecordRepo.ensure_relays` gives every record a pending row for each configured relay (one
+  statement: what the reconciled set ``relays.json`` did);
+- :meth:`RecordRepo.claim` is the outbox of one relay: due rows, claimed for a while by one instance
+  (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two instances never take the same row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, and_, func, literal, or_, select, tuple_, update
+
+from nostrweet.cache.layout import EventSubject
+from nostrweet.publish.records import EventRecord, RelayState, apply_answer
+from nostrweet.state.engine import State
+from nostrweet.state.schema import events, relay_states
+
+BATCH = 500
+"""Rows per statement of an IN (…) lookup or a multi-row insert."""
+
+
+def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _event_row(record: EventRecord) -> dict[str, Any]:
+    return {
+        "event_id": record.event_id,
+        "subject": record.subject.value,
+        "subject_id": record.subject_id,
+        "tweet_id": record.tweet_id,
+        "author": str(record.event.get("pubkey", "")),
+        "kind": record.kind,
+        "created_at": record.created_at,
+        "event_json": msgspec.json.encode(record.event).decode(),
+    }
+
+
+def _relay_row(event_id: str, relay: str, st: RelayState) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "relay": relay,
+        "status": st.status,
+        "message": st.message,
+        "attempts": st.attempts,
+        "next_attempt": st.next_attempt,
+        "updated_at": st.updated_at,
+    }
+
+
+def _relay_state(row: Any) -> RelayState:
+    return RelayState.from_json(
+        {
+            "status": row.status,
+            "message": row.message,
+            "attempts": row.attempts,
+            "next_attempt": row.next_attempt,
+            "updated_at": row.updated_at,
+        }
+    )
+
+
+class RecordRepo:
+    """Event records and relay answers of one state."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def save_many(self, records: Iterable[EventRecord]) -> list[str]:
+        """Write records and their relay states in one transaction; return the ids of events that were
+        new (an event another instance recorded first is kept as it was; its relay rows are merged)."""
+        batch = list({r.event_id: r for r in records}.values())
+        if not batch:
+            return []
+        insert_events = (
+            self.state.insert(events)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(events.c.event_id, sort_by_parameter_order=True)
+        )
+        with self.state.engine.begin() as conn:
+            result = conn.execute(insert_events, [_event_row(r) for r in batch])
+            new = [row[0] for row in result.all()]
+            rows = [_relay_row(r.event_id, url, st) for r in batch for url, st in r.relays.items()]
+            self._upsert_relays(conn, rows)
+        return new
+
+    def save(self, record: EventRecord) -> None:
+        """Write one record (see :meth:`save_many`)."""
+        self.save_many([record])
+
+    def _upsert_relays(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Insert or update relay rows: one statement, executed for many rows (``insertmanyvalues``)."""
+        if not rows:
+            return
+        stmt = self.state.insert(relay_states)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["event_id", "relay"],
+            set_={
+                c: stmt.excluded[c] for c in ("status", "message", "attempts", "next_attempt", "updated_at")
+            },
+        )
+        conn.execute(stmt, rows)
+
+    def apply_answers(self, answers: Iterable[tuple[str, str, str, str]], now: float) -> None:
+        """Apply relay answers ``(event id, relay, outcome, message)`` in one transaction (through the pure
+        :func:`apply_answer`); the answered rows' outbox claims are released."""
+        todo = list(answers)
+        if not todo:
+            return
+        with self.state.engine.begin() as conn:
+            current: dict[tuple[str, str], RelayState] = {}
+            for part in _chunks(todo):
+                keys = [(e, r) for e, r, _, _ in part]
+                query = select(relay_states).where(
+                    tuple_(relay_states.c.event_id, relay_states.c.relay).in_(keys)
+                )
+                if self.state.is_postgres:
+                    query = query.with_for_update()
+                for row in conn.execute(query):
+                    current[(row.event_id, row.relay)] = _relay_state(row)
+            for event_id, relay, outcome, message in todo:
+                key = (event_id, relay)
+                current[key] = apply_answer(current.get(key), outcome, message, now)
+            rows = [_relay_row(e, r, st) for (e, r), st in current.items()]
+            self._upsert_relays(conn, rows)
+            for part in _chunks(list(current)):
+                conn.execute(
+                    update(relay_states)
+                    .where(tuple_(relay_states.c.event_id, relay_states.c.relay).in_(part))
+                    .values(claimed_by=None, claim_expires=None)
+                )
+
+    def ensure_relays(self, relays: Iterable[str]) -> int:
+        """Give every record a ``pending`` row for each relay it lacks; return how many rows were added."""
+        added = 0
+        with self.state.engine.begin() as conn:
+            for relay in sorted(set(relays)):
+                source = select(
+                    events.c.event_id,
+                    literal(relay).label("relay"),
+                    literal("pending").label("status"),
+                    literal("").label("message"),
+                    literal(0).label("attempts"),
+                    literal(0).label("updated_at"),
+                ).where(
+                    ~select(relay_states.c.event_id)
+                    .where(relay_states.c.event_id == events.c.event_id, relay_states.c.relay == relay)
+                    .exists()
+                )
+                stmt = (
+                    self.state.insert(relay_states)
+                    .from_select(["event_id", "relay", "status", "message", "attempts", "updated_at"], source)
+                    .on_conflict_do_nothing()
+                )
+                added += len(conn.execute(stmt.returning(relay_states.c.event_id)).all())
+        return added
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _load(self, conn: Connection, where: Any) -> list[EventRecord]:
+        rows = list(
+            conn.execute(select(events).where(where).order_by(events.c.created_at, events.c.event_id))
+        )
+        return self._records(conn, rows)
+
+    def _records(self, conn: Connection, rows: list[Any]) -> list[EventRecord]:
+        out: dict[str, EventRecord] = {}
+        for row in rows:
+            out[row.event_id] = EventRecord(
+                event=msgspec.json.decode(row.event_json),
+                subject=EventSubject(row.subject),
+                subject_id=row.subject_id,
+                relays={},
+                tweet_id=row.tweet_id,
+            )
+        for part in _chunks(list(out)):
+            for rel in conn.execute(select(relay_states).where(relay_states.c.event_id.in_(part))):
+                out[rel.event_id].relays[rel.relay] = _relay_state(rel)
+        return list(out.values())
+
+    def get_many(self, event_ids: Iterable[str]) -> list[EventRecord]:
+        """The records of these event ids (unknown ids are left out)."""
+        ids = sorted(set(event_ids))
+        out: list[EventRecord] = []
+        with self.state.engine.connect() as conn:
+            for part in _chunks(ids):
+                out.extend(self._load(conn, events.c.event_id.in_(part)))
+        return out
+
+    def get(self, event_id: str) -> EventRecord | None:
+        """One record, or None."""
+        found = self.get_many([event_id])
+        return found[0] if found else None
+
+    def for_subject(self, subject: EventSubject, subject_id: str | int) -> list[EventRecord]:
+        """Every record of a tweet, or of a user's profile / relay list / Blossom list."""
+        with self.state.engine.connect() as conn:
+            return self._load(
+                conn, and_(events.c.subject == subject.value, events.c.subject_id == str(subject_id))
+            )
+
+    def for_tweet(self, tweet_id: str | int) -> list[EventRecord]:
+        """Every record of a tweet."""
+        return self.for_subject(EventSubject.TWEET, tweet_id)
+
+    def newest_for_user(self, subject: EventSubject, user_id: str | int) -> EventRecord | None:
+        """The newest (by created_at, then event id) record of a replaceable user event."""
+        records = self.for_subject(subject, user_id)
+        return max(records, key=lambda r: (r.created_at, r.event_id)) if records else None
+
+    def accepted_relays(self, tweet_id: str | int) -> set[str]:
+        """Relays on which some record of the tweet is accepted."""
+        query = (
+            select(relay_states.c.relay)
+            .join(events, events.c.event_id == relay_states.c.event_id)
+            .where(
+                events.c.subject == EventSubject.TWEET.value,
+                events.c.subject_id == str(tweet_id),
+                relay_states.c.status == "accepted",
+            )
+            .distinct()
+        )
+        with self.state.engine.connect() as conn:
+            return set(conn.execute(query).scalars())
+
+    def count(self) -> int:
+        """How many event records there are."""
+        with self.state.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(events)).scalar() or 0)
+
+    def status_counts(self) -> dict[str, int]:
+        """Relay rows by status (for health and metrics)."""
+        query = select(relay_states.c.status, func.count()).group_by(relay_states.c.status)
+        with self.state.engine.connect() as conn:
+            return {str(s): int(n) for s, n in conn.execute(query)}
+
+    def _due(self, now: float, relays: Sequence[str] | None) -> Any:
+        cond = and_(
+            relay_states.c.status == "pending",
+            or_(relay_states.c.next_attempt.is_(None), relay_states.c.next_attempt <= int(now)),
+        )
+        if relays is not None:
+            cond = and_(cond, relay_states.c.relay.in_(list(relays)))
+        return cond
+
+    def pending(
+        self, now: float, relays: Sequence[str] | None = None, *, limit: int = 1000
+    ) -> list[EventRecord]:
+        """Records with a relay that is pending and due at ``now`` (among ``relays``, if given), oldest
+        event first; at most ``limit``."""
+        ids = select(relay_states.c.event_id).where(self._due(now, relays)).distinct().scalar_subquery()
+        query = (
+            select(events)
+            .where(events.c.event_id.in_(ids))
+            .order_by(events.c.created_at, events.c.event_id)
+            .limit(limit)
+        )
+        with self.state.engine.connect() as conn:
+            return self._records(conn, list(conn.execute(query)))
+
+    def claim(
+        self, relay: str, instance_id: str, now: float, *, limit: int = 100, hold_seconds: int = 60
+    ) -> list[EventRecord]:
+        """The outbox of one relay: up to ``limit`` due records not claimed by a live claim, now claimed by
+        ``instance_id`` until ``now + hold_seconds`` (released by :meth:`apply_answers`)."""
+        stamp = int(now)
+        free = or_(relay_states.c.claim_expires.is_(None), relay_states.c.claim_expires <= stamp)
+        query = (
+            select(relay_states.c.event_id)
+            .where(self._due(now, [relay]), free)
+            .order_by(relay_states.c.next_attempt, relay_states.c.event_id)
+            .limit(limit)
+        )
+        if self.state.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        with self.state.engine.begin() as conn:
+            ids = list(conn.execute(query).scalars())
+            if not ids:
+                return []
+            conn.execute(
+                update(relay_states)
+                .where(relay_states.c.relay == relay, relay_states.c.event_id.in_(ids))
+                .values(claimed_by=instance_id, claim_expires=stamp + hold_seconds)
+            )
+            rows = list(conn.execute(select(events).where(events.c.event_id.in_(ids))))
+            return self._records(conn, rows)

@@ -1,0 +1,162 @@
+"""The tables of the state (SPEC §7), as SQLAlchemy Core tables.
+
+Each table says in ``info["since"]`` the schema version that created it; the migration of that version
+(``state.migrations``) creates it. Ids of tweets and users are kept as text (X ids are 64-bit, and the
+archive's names use them as text); times are integer epoch seconds.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, nullable=False),
+    info={"since": 0},
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    info={"since": 1},
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("subject", Text, nullable=False),  # tweet | profile | relays | blossom
+    Column("subject_id", Text, nullable=False),
+    Column("tweet_id", Text),
+    Column("author", Text, nullable=False),
+    Column("kind", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("event_json", Text, nullable=False),
+    Index("events_subject", "subject", "subject_id"),
+    info={"since": 1},
+)
+
+relay_states = Table(
+    "relay_states",
+    metadata,
+    Column("event_id", Text, ForeignKey("events.event_id", ondelete="CASCADE"), nullable=False),
+    Column("relay", Text, nullable=False),
+    Column("status", Text, nullable=False),  # pending | accepted | rejected
+    Column("message", Text, nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt", BigInteger),
+    Column("updated_at", BigInteger, nullable=False, default=0),
+    Column("claimed_by", Text),
+    Column("claim_expires", BigInteger),
+    PrimaryKeyConstraint("event_id", "relay"),
+    Index("relay_states_due", "relay", "status", "next_attempt"),
+    info={"since": 1},
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", Text, primary_key=True),  # lower case
+    Column("user_id", Text),
+    Column("since_id", Text),  # the watermark
+    Column("backfill", Integer),
+    Column("backfill_floor", Text),
+    Column("backfill_done", Boolean, nullable=False, default=True),
+    Column("next_poll", BigInteger),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("backoff", Float, nullable=False, default=0.0),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("added_at_runtime", Boolean, nullable=False, default=False),
+    info={"since": 1},
+)
+
+rate_budgets = Table(
+    "rate_budgets",
+    metadata,
+    Column("endpoint", Text, primary_key=True),
+    Column("limit", Integer),
+    Column("remaining", Integer),
+    Column("reset_epoch", BigInteger),
+    info={"since": 1},
+)
+
+blossom_blobs = Table(
+    "blossom_blobs",
+    metadata,
+    Column("sha256", Text, nullable=False),
+    Column("server", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("size", BigInteger),
+    Column("mime", Text),
+    PrimaryKeyConstraint("sha256", "server"),
+    info={"since": 1},
+)
+
+tweets = Table(
+    "tweets",
+    metadata,
+    Column("tweet_id", BigInteger, primary_key=True),
+    Column("username", Text, nullable=False),
+    Column("stamp", BigInteger, nullable=False),  # YYYYMMDDHHMMSS of the file name
+    Column("file_name", Text, nullable=False),
+    Index("tweets_user", "username", "tweet_id"),
+    info={"since": 1},
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("username", Text, primary_key=True),
+    Column("stamp", BigInteger, nullable=False),
+    Column("file_name", Text, nullable=False),
+    info={"since": 1},
+)
+
+not_found = Table(
+    "not_found",
+    metadata,
+    Column("tweet_id", BigInteger, primary_key=True),
+    info={"since": 1},
+)
+
+instances = Table(
+    "instances",
+    metadata,
+    Column("instance_id", Text, primary_key=True),
+    Column("pid", Integer, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("heartbeat", BigInteger, nullable=False),
+    info={"since": 1},
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("username", Text, primary_key=True),
+    Column("instance_id", Text, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("leases_holder", "instance_id"),
+    info={"since": 1},
+)
+
+
+def tables_since(version: int) -> list[Table]:
+    """The tables that the migration to ``version`` creates, in dependency order."""
+    return [t for t in metadata.sorted_tables if t.info.get("since") == version]
