@@ -19,10 +19,11 @@ from mnemonic import Mnemonic
 
 from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.keys import KeyDeriver
+from nostrweet.nostr.record import BACKOFF_CAP
 from nostrweet.nostr.relays import QueryFilter, RelayPool
 from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.publisher import Publisher
-from nostrweet.publish.records import BACKOFF_CAP, RECONCILED_FILE, RecordStore
+from nostrweet.publish.records import RECONCILED_FILE, RecordStore
 from nostrweet.settings import Secret
 from tests.fakes.relay_fixtures import SdkRelay
 from tests.fakes.x_api import FakeXApi

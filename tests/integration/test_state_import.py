@@ -10,7 +10,7 @@ import pytest
 
 from nostrweet.cache.index import build_index
 from nostrweet.cache.layout import EventSubject, parse_event_filename
-from nostrweet.publish.records import RelayState
+from nostrweet.nostr.record import RelayState
 from nostrweet.state.blossom import BlossomMemo
 from nostrweet.state.engine import open_state
 from nostrweet.state.import_files import import_files

@@ -19,6 +19,7 @@ from nostrweet.nostr import keys as keys_module
 from nostrweet.nostr.auth_clients import AuthClients
 from nostrweet.nostr.event import UnsignedEvent, sign_event
 from nostrweet.nostr.keys import KeyDeriver
+from nostrweet.nostr.record import apply_answer
 from nostrweet.nostr.relay_state import RelayState
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.nostr.transport import _Adapter
@@ -26,7 +27,6 @@ from nostrweet.publish.media import MediaUploader
 from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.outcome import LruDict, MemoryBounds, PublishOutcome
 from nostrweet.publish.publisher import Publisher
-from nostrweet.publish.records import apply_answer
 from nostrweet.settings import Secret
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"

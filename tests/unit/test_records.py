@@ -12,10 +12,9 @@ from hypothesis import strategies as st
 
 from nostrweet.cache.layout import MAX_NAME_ID, EventSubject, event_filename
 from nostrweet.cache.store import build_index
-from nostrweet.publish.records import (
+from nostrweet.nostr.record import (
     BACKOFF_CAP,
     EventRecord,
-    RecordStore,
     RelayState,
     apply_answer,
     backoff_seconds,
@@ -25,6 +24,7 @@ from nostrweet.publish.records import (
     needs_marker,
     next_due,
 )
+from nostrweet.publish.records import RecordStore
 
 NOW = 1_700_000_000
 R1, R2, R3 = "ws://127.0.0.1:1", "ws://127.0.0.1:2", "wss://relay.example"

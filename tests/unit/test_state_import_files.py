@@ -12,7 +12,8 @@ import pytest
 from nostrweet.cache.atomic import atomic_write_json
 from nostrweet.cache.layout import EventSubject
 from nostrweet.cache.store import CacheIndex
-from nostrweet.publish.records import EventRecord, RecordStore, RelayState
+from nostrweet.nostr.record import EventRecord, RelayState
+from nostrweet.publish.records import RecordStore
 from nostrweet.state.engine import open_state
 from nostrweet.state.import_files import ImportReport, import_files
 from nostrweet.state.records import RecordRepo

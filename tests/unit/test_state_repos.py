@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from nostrweet.cache.layout import EventSubject
-from nostrweet.publish.records import EventRecord, RelayState, apply_answer
+from nostrweet.nostr.record import EventRecord, RelayState, apply_answer
 from nostrweet.state.blossom import BlobCopy, BlossomMemo
 from nostrweet.state.budgets import SharedBudgets
 from nostrweet.state.engine import State, open_state

@@ -34,11 +34,11 @@ from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.runner import PollResult
 from nostrweet.daemon.state import StateStore, UserState, advanced, first_run_state
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey, load_key_file
+from nostrweet.nostr.record import BACKOFF_CAP
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.outcome import LruDict, MemoryBounds
 from nostrweet.publish.publisher import Publisher
-from nostrweet.publish.records import BACKOFF_CAP
 from nostrweet.settings import GlobalOptions
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import User

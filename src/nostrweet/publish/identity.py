@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from nostrweet.bridge.events import build_blossom_list_event, build_profile_event, build_relay_list_event
 from nostrweet.cache.layout import EventSubject
 from nostrweet.nostr.event import SignedEvent, UnsignedEvent, sign_event
+from nostrweet.nostr.record import EventRecord
 from nostrweet.publish.outcome import PublishOutcome, Unit
 from nostrweet.publish.plan import profile_changed, same_tag_set, send_targets
-from nostrweet.publish.records import EventRecord
 from nostrweet.twitter.models import User
 
 if TYPE_CHECKING:

@@ -33,17 +33,11 @@ from dataclasses import dataclass, field
 
 from nostrweet.cache.layout import EventSubject, parse_event_filename
 from nostrweet.nostr.event import SignedEvent
+from nostrweet.nostr.record import EventRecord, due_relays, is_settled, next_due
 from nostrweet.publish.outcome import LruDict, PublishOutcome, Unit
 from nostrweet.publish.plan import oldest_first
 from nostrweet.publish.publisher import Publisher
-from nostrweet.publish.records import (
-    EventRecord,
-    due_relays,
-    is_settled,
-    next_due,
-    read_reconciled,
-    write_reconciled,
-)
+from nostrweet.publish.records import read_reconciled, write_reconciled
 
 log = logging.getLogger(__name__)
 

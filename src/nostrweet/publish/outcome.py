@@ -15,7 +15,7 @@ from typing import Generic, Literal, TypeVar
 from nostrweet.cache.layout import EventSubject
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import MirrorKey
-from nostrweet.publish.records import EventRecord
+from nostrweet.nostr.record import EventRecord
 
 Status = Literal["published", "already", "failed", "error"]
 """published: sent now and some relay took it; already: nothing to send, some relay holds it;

@@ -49,6 +49,7 @@ from nostrweet.cache.store import CacheStore
 from nostrweet.errors import NostrweetError
 from nostrweet.nostr.event import SignedEvent, sign_event
 from nostrweet.nostr.keys import MirrorKey
+from nostrweet.nostr.record import EventRecord, apply_answer, best_record
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish import identity
 from nostrweet.publish.duplicates import lookup_filter, mirror_pubkeys, pick_own
@@ -70,7 +71,7 @@ from nostrweet.publish.plan import (
     plan_tweet,
     send_targets,
 )
-from nostrweet.publish.records import EventRecord, RecordStore, apply_answer, best_record
+from nostrweet.publish.records import RecordStore
 from nostrweet.twitter.models import TweetDocument, User
 
 log = logging.getLogger(__name__)

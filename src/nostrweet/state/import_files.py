@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 
 from nostrweet.cache import layout
 from nostrweet.cache.index import build_index
-from nostrweet.publish.records import EventRecord
+from nostrweet.nostr.record import EventRecord
 from nostrweet.state.blossom import BlobCopy, BlossomMemo
 from nostrweet.state.engine import State
 from nostrweet.state.index import ArchiveIndex, TweetRow

@@ -1,8 +1,8 @@
 """Event records and each relay's answer, in the state (SPEC §7): the rows behind ``RecordStore``.
 
-An :class:`~nostrweet.publish.records.EventRecord` is one ``events`` row (the signed event as JSON, its
+An :class:`~nostrweet.nostr.record.EventRecord` is one ``events`` row (the signed event as JSON, its
 subject) plus one ``relay_states`` row per relay (a :class:`RelayState`). Status transitions stay in the
-pure :func:`~nostrweet.publish.records.apply_answer`; this module only reads and writes rows:
+pure :func:`~nostrweet.nostr.record.apply_answer`; this module only reads and writes rows:
 
 - :meth:`RecordRepo.save_many` writes a batch in ONE transaction: the events with
   ``INSERT … ON CONFLICT DO NOTHING`` (an event is recorded once, whichever instance built it), the relay
@@ -23,7 +23,7 @@ import msgspec
 from sqlalchemy import Connection, and_, func, literal, or_, select, tuple_, update
 
 from nostrweet.cache.layout import EventSubject
-from nostrweet.publish.records import EventRecord, RelayState, apply_answer
+from nostrweet.nostr.record import EventRecord, RelayState, apply_answer
 from nostrweet.state.engine import State
 from nostrweet.state.schema import events, relay_states
 
