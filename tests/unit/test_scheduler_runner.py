@@ -177,7 +177,9 @@ async def run_windowed(
     stop = asyncio.Event()
     clock = HorizonClock(horizon=horizon, stop=stop)
     pipe = WindowedPipeline(clock, limit, window)
-    settings = LoopSettings(poll_interval=poll, max_concurrent=users, stats_interval=10**6)
+    settings = LoopSettings(
+        poll_interval=poll, max_concurrent=users, stats_interval=10**6, outbox_interval=10**6
+    )
     daemon = Daemon(pipe, [f"u{i}" for i in range(users)], settings, clock=clock)
     await daemon.run(stop)
     return daemon, pipe
