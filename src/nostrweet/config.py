@@ -50,8 +50,8 @@ CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "rate_limits": {
         "max_wait_seconds": int,
         "low_budget_fraction": (float, int),
-        "timeline_limit": int,
-        "timeline_window": int,
+        "requests_per_window": int,
+        "window_seconds": int,
         "safety_factor": (float, int),
     },
 }
@@ -98,6 +98,13 @@ def _at_least(minimum: float) -> Check:
     return check
 
 
+def _between(minimum: int, maximum: int) -> Check:
+    def check(value: Any) -> str | None:
+        return None if minimum <= value <= maximum else f"must be from {minimum} to {maximum}"
+
+    return check
+
+
 def _one_of(*choices: str) -> Check:
     def check(value: Any) -> str | None:
         return None if str(value).lower() in choices else f"must be one of {', '.join(choices)}"
@@ -131,7 +138,7 @@ def _usernames(value: Any) -> str | None:
 
 # Value checks beyond the type, per (table, key); each returns a problem or None.
 VALUE_CHECKS: dict[tuple[str, str], Check] = {
-    ("daemon", "poll_interval"): _at_least(1),
+    ("daemon", "poll_interval"): _between(1, 7 * 24 * 3600),
     ("daemon", "max_concurrent"): _at_least(1),
     ("daemon", "stats_interval"): _at_least(1),
     ("daemon", "backfill"): _at_least(0),
@@ -144,8 +151,8 @@ VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("twitter", "api_url"): _urls(lambda v: parse_urls(v, ("http", "https"), "API")),
     ("rate_limits", "max_wait_seconds"): _at_least(1),
     ("rate_limits", "low_budget_fraction"): _fraction,
-    ("rate_limits", "timeline_limit"): _at_least(1),
-    ("rate_limits", "timeline_window"): _at_least(1),
+    ("rate_limits", "requests_per_window"): _at_least(1),
+    ("rate_limits", "window_seconds"): _at_least(1),
     ("rate_limits", "safety_factor"): _at_least(1),
     ("users", "relays"): _urls(parse_relay_urls),
     ("users", "blossom_servers"): _urls(parse_blossom_urls),

@@ -70,7 +70,7 @@ def test_example_file_loads_and_resolves(example: Path) -> None:
     assert dc.relays_for("nasa") == ("wss://relay.damus.io", "wss://nos.lol")  # type: ignore[attr-defined]
     assert dc.blossom_for("nasa") == ("https://cdn.example.net",)  # type: ignore[attr-defined]
     assert dc.all_relays() == ("wss://relay.damus.io", "wss://nos.lol", "wss://relay.example.org")  # type: ignore[attr-defined]
-    assert dc.timeline_limit == 1500 and dc.safety == 1.25  # type: ignore[attr-defined]
+    assert dc.requests_per_window == 1000 and dc.safety == 1.25  # type: ignore[attr-defined]
 
 
 def test_flags_override_the_file(example: Path) -> None:

@@ -130,7 +130,9 @@ def test_self_thread_root_unknown() -> (
     refs: dict[str, EventRef] = {}
     event = build_signed(fixture("1440714901538803715"), refs)
     parent = refs["1440714041480015878"]
-    assert [t for t in event.tags if t[0] == "e"] == [("e", parent.event_id, "", "reply", parent.pubkey)]
+    # the first tweet is not mirrored and neither is the parent's parent: the parent is the oldest
+    # mirrored ancestor, so it is the root (a direct reply to the root carries the "root" marker only)
+    assert [t for t in event.tags if t[0] == "e"] == [("e", parent.event_id, "", "root", parent.pubkey)]
     assert ("p", parent.pubkey) in event.tags
 
 

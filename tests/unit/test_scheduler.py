@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,12 +13,14 @@ from nostrweet.daemon.scheduler import (
     after_failure,
     after_success,
     backoff_delay,
+    capped_interval,
     due_users,
-    effective_interval,
     first_poll_offsets,
     initial_schedules,
     max_polls_in_window,
     next_wakeup,
+    paced_interval,
+    polls_allowed,
     spacing_factor,
 )
 
@@ -37,12 +41,69 @@ def test_spacing_table(quiet: float, factor: int) -> None:
     assert spacing_factor(quiet) == factor
 
 
-def test_effective_interval_examples() -> None:
-    # The example: 1,000 users every 300 s against 1,500 timeline requests per 15 min.
-    assert effective_interval(300, 1000, 1500, 900, 1.25) == pytest.approx(750.0)
-    # Few users: the poll interval wins.
-    assert effective_interval(300, 3, 1500, 900, 1.25) == 300
-    assert effective_interval(300, 0, 1500, 900) == 300
+@pytest.mark.parametrize(
+    ("now", "remaining", "reset", "n_users", "poll", "expected"),
+    [
+        # no header seen yet: the poll interval (the first answers teach the budget)
+        (0, None, None, 3, 2, 2),
+        (0, 7, None, 3, 2, 2),
+        # the test server: 8 per 20 s, 3 users; 7 left for 20 s -> 3 × 20 × 1.25 / 7
+        (0, 7, 20, 3, 2, 3 * 20 * 1.25 / 7),
+        # X's 15-minute window: 1,500 left for 900 s, 1,000 users -> 750 s
+        (0, 1500, 900, 1000, 300, 750),
+        # a 24-hour window with 100 left and 3 users -> 3 × 86400 × 1.25 / 100
+        (0, 100, 86_400, 3, 300, 3 * 86_400 * 1.25 / 100),
+        # 2 left for 18 s and 3 users: not later than just after the reset, where a new budget begins
+        (0, 2, 18, 3, 2, 19),
+        # plenty left: the poll interval wins
+        (0, 1500, 900, 3, 300, 300),
+        # nothing left: past the reset
+        (100, 0, 110, 3, 2, 11),
+        # the reset has passed: the budget is new but not known yet
+        (120, 0, 110, 3, 2, 2),
+        (120, 5, 120, 3, 2, 2),
+        (0, 5, 20, 0, 2, 2),
+    ],
+)
+def test_paced_interval_table(
+    now: float, remaining: int | None, reset: float | None, n_users: int, poll: float, expected: float
+) -> None:
+    assert paced_interval(now, remaining, reset, n_users, poll, 1.25) == pytest.approx(expected)
+
+
+def test_paced_interval_assumes_no_window() -> None:
+    # the same numbers give the same interval whatever X's window length is: only the time left counts
+    assert paced_interval(1000, 10, 1060, 2, 1) == paced_interval(50_000, 10, 50_060, 2, 1)
+
+
+def test_capped_interval_and_polls_allowed() -> None:
+    assert capped_interval(3, 100, 900) == 27
+    assert capped_interval(3, None, None) == 0
+    assert polls_allowed(0, None, None, None, 0) is None  # nothing seen yet
+    assert polls_allowed(0, 8, 5, 20, 2) == 3
+    assert polls_allowed(0, 8, 1, 20, 2) == 0
+    assert polls_allowed(20.5, 8, 0, 20, 0) == 0  # within the margin after the reset
+    assert polls_allowed(21, 8, 0, 20, 1) == 7  # reset passed: the limit stands for the new window
+    assert polls_allowed(21, 8, 6, None, 1) == 5  # the client's own count in the new window
+
+
+@given(
+    st.floats(min_value=0, max_value=10**6),
+    st.integers(min_value=0, max_value=20_000),
+    st.floats(min_value=0.5, max_value=86_400),
+    st.integers(min_value=1, max_value=3000),
+    st.floats(min_value=1, max_value=3600),
+    st.floats(min_value=1.0, max_value=3.0),
+)
+def test_paced_interval_never_schedules_more_polls_than_remaining(
+    now: float, remaining: int, left: float, n_users: int, poll: float, safety: float
+) -> None:
+    reset = now + left
+    interval = paced_interval(now, remaining, reset, n_users, poll, safety)
+    assert interval >= poll
+    # every user polled every `interval` from now on: the polls before the reset fit what is left
+    polls_before_reset = n_users * math.floor(left / interval * (1 - 1e-9))
+    assert polls_before_reset <= remaining
 
 
 def test_first_polls_are_spread() -> None:
@@ -128,13 +189,10 @@ def test_spacing_never_exceeds_four_times_and_new_tweet_resets(
     st.floats(min_value=10, max_value=3600),
     st.integers(min_value=5, max_value=20000),
     st.floats(min_value=60, max_value=3600),
-    st.floats(min_value=1.05, max_value=3.0),
 )
 @settings(max_examples=60, deadline=None)
-def test_spread_polls_never_exceed_the_budget(
-    n_users: int, poll: float, budget: int, window: float, safety: float
-) -> None:
-    interval = effective_interval(poll, n_users, budget, window, safety)
+def test_own_cap_is_never_exceeded(n_users: int, poll: float, cap: int, window: float) -> None:
+    interval = max(poll, capped_interval(n_users, cap, window))
     schedules = initial_schedules(n_users, 0.0, interval)
     horizon = 2 * max(window, interval)
     times: list[float] = []
@@ -142,6 +200,6 @@ def test_spread_polls_never_exceed_the_budget(
         s = sched
         while s.next_due < horizon:
             times.append(s.next_due)
-            # every poll finds something, so no spacing relief: the worst case for the budget
+            # every poll finds something, so no spacing relief: the worst case for the cap
             s = after_success(s, s.next_due, new_tweets=1, interval=interval)
-    assert max_polls_in_window(times, window) <= budget
+    assert max_polls_in_window(times, window * (1 - 1e-9)) <= cap

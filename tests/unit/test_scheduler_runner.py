@@ -6,12 +6,16 @@ import asyncio
 import itertools
 import json
 import logging
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nostrweet.daemon.runner import Daemon, LoopSettings, ManualClock, PollResult
+from nostrweet.daemon.scheduler import max_polls_in_window
 from nostrweet.logs import JsonFormatter
 
 
@@ -140,22 +144,79 @@ async def test_at_most_max_concurrent_polls() -> None:
     assert pipe.max_in_flight == 3
 
 
-async def test_rate_spreading_sets_the_effective_interval() -> None:
+class WindowedPipeline(FakePipeline):
+    """A fake whose timeline budget behaves like X's: ``limit`` requests per window from the first one."""
+
+    def __init__(self, clock: ManualClock, limit: int, window: float) -> None:
+        super().__init__(clock)
+        self.limit, self.window = limit, window
+        self.reset: float | None = None
+        self.remaining = limit
+        self.over_budget: list[float] = []
+
+    async def poll_user(self, username: str) -> PollResult:
+        now = self.clock.now()
+        if self.reset is None or now >= self.reset:
+            self.reset, self.remaining = float(math.ceil(now + self.window)), self.limit
+        if self.remaining <= 0:
+            self.over_budget.append(now)
+        self.remaining -= 1
+        return await super().poll_user(username)
+
+    def budgets(self) -> Mapping[str, Mapping[str, int | float | None]]:
+        if self.reset is None:
+            return {}
+        return {
+            "/2/users/:id/tweets": {"limit": self.limit, "remaining": self.remaining, "reset": self.reset}
+        }
+
+
+async def run_windowed(
+    users: int, limit: int, window: float, poll: float, horizon: float
+) -> tuple[Daemon, WindowedPipeline]:
     stop = asyncio.Event()
-    clock = HorizonClock(horizon=2000, stop=stop)
-    pipe = FakePipeline(clock)
-    users = [f"u{i}" for i in range(100)]
-    settings = LoopSettings(poll_interval=60, max_concurrent=100, stats_interval=10**6, timeline_limit=150)
-    daemon = Daemon(pipe, users, settings, clock=clock)
+    clock = HorizonClock(horizon=horizon, stop=stop)
+    pipe = WindowedPipeline(clock, limit, window)
+    settings = LoopSettings(
+        poll_interval=poll, max_concurrent=users, stats_interval=10**6, outbox_interval=10**6
+    )
+    daemon = Daemon(pipe, [f"u{i}" for i in range(users)], settings, clock=clock)
     await daemon.run(stop)
-    # 100 users × 900 s / 150 × 1.25 = 750 s, not 60 s
-    assert daemon.effective_interval == pytest.approx(750)
-    assert set(gaps(pipe.polls["u0"])) == {750}
-    firsts = sorted(p[0] for p in pipe.polls.values())
-    assert gaps(firsts) == [7.5] * 99
-    all_polls = sorted(t for p in pipe.polls.values() for t in p)
-    in_first_window = [t for t in all_polls if t < 900]
-    assert len(in_first_window) <= 150
+    return daemon, pipe
+
+
+async def test_a_fresh_20_s_window_of_8_with_3_users_keeps_polling_every_window() -> None:
+    _daemon, pipe = await run_windowed(users=3, limit=8, window=20, poll=2, horizon=170)
+    assert pipe.over_budget == []
+    for user, times in pipe.polls.items():
+        windows = {int(t // 20) for t in times}
+        assert windows >= set(range(8)), (user, times)  # polled in each 20 s window of the run
+    every = sorted(t for p in pipe.polls.values() for t in p)
+    assert max_polls_in_window(every, 20) <= 8
+
+
+async def test_a_24_hour_window_is_spread_over_the_day() -> None:
+    daemon, pipe = await run_windowed(users=3, limit=100, window=86_400, poll=60, horizon=3 * 86_400)
+    assert pipe.over_budget == []
+    for times in pipe.polls.values():
+        assert {int(t // 86_400) for t in times} == {0, 1, 2}
+    assert daemon.effective_interval > 60  # 3 users cannot poll every minute on 100 a day
+
+
+@given(
+    st.integers(min_value=1, max_value=12),
+    st.integers(min_value=1, max_value=60),
+    st.sampled_from([5.0, 20.0, 900.0, 86_400.0]),
+    st.sampled_from([1.0, 10.0, 300.0]),
+)
+@settings(max_examples=25, deadline=None)
+def test_never_over_budget_after_the_first_answer(users: int, limit: int, window: float, poll: float) -> None:
+    _daemon, pipe = asyncio.run(run_windowed(users, limit, window, poll, horizon=4 * max(window, poll)))
+    # before the first answer nothing is known: only the first round may overrun (the client waits then)
+    assert len(pipe.over_budget) <= max(0, users - limit)
+    first_window_end = window + 1
+    assert [t for t in pipe.over_budget if t >= first_window_end] == []
+    assert sum(len(p) for p in pipe.polls.values()) >= 2  # it keeps polling
 
 
 async def test_shutdown_waits_for_in_flight_then_cancels() -> None:

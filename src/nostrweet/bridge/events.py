@@ -10,6 +10,7 @@ media URLs (Blossom or original), and the events already built for referenced tw
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,7 +90,11 @@ class MediaLink:
 
 @dataclass(frozen=True)
 class EventRef:
-    """An event already built/signed for another tweet (parent, quoted, original)."""
+    """An event already built/signed for another tweet (parent, quoted, original).
+
+    A reply's root is read from its parent's ``event_json`` (its ``root`` e tag), so the builder knows
+    the chain's root without reading anything itself.
+    """
 
     event_id: str
     pubkey: str
@@ -290,14 +295,43 @@ def _mention_resolver(doc: TweetDocument) -> Callable[[MentionEntity], str | Non
     return resolve
 
 
-def _thread_root(doc: TweetDocument, parent: str) -> str | None:
-    """The conversation's root tweet id, when it can be told."""
-    if doc.data.conversation_id:
-        return doc.data.conversation_id
-    parent_tweet = doc.tweet(parent)
-    if parent_tweet is not None and parent_tweet.reference("replied_to") is None:
-        return parent
+def _root_named_by(event_json: str) -> tuple[str, ...] | None:
+    """The ``["e", id, relay, "root", pubkey]`` tag of a signed event's JSON, if it has one."""
+    try:
+        event = json.loads(event_json)
+    except ValueError:
+        return None
+    tags = event.get("tags") if isinstance(event, dict) else None
+    for tag in tags if isinstance(tags, list) else ():
+        if not (isinstance(tag, list) and len(tag) >= 4 and all(isinstance(p, str) for p in tag)):
+            continue
+        if tag[0] == "e" and tag[3] == "root" and _is_hex64(tag[1]):
+            return tuple(tag[:5])
     return None
+
+
+def _is_hex64(value: str) -> bool:
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def _thread_root(doc: TweetDocument, parent: str, parent_ref: EventRef, ctx: BuildContext) -> tuple[str, str]:
+    """The root of the thread a reply joins, as (event id, pubkey) (SPEC §4 "Reply").
+
+    The conversation's first tweet where it is mirrored. Where it cannot be had, the root is the oldest
+    mirrored ancestor of the chain: the root the parent's event names, else the parent itself (its own
+    parent is not mirrored). Every reply of the chain so names the same event, and a client shows one
+    thread.
+    """
+    first = doc.data.conversation_id
+    if first == parent:
+        return parent_ref.event_id, parent_ref.pubkey
+    first_ref = ctx.refs.get(first) if first else None
+    if first_ref is not None:
+        return first_ref.event_id, first_ref.pubkey
+    named = _root_named_by(parent_ref.event_json)
+    if named is not None:
+        return named[1], named[4] if len(named) > 4 else ""
+    return parent_ref.event_id, parent_ref.pubkey
 
 
 def _poll_block(doc: TweetDocument) -> str:
@@ -359,14 +393,13 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
         parent_ref = ctx.refs.get(parent)
         if parent_ref is not None:
             replied_pubkey = parent_ref.pubkey
-            root = _thread_root(doc, parent)
-            root_ref = ctx.refs.get(root) if root is not None and root != parent else None
-            if root == parent:
+            root_id, root_pubkey = _thread_root(doc, parent, parent_ref, ctx)
+            if root_id == parent_ref.event_id:  # a direct reply to the root: only the "root" marker
                 tags.append(("e", parent_ref.event_id, "", "root", parent_ref.pubkey))
-            elif root_ref is not None:
-                tags.append(("e", root_ref.event_id, "", "root", root_ref.pubkey))
-                tags.append(("e", parent_ref.event_id, "", "reply", parent_ref.pubkey))
-            else:  # the root is unknown: a lone "reply" marker (clients then thread under the parent)
+            else:
+                tags.append(
+                    ("e", root_id, "", "root", root_pubkey) if root_pubkey else ("e", root_id, "", "root")
+                )
                 tags.append(("e", parent_ref.event_id, "", "reply", parent_ref.pubkey))
         else:
             parent_tweet = doc.tweet(parent)

@@ -23,6 +23,8 @@ from nostrweet.values import parse_blossom_urls, parse_relay_urls, split_list
 log = logging.getLogger("nostrweet.daemon")
 
 DEFAULT_POLL_INTERVAL = 300
+MIN_POLL_INTERVAL = 1  # seconds; a test server may use windows of a few seconds
+MAX_POLL_INTERVAL = 7 * 24 * 3600  # a week: anything longer never polls in practice
 DEFAULT_MAX_CONCURRENT = 3
 DEFAULT_STATS_INTERVAL = 60
 DEFAULT_BACKFILL = 20
@@ -42,8 +44,8 @@ class DaemonConfig:
     stats_interval: int = DEFAULT_STATS_INTERVAL
     backfill: int = DEFAULT_BACKFILL
     overrides: Mapping[str, UserOverrides] = field(default_factory=dict)
-    timeline_limit: int = scheduler.DEFAULT_TIMELINE_LIMIT
-    timeline_window: float = scheduler.DEFAULT_TIMELINE_WINDOW
+    requests_per_window: int | None = None  # our own cap on timeline requests ...
+    window_seconds: int | None = None  # ... per this many seconds; never an assumption about X
     safety: float = scheduler.DEFAULT_SAFETY
     max_429_wait: float = DEFAULT_MAX_429_WAIT
     low_budget_fraction: float = DEFAULT_LOW_FRACTION
@@ -79,6 +81,22 @@ def _pick(flag: Any, config: GlobalOptions, table: str, key: str, default: Any) 
     return default if value is None else value
 
 
+def _optional_int(config: GlobalOptions, table: str, key: str) -> int | None:
+    value = config.config.get(table, key)
+    return None if value is None else int(value)
+
+
+def _poll_interval(flag: int | None, options: GlobalOptions) -> int:
+    """The poll interval from the flag (or its environment variable) or the file, within its bounds."""
+    value = _pick(flag, options, "daemon", "poll_interval", DEFAULT_POLL_INTERVAL)
+    where = "--poll-interval" if flag is not None else "[daemon] poll_interval"
+    if not isinstance(value, int) or not MIN_POLL_INTERVAL <= value <= MAX_POLL_INTERVAL:
+        raise InputError(
+            f"{where} must be a whole number of seconds from {MIN_POLL_INTERVAL} to {MAX_POLL_INTERVAL} (7 days)"
+        )
+    return value
+
+
 def resolve_daemon_config(
     options: GlobalOptions,
     *,
@@ -112,7 +130,7 @@ def resolve_daemon_config(
         users=names,
         relays=relay_urls,
         blossom_servers=servers,
-        poll_interval=int(_pick(poll_interval, options, "daemon", "poll_interval", DEFAULT_POLL_INTERVAL)),
+        poll_interval=_poll_interval(poll_interval, options),
         max_concurrent=int(
             _pick(max_concurrent, options, "daemon", "max_concurrent", DEFAULT_MAX_CONCURRENT)
         ),
@@ -121,18 +139,18 @@ def resolve_daemon_config(
         ),
         backfill=int(_pick(backfill, options, "daemon", "backfill", DEFAULT_BACKFILL)),
         overrides=overrides,
-        timeline_limit=int(
-            _pick(None, options, "rate_limits", "timeline_limit", scheduler.DEFAULT_TIMELINE_LIMIT)
-        ),
-        timeline_window=float(
-            _pick(None, options, "rate_limits", "timeline_window", scheduler.DEFAULT_TIMELINE_WINDOW)
-        ),
+        requests_per_window=_optional_int(options, "rate_limits", "requests_per_window"),
+        window_seconds=_optional_int(options, "rate_limits", "window_seconds"),
         safety=float(_pick(None, options, "rate_limits", "safety_factor", scheduler.DEFAULT_SAFETY)),
         max_429_wait=float(_pick(None, options, "rate_limits", "max_wait_seconds", DEFAULT_MAX_429_WAIT)),
         low_budget_fraction=float(
             _pick(None, options, "rate_limits", "low_budget_fraction", DEFAULT_LOW_FRACTION)
         ),
     )
+    if (result.requests_per_window is None) != (result.window_seconds is None):
+        raise InputError(
+            "[rate_limits] requests_per_window and window_seconds go together: set both or neither"
+        )
     if not result.all_relays():
         raise InputError("no relay given: use -r/--relay URL, NOSTRWEET_RELAYS or [nostr] relays")
     for name in names:

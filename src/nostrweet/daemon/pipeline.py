@@ -40,6 +40,7 @@ from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.outcome import LruDict, MemoryBounds
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
+from nostrweet.twitter.api import EP_TIMELINE
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import User
 from nostrweet.twitter.ratelimit import RateLimiter
@@ -105,7 +106,12 @@ class DaemonPipeline:
         self.store = CacheStore(options.data_dir)
         self.states = StateStore(options.data_dir)
         self.keys = KeyRing(keys or KeyDeriver(options.require_mnemonic(), options.key_derivation))
-        self.limiter = RateLimiter(low_fraction=config.low_budget_fraction, max_wait=config.max_429_wait)
+        caps: dict[str, tuple[int, float]] = {}
+        if config.requests_per_window and config.window_seconds:
+            caps[EP_TIMELINE] = (config.requests_per_window, float(config.window_seconds))
+        self.limiter = RateLimiter(
+            low_fraction=config.low_budget_fraction, max_wait=config.max_429_wait, caps=caps
+        )
         self.client = client or TwitterClient(
             options.twitter_api_url,
             options.require_bearer_token(),

@@ -123,8 +123,8 @@ class LoopSettings:
     max_concurrent: int = 3
     stats_interval: float = 60.0
     outbox_interval: float | None = None  # default: min(poll_interval, 60)
-    timeline_limit: int = scheduler.DEFAULT_TIMELINE_LIMIT
-    timeline_window: float = scheduler.DEFAULT_TIMELINE_WINDOW
+    cap_requests: int | None = None  # our own cap: at most this many timeline requests ...
+    cap_window: float | None = None  # ... per this many seconds (``[rate_limits]``)
     safety: float = scheduler.DEFAULT_SAFETY
     grace: float = 10.0
 
@@ -148,33 +148,56 @@ class Daemon:
         self.schedules: dict[str, UserSchedule] = {}
         self.started = self.clock.now()
         self.effective_interval = settings.poll_interval
+        self._logged_interval: float | None = None
         self._wake = asyncio.Event()
         self._polls: dict[str, asyncio.Task[None]] = {}
         self._outbox: asyncio.Task[None] | None = None
 
     # -- policy --------------------------------------------------------------------------------
-    def _timeline_budget(self) -> tuple[int, float]:
-        """The timeline budget: the server's limit once seen, else the configured one."""
+    def _timeline_budget(self) -> tuple[int | None, float | None]:
+        """What the last answers said about the timeline budget: requests left and the reset time."""
         known = self.pipeline.budgets().get(TIMELINE_ENDPOINT, {})
-        limit = known.get("limit")
-        if isinstance(limit, int) and limit > 0:
-            return limit, self.settings.timeline_window
-        return self.settings.timeline_limit, self.settings.timeline_window
+        remaining, reset = known.get("remaining"), known.get("reset")
+        if not isinstance(remaining, int) or not isinstance(reset, int | float):
+            return None, None
+        return remaining, float(reset)
 
     def _update_effective_interval(self) -> None:
-        limit, window = self._timeline_budget()
-        value = scheduler.effective_interval(
-            self.settings.poll_interval, len(self.users), limit, window, self.settings.safety
+        now = self.clock.now()
+        remaining, reset = self._timeline_budget()
+        n = len(self.users)
+        value = max(
+            scheduler.paced_interval(
+                now, remaining, reset, n, self.settings.poll_interval, self.settings.safety
+            ),
+            scheduler.capped_interval(n, self.settings.cap_requests, self.settings.cap_window),
         )
-        if value != self.effective_interval:
-            log.info(
-                "effective poll interval %.0f s (%d users, timeline budget %d per %.0f s)",
-                value,
-                len(self.users),
-                limit,
-                window,
-            )
+        self._log_interval(value, now, remaining, reset)
         self.effective_interval = value
+
+    def _log_interval(self, value: float, now: float, remaining: int | None, reset: float | None) -> None:
+        """Log the interval at start and when it changes by a quarter or more (it moves with every answer)."""
+        last = self._logged_interval
+        if last is not None and abs(value - last) < 0.25 * last:
+            log.debug("poll interval %.1f s per user", value)
+            return
+        self._logged_interval = value
+        if remaining is None or reset is None or reset <= now:
+            budget = "X budget not known yet" if last is None else "X budget window over"
+        else:
+            budget = f"X budget: {remaining} timeline requests left for {reset - now:.0f} s"
+        log.info("poll interval %.0f s per user (%d users, %s)", value, len(self.users), budget)
+
+    def _polls_allowed(self, now: float) -> int | None:
+        known = self.pipeline.budgets().get(TIMELINE_ENDPOINT, {})
+        limit, remaining, reset = known.get("limit"), known.get("remaining"), known.get("reset")
+        return scheduler.polls_allowed(
+            now,
+            limit if isinstance(limit, int) else None,
+            remaining if isinstance(remaining, int) else None,
+            float(reset) if isinstance(reset, int | float) else None,
+            len(self._polls),
+        )
 
     # -- the loop ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -194,15 +217,26 @@ class Daemon:
                     self._outbox = asyncio.create_task(self._run_outbox())
                     outbox_due = now + outbox_every
                 busy = set(self._polls)
+                allowed = self._polls_allowed(now)
+                held = False
                 for user in scheduler.due_users(self.schedules, now, busy):
                     if len(self._polls) >= self.settings.max_concurrent:
                         break
+                    if allowed is not None:
+                        if allowed <= 0:
+                            held = True  # the budget is spent until the reset
+                            break
+                        allowed -= 1
                     self._polls[user] = asyncio.create_task(self._poll(user))
                 if now >= stats_due:
                     self.log_stats()
                     stats_due = max(stats_due + self.settings.stats_interval, now + 1e-3)
                 deadline = min(stats_due, outbox_due if self._outbox is None else math.inf)
-                if len(self._polls) < self.settings.max_concurrent:
+                if held:  # a finishing poll wakes us; else the reset does
+                    _left, reset = self._timeline_budget()
+                    if reset is not None and reset + scheduler.RESET_MARGIN > now:
+                        deadline = min(deadline, reset + scheduler.RESET_MARGIN)
+                elif len(self._polls) < self.settings.max_concurrent:
                     deadline = min(deadline, scheduler.next_wakeup(self.schedules, set(self._polls)))
                 self._wake.clear()
                 await self.clock.wait(self._wake, deadline)

@@ -1,16 +1,21 @@
 """Poll scheduling policy of the daemon (SPEC §5), as pure functions of a clock value passed in.
 
-Three rules decide when a user is polled next; they are documented in ``docs/DAEMON.md``.
+Four rules decide when a user is polled next; they are documented in ``docs/DAEMON.md``.
 
-- **Rate spreading.** With ``n`` users at poll interval ``P`` and a timeline budget of ``budget``
-  requests per ``window`` seconds, the *effective interval* is
-  ``E = max(P, n × window / budget × safety)``. User ``i`` (0-based) gets its first poll at
-  ``start + i × E / n``, so polls are spread evenly over ``E`` instead of bursting at start-up.
+- **Pacing from the headers.** X says, per endpoint, how many requests are left (``remaining``) until
+  the reset (``reset``, epoch seconds). With ``n`` users at poll interval ``P``, the interval of each
+  user is ``E = max(P, n × (reset − now) × safety / remaining)``: the requests left are spread over the
+  time left. ``E`` never reaches further than just past the reset, where a new budget begins. No
+  window length is assumed (X has 15-minute and 24-hour windows). Before any header is seen, or once
+  the reset has passed, ``E = P`` (the next answer brings the new numbers). Our own optional cap of ``requests`` per ``window``
+  seconds adds ``E ≥ n × window / requests``. First polls are spread evenly over ``E``.
 - **Smart spacing.** A user with no new tweet for ``q`` seconds is polled every
   ``E × min(4, 1 + floor(q / 3600))``: 1× while quiet for less than an hour, 2× after one quiet
   hour, 3× after two, 4× (the cap) after three. Any new tweet resets ``q`` to 0.
 - **Backoff.** After ``k ≥ 1`` consecutive failures the next poll is ``min(60 × 2^(k-1), 3600)`` s
   after the failure. A success resets ``k`` to 0.
+- **Budget gate.** At most as many polls start as the budget has requests left before the reset
+  (:func:`polls_allowed`); due users beyond that wait for the reset.
 
 The next poll after a success is ``previous due time + interval`` (so the spread offsets persist),
 but never in the past: a poll that overran its slot is followed one interval after it finished.
@@ -26,8 +31,8 @@ BACKOFF_CAP = 3600.0
 QUIET_STEP = 3600.0
 MAX_SPACING = 4
 DEFAULT_SAFETY = 1.25
-DEFAULT_TIMELINE_LIMIT = 1500
-DEFAULT_TIMELINE_WINDOW = 900.0
+# Seconds past a reset before the new window's budget is counted on (clocks differ by up to a second).
+RESET_MARGIN = 1.0
 
 
 def backoff_delay(failures: int) -> float:
@@ -46,17 +51,53 @@ def spacing_factor(quiet_seconds: float) -> int:
     return min(MAX_SPACING, 1 + int(quiet_seconds // QUIET_STEP))
 
 
-def effective_interval(
-    poll_interval: float,
+def paced_interval(
+    now: float,
+    remaining: int | None,
+    reset: float | None,
     n_users: int,
-    budget: int = DEFAULT_TIMELINE_LIMIT,
-    window: float = DEFAULT_TIMELINE_WINDOW,
+    poll_interval: float,
     safety: float = DEFAULT_SAFETY,
 ) -> float:
-    """``max(P, n × window / budget × safety)``: the shortest interval the timeline budget sustains."""
-    if n_users <= 0 or budget <= 0:
-        return float(poll_interval)
-    return max(float(poll_interval), n_users * window / budget * max(1.0, safety))
+    """Each user's interval: the ``remaining`` requests spread over the time left until ``reset``.
+
+    ``max(P, n × (reset − now) × safety / remaining)``, but never later than just after the reset (a
+    new budget begins there); ``P`` while the budget is unknown or its reset has passed.
+    """
+    poll = float(poll_interval)
+    if n_users <= 0 or remaining is None or reset is None:
+        return poll
+    left = reset - now
+    if left <= 0:
+        return poll
+    after_reset = left + RESET_MARGIN  # a new budget begins then: never wait longer than that
+    if remaining <= 0:
+        return max(poll, after_reset)
+    return max(poll, min(n_users * left * max(1.0, safety) / remaining, after_reset))
+
+
+def capped_interval(n_users: int, requests: int | None, window: float | None) -> float:
+    """The interval our own cap of ``requests`` per ``window`` seconds needs: ``n × window / requests``."""
+    if n_users <= 0 or not requests or not window or requests <= 0 or window <= 0:
+        return 0.0
+    return n_users * window / requests
+
+
+def polls_allowed(
+    now: float, limit: int | None, remaining: int | None, reset: float | None, running: int
+) -> int | None:
+    """How many more polls may start now: the requests left before the reset, minus the polls running.
+
+    Once the reset has passed, the new window's count is not known yet; X's limit per endpoint stays
+    the same, so the last ``limit`` stands for it. ``None``: nothing is known (no header seen yet).
+    """
+    if reset is not None and now < reset + RESET_MARGIN and remaining is not None:
+        return max(0, remaining - running)
+    if reset is None and remaining is not None:  # the client's own count in a new window
+        return max(0, remaining - running)
+    if limit is not None:
+        return max(0, limit - running)
+    return None
 
 
 def first_poll_offsets(n_users: int, interval: float) -> list[float]:

@@ -119,8 +119,8 @@ async def _run_locked(options: GlobalOptions, config: DaemonConfig, keys: KeyDer
             poll_interval=config.poll_interval,
             max_concurrent=config.max_concurrent,
             stats_interval=config.stats_interval,
-            timeline_limit=config.timeline_limit,
-            timeline_window=config.timeline_window,
+            cap_requests=config.requests_per_window,
+            cap_window=config.window_seconds,
             safety=config.safety,
             grace=GRACE_SECONDS,
         )

@@ -4,7 +4,9 @@
 current window still allows and when it resets (UTC epoch seconds). :class:`RateLimiter` holds every
 budget of one client and is the only place that waits: :meth:`RateLimiter.acquire` returns only when
 the budget allows one more request, and reserves it, so concurrent users of one client never send a
-request the budget does not allow. Time is injectable (``clock`` gives wall-clock epoch seconds,
+request the budget does not allow. An optional :class:`SlidingCap` per endpoint is our own extra limit
+(``[rate_limits] requests_per_window`` per ``window_seconds``): a count of the requests we sent in the
+last ``window`` seconds, never an assumption about X's windows. Time is injectable (``clock`` gives wall-clock epoch seconds,
 ``sleep`` is awaited) so tests run instantly.
 """
 
@@ -14,7 +16,8 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from nostrweet.errors import TwitterApiError
@@ -89,6 +92,33 @@ class RateBudget:
         return self.remaining < fraction * self.limit
 
 
+@dataclass(slots=True)
+class SlidingCap:
+    """Our own cap: at most ``requests`` sent in any ``window`` seconds (a sliding count of send times)."""
+
+    requests: int
+    window: float
+    sent: deque[float] | None = None
+
+    def _times(self, now: float) -> deque[float]:
+        if self.sent is None:
+            self.sent = deque()
+        while self.sent and self.sent[0] <= now - self.window:
+            self.sent.popleft()
+        return self.sent
+
+    def wait_seconds(self, now: float) -> float:
+        """How long to wait at ``now`` before one more request stays under the cap (0: send now)."""
+        times = self._times(now)
+        if len(times) < self.requests:
+            return 0.0
+        return max(0.0, times[len(times) - self.requests] + self.window - now)
+
+    def record(self, now: float) -> None:
+        """Count one request sent at ``now``."""
+        self._times(now).append(now)
+
+
 def _default_clock() -> float:
     return time.time()
 
@@ -103,7 +133,9 @@ class RateLimiter:
         max_wait: float = 900.0,
         clock: Callable[[], float] = _default_clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        caps: Mapping[str, tuple[int, float]] | None = None,
     ) -> None:
+        self.caps = {endpoint: SlidingCap(n, float(w)) for endpoint, (n, w) in (caps or {}).items()}
         self.low_fraction = low_fraction
         self.max_wait = max_wait
         self.clock = clock
@@ -126,12 +158,20 @@ class RateLimiter:
         """
         budget = self.budget(endpoint)
         while True:
+            cap = self.caps.get(endpoint)
             async with self._lock:
                 now = self.clock()
                 wait = budget.wait_seconds(now)
-                if wait <= 0:
+                capped = cap.wait_seconds(now) if cap is not None else 0.0
+                if wait <= 0 and capped <= 0:
                     budget.consume(now)
+                    if cap is not None:
+                        cap.record(now)
                     return
+            if capped > wait:
+                log.debug("own cap on %s reached: waiting %.1f s", endpoint, capped)
+                await self.sleep(capped)
+                continue
             if wait > self.max_wait:
                 raise TwitterApiError(
                     f"X API rate limit of {endpoint} is used up for {math.ceil(wait)} s more, "
