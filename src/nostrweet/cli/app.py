@@ -19,17 +19,18 @@ from typing import Annotated, NoReturn
 
 import click
 import typer
+from click.core import ParameterSource
 from dotenv import load_dotenv
 
 from nostrweet import __version__
-from nostrweet.errors import EXIT_BAD_INPUT, EXIT_FAILURE, NostrweetError
+from nostrweet.errors import EXIT_BAD_INPUT, EXIT_FAILURE, NostrweetError, describe_os_error
 from nostrweet.logs import configure_logging, register_secret, scrub
 from nostrweet.settings import DEFAULT_API_URL, DEFAULT_DATA_DIR, GlobalOptions, resolve_global_options
 
 app = typer.Typer(
     name="nostrweet",
     help="Mirror Twitter/X accounts onto Nostr.",
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
@@ -37,6 +38,8 @@ app = typer.Typer(
 
 _verbosity = 0
 _log_format = "text"
+_data_dir: str | None = None
+log = logging.getLogger("nostrweet.cli")
 
 
 def _version(value: bool) -> None:
@@ -54,6 +57,8 @@ def global_options(
             "-d",
             "--data-dir",
             envvar="NOSTRWEET_DATA_DIR",
+            metavar="DIR",
+            click_type=click.Path(),
             show_default=DEFAULT_DATA_DIR,
             help="Cache directory; it is also the state.",
         ),
@@ -74,8 +79,9 @@ def global_options(
             "-m",
             "--mnemonic",
             envvar="NOSTRWEET_MNEMONIC",
+            metavar="PHRASE",
             show_default="none",
-            help="BIP-39 mnemonic all mirror keys come from (prefer --mnemonic-file).",
+            help="BIP-39 mnemonic all mirror keys come from. It shows in ps: prefer --mnemonic-file.",
         ),
     ] = None,
     mnemonic_file: Annotated[
@@ -83,6 +89,8 @@ def global_options(
         typer.Option(
             "--mnemonic-file",
             envvar="NOSTRWEET_MNEMONIC_FILE",
+            metavar="FILE",
+            click_type=click.Path(),
             show_default="none",
             help="Read the mnemonic from this file, so it never shows in ps.",
         ),
@@ -92,6 +100,7 @@ def global_options(
         typer.Option(
             "--twitter-api-url",
             envvar="NOSTRWEET_TWITTER_API_URL",
+            metavar="URL",
             show_default=DEFAULT_API_URL,
             help="X API root; requests go to <root>/2/...",
         ),
@@ -101,18 +110,34 @@ def global_options(
         typer.Option(
             "--key-derivation",
             envvar="NOSTRWEET_KEY_DERIVATION",
+            click_type=click.Choice(["nip06", "legacy"], case_sensitive=False),
             show_default="nip06",
-            help="How mirror keys are derived: nip06 or legacy.",
+            help="How mirror keys are derived.",
         ),
     ] = None,
     config: Annotated[
         str | None,
         typer.Option(
-            "-c", "--config", envvar="NOSTRWEET_CONFIG", show_default="none", help="TOML config file."
+            "-c",
+            "--config",
+            envvar="NOSTRWEET_CONFIG",
+            metavar="FILE",
+            click_type=click.Path(),
+            show_default="none",
+            help="TOML config file. A global option: 'user-tweets -c N' is --count, not this.",
         ),
     ] = None,
     verbose: Annotated[
-        int, typer.Option("-v", "--verbose", count=True, help="More logging; -vv adds tracebacks.")
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            metavar="",
+            show_default=False,
+            help="Repeatable. -v: nostrweet's debug lines; -vv: also library info lines and tracebacks; "
+            "-vvv: everything at debug.",
+        ),
     ] = 0,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors.")] = False,
     log_format: Annotated[
@@ -120,17 +145,19 @@ def global_options(
         typer.Option(
             "--log-format",
             envvar="NOSTRWEET_LOG_FORMAT",
+            click_type=click.Choice(["text", "json"], case_sensitive=False),
             show_default="text",
-            help="text, or json (one object per line on stderr).",
+            help="json gives one object per line on stderr.",
         ),
     ] = None,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool, typer.Option("-V", "--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
     """Mirror Twitter/X accounts onto Nostr. Environment: NOSTRWEET_LOG_LEVEL sets the log level."""
-    global _verbosity, _log_format
+    global _verbosity, _log_format, _data_dir
     _verbosity = verbose
+    _data_dir = data_dir
     if (log_format or "").lower() == "json":
         _log_format = "json"  # so that an error in the options below is reported as JSON too
     for secret in (bearer_token, mnemonic):
@@ -147,12 +174,16 @@ def global_options(
         verbose=verbose,
         quiet=quiet,
         log_format=log_format,
+        mnemonic_from_command_line=ctx.get_parameter_source("mnemonic") is ParameterSource.COMMANDLINE,
     )
     for value in (options.bearer_token, options.mnemonic):
         if value is not None:
             register_secret(value.reveal())
     configure_logging(options.log_level, options.log_format, options.verbosity)
     _log_format = options.log_format
+    _data_dir = str(options.data_dir)
+    for warning in options.warnings:
+        log.warning("%s", warning)
     ctx.obj = options
 
 
@@ -201,7 +232,14 @@ def _usage_hint(exc: click.UsageError) -> str:
 
 def _register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from nostrweet.cli import archive_cmds, daemon_cmd, keys_cmd, publish_cmds, utils_cmds  # noqa: F401
+    from nostrweet.cli import (  # noqa: F401
+        archive_cmds,
+        daemon_cmd,
+        keys_cmd,
+        mnemonic_cmd,
+        publish_cmds,
+        utils_cmds,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -226,6 +264,9 @@ def main(argv: list[str] | None = None) -> None:
         _fail(str(exc), exc.exit_code, trace=trace)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    except OSError as exc:  # the disk or the network, outside any typed error: one line, exit 1
+        trace = traceback.format_exc() if _verbosity >= 2 else None
+        _fail(describe_os_error(exc, _data_dir), EXIT_FAILURE, trace=trace)
     except Exception as exc:
         trace = traceback.format_exc() if _verbosity >= 2 else None
         _fail(

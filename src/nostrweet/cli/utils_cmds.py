@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
 from nostrweet.cli.app import app, options_of
@@ -70,8 +71,13 @@ def query_events(
     limit: Annotated[int, typer.Option("-l", "--limit", min=1, help="At most this many events.")] = 10,
     since: Annotated[int | None, typer.Option("--since", min=0, help="Unix seconds.")] = None,
     until: Annotated[int | None, typer.Option("--until", min=0, help="Unix seconds.")] = None,
-    fmt: Annotated[str, typer.Option("-f", "--format", help="pretty or json.")] = "pretty",
-    output: Annotated[str | None, typer.Option("--output", help="Write to this file.")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", click_type=click.Choice(FORMATS), help="How to print the events.")
+    ] = "pretty",
+    output: Annotated[
+        str | None,
+        typer.Option("--output", metavar="FILE", click_type=click.Path(), help="Write to this file."),
+    ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the relays.")
     ] = 5.0,
