@@ -17,12 +17,11 @@ import traceback
 from pathlib import Path
 from typing import Annotated, NoReturn
 
-import click
 import typer
-from click.core import ParameterSource
 from dotenv import load_dotenv
 
 from nostrweet import __version__
+from nostrweet.cli.choices import KeyDerivationChoice, LogFormatChoice
 from nostrweet.errors import EXIT_BAD_INPUT, EXIT_FAILURE, NostrweetError, describe_os_error
 from nostrweet.logs import configure_logging, register_secret, scrub
 from nostrweet.settings import DEFAULT_API_URL, DEFAULT_DATA_DIR, GlobalOptions, resolve_global_options
@@ -52,13 +51,12 @@ def _version(value: bool) -> None:
 def global_options(
     ctx: typer.Context,
     data_dir: Annotated[
-        str | None,
+        Path | None,
         typer.Option(
             "-d",
             "--data-dir",
             envvar="NOSTRWEET_DATA_DIR",
             metavar="DIR",
-            click_type=click.Path(),
             show_default=DEFAULT_DATA_DIR,
             help="Cache directory; it is also the state.",
         ),
@@ -85,12 +83,11 @@ def global_options(
         ),
     ] = None,
     mnemonic_file: Annotated[
-        str | None,
+        Path | None,
         typer.Option(
             "--mnemonic-file",
             envvar="NOSTRWEET_MNEMONIC_FILE",
             metavar="FILE",
-            click_type=click.Path(),
             show_default="none",
             help="Read the mnemonic from this file, so it never shows in ps.",
         ),
@@ -106,23 +103,22 @@ def global_options(
         ),
     ] = None,
     key_derivation: Annotated[
-        str | None,
+        KeyDerivationChoice | None,
         typer.Option(
             "--key-derivation",
             envvar="NOSTRWEET_KEY_DERIVATION",
-            click_type=click.Choice(["nip06", "legacy"], case_sensitive=False),
+            case_sensitive=False,
             show_default="nip06",
             help="How mirror keys are derived.",
         ),
     ] = None,
     config: Annotated[
-        str | None,
+        Path | None,
         typer.Option(
             "-c",
             "--config",
             envvar="NOSTRWEET_CONFIG",
             metavar="FILE",
-            click_type=click.Path(),
             show_default="none",
             help="TOML config file. A global option: 'user-tweets -c N' is --count, not this.",
         ),
@@ -141,11 +137,11 @@ def global_options(
     ] = 0,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Only errors.")] = False,
     log_format: Annotated[
-        str | None,
+        LogFormatChoice | None,
         typer.Option(
             "--log-format",
             envvar="NOSTRWEET_LOG_FORMAT",
-            click_type=click.Choice(["text", "json"], case_sensitive=False),
+            case_sensitive=False,
             show_default="text",
             help="json gives one object per line on stderr.",
         ),
@@ -157,24 +153,24 @@ def global_options(
     """Mirror Twitter/X accounts onto Nostr. Environment: NOSTRWEET_LOG_LEVEL sets the log level."""
     global _verbosity, _log_format, _data_dir
     _verbosity = verbose
-    _data_dir = data_dir
-    if (log_format or "").lower() == "json":
+    _data_dir = str(data_dir) if data_dir is not None else None
+    if log_format is LogFormatChoice.json:
         _log_format = "json"  # so that an error in the options below is reported as JSON too
     for secret in (bearer_token, mnemonic):
         if secret:
             register_secret(secret)
     options = resolve_global_options(
-        data_dir=data_dir,
+        data_dir=str(data_dir) if data_dir is not None else None,
         bearer_token=bearer_token,
         mnemonic=mnemonic,
-        mnemonic_file=mnemonic_file,
+        mnemonic_file=str(mnemonic_file) if mnemonic_file is not None else None,
         twitter_api_url=twitter_api_url,
-        key_derivation=key_derivation,
-        config_path=config,
+        key_derivation=key_derivation.value if key_derivation is not None else None,
+        config_path=str(config) if config is not None else None,
         verbose=verbose,
         quiet=quiet,
-        log_format=log_format,
-        mnemonic_from_command_line=ctx.get_parameter_source("mnemonic") is ParameterSource.COMMANDLINE,
+        log_format=log_format.value if log_format is not None else None,
+        mnemonic_from_command_line=_from_command_line(ctx, "mnemonic"),
     )
     for value in (options.bearer_token, options.mnemonic):
         if value is not None:
@@ -219,15 +215,35 @@ def _fail(message: str, code: int, hint: str | None = None, trace: str | None = 
     sys.exit(code)
 
 
-def _usage_message(exc: click.UsageError) -> str:
+def _usage_message(exc: Exception) -> str:
     # Typer marks every option as show_envvar, and click then appends "(env var: 'None')" to the
     # errors of options that have no environment variable.
-    return exc.format_message().replace(" (env var: 'None')", "").replace("\n", " ")
+    return _format_message(exc).replace(" (env var: 'None')", "").replace("\n", " ")
 
 
-def _usage_hint(exc: click.UsageError) -> str:
-    path = exc.ctx.command_path if exc.ctx is not None else "nostrweet"
+def _usage_hint(exc: Exception) -> str:
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "nostrweet"
     return f"Try '{path} --help'."
+
+
+def _format_message(exc: Exception) -> str:
+    format_message = getattr(exc, "format_message", None)
+    return str(format_message()) if callable(format_message) else str(exc)
+
+
+def _kinds(exc: BaseException) -> set[str]:
+    """The names of the exception's classes.
+
+    Click's exceptions are matched by name: typer up to 0.19 raises click's own classes, later
+    versions raise those of the copy of click that they carry inside, which ``click`` does not know.
+    """
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _from_command_line(ctx: typer.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return getattr(source, "name", None) == "COMMANDLINE"
 
 
 def _register_commands() -> None:
@@ -242,6 +258,34 @@ def _register_commands() -> None:
     )
 
 
+def _handle(exc: Exception) -> NoReturn:
+    """Map an exception that left a command to one line on stderr and the exit code of SPEC §1."""
+    kinds = _kinds(exc)
+    if "Exit" in kinds and isinstance(getattr(exc, "exit_code", None), int):
+        sys.exit(getattr(exc, "exit_code"))  # noqa: B009
+    if "NoArgsIsHelpError" in kinds:
+        sys.exit(EXIT_BAD_INPUT)  # the help text is already printed; no empty error line after it
+    if "UsageError" in kinds:
+        _fail(_usage_message(exc), EXIT_BAD_INPUT, _usage_hint(exc))
+    if "ClickException" in kinds:
+        code = getattr(exc, "exit_code", EXIT_FAILURE)
+        _fail(_format_message(exc).replace("\n", " "), code if isinstance(code, int) else EXIT_FAILURE)
+    if "ShellDetectionFailure" in kinds:  # --show-completion/--install-completion outside a known shell
+        _fail("cannot tell which shell is running: run this from the shell that should complete nostrweet", 1)
+    if "Abort" in kinds and not isinstance(exc, NostrweetError):
+        _fail("aborted", EXIT_FAILURE)
+    trace = traceback.format_exc() if _verbosity >= 2 else None
+    if isinstance(exc, NostrweetError):
+        _fail(str(exc), exc.exit_code, trace=trace)
+    if isinstance(exc, OSError):  # the disk or the network, outside any typed error
+        _fail(describe_os_error(exc, _data_dir), EXIT_FAILURE, trace=trace)
+    _fail(
+        f"unexpected {exc.__class__.__name__}: {exc} (run with -vv for details)",
+        EXIT_FAILURE,
+        trace=trace,
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: load ``.env``, run the command, map errors to one line and an exit code."""
     load_dotenv(Path.cwd() / ".env", override=False)
@@ -249,31 +293,10 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="nostrweet", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.NoArgsIsHelpError:
-        sys.exit(EXIT_BAD_INPUT)  # the help text is already printed; no empty error line after it
-    except click.UsageError as exc:
-        _fail(_usage_message(exc), EXIT_BAD_INPUT, _usage_hint(exc))
-    except click.ClickException as exc:
-        _fail(exc.format_message().replace("\n", " "), exc.exit_code)
-    except click.Abort:
-        _fail("aborted", EXIT_FAILURE)
-    except NostrweetError as exc:
-        trace = traceback.format_exc() if _verbosity >= 2 else None
-        _fail(str(exc), exc.exit_code, trace=trace)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    except OSError as exc:  # the disk or the network, outside any typed error: one line, exit 1
-        trace = traceback.format_exc() if _verbosity >= 2 else None
-        _fail(describe_os_error(exc, _data_dir), EXIT_FAILURE, trace=trace)
     except Exception as exc:
-        trace = traceback.format_exc() if _verbosity >= 2 else None
-        _fail(
-            f"unexpected {exc.__class__.__name__}: {exc} (run with -vv for details)",
-            EXIT_FAILURE,
-            trace=trace,
-        )
+        _handle(exc)
     sys.exit(result if isinstance(result, int) else 0)
 
 

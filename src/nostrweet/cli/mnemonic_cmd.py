@@ -8,11 +8,11 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from mnemonic import Mnemonic
 
 from nostrweet.cli.app import app, options_of
+from nostrweet.cli.choices import MnemonicWords
 from nostrweet.errors import InputError, OperationalError
 
 STRENGTH_BITS = {12: 128, 24: 256}
@@ -53,19 +53,13 @@ def write_new_secret_file(path: Path, text: str) -> None:
 def generate_mnemonic(
     ctx: typer.Context,
     words: Annotated[
-        str,
-        typer.Option(
-            "--words",
-            click_type=click.Choice(["12", "24"]),
-            help="Length of the phrase in words.",
-        ),
-    ] = "24",
+        MnemonicWords, typer.Option("--words", help="Length of the phrase in words.")
+    ] = MnemonicWords.twenty_four,
     out: Annotated[
-        str | None,
+        Path | None,
         typer.Option(
             "--out",
             metavar="FILE",
-            click_type=click.Path(),
             help="Write the phrase to this new file (mode 0600; an existing file is never overwritten) "
             "and print only its path.",
         ),
@@ -73,9 +67,9 @@ def generate_mnemonic(
 ) -> None:
     """Make a new BIP-39 mnemonic (24 words unless --words 12) for the mirror keys."""
     options = options_of(ctx)
-    phrase = new_phrase(int(words))
+    phrase = new_phrase(int(words.value))
     if out is not None:
-        path = Path(out).expanduser()
+        path = out.expanduser()
         write_new_secret_file(path, phrase + "\n")
         typer.echo(str(path))
         return
