@@ -192,6 +192,10 @@ def test_help_shows_counters_choices_and_paths(tmp_path: Path) -> None:
     assert "--format" in one_error_line(proc, 2)
     for option, bad in (("--key-derivation", "bip85"), ("--log-format", "xml")):
         assert option in one_error_line(nostrweet(option, bad, "keys", "1", cwd=tmp_path), 2)
+    # a bad choice with --log-format json is reported as JSON, like every other error
+    proc = nostrweet("--log-format", "json", "--key-derivation", "bip85", "keys", "1", cwd=tmp_path)
+    error = json.loads(proc.stderr)
+    assert proc.returncode == 2 and error["exit_code"] == 2 and "--key-derivation" in error["message"]
     # choices are not case-sensitive, as the environment and config values never were
     proc = nostrweet("--log-format", "JSON", "keys", "1", cwd=tmp_path)
     assert json.loads(proc.stderr.strip().splitlines()[-1])["exit_code"] == 2  # no mnemonic: JSON error

@@ -286,9 +286,22 @@ def _handle(exc: Exception) -> NoReturn:
     )
 
 
+def _requested_log_format(argv: list[str]) -> str:
+    """``--log-format`` as given, read before parsing, so that a usage error is reported in it too."""
+    value = os.environ.get("NOSTRWEET_LOG_FORMAT", "")
+    for i, arg in enumerate(argv):
+        if arg == "--log-format" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--log-format="):
+            value = arg.partition("=")[2]
+    return "json" if value.lower() == "json" else "text"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: load ``.env``, run the command, map errors to one line and an exit code."""
+    global _log_format
     load_dotenv(Path.cwd() / ".env", override=False)
+    _log_format = _requested_log_format(sys.argv[1:] if argv is None else argv)
     _register_commands()
     command = typer.main.get_command(app)
     try:
