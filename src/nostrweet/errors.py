@@ -64,6 +64,10 @@ def describe_os_error(exc: OSError, where: str | None = None) -> str:
     if isinstance(exc, ConnectionError | TimeoutError):
         return f"network error: {reason}"
     path = exc.filename if exc.filename is not None else where
+    if isinstance(path, str):
+        head, _, name = path.rpartition("/")
+        if head and name.startswith(".") and name.endswith(".tmp"):  # an atomic write's temp file
+            path = head
     if exc.errno in _WRITE_ERRNOS:
         return f"cannot write to {path}: {reason}" if path else f"cannot write: {reason}"
     if isinstance(exc, PermissionError):

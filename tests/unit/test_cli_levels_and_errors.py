@@ -74,6 +74,11 @@ def test_quiet_wins_over_verbose() -> None:
         ),
         (OSError(errno.ENOSPC, "No space left on device"), None, "cannot write: No space left on device"),
         (
+            PermissionError(errno.EACCES, "Permission denied", "/data/.20260101_000000_a_1.json.1f2e.tmp"),
+            None,
+            "cannot write to /data: Permission denied",
+        ),
+        (
             ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"),
             "/d",
             "network error: Connection refused",
