@@ -5,6 +5,8 @@ Messages are one line, meant for a person, and never contain a secret.
 
 from __future__ import annotations
 
+import errno
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
@@ -48,3 +50,26 @@ class NotFoundError(OperationalError):
 
 class PublishError(OperationalError):
     """An event reached no relay."""
+
+
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG})
+
+
+def describe_os_error(exc: OSError, where: str | None = None) -> str:
+    """One line for an :class:`OSError` that reached the CLI boundary (a full disk, a read-only dir).
+
+    ``where`` (the data directory) names the place when the error itself does not (a failed write).
+    """
+    reason = exc.strerror or str(exc) or exc.__class__.__name__
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return f"network error: {reason}"
+    path = exc.filename if exc.filename is not None else where
+    if isinstance(path, str):
+        head, _, name = path.rpartition("/")
+        if head and name.startswith(".") and name.endswith(".tmp"):  # an atomic write's temp file
+            path = head
+    if exc.errno in _WRITE_ERRNOS:
+        return f"cannot write to {path}: {reason}" if path else f"cannot write: {reason}"
+    if isinstance(exc, PermissionError):
+        return f"cannot write to {path}: {reason}" if path else f"permission denied: {reason}"
+    return f"cannot use {path}: {reason}" if path else f"system error: {reason}"

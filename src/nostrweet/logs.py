@@ -73,11 +73,43 @@ class TextFormatter(logging.Formatter):
         self.converter = time.gmtime
 
 
-def configure_logging(level: int, fmt: str, verbosity: int = 0) -> None:
-    """Send log records to stderr at ``level``, as text or JSON. Safe to call more than once.
+LIBRARY_LOGGERS = (
+    "aiohttp",
+    "asyncio",
+    "hpack",
+    "httpcore",
+    "httpx",
+    "nostr_sdk",
+    "nostr-sdk",
+    "urllib3",
+    "websockets",
+)
+_STEPS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
 
-    Libraries (httpx, websockets, ...) stay at warning unless ``verbosity`` is 2 or more (``-vv``).
+
+def levels_for(level: int, verbosity: int) -> tuple[int, int]:
+    """``(nostrweet's level, the libraries' level)`` for a base ``level`` and the count of ``-v``.
+
+    ``-v`` shows nostrweet's own debug lines; ``-vv`` adds the libraries at info; ``-vvv`` shows
+    everything at debug. Without ``-v`` the libraries sit one step above ``level``, so that
+    ``NOSTRWEET_LOG_LEVEL=debug`` does not flood the log with asyncio and httpcore lines.
     """
+    if verbosity >= 3:
+        return logging.DEBUG, logging.DEBUG
+    if verbosity == 2:
+        return logging.DEBUG, logging.INFO
+    if verbosity == 1:
+        return logging.DEBUG, logging.WARNING
+    above = next((step for step in _STEPS if step > level), logging.ERROR)
+    return level, above
+
+
+def configure_logging(level: int, fmt: str, verbosity: int = 0) -> None:
+    """Send log records to stderr, as text or JSON, at the levels of :func:`levels_for`.
+
+    Safe to call more than once.
+    """
+    ours, libraries = levels_for(level, verbosity)
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -85,7 +117,7 @@ def configure_logging(level: int, fmt: str, verbosity: int = 0) -> None:
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RedactingFilter())
     root.addHandler(handler)
-    root.setLevel(level)
-    library_level = logging.DEBUG if verbosity >= 2 else logging.WARNING
-    for noisy in ("httpx", "httpcore", "asyncio", "websockets", "nostr_sdk", "hpack"):
-        logging.getLogger(noisy).setLevel(library_level)
+    root.setLevel(libraries)  # any other library logs at the libraries' level too
+    logging.getLogger("nostrweet").setLevel(ours)
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(libraries)

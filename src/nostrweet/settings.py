@@ -10,6 +10,7 @@ always imported them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -102,6 +103,7 @@ class GlobalOptions:
     log_level: int
     log_format: LogFormat
     verbosity: int = 0
+    warnings: tuple[str, ...] = ()
 
     def require_bearer_token(self) -> Secret:
         """The bearer token, or exit 2 naming how to give it."""
@@ -120,9 +122,23 @@ class GlobalOptions:
         return self.mnemonic
 
 
-def _read_mnemonic_file(path: Path) -> Secret:
+COMMAND_LINE_MNEMONIC_WARNING = (
+    "the mnemonic given with -m/--mnemonic is visible to other users in ps and stays in your shell "
+    "history: use --mnemonic-file FILE (mode 0600) instead"
+)
+
+
+def mnemonic_file_warning(path: Path, mode: int) -> str | None:
+    """A warning when a mnemonic file of this ``st_mode`` can be read or written by group or others."""
+    if mode & 0o077 == 0:
+        return None
+    return f"mnemonic file {path} is open to other users (mode {mode & 0o777:04o}): run 'chmod 600 {path}'"
+
+
+def _read_mnemonic_file(path: Path, warnings: list[str]) -> Secret:
     try:
-        text = path.expanduser().read_text(encoding="utf-8")
+        path = path.expanduser()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"mnemonic file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -130,6 +146,10 @@ def _read_mnemonic_file(path: Path) -> Secret:
     phrase = " ".join(text.split())
     if not phrase:
         raise InputError(f"mnemonic file {path} is empty")
+    with contextlib.suppress(OSError):
+        warning = mnemonic_file_warning(path, path.stat().st_mode)
+        if warning:
+            warnings.append(warning)
     return Secret(phrase)
 
 
@@ -145,8 +165,14 @@ def resolve_global_options(
     verbose: int,
     quiet: bool,
     log_format: str | None,
+    mnemonic_from_command_line: bool = False,
 ) -> GlobalOptions:
-    """Merge flag/env values (already merged by the CLI) with the config file and defaults."""
+    """Merge flag/env values (already merged by the CLI) with the config file and defaults.
+
+    ``mnemonic_from_command_line`` says the phrase came from ``-m`` itself (not its environment
+    variable): the options then carry a warning that it shows in ``ps``.
+    """
+    warnings: list[str] = []
     config = load_config(Path(config_path).expanduser()) if config_path else ConfigFile()
 
     data = data_dir or config.get("daemon", "data_dir") or DEFAULT_DATA_DIR
@@ -159,12 +185,14 @@ def resolve_global_options(
     secret: Secret | None = None
     if mnemonic:
         secret = Secret(" ".join(mnemonic.split()))
+        if mnemonic_from_command_line:
+            warnings.append(COMMAND_LINE_MNEMONIC_WARNING)
     elif mnemonic_file:
-        secret = _read_mnemonic_file(Path(mnemonic_file))
+        secret = _read_mnemonic_file(Path(mnemonic_file), warnings)
     elif config.get("nostr", "mnemonic"):
         secret = Secret(" ".join(str(config.get("nostr", "mnemonic")).split()))
     elif config.get("nostr", "mnemonic_file"):
-        secret = _read_mnemonic_file(Path(str(config.get("nostr", "mnemonic_file"))))
+        secret = _read_mnemonic_file(Path(str(config.get("nostr", "mnemonic_file"))), warnings)
 
     derivation = (key_derivation or config.get("nostr", "key_derivation") or "nip06").lower()
     if derivation not in ("nip06", "legacy"):
@@ -191,5 +219,6 @@ def resolve_global_options(
         config=config,
         log_level=level,
         log_format=fmt,  # type: ignore[arg-type]
-        verbosity=verbose,
+        verbosity=0 if quiet else verbose,
+        warnings=tuple(warnings),
     )

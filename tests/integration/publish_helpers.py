@@ -57,6 +57,7 @@ def make_cli(tmp_path: Path, api_url: str | None = None, bearer_token: str | Non
     phrase = Mnemonic("english").generate(128)
     mfile = tmp_path / "mnemonic.txt"
     mfile.write_text(phrase + "\n")
+    mfile.chmod(0o600)  # as a user keeps it; an open mnemonic file gets a warning line
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
     return Cli(data, phrase, mfile, api_url, bearer_token)

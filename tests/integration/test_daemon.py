@@ -56,6 +56,7 @@ class DaemonProc:
     ) -> None:
         self.mnemonic_file = tmp / "mnemonic"
         self.mnemonic_file.write_text(MNEMONIC + "\n")
+        self.mnemonic_file.chmod(0o600)
         self.data_dir = data_dir
         self.log_path = tmp / f"daemon-{time.monotonic_ns()}.log"
         args = [sys.executable, "-m", "nostrweet", "--log-format", "json", "-d", str(data_dir)]

@@ -20,10 +20,11 @@ PHILLY_ID = "2351222345"  # @PhillyNEFL in the recorded fixtures
 
 
 def keys(data_dir: Path, fake_x: FakeXApi | None, *extra: str) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "nostrweet", "-d", str(data_dir), "-m", M]
+    argv = [sys.executable, "-m", "nostrweet", "-d", str(data_dir)]
     if fake_x is not None:
         argv += ["--twitter-api-url", fake_x.url, "--bearer-token", fake_x.bearer_token]
     env = {k: v for k, v in os.environ.items() if k != "TWITTER_BEARER_TOKEN"}
+    env["NOSTRWEET_MNEMONIC"] = M  # not -m, which adds a warning line that it shows in ps
     return subprocess.run([*argv, "keys", *extra], capture_output=True, text=True, env=env, timeout=60)
 
 

@@ -91,14 +91,24 @@ def test_query_events_json_and_pretty(
 
     out = tmp_path / "out.jsonl"
     result = run_cli(
-        "utils", "query-events", "-r", url, "-a", key.npub, "-f", "json", "--output", str(out), cwd=tmp_path
+        "utils",
+        "query-events",
+        "-r",
+        url,
+        "-a",
+        key.npub,
+        "--format",
+        "json",
+        "--output",
+        str(out),
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
     assert len(out.read_text().splitlines()) == 6
 
     limited = run_cli(
-        "utils", "query-events", "-r", url, "-a", key.npub, "-l", "2", "-f", "json", cwd=tmp_path
+        "utils", "query-events", "-r", url, "-a", key.npub, "-l", "2", "--format", "json", cwd=tmp_path
     )
     assert [json.loads(line)["id"] for line in limited.stdout.splitlines()] == [events[4].id, events[5].id]
 

@@ -144,13 +144,16 @@ def test_cli_exits_2_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert len(err) == 1 and "bogus" in err[0] and str(path) in err[0]
 
 
-def test_cli_exits_2_on_a_bad_key_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_exits_2_on_a_bad_key_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NOSTRWEET_MNEMONIC", "abandon " * 11 + "about")  # -m would add its ps warning
     key_file = tmp_path / "alice.key"
     key_file.write_text("not a key\n")
     path = tmp_path / "daemon.toml"
     path.write_text(f'[daemon]\nusers = ["alice"]\n[users.alice]\nkey_file = "{key_file}"\n')
     args = ["--config", str(path), "-d", str(tmp_path / "d"), "--bearer-token", "t"]
-    args += ["-m", "abandon " * 11 + "about", "daemon", "-r", "ws://127.0.0.1:1"]
+    args += ["daemon", "-r", "ws://127.0.0.1:1"]
     with pytest.raises(SystemExit) as info:
         main(args)
     assert info.value.code == 2

@@ -237,6 +237,7 @@ class Archiver:
                 choice.url, self.store.media_path(name), max_bytes=self.max_media_bytes
             ):
                 self.store.add_media(name)
+                log.debug("tweet %s: media %s downloaded", tweet["id"], name)
 
     def _maybe_write_profile(self, raw_user: dict[str, Any]) -> None:
         username = str(raw_user["username"]).lower()
@@ -264,6 +265,7 @@ class Archiver:
             if not self.store.is_not_found(missing):
                 self.store.mark_not_found(missing, self._missing[missing])
         self.store.write_tweet(self._document(root_id))
+        log.debug("tweet %s: cached", root_id)
 
     async def fetch_tweet(self, tweet_id: str) -> TweetDocument | None:
         """The tweet document: from the cache, else fetched, enriched and cached. None if not found."""
@@ -349,6 +351,7 @@ class Archiver:
                 start_time=start_time,
             )
             self._absorb(page.tweets, page.includes)
+            log.debug("timeline of user %s: a page of %d tweets", user_id, len(page.tweets))
             too_old = False
             for tweet in page.tweets:
                 if cutoff is not None and created_at_of(tweet) < cutoff:

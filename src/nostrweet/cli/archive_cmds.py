@@ -99,7 +99,15 @@ def fetch_tweet(
 def user_tweets(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument(metavar="USERNAME")],
-    count: Annotated[int, typer.Option("-c", "--count", min=1, help="How many recent tweets.")] = 10,
+    count: Annotated[
+        int,
+        typer.Option(
+            "-c",
+            "--count",
+            min=1,
+            help="How many recent tweets. Here -c is --count; the global -c is --config.",
+        ),
+    ] = 10,
     days: Annotated[int | None, typer.Option("--days", min=1, help="Only tweets of the last N days.")] = None,
     skip_profiles: SkipProfilesOption = False,
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -65,11 +66,36 @@ def _key_file_for(ctx: typer.Context, who: str) -> Path | None:
     return overrides.key_file if overrides else None
 
 
+def _username_of(who: str) -> str | None:
+    text = who.strip()
+    if text.isascii() and text.isdigit():
+        return None
+    try:
+        return layout.normalize_username(text)
+    except InputError:
+        return None
+
+
+def identity_json(key: MirrorKey, username: str | None, *, show_secret: bool) -> dict[str, str | None]:
+    """The ``keys --json`` object; the nsec only when asked for."""
+    payload: dict[str, str | None] = {
+        "user_id": key.user_id or None,
+        "username": username,
+        "path": key.path,
+        "npub": key.npub,
+        "pubkey": key.pubkey_hex,
+    }
+    if show_secret:
+        payload["nsec"] = key.nsec()
+    return payload
+
+
 @app.command("keys")
 def keys(
     ctx: typer.Context,
     who: Annotated[str, typer.Argument(metavar="USERNAME_OR_ID")],
     show_secret: Annotated[bool, typer.Option("--show-secret", help="Also print the nsec.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Print a mirror identity: user id, derivation path, npub, hex pubkey."""
     options = options_of(ctx)
@@ -84,6 +110,9 @@ def keys(
     else:
         deriver = KeyDeriver(options.require_mnemonic(), options.key_derivation)
         key = deriver.for_user(resolve_or_fetch_user_id(options, who))
+    if as_json:
+        typer.echo(json.dumps(identity_json(key, _username_of(who), show_secret=show_secret)))
+        return
     typer.echo(f"user id: {key.user_id}")
     typer.echo(f"path:    {key.path}")
     typer.echo(f"npub:    {key.npub}")

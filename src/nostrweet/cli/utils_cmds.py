@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from nostrweet.cli.app import app, options_of
+from nostrweet.cli.choices import EventFormat
 from nostrweet.cli.common import RelayOption, relays_from
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.nostr.event import SignedEvent, npub_of, pubkey_from_npub_or_hex
@@ -70,8 +71,12 @@ def query_events(
     limit: Annotated[int, typer.Option("-l", "--limit", min=1, help="At most this many events.")] = 10,
     since: Annotated[int | None, typer.Option("--since", min=0, help="Unix seconds.")] = None,
     until: Annotated[int | None, typer.Option("--until", min=0, help="Unix seconds.")] = None,
-    fmt: Annotated[str, typer.Option("-f", "--format", help="pretty or json.")] = "pretty",
-    output: Annotated[str | None, typer.Option("--output", help="Write to this file.")] = None,
+    fmt: Annotated[
+        EventFormat, typer.Option("--format", help="How to print the events.")
+    ] = EventFormat.pretty,
+    output: Annotated[
+        Path | None, typer.Option("--output", metavar="FILE", help="Write to this file.")
+    ] = None,
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the relays.")
     ] = 5.0,
@@ -90,7 +95,7 @@ def query_events(
         limit=limit,
     )
     events = asyncio.run(_fetch(relays, flt, timeout))[:limit]
-    text = render(events, fmt)
+    text = render(events, fmt.value)
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")
