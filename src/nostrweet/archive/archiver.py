@@ -14,6 +14,12 @@ Enrichment of a tweet (SPEC §4 "References", issue #2):
 - the tweet document (docs/CACHE.md) is written last, so its presence means the tweet is complete.
 Ids the API cannot give (deleted, protected) get a ``tweet_<id>.not_found`` marker.
 
+One bad tweet never stops the others (issue 14): a media file that cannot be had (refused, 4xx, 5xx
+that persists, too big, too slow) is a warning, and the tweet is cached without it; the file is tried
+again whenever that tweet is archived again (``fetch-tweet`` of the cached tweet, or a timeline run
+that sees it again). A referenced id that is not a canonical tweet id is skipped with a warning and
+never asked for.
+
 Timeline rule (``user-tweets``): the goal is that the ``count`` newest tweets of the user are cached.
 With cached tweets, new ones are fetched with ``since_id`` = the newest cached id (none of the cached
 ones again). If new + cached is still below ``count``, older tweets are fetched with
@@ -25,6 +31,7 @@ second phase) newest first, for the same reason at the other end.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,7 +43,7 @@ from nostrweet.archive.media import choose_download
 from nostrweet.cache import layout
 from nostrweet.cache.store import CacheStore, created_at_of
 from nostrweet.twitter.client import TwitterClient
-from nostrweet.twitter.models import TweetDocument, User, decode_document
+from nostrweet.twitter.models import Tweet, TweetDocument, User, decode_document
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +72,21 @@ class ArchiveResult:
     not_found: list[str] = field(default_factory=list)
 
 
-def _refs(tweet: dict[str, Any]) -> list[str]:
+_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def canonical_id(value: object) -> bool:
+    """True for a tweet id as the API writes it: 1 to 19 digits, no leading zero."""
+    return isinstance(value, str | int) and _CANONICAL_ID.fullmatch(str(value)) is not None
+
+
+def _raw_refs(tweet: dict[str, Any]) -> list[str]:
     return [str(r["id"]) for r in tweet.get("referenced_tweets") or [] if isinstance(r, dict) and "id" in r]
+
+
+def _refs(tweet: dict[str, Any]) -> list[str]:
+    """The referenced ids that are canonical tweet ids (the others are never followed)."""
+    return [r for r in _raw_refs(tweet) if canonical_id(r)]
 
 
 def _media_keys(tweet: dict[str, Any]) -> list[str]:
@@ -113,6 +133,7 @@ class Archiver:
         self._looked_up: set[str] = set()
         self._users_looked_up: set[str] = set()
         self._profiles_done: set[str] = set()
+        self._bad_refs_seen: set[str] = set()
 
     # -- the memo ---------------------------------------------------------------------------
 
@@ -120,6 +141,7 @@ class Archiver:
         for tweet in [*tweets, *includes.get("tweets", [])]:
             tid = str(tweet["id"])
             self._tweets[tid] = {**self._tweets.get(tid, {}), **tweet}
+            self._warn_bad_refs(tid, tweet)
         for user in includes.get("users", []):
             if "id" in user and "username" in user:
                 uid = str(user["id"])
@@ -131,6 +153,12 @@ class Archiver:
         for poll in includes.get("polls", []):
             if "id" in poll:
                 self._polls[str(poll["id"])] = poll
+
+    def _warn_bad_refs(self, tweet_id: str, tweet: dict[str, Any]) -> None:
+        for ref in _raw_refs(tweet):
+            if not canonical_id(ref) and f"{tweet_id}/{ref}" not in self._bad_refs_seen:
+                self._bad_refs_seen.add(f"{tweet_id}/{ref}")
+                log.warning("tweet %s references %r, which is not a tweet id; skipped", tweet_id, ref)
 
     def _complete(self, tweet_id: str) -> bool:
         tweet = self._tweets.get(tweet_id)
@@ -225,18 +253,50 @@ class Archiver:
         if author is None:
             log.warning("tweet %s: author unknown, its media is not downloaded", tweet["id"])
             return
-        for n, key in enumerate(_media_keys(tweet)):
-            media = self._media.get(key)
+        media = [self._media.get(key) for key in _media_keys(tweet)]
+        await self._download_items(str(author["username"]), str(tweet["id"]), media)
+
+    async def _download_items(self, username: str, tweet_id: str, items: list[dict[str, Any] | None]) -> None:
+        """Download the media items of one tweet that are not cached yet; a failure is a warning only."""
+        for n, media in enumerate(items):
             choice = choose_download(media) if media is not None else None
             if choice is None:
                 continue
-            name = layout.media_filename(author["username"], tweet["id"], n, choice.ext)
+            try:
+                name = layout.media_filename(username, tweet_id, n, choice.ext)
+            except ValueError as exc:
+                log.warning("tweet %s: media %d not downloaded (%s)", tweet_id, n, exc)
+                continue
             if self.store.has_media(name):
                 continue
             if await self.client.download(
                 choice.url, self.store.media_path(name), max_bytes=self.max_media_bytes
             ):
                 self.store.add_media(name)
+            else:
+                log.warning(
+                    "tweet %s: media %d is cached without its file; it is tried again when the tweet "
+                    "is archived again",
+                    tweet_id,
+                    n,
+                )
+
+    async def retry_missing_media(self, doc: TweetDocument) -> None:
+        """Download the media files a cached tweet document lacks (its own and its references')."""
+        for tweet in (doc.data, *doc.includes.tweets):
+            await self._retry_tweet_media(doc, tweet)
+
+    async def _retry_tweet_media(self, doc: TweetDocument, tweet: Tweet) -> None:
+        if tweet.attachments is None or not tweet.attachments.media_keys:
+            return
+        author = doc.user(tweet.author_id)
+        if author is None or not canonical_id(tweet.id):
+            return
+        items: list[dict[str, Any] | None] = []
+        for key in tweet.attachments.media_keys:
+            media = doc.media(key)
+            items.append(msgspec.to_builtins(media) if media is not None else None)
+        await self._download_items(author.username, tweet.id, items)
 
     def _maybe_write_profile(self, raw_user: dict[str, Any]) -> None:
         username = str(raw_user["username"]).lower()
@@ -271,6 +331,7 @@ class Archiver:
         if self.store.has_tweet(tweet_id):
             cached = self.store.read_tweet(tweet_id)
             if cached is not None:
+                await self.retry_missing_media(cached)
                 return cached
         if self.store.is_not_found(tweet_id) or tweet_id in self._missing:
             return None
@@ -377,6 +438,10 @@ class Archiver:
         todo = [t for t in reversed(newer)] + older  # new ones oldest first, then older ones newest first
         fresh = [str(t["id"]) for t in todo if not self.store.has_tweet(t["id"])]
         result.skipped = [str(t["id"]) for t in todo if self.store.has_tweet(t["id"])]
+        for tweet_id in result.skipped:
+            known = self.store.read_tweet(tweet_id)
+            if known is not None:
+                await self.retry_missing_media(known)
         await self._enrich(fresh)
         for done, tweet_id in enumerate(fresh, 1):
             await self._save(tweet_id)
