@@ -51,7 +51,7 @@ from nostrweet.nostr.event import SignedEvent, sign_event, verify_event
 from nostrweet.nostr.keys import MirrorKey
 from nostrweet.nostr.relays import QueryFilter, RelayPool
 from nostrweet.publish import identity
-from nostrweet.publish.media import MediaResult, MediaUploader
+from nostrweet.publish.media import MediaUploader
 from nostrweet.publish.outcome import (
     LruDict,
     MemoryBounds,
@@ -318,7 +318,7 @@ class Publisher:
         if author is None:
             raise NostrweetError(f"tweet {item.tweet_id} has no author_id")
         key = self.keys.for_user(author)
-        media = await self.media.links_for(item.doc, key) if self.blossom else MediaResult({}, False)
+        media = await self.media.links_for(item.doc, key)
         if media.uploaded_any:
             self._uploaders.add(author)
         ctx = BuildContext(
