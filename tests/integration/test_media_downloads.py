@@ -17,6 +17,7 @@ from nostrweet.twitter.client import TwitterClient
 from tests.fakes.x_api import DEFAULT_BEARER, FakeXApi
 from tests.fakes.x_media import media_body
 from tests.fakes.x_world import World
+from tests.integration.publish_helpers import make_cli, query
 from tests.integration.test_archive_cli import document, run_cli, tweet_files
 
 pytestmark = pytest.mark.integration
@@ -182,4 +183,21 @@ def test_one_bad_tweet_never_blocks_the_others(
     again = run_cli(fake_x, data_dir, "fetch-tweet", ids["fail"])
     assert again.returncode == 0, again.stderr
     assert (data_dir / f"{USERNAME}_{ids['fail']}_0.jpg").exists()
+    assert secret.seen == []
+
+
+def test_the_bad_tweets_are_published_too(
+    sdk_relay: str, fake_x: FakeXApi, x_world: World, secret: SecretServer, tmp_path: Path
+) -> None:
+    ids = _bad_world(x_world, secret.url)
+    fake_x.media_status["Fail500"] = 500
+    cli = make_cli(tmp_path, fake_x.url, fake_x.bearer_token)
+    cli.run("user-tweets", USERNAME, "--count", "10")
+    cli.run("post-user-to-nostr", USERNAME, "-r", sdk_relay)
+    notes = {e.tag_values("r")[0][1].rsplit("/", 1)[1]: e for e in query(cli, sdk_relay, (1,))}
+    assert set(notes) == set(ids.values())
+    failed = notes[ids["fail"]]
+    (imeta,) = failed.tag_values("imeta")  # the original URL, without x: the bytes were never had
+    assert imeta[1].startswith(f"url {fake_x.url}/media/pbs.twimg.com/media/Fail500.jpg")
+    assert not any(part.startswith("x ") for part in imeta)
     assert secret.seen == []
