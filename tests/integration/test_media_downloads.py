@@ -4,6 +4,7 @@ time limit; and one tweet whose media cannot be had never stops the others (issu
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 from collections.abc import Iterator
@@ -178,12 +179,25 @@ def test_one_bad_tweet_never_blocks_the_others(
     assert media == {f"{USERNAME}_{ids['ok2']}_0.jpg"}
     assert document(data_dir, ids["fail"])["includes"]["media"]  # the media object is kept
 
-    # The media server recovers: archiving the tweet again fetches its missing file.
+    marker = data_dir / "media_retry" / f"{USERNAME}_{ids['fail']}.json"
+    assert marker.exists()
+
+    # Still failing: a later run tries again, and keeps the marker.
+    before = len([m for m in fake_x.media_log if "Fail500" in m])
+    again = run_cli(fake_x, data_dir, "user-tweets", USERNAME, "--count", "10", timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert len([m for m in fake_x.media_log if "Fail500" in m]) > before
+    assert marker.exists()
+
+    # The media server recovers: the next run of the user fetches the missing file, without any new tweet.
     fake_x.media_status.clear()
-    again = run_cli(fake_x, data_dir, "fetch-tweet", ids["fail"])
+    again = run_cli(fake_x, data_dir, "user-tweets", USERNAME, "--count", "10")
     assert again.returncode == 0, again.stderr
     assert (data_dir / f"{USERNAME}_{ids['fail']}_0.jpg").exists()
-    assert secret.seen == []
+    assert not marker.exists()
+    assert secret.seen == []  # the tweet whose media is elsewhere is retried, and refused, each time
+    away = json.loads((data_dir / "media_retry" / f"{USERNAME}_{ids['away']}.json").read_text())
+    assert away["tries"] == 3
 
 
 def test_the_bad_tweets_are_published_too(

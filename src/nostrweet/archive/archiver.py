@@ -15,10 +15,12 @@ Enrichment of a tweet (SPEC §4 "References", issue #2):
 Ids the API cannot give (deleted, protected) get a ``tweet_<id>.not_found`` marker.
 
 One bad tweet never stops the others (issue 14): a media file that cannot be had (refused, 4xx, 5xx
-that persists, too big, too slow) is a warning, and the tweet is cached without it; the file is tried
-again whenever that tweet is archived again (``fetch-tweet`` of the cached tweet, or a timeline run
-that sees it again). A referenced id that is not a canonical tweet id is skipped with a warning and
-never asked for.
+that persists, too big, too slow) is a warning, and the tweet is cached without it. The tweet then gets
+a marker ``media_retry/<username>_<tweetid>.json``; every later timeline run of that user (``user-tweets``,
+each daemon poll) tries the missing files of at most :data:`RETRY_PER_RUN` marked tweets again, and
+``fetch-tweet`` of the cached tweet does too; the marker goes once every file is there, or after
+:data:`RETRY_MAX_TRIES` failed tries (a refused URL never becomes allowed). A referenced id
+that is not a canonical tweet id is skipped with a warning and never asked for.
 
 Timeline rule (``user-tweets``): the goal is that the ``count`` newest tweets of the user are cached.
 With cached tweets, new ones are fetched with ``since_id`` = the newest cached id (none of the cached
@@ -30,24 +32,30 @@ second phase) newest first, for the same reason at the other end.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from nostrweet.archive.media import choose_download
 from nostrweet.cache import layout
-from nostrweet.cache.store import CacheStore, created_at_of
+from nostrweet.cache.store import CacheStore, atomic_write_json, created_at_of
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import Tweet, TweetDocument, User, decode_document
 
 log = logging.getLogger(__name__)
 
 MAX_DEPTH = 3
+RETRY_DIR = "media_retry"
+RETRY_PER_RUN = 20
+RETRY_MAX_TRIES = 10
 PROFILE_MAX_AGE = timedelta(hours=24)
 DOCUMENT_FORMAT = 1
 
@@ -105,6 +113,14 @@ def _mentions(tweet: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(entities, dict):
             out.extend(m for m in entities.get("mentions") or [] if isinstance(m, dict))
     return out
+
+
+def _marker_tries(marker: Path) -> int:
+    try:
+        value = json.loads(marker.read_bytes()).get("tries", 0)
+    except (OSError, ValueError, AttributeError):
+        return 0
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class Archiver:
@@ -248,16 +264,20 @@ class Archiver:
             "nostrweet": {"format": DOCUMENT_FORMAT, "fetched_at": _iso(self.clock())},
         }
 
-    async def _download_media(self, tweet: dict[str, Any]) -> None:
+    async def _download_media(self, tweet: dict[str, Any]) -> bool:
         author = self._users.get(str(tweet.get("author_id")))
         if author is None:
             log.warning("tweet %s: author unknown, its media is not downloaded", tweet["id"])
-            return
+            return True
         media = [self._media.get(key) for key in _media_keys(tweet)]
-        await self._download_items(str(author["username"]), str(tweet["id"]), media)
+        return await self._download_items(str(author["username"]), str(tweet["id"]), media)
 
-    async def _download_items(self, username: str, tweet_id: str, items: list[dict[str, Any] | None]) -> None:
-        """Download the media items of one tweet that are not cached yet; a failure is a warning only."""
+    async def _download_items(self, username: str, tweet_id: str, items: list[dict[str, Any] | None]) -> bool:
+        """Download the media items of one tweet that are not cached yet; a failure is a warning only.
+
+        True when every item that has something to download is cached now.
+        """
+        complete = True
         for n, media in enumerate(items):
             choice = choose_download(media) if media is not None else None
             if choice is None:
@@ -274,29 +294,70 @@ class Archiver:
             ):
                 self.store.add_media(name)
             else:
+                complete = False
                 log.warning(
-                    "tweet %s: media %d is cached without its file; it is tried again when the tweet "
-                    "is archived again",
+                    "tweet %s: media %d is cached without its file; it is tried again on a later run",
                     tweet_id,
                     n,
                 )
+        return complete
 
     async def retry_missing_media(self, doc: TweetDocument) -> None:
         """Download the media files a cached tweet document lacks (its own and its references')."""
+        complete = True
         for tweet in (doc.data, *doc.includes.tweets):
-            await self._retry_tweet_media(doc, tweet)
+            complete = await self._retry_tweet_media(doc, tweet) and complete
+        author = doc.author()
+        if author is not None:
+            self._mark_media(doc.data.id, author.username, complete)
 
-    async def _retry_tweet_media(self, doc: TweetDocument, tweet: Tweet) -> None:
+    async def _retry_tweet_media(self, doc: TweetDocument, tweet: Tweet) -> bool:
         if tweet.attachments is None or not tweet.attachments.media_keys:
-            return
+            return True
         author = doc.user(tweet.author_id)
         if author is None or not canonical_id(tweet.id):
-            return
+            return True
         items: list[dict[str, Any] | None] = []
         for key in tweet.attachments.media_keys:
             media = doc.media(key)
             items.append(msgspec.to_builtins(media) if media is not None else None)
-        await self._download_items(author.username, tweet.id, items)
+        return await self._download_items(author.username, tweet.id, items)
+
+    def _retry_marker(self, tweet_id: str, username: str) -> Path:
+        return self.store.data_dir / RETRY_DIR / f"{layout.normalize_username(username)}_{tweet_id}.json"
+
+    def _mark_media(self, tweet_id: str, username: str, complete: bool) -> None:
+        """Keep (or drop, once complete) the marker saying that a tweet's media is still missing."""
+        try:
+            marker = self._retry_marker(tweet_id, username)
+        except ValueError:
+            return
+        if complete:
+            marker.unlink(missing_ok=True)
+            return
+        tries = _marker_tries(marker) + 1
+        if tries > RETRY_MAX_TRIES:
+            log.warning("tweet %s: its missing media failed %d times; no more tries", tweet_id, tries)
+            marker.unlink(missing_ok=True)
+            return
+        marker.parent.mkdir(mode=0o700, exist_ok=True)
+        atomic_write_json(marker, {"tweet_id": tweet_id, "username": username, "tries": tries})
+
+    async def _retry_marked(self, username: str) -> None:
+        """Try the missing media of up to RETRY_PER_RUN marked tweets of this user again."""
+        folder = self.store.data_dir / RETRY_DIR
+        prefix = f"{layout.normalize_username(username)}_"
+        try:
+            names = sorted(n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".json"))
+        except OSError:
+            return
+        for name in names[:RETRY_PER_RUN]:
+            tweet_id = name[len(prefix) : -len(".json")]
+            doc = self.store.read_tweet(tweet_id) if canonical_id(tweet_id) else None
+            if doc is None:
+                (folder / name).unlink(missing_ok=True)
+                continue
+            await self.retry_missing_media(doc)
 
     def _maybe_write_profile(self, raw_user: dict[str, Any]) -> None:
         username = str(raw_user["username"]).lower()
@@ -313,8 +374,9 @@ class Archiver:
         """Download media, cache profiles, then write the document of one enriched tweet."""
         root = self._tweets[root_id]
         closure = [self._tweets[t] for t in self._closure(root_id)]
+        complete = True
         for tweet in (root, *closure):
-            await self._download_media(tweet)
+            complete = await self._download_media(tweet) and complete
         if not self.skip_profiles:
             for tweet in (root, *closure):
                 user = self._users.get(str(tweet.get("author_id")))
@@ -324,6 +386,9 @@ class Archiver:
             if not self.store.is_not_found(missing):
                 self.store.mark_not_found(missing, self._missing[missing])
         self.store.write_tweet(self._document(root_id))
+        author = self._users.get(str(root.get("author_id")))
+        if not complete and author is not None:
+            self._mark_media(root_id, str(author["username"]), complete)
 
     async def fetch_tweet(self, tweet_id: str) -> TweetDocument | None:
         """The tweet document: from the cache, else fetched, enriched and cached. None if not found."""
@@ -421,6 +486,7 @@ class Archiver:
         """Cache the ``count`` newest tweets of a user (all new ones if None); see the module docstring."""
         user = await self.resolve_user(username)
         result = ArchiveResult(user=user)
+        await self._retry_marked(user.username)
         cutoff = self.clock() - timedelta(days=days) if days else None
         cached = self.store.tweet_ids_of(user.username)
         explicit = since_id is not None
