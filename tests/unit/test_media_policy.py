@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nostrweet.archive.archiver import canonical_id
+from nostrweet.archive.media_fetch import canonical_id
 from nostrweet.nostr.blossom import blob_url_ok
 from nostrweet.twitter.media_policy import acceptable_content_type, refusal
 

@@ -15,12 +15,10 @@ Enrichment of a tweet (SPEC §4 "References", issue #2):
 Ids the API cannot give (deleted, protected) get a ``tweet_<id>.not_found`` marker.
 
 One bad tweet never stops the others (issue 14): a media file that cannot be had (refused, 4xx, 5xx
-that persists, too big, too slow) is a warning, and the tweet is cached without it. The tweet then gets
-a marker ``media_retry/<username>_<tweetid>.json``; every later timeline run of that user (``user-tweets``,
-each daemon poll) tries the missing files of at most :data:`RETRY_PER_RUN` marked tweets again, and
-``fetch-tweet`` of the cached tweet does too; the marker goes once every file is there, or after
-:data:`RETRY_MAX_TRIES` failed tries (a refused URL never becomes allowed). A referenced id
-that is not a canonical tweet id is skipped with a warning and never asked for.
+that persists, too big, too slow) is a warning, and the tweet is cached without it; later runs try the
+missing files again (:mod:`.media_fetch`: every timeline run of that user, and ``fetch-tweet`` of the
+cached tweet). A referenced id that is not a canonical tweet id is skipped with a warning and never
+asked for.
 
 Timeline rule (``user-tweets``): the goal is that the ``count`` newest tweets of the user are cached.
 With cached tweets, new ones are fetched with ``since_id`` = the newest cached id (none of the cached
@@ -32,30 +30,23 @@ second phase) newest first, for the same reason at the other end.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from nostrweet.archive.media import choose_download
+from nostrweet.archive.media_fetch import MediaFetcher, canonical_id
 from nostrweet.cache import layout
-from nostrweet.cache.store import CacheStore, atomic_write_json, created_at_of
+from nostrweet.cache.store import CacheStore, created_at_of
 from nostrweet.twitter.client import TwitterClient
-from nostrweet.twitter.models import Tweet, TweetDocument, User, decode_document
+from nostrweet.twitter.models import TweetDocument, User, decode_document
 
 log = logging.getLogger(__name__)
 
 MAX_DEPTH = 3
-RETRY_DIR = "media_retry"
-RETRY_PER_RUN = 20
-RETRY_MAX_TRIES = 10
 PROFILE_MAX_AGE = timedelta(hours=24)
 DOCUMENT_FORMAT = 1
 
@@ -78,14 +69,6 @@ class ArchiveResult:
     new: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)
-
-
-_CANONICAL_ID = re.compile(r"[1-9][0-9]{0,18}")
-
-
-def canonical_id(value: object) -> bool:
-    """True for a tweet id as the API writes it: 1 to 19 digits, no leading zero."""
-    return isinstance(value, str | int) and _CANONICAL_ID.fullmatch(str(value)) is not None
 
 
 def _raw_refs(tweet: dict[str, Any]) -> list[str]:
@@ -115,14 +98,6 @@ def _mentions(tweet: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _marker_tries(marker: Path) -> int:
-    try:
-        value = json.loads(marker.read_bytes()).get("tries", 0)
-    except (OSError, ValueError, AttributeError):
-        return 0
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 class Archiver:
     """Fetches from X into a :class:`CacheStore`; one per run (its memo lives as long as it does)."""
 
@@ -139,6 +114,7 @@ class Archiver:
         self.client = client
         self.skip_profiles = skip_profiles
         self.max_media_bytes = max_media_bytes
+        self.media = MediaFetcher(store, client, max_bytes=max_media_bytes)
         self.clock = clock
         # The per-run memo: raw objects seen in any response, and what was already asked for.
         self._tweets: dict[str, dict[str, Any]] = {}
@@ -270,94 +246,7 @@ class Archiver:
             log.warning("tweet %s: author unknown, its media is not downloaded", tweet["id"])
             return True
         media = [self._media.get(key) for key in _media_keys(tweet)]
-        return await self._download_items(str(author["username"]), str(tweet["id"]), media)
-
-    async def _download_items(self, username: str, tweet_id: str, items: list[dict[str, Any] | None]) -> bool:
-        """Download the media items of one tweet that are not cached yet; a failure is a warning only.
-
-        True when every item that has something to download is cached now.
-        """
-        complete = True
-        for n, media in enumerate(items):
-            choice = choose_download(media) if media is not None else None
-            if choice is None:
-                continue
-            try:
-                name = layout.media_filename(username, tweet_id, n, choice.ext)
-            except ValueError as exc:
-                log.warning("tweet %s: media %d not downloaded (%s)", tweet_id, n, exc)
-                continue
-            if self.store.has_media(name):
-                continue
-            if await self.client.download(
-                choice.url, self.store.media_path(name), max_bytes=self.max_media_bytes
-            ):
-                self.store.add_media(name)
-            else:
-                complete = False
-                log.warning(
-                    "tweet %s: media %d is cached without its file; it is tried again on a later run",
-                    tweet_id,
-                    n,
-                )
-        return complete
-
-    async def retry_missing_media(self, doc: TweetDocument) -> None:
-        """Download the media files a cached tweet document lacks (its own and its references')."""
-        complete = True
-        for tweet in (doc.data, *doc.includes.tweets):
-            complete = await self._retry_tweet_media(doc, tweet) and complete
-        author = doc.author()
-        if author is not None:
-            self._mark_media(doc.data.id, author.username, complete)
-
-    async def _retry_tweet_media(self, doc: TweetDocument, tweet: Tweet) -> bool:
-        if tweet.attachments is None or not tweet.attachments.media_keys:
-            return True
-        author = doc.user(tweet.author_id)
-        if author is None or not canonical_id(tweet.id):
-            return True
-        items: list[dict[str, Any] | None] = []
-        for key in tweet.attachments.media_keys:
-            media = doc.media(key)
-            items.append(msgspec.to_builtins(media) if media is not None else None)
-        return await self._download_items(author.username, tweet.id, items)
-
-    def _retry_marker(self, tweet_id: str, username: str) -> Path:
-        return self.store.data_dir / RETRY_DIR / f"{layout.normalize_username(username)}_{tweet_id}.json"
-
-    def _mark_media(self, tweet_id: str, username: str, complete: bool) -> None:
-        """Keep (or drop, once complete) the marker saying that a tweet's media is still missing."""
-        try:
-            marker = self._retry_marker(tweet_id, username)
-        except ValueError:
-            return
-        if complete:
-            marker.unlink(missing_ok=True)
-            return
-        tries = _marker_tries(marker) + 1
-        if tries > RETRY_MAX_TRIES:
-            log.warning("tweet %s: its missing media failed %d times; no more tries", tweet_id, tries)
-            marker.unlink(missing_ok=True)
-            return
-        marker.parent.mkdir(mode=0o700, exist_ok=True)
-        atomic_write_json(marker, {"tweet_id": tweet_id, "username": username, "tries": tries})
-
-    async def _retry_marked(self, username: str) -> None:
-        """Try the missing media of up to RETRY_PER_RUN marked tweets of this user again."""
-        folder = self.store.data_dir / RETRY_DIR
-        prefix = f"{layout.normalize_username(username)}_"
-        try:
-            names = sorted(n for n in os.listdir(folder) if n.startswith(prefix) and n.endswith(".json"))
-        except OSError:
-            return
-        for name in names[:RETRY_PER_RUN]:
-            tweet_id = name[len(prefix) : -len(".json")]
-            doc = self.store.read_tweet(tweet_id) if canonical_id(tweet_id) else None
-            if doc is None:
-                (folder / name).unlink(missing_ok=True)
-                continue
-            await self.retry_missing_media(doc)
+        return await self.media.download_items(str(author["username"]), str(tweet["id"]), media)
 
     def _maybe_write_profile(self, raw_user: dict[str, Any]) -> None:
         username = str(raw_user["username"]).lower()
@@ -388,7 +277,7 @@ class Archiver:
         self.store.write_tweet(self._document(root_id))
         author = self._users.get(str(root.get("author_id")))
         if not complete and author is not None:
-            self._mark_media(root_id, str(author["username"]), complete)
+            self.media.mark(root_id, str(author["username"]), complete)
 
     async def fetch_tweet(self, tweet_id: str) -> TweetDocument | None:
         """The tweet document: from the cache, else fetched, enriched and cached. None if not found."""
@@ -396,7 +285,7 @@ class Archiver:
         if self.store.has_tweet(tweet_id):
             cached = self.store.read_tweet(tweet_id)
             if cached is not None:
-                await self.retry_missing_media(cached)
+                await self.media.retry_document(cached)
                 return cached
         if self.store.is_not_found(tweet_id) or tweet_id in self._missing:
             return None
@@ -486,7 +375,7 @@ class Archiver:
         """Cache the ``count`` newest tweets of a user (all new ones if None); see the module docstring."""
         user = await self.resolve_user(username)
         result = ArchiveResult(user=user)
-        await self._retry_marked(user.username)
+        await self.media.retry_marked(user.username)
         cutoff = self.clock() - timedelta(days=days) if days else None
         cached = self.store.tweet_ids_of(user.username)
         explicit = since_id is not None
@@ -507,7 +396,7 @@ class Archiver:
         for tweet_id in result.skipped:
             known = self.store.read_tweet(tweet_id)
             if known is not None:
-                await self.retry_missing_media(known)
+                await self.media.retry_document(known)
         await self._enrich(fresh)
         for done, tweet_id in enumerate(fresh, 1):
             await self._save(tweet_id)
