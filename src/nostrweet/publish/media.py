@@ -200,9 +200,9 @@ class MediaUploader:
     async def _upload_one(
         self, path: Path, original: MediaLink, key: MirrorKey
     ) -> tuple[MediaLink | None, bool]:
-        if not original.url:
-            return None, False
         if not self.servers:
+            if not original.url:
+                return None, False
             try:
                 digest = await asyncio.to_thread(_file_sha256, path)
             except OSError as exc:
@@ -234,7 +234,9 @@ class MediaUploader:
             if uploaded:
                 self._save_memo(sha256, len(data), mime, held)
         link = choose_link(self.servers, held, original, sha256=sha256, mime=mime)
-        return link or hashed_link(original, sha256), uploaded or bool(held)
+        if link is None and original.url:
+            link = hashed_link(original, sha256)
+        return link, uploaded or bool(held)
 
 
 def _file_sha256(path: Path) -> str:
