@@ -3,7 +3,9 @@
 GET/HEAD /<sha256>[.ext], PUT /upload (checks the kind 24242 authorization: id and signature, kind,
 ``t=upload``, ``x`` equal to the body's sha256, expiration in the future; padded or unpadded base64),
 DELETE /<sha256>, GET /list/<pubkey>. It records every upload and every auth event it saw.
-``failing=True`` answers 500 to every upload.
+``failing=True`` answers 500 to every upload. ``hostile`` stores the blob but answers a descriptor that
+must not be trusted: ``"huge"`` (8 MiB of padding), ``"foreign_url"`` (a URL on another host),
+``"wrong_path"`` (a URL on this server that does not name the blob), ``"wrong_sha"`` (another sha256).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class BlossomServer:
     """The test server; ``url`` is its base URL once started."""
 
     failing: bool = False
+    hostile: str | None = None
     port: int = field(default_factory=free_port)
     blobs: dict[str, Blob] = field(default_factory=dict)
     auth_events: list[SignedEvent] = field(default_factory=list)
@@ -115,7 +118,16 @@ class BlossomServer:
         mime = request.headers.get("Content-Type", "application/octet-stream")
         blob = self.blobs.get(sha) or Blob(data, mime, event.pubkey, int(time.time()))
         self.blobs[sha] = blob
-        return web.json_response(self._descriptor(sha, blob))
+        answer = self._descriptor(sha, blob)
+        if self.hostile == "huge":
+            answer["padding"] = "x" * (8 * 2**20)
+        elif self.hostile == "foreign_url":
+            answer["url"] = "https://evil.example.net/tracker.gif"
+        elif self.hostile == "wrong_path":
+            answer["url"] = f"{self.url}/tracker.gif"
+        elif self.hostile == "wrong_sha":
+            answer["sha256"] = hashlib.sha256(b"other").hexdigest()
+        return web.json_response(answer)
 
     def _find(self, request: web.Request) -> tuple[str, Blob] | None:
         name = request.match_info["name"]

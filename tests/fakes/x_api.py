@@ -71,6 +71,9 @@ class FakeXApi:
         self.media_requests = 0
         self.media_log: list[str] = []
         self.media_status: dict[str, int] = {}  # substring of a media path -> status to answer
+        self.media_redirect: dict[str, str] = {}  # substring of a media path -> Location of a 302
+        self.media_content_type: dict[str, str] = {}  # substring of a media path -> content type sent
+        self.media_drip: dict[str, float] = {}  # substring of a media path -> seconds between bytes
         self._requests: list[RecordedRequest] = []
         self._violations: list[str] = []
         self._port = port
@@ -240,7 +243,7 @@ class FakeXApi:
     def _rate_limited(self, key: str, now: float) -> web.Response:
         return web.json_response(TOO_MANY, status=429, headers=self.rate_limits.headers(key, now))
 
-    async def _handle_media(self, request: web.Request) -> web.Response:
+    async def _handle_media(self, request: web.Request) -> web.StreamResponse:
         host = request.match_info["host"]
         path = request.match_info["path"]
         full = f"{host}/{path}"
@@ -248,10 +251,22 @@ class FakeXApi:
             self.media_requests += 1
             self.media_log.append(full + (f"?{request.query_string}" if request.query_string else ""))
             forced = next((s for sub, s in self.media_status.items() if sub in full), None)
+            location = next((u for sub, u in self.media_redirect.items() if sub in full), None)
+            sent_type = next((t for sub, t in self.media_content_type.items() if sub in full), None)
+            drip = next((d for sub, d in self.media_drip.items() if sub in full), None)
         if forced is not None:
             return web.Response(status=forced, text="media error injected")
+        if location is not None:
+            raise web.HTTPFound(location)
         body, content_type = media_body(host, path, request.query.get("format"), self.url)
-        return web.Response(body=body, content_type=content_type)
+        if drip is not None:  # one byte at a time, `drip` seconds apart
+            response = web.StreamResponse(headers={"Content-Type": sent_type or content_type})
+            await response.prepare(request)
+            for byte in body:
+                await response.write(bytes([byte]))
+                await asyncio.sleep(drip)
+            return response
+        return web.Response(body=body, headers={"Content-Type": sent_type or content_type})
 
 
 def banner(world: World, url: str, bearer_token: str, *, top: int = 5) -> list[str]:

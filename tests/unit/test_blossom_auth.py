@@ -63,7 +63,6 @@ def test_descriptor_mismatch_is_an_error(payload: object, reason: str) -> None:
 
 
 def test_descriptor_ok() -> None:
-    d = parse_descriptor(
-        "http://s", {"url": "http://s/a.jpg", "sha256": SHA, "size": 4, "type": "image/jpeg"}, SHA, 4
-    )
-    assert (d.url, d.sha256, d.size, d.type) == ("http://s/a.jpg", SHA, 4, "image/jpeg")
+    url = f"http://s/{SHA}.jpg"
+    d = parse_descriptor("http://s", {"url": url, "sha256": SHA, "size": 4, "type": "image/jpeg"}, SHA, 4)
+    assert (d.url, d.sha256, d.size, d.type) == (url, SHA, 4, "image/jpeg")

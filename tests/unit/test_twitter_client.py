@@ -298,17 +298,23 @@ async def test_download_is_atomic_capped_and_tokenless(tmp_path: Path) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         if request.url.path.endswith("big.mp4"):
-            return httpx.Response(200, content=b"x" * 5000)
+            return httpx.Response(200, content=b"x" * 5000, headers={"content-type": "video/mp4"})
         if request.url.path.endswith("gone.jpg"):
             return httpx.Response(404)
-        return httpx.Response(200, content=b"\xff\xd8\xff" + b"j" * 100)
+        return httpx.Response(
+            200, content=b"\xff\xd8\xff" + b"j" * 100, headers={"content-type": "image/jpeg"}
+        )
 
     async with make_client(handler, Clock()) as client:
-        assert await client.download("https://pbs.test/a.jpg", tmp_path / "a.jpg", max_bytes=1000)
-        assert not await client.download("https://pbs.test/big.mp4", tmp_path / "big.mp4", max_bytes=1000)
-        assert not await client.download("https://pbs.test/gone.jpg", tmp_path / "gone.jpg", max_bytes=1000)
+        assert await client.download("https://pbs.twimg.com/a.jpg", tmp_path / "a.jpg", max_bytes=1000)
+        assert not await client.download(
+            "https://pbs.twimg.com/big.mp4", tmp_path / "big.mp4", max_bytes=1000
+        )
+        assert not await client.download(
+            "https://pbs.twimg.com/gone.jpg", tmp_path / "gone.jpg", max_bytes=1000
+        )
         assert await client.download(
-            "https://pbs.test/a.jpg", tmp_path / "a.jpg", max_bytes=1000
+            "https://pbs.twimg.com/a.jpg", tmp_path / "a.jpg", max_bytes=1000
         )  # exists: skipped
     assert (tmp_path / "a.jpg").read_bytes().startswith(b"\xff\xd8\xff")
     assert sorted(os.listdir(tmp_path)) == ["a.jpg"]  # no temp file, nothing partial

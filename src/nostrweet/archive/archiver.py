@@ -14,6 +14,12 @@ Enrichment of a tweet (SPEC §4 "References", issue #2):
 - the tweet document (docs/CACHE.md) is written last, so its presence means the tweet is complete.
 Ids the API cannot give (deleted, protected) get a ``tweet_<id>.not_found`` marker.
 
+One bad tweet never stops the others (issue 14): a media file that cannot be had (refused, 4xx, 5xx
+that persists, too big, too slow) is a warning, and the tweet is cached without it; later runs try the
+missing files again (:mod:`.media_fetch`: every timeline run of that user, and ``fetch-tweet`` of the
+cached tweet). A referenced id that is not a canonical tweet id is skipped with a warning and never
+asked for.
+
 Timeline rule (``user-tweets``): the goal is that the ``count`` newest tweets of the user are cached.
 With cached tweets, new ones are fetched with ``since_id`` = the newest cached id (none of the cached
 ones again). If new + cached is still below ``count``, older tweets are fetched with
@@ -32,7 +38,7 @@ from typing import Any
 
 import msgspec
 
-from nostrweet.archive.media import choose_download
+from nostrweet.archive.media_fetch import MediaFetcher, canonical_id
 from nostrweet.cache import layout
 from nostrweet.cache.store import CacheStore, created_at_of
 from nostrweet.twitter.client import TwitterClient
@@ -65,8 +71,13 @@ class ArchiveResult:
     not_found: list[str] = field(default_factory=list)
 
 
-def _refs(tweet: dict[str, Any]) -> list[str]:
+def _raw_refs(tweet: dict[str, Any]) -> list[str]:
     return [str(r["id"]) for r in tweet.get("referenced_tweets") or [] if isinstance(r, dict) and "id" in r]
+
+
+def _refs(tweet: dict[str, Any]) -> list[str]:
+    """The referenced ids that are canonical tweet ids (the others are never followed)."""
+    return [r for r in _raw_refs(tweet) if canonical_id(r)]
 
 
 def _media_keys(tweet: dict[str, Any]) -> list[str]:
@@ -103,6 +114,7 @@ class Archiver:
         self.client = client
         self.skip_profiles = skip_profiles
         self.max_media_bytes = max_media_bytes
+        self.media = MediaFetcher(store, client, max_bytes=max_media_bytes)
         self.clock = clock
         # The per-run memo: raw objects seen in any response, and what was already asked for.
         self._tweets: dict[str, dict[str, Any]] = {}
@@ -113,6 +125,7 @@ class Archiver:
         self._looked_up: set[str] = set()
         self._users_looked_up: set[str] = set()
         self._profiles_done: set[str] = set()
+        self._bad_refs_seen: set[str] = set()
 
     # -- the memo ---------------------------------------------------------------------------
 
@@ -120,6 +133,7 @@ class Archiver:
         for tweet in [*tweets, *includes.get("tweets", [])]:
             tid = str(tweet["id"])
             self._tweets[tid] = {**self._tweets.get(tid, {}), **tweet}
+            self._warn_bad_refs(tid, tweet)
         for user in includes.get("users", []):
             if "id" in user and "username" in user:
                 uid = str(user["id"])
@@ -131,6 +145,12 @@ class Archiver:
         for poll in includes.get("polls", []):
             if "id" in poll:
                 self._polls[str(poll["id"])] = poll
+
+    def _warn_bad_refs(self, tweet_id: str, tweet: dict[str, Any]) -> None:
+        for ref in _raw_refs(tweet):
+            if not canonical_id(ref) and f"{tweet_id}/{ref}" not in self._bad_refs_seen:
+                self._bad_refs_seen.add(f"{tweet_id}/{ref}")
+                log.warning("tweet %s references %r, which is not a tweet id; skipped", tweet_id, ref)
 
     def _complete(self, tweet_id: str) -> bool:
         tweet = self._tweets.get(tweet_id)
@@ -220,24 +240,13 @@ class Archiver:
             "nostrweet": {"format": DOCUMENT_FORMAT, "fetched_at": _iso(self.clock())},
         }
 
-    async def _download_media(self, tweet: dict[str, Any]) -> None:
+    async def _download_media(self, tweet: dict[str, Any]) -> bool:
         author = self._users.get(str(tweet.get("author_id")))
         if author is None:
             log.warning("tweet %s: author unknown, its media is not downloaded", tweet["id"])
-            return
-        for n, key in enumerate(_media_keys(tweet)):
-            media = self._media.get(key)
-            choice = choose_download(media) if media is not None else None
-            if choice is None:
-                continue
-            name = layout.media_filename(author["username"], tweet["id"], n, choice.ext)
-            if self.store.has_media(name):
-                continue
-            if await self.client.download(
-                choice.url, self.store.media_path(name), max_bytes=self.max_media_bytes
-            ):
-                self.store.add_media(name)
-                log.debug("tweet %s: media %s downloaded", tweet["id"], name)
+            return True
+        media = [self._media.get(key) for key in _media_keys(tweet)]
+        return await self.media.download_items(str(author["username"]), str(tweet["id"]), media)
 
     def _maybe_write_profile(self, raw_user: dict[str, Any]) -> None:
         username = str(raw_user["username"]).lower()
@@ -254,8 +263,9 @@ class Archiver:
         """Download media, cache profiles, then write the document of one enriched tweet."""
         root = self._tweets[root_id]
         closure = [self._tweets[t] for t in self._closure(root_id)]
+        complete = True
         for tweet in (root, *closure):
-            await self._download_media(tweet)
+            complete = await self._download_media(tweet) and complete
         if not self.skip_profiles:
             for tweet in (root, *closure):
                 user = self._users.get(str(tweet.get("author_id")))
@@ -266,6 +276,9 @@ class Archiver:
                 self.store.mark_not_found(missing, self._missing[missing])
         self.store.write_tweet(self._document(root_id))
         log.debug("tweet %s: cached", root_id)
+        author = self._users.get(str(root.get("author_id")))
+        if not complete and author is not None:
+            self.media.mark(root_id, str(author["username"]), complete)
 
     async def fetch_tweet(self, tweet_id: str) -> TweetDocument | None:
         """The tweet document: from the cache, else fetched, enriched and cached. None if not found."""
@@ -273,6 +286,7 @@ class Archiver:
         if self.store.has_tweet(tweet_id):
             cached = self.store.read_tweet(tweet_id)
             if cached is not None:
+                await self.media.retry_document(cached)
                 return cached
         if self.store.is_not_found(tweet_id) or tweet_id in self._missing:
             return None
@@ -378,6 +392,7 @@ class Archiver:
         """Cache the ``count`` newest tweets of a user (all new ones if None); see the module docstring."""
         user = await self.resolve_user(username)
         result = ArchiveResult(user=user)
+        await self.media.retry_marked(user.username)
         cutoff = self.clock() - timedelta(days=days) if days else None
         cached = self.store.tweet_ids_of(user.username)
         explicit = since_id is not None
@@ -396,6 +411,10 @@ class Archiver:
         fresh = [str(t["id"]) for t in todo if not self.store.has_tweet(t["id"])]
         result.skipped = [str(t["id"]) for t in todo if self.store.has_tweet(t["id"])]
         fresh += await self._fetch_again(user.username, set(fresh))
+        for tweet_id in result.skipped:
+            known = self.store.read_tweet(tweet_id)
+            if known is not None:
+                await self.media.retry_document(known)
         await self._enrich(fresh)
         for done, tweet_id in enumerate(fresh, 1):
             await self._save(tweet_id)

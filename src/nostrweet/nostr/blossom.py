@@ -3,6 +3,11 @@
 Pure parts (:func:`build_upload_auth`, :func:`auth_header`, :func:`parse_descriptor`) and a thin async
 shell over httpx (:func:`upload_blob`, :func:`upload_everywhere`). A failed upload is an exception in the
 result list, never a blocked post: the caller falls back to the original media URL.
+
+A server's answer is not trusted (issue 14): at most :data:`MAX_ANSWER_BYTES` of it are read (a bigger
+one is a failed upload), and the descriptor's ``url`` must be http(s) on the server's own origin
+(scheme, host and port as configured) and name the uploaded blob by its sha256 (BUD-02), and its
+``sha256`` and ``size`` must be those of the bytes sent.
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -22,6 +29,9 @@ from nostrweet.nostr.keys import MirrorKey
 
 AUTH_KIND = 24242
 DEFAULT_TTL = 300
+MAX_ANSWER_BYTES = 64 * 1024
+"""The most of a Blossom server's upload answer that is read; a blob descriptor is a few hundred bytes."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class BlossomError(OperationalError):
@@ -64,6 +74,29 @@ def auth_header(event: SignedEvent) -> str:
     return "Nostr " + base64.b64encode(event.to_json().encode("utf-8")).decode("ascii")
 
 
+def _origin(url: str) -> tuple[str, str, int] | None:
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return scheme, host, port if port is not None else _DEFAULT_PORTS[scheme]
+
+
+def blob_url_ok(server: str, url: str, sha256: str) -> bool:
+    """True when ``url`` is http(s) on ``server``'s own origin and its path names the blob's sha256."""
+    origin = _origin(url)
+    if origin is None or origin != _origin(server):
+        return False
+    if any(c in url for c in "\r\n\t "):
+        return False
+    return sha256 in urlsplit(url).path.lower()
+
+
 def parse_descriptor(server: str, payload: Any, expected_sha256: str, expected_size: int) -> BlobDescriptor:
     """Check a BUD-02 descriptor against what was sent; BlossomError if it does not match."""
     if not isinstance(payload, dict):
@@ -75,6 +108,10 @@ def parse_descriptor(server: str, payload: Any, expected_sha256: str, expected_s
         raise BlossomError(f"{server}: the server's sha256 {sha!r} does not match the uploaded blob")
     if isinstance(size, bool) or not isinstance(size, int) or size != expected_size:
         raise BlossomError(f"{server}: the server's size {size!r} does not match {expected_size}")
+    if not blob_url_ok(server, url, expected_sha256):
+        raise BlossomError(
+            f"{server}: the blob descriptor's url is not on this server or does not name the blob"
+        )
     mime = payload.get("type")
     uploaded = payload.get("uploaded")
     return BlobDescriptor(
@@ -103,17 +140,36 @@ async def upload_blob(
     headers = {"Authorization": auth_header(event), "Content-Type": mime, "X-SHA-256": digest}
     base = server.rstrip("/")
     try:
-        response = await http.put(f"{base}/upload", content=data, headers=headers, timeout=timeout)
+        async with http.stream(
+            "PUT", f"{base}/upload", content=data, headers=headers, timeout=timeout
+        ) as response:
+            body = await _read_bounded(response, base)
     except httpx.HTTPError as exc:
         raise BlossomError(f"{base}: upload failed: {exc.__class__.__name__}") from None
     if response.status_code not in (200, 201):
-        reason = response.headers.get("X-Reason") or response.text[:200].strip() or response.reason_phrase
+        text = body[:200].decode("utf-8", "replace").strip()
+        reason = response.headers.get("X-Reason") or text or response.reason_phrase
         raise BlossomError(f"{base}: upload refused with HTTP {response.status_code}: {reason}")
     try:
-        payload = response.json()
+        payload = json.loads(body)
     except ValueError:
         raise BlossomError(f"{base}: the upload answer is not JSON") from None
     return parse_descriptor(base, payload, digest, len(data))
+
+
+async def _read_bounded(response: httpx.Response, base: str) -> bytes:
+    """The answer's body, or BlossomError once it is longer than MAX_ANSWER_BYTES (reading stops)."""
+    length = response.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_ANSWER_BYTES:
+        raise BlossomError(f"{base}: the upload answer is larger than {MAX_ANSWER_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise BlossomError(f"{base}: the upload answer is larger than {MAX_ANSWER_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def upload_everywhere(

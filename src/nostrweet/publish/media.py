@@ -6,6 +6,11 @@ signed by the tweet author's mirror key). The note uses the first server's URL (
 that succeeded; the imeta fallbacks list the other servers' URLs, then the original URL. A failed
 upload never blocks the post: with no success the note keeps the original URL.
 
+The imeta ``x`` (SHA-256) is there whenever the media file was downloaded (SPEC §4), with or without
+Blossom: the hash is read here, at the I/O edge, from the cached file, and handed to the pure
+builder in the :class:`MediaLink`. With no Blossom server (or none that took the blob) the link is
+the original URL with that hash, since the original URL serves the bytes that were downloaded.
+
 Upload memo: ``<data-dir>/blossom/<sha256>.json`` records, per blob, each server that holds it and the
 URL it gave (written atomically; independent of ``nostr_events/``). A re-run asks no server that the
 memo lists again, so nothing is uploaded twice. A server that failed is tried again on the next build
@@ -15,6 +20,7 @@ of a note that has no event record yet (a recorded event is never rebuilt, so it
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import time
@@ -80,6 +86,11 @@ def choose_link(
         alt=original.alt,
         fallbacks=(*urls[1:], original.url),
     )
+
+
+def hashed_link(original: MediaLink, sha256: str) -> MediaLink:
+    """The original link, carrying the SHA-256 of the downloaded bytes (pure)."""
+    return dataclasses.replace(original, sha256=sha256)
 
 
 @dataclass
@@ -162,10 +173,14 @@ class MediaUploader:
         atomic_write_json(self.memo_dir / f"{sha256}.json", doc)
 
     async def links_for(self, doc: TweetDocument, key: MirrorKey) -> MediaResult:
-        """Upload the media of ``doc`` (the tweet itself, not its references) and return its links."""
+        """Upload the media of ``doc`` (the tweet itself, not its references) and return its links.
+
+        Every media item with a cached file gets a link carrying the file's SHA-256; with no Blossom
+        server nothing is uploaded and the link is the original URL with that hash.
+        """
         result = MediaResult({}, False)
         attachments = doc.data.attachments
-        if not self.servers or attachments is None:
+        if attachments is None:
             return result
         author = doc.author()
         username = author.username if author is not None else None
@@ -185,6 +200,15 @@ class MediaUploader:
     async def _upload_one(
         self, path: Path, original: MediaLink, key: MirrorKey
     ) -> tuple[MediaLink | None, bool]:
+        if not self.servers:
+            if not original.url:
+                return None, False
+            try:
+                digest = await asyncio.to_thread(_file_sha256, path)
+            except OSError as exc:
+                log.warning("cannot read media file %s: %s", path.name, exc.__class__.__name__)
+                return None, False
+            return hashed_link(original, digest), False
         try:
             data = await asyncio.to_thread(path.read_bytes)
         except OSError as exc:
@@ -210,4 +234,11 @@ class MediaUploader:
             if uploaded:
                 self._save_memo(sha256, len(data), mime, held)
         link = choose_link(self.servers, held, original, sha256=sha256, mime=mime)
+        if link is None and original.url:
+            link = hashed_link(original, sha256)
         return link, uploaded or bool(held)
+
+
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -53,7 +53,7 @@ from nostrweet.nostr.record import EventRecord, apply_answer, best_record
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish import identity
 from nostrweet.publish.duplicates import lookup_filter, mirror_pubkeys, pick_own
-from nostrweet.publish.media import MediaResult, MediaUploader
+from nostrweet.publish.media import MediaUploader
 from nostrweet.publish.outcome import (
     LruDict,
     MemoryBounds,
@@ -321,7 +321,7 @@ class Publisher:
         if author is None:
             raise NostrweetError(f"tweet {item.tweet_id} has no author_id")
         key = self.keys.for_user(author)
-        media = await self.media.links_for(item.doc, key) if self.blossom else MediaResult({}, False)
+        media = await self.media.links_for(item.doc, key)
         if media.uploaded_any:
             self._uploaders.add(author)
         ctx = BuildContext(

@@ -210,11 +210,13 @@ class TwitterClient:
 
     # -- media --------------------------------------------------------------------------------
 
-    async def download(self, url: str, dest: Path, *, max_bytes: int) -> bool:
+    async def download(
+        self, url: str, dest: Path, *, max_bytes: int, time_limit: float = _download.DOWNLOAD_TIME_LIMIT
+    ) -> bool:
         """Stream ``url`` to ``dest`` atomically, without the API token (see :mod:`.download`).
 
         True when ``dest`` is in place (already there, or downloaded). False, with a warning, when the
-        media cannot be had: a 4xx answer or more than ``max_bytes``. Transient errors are retried;
-        when they persist, TwitterApiError.
+        media cannot be had (a refused host or redirect, a 4xx, a content type that is not image or
+        video, more than ``max_bytes``, more than ``time_limit`` seconds, or retries used up).
         """
-        return await _download.download(self.session, url, dest, max_bytes=max_bytes)
+        return await _download.download(self.session, url, dest, max_bytes=max_bytes, time_limit=time_limit)
