@@ -29,6 +29,12 @@ pytestmark = pytest.mark.integration
 TOKEN = "cliout-test-token-123"
 
 BAD_VALUES: list[tuple[str, list[str]]] = [
+    ("timeout inf", ["utils", "query-events", "-r", "ws://127.0.0.1:9", "--timeout", "inf"]),
+    ("timeout nan", ["utils", "query-events", "-r", "ws://127.0.0.1:9", "--timeout", "nan"]),
+    (
+        "limit overflow",
+        ["utils", "query-events", "-r", "ws://127.0.0.1:9", "--limit", "99999999999999999999"],
+    ),
     ("relay url urllib cannot parse", ["post-user-to-nostr", "foo", "-r", "wss://[::1"]),
     (
         "blossom url urllib cannot parse",

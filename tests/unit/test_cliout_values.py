@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from nostrweet.errors import InputError
 from nostrweet.twitter.refs import parse_tweet_ref
-from nostrweet.values import MAX_DAYS, MAX_UNIX_SECONDS, parse_blossom_urls, parse_relay_urls
+from nostrweet.values import (
+    MAX_DAYS,
+    MAX_UNIX_SECONDS,
+    check_seconds,
+    parse_blossom_urls,
+    parse_relay_urls,
+)
 
 
 @pytest.mark.parametrize(
@@ -56,3 +62,14 @@ def test_bounds_fit_date_arithmetic_and_int64() -> None:
     assert datetime.now(UTC) - timedelta(days=MAX_DAYS) > datetime(1, 1, 2, tzinfo=UTC)
     assert datetime.fromtimestamp(MAX_UNIX_SECONDS, tz=UTC).year == 9999
     assert MAX_UNIX_SECONDS < 2**63
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 0.0, -1.0, 3600.5, 1e300])
+def test_seconds_out_of_range_are_bad_input(value: float) -> None:
+    with pytest.raises(InputError, match="invalid --timeout"):
+        check_seconds(value, "--timeout")
+
+
+def test_seconds_in_range_pass() -> None:
+    assert check_seconds(0.1, "--timeout") == 0.1
+    assert check_seconds(3600.0, "--timeout") == 3600.0

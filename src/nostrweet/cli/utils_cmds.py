@@ -16,7 +16,9 @@ from nostrweet.errors import InputError, OperationalError
 from nostrweet.nostr.event import SignedEvent, npub_of, pubkey_from_npub_or_hex
 from nostrweet.nostr.relays import QueryFilter, RelayPool
 from nostrweet.textsafe import json_safe, printable
-from nostrweet.values import MAX_UNIX_SECONDS
+from nostrweet.values import MAX_UNIX_SECONDS, MAX_WAIT_SECONDS, check_seconds
+
+MAX_LIMIT = 100_000
 
 utils_app = typer.Typer(help="Tools around the relays.", no_args_is_help=True)
 app.add_typer(utils_app, name="utils")
@@ -74,7 +76,9 @@ def query_events(
         int | None, typer.Option("-k", "--kind", min=0, max=65535, help="Only this kind (default: any).")
     ] = None,
     author: Annotated[str | None, typer.Option("-a", "--author", help="Hex pubkey or npub.")] = None,
-    limit: Annotated[int, typer.Option("-l", "--limit", min=1, help="At most this many events.")] = 10,
+    limit: Annotated[
+        int, typer.Option("-l", "--limit", min=1, max=MAX_LIMIT, help="At most this many events.")
+    ] = 10,
     since: Annotated[
         int | None, typer.Option("--since", min=0, max=MAX_UNIX_SECONDS, help="Unix seconds.")
     ] = None,
@@ -84,7 +88,8 @@ def query_events(
     fmt: Annotated[str, typer.Option("-f", "--format", help="pretty or json.")] = "pretty",
     output: Annotated[str | None, typer.Option("--output", help="Write to this file.")] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the relays.")
+        float,
+        typer.Option("--timeout", min=0.1, max=MAX_WAIT_SECONDS, help="Seconds to wait for the relays."),
     ] = 5.0,
 ) -> None:
     """Read events back from relays: deduplicated by id, newest first.
@@ -93,6 +98,7 @@ def query_events(
     """
     options = options_of(ctx)
     relays = relays_from(options, relay)
+    timeout = check_seconds(timeout, "--timeout")  # nan passes click's range check
     if fmt not in FORMATS:
         raise InputError(f"invalid format {fmt!r}: use pretty or json")
     authors = [pubkey_from_npub_or_hex(author)] if author else []
