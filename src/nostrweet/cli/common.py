@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Annotated, NoReturn, TextIO
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -70,11 +70,10 @@ def stdout_gone() -> NoReturn:
     raise typer.Exit(0)
 
 
-def emit(text: str, *, stream: TextIO | None = None) -> None:
+def emit(text: str) -> None:
     """Write command output (data the user asked for) to stdout; a closed pipe ends the command with 0."""
-    out = stream if stream is not None else sys.stdout
     try:
-        out.write(text if text.endswith("\n") or not text else text + "\n")
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
     except BrokenPipeError:
         stdout_gone()
 
