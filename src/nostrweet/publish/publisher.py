@@ -15,7 +15,9 @@ Interface (the CLI and the daemon call these)::
     await publisher.aclose()
 
 ``keys`` is anything with ``for_user(user_id) -> MirrorKey`` (a KeyDeriver, or a wrapper that returns a
-fixed key for some users). ``progress(done, total)`` is called after each requested tweet.
+fixed key for some users). ``progress(done, total)`` is called first with ``(0, total)``, then as
+requested tweets are done (their events answered, or nothing to send); with a progress callback a
+level's events go out in parts of :data:`PROGRESS_STEP`, so the count moves while they are sent.
 
 A tweet is published as: its dependencies first (parent, quoted, retweeted original; each under its
 own author's identity, 3 levels at most, each id once per call), then itself. Tweets go in rounds of
