@@ -14,6 +14,8 @@ import sys
 import time
 from typing import Any
 
+from nostrweet.textsafe import printable
+
 _NSEC_RE = re.compile(r"nsec1[02-9ac-hj-np-z]{20,}")
 _REDACTED = "**redacted**"
 _secrets: set[str] = set()
@@ -71,6 +73,11 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-5s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ")
         self.converter = time.gmtime
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        """The line, with control and bidi characters of the message (relay or X text) escaped."""
+        record.message = printable(record.message)
+        return super().formatMessage(record)
 
 
 LIBRARY_LOGGERS = (

@@ -6,11 +6,35 @@ variable, or a list in the config file. Invalid URLs raise :class:`~nostrweet.er
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlsplit
 
 from nostrweet.errors import InputError
 
-__all__ = ["parse_blossom_urls", "parse_relay_urls", "parse_urls", "split_list"]
+__all__ = [
+    "MAX_DAYS",
+    "MAX_UNIX_SECONDS",
+    "MAX_WAIT_SECONDS",
+    "check_seconds",
+    "parse_blossom_urls",
+    "parse_relay_urls",
+    "parse_urls",
+    "split_list",
+]
+
+MAX_DAYS = 36_500
+"""The largest day count an option accepts (a century; larger ones overflow date arithmetic)."""
+MAX_UNIX_SECONDS = 253_402_300_799
+"""The largest Unix time an option accepts: 9999-12-31T23:59:59Z (fits int64 and Python's datetime)."""
+MAX_WAIT_SECONDS = 3600.0
+"""The longest wait (a timeout) an option accepts."""
+
+
+def check_seconds(value: float, what: str, *, low: float = 0.0, high: float = MAX_WAIT_SECONDS) -> float:
+    """A finite number of seconds in ``(low, high]``; InputError for nan, inf and values outside."""
+    if not math.isfinite(value) or value <= low or value > high:
+        raise InputError(f"invalid {what} {value}: give seconds above {low:g} and at most {high:g}")
+    return value
 
 
 def split_list(values: list[str] | tuple[str, ...] | str | None) -> list[str]:
@@ -34,8 +58,13 @@ def parse_urls(
     """Validate URLs of the given schemes; a bare root path loses its trailing slash."""
     urls = []
     for url in split_list(values):
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in schemes or not parts.hostname:
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+            _ = parts.port  # raises ValueError on a malformed port
+        except ValueError:
+            raise InputError(f"invalid {what} URL {url!r}: not a URL") from None
+        if parts.scheme.lower() not in schemes or not host:
             raise InputError(f"invalid {what} URL {url!r}: use {' or '.join(s + '://' for s in schemes)}")
         urls.append(url.rstrip("/") if parts.path in ("", "/") else url)
     return urls

@@ -25,6 +25,7 @@ from nostrweet.cli.choices import KeyDerivationChoice, LogFormatChoice
 from nostrweet.errors import EXIT_BAD_INPUT, EXIT_FAILURE, NostrweetError, describe_os_error
 from nostrweet.logs import configure_logging, register_secret, scrub
 from nostrweet.settings import DEFAULT_API_URL, DEFAULT_DATA_DIR, GlobalOptions, resolve_global_options
+from nostrweet.textsafe import printable
 
 app = typer.Typer(
     name="nostrweet",
@@ -192,7 +193,7 @@ def options_of(ctx: typer.Context) -> GlobalOptions:
 
 def _fail(message: str, code: int, hint: str | None = None, trace: str | None = None) -> NoReturn:
     """Report an error as one line on stderr (a JSON object with ``--log-format json``) and exit."""
-    message = scrub(message)
+    message = printable(scrub(message))  # relay and X text can reach an error message
     if _log_format == "json":
         payload: dict[str, object] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

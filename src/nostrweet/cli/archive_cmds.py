@@ -15,15 +15,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nostrweet.archive.archiver import Archiver
+from nostrweet.bridge.content import decode_html_entities
 from nostrweet.cache import layout
 from nostrweet.cache.store import CacheStore
 from nostrweet.cli.app import app, options_of
-from nostrweet.cli.common import SkipProfilesOption
+from nostrweet.cli.common import SkipProfilesOption, emit, summary
 from nostrweet.errors import NotFoundError
 from nostrweet.settings import GlobalOptions
+from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.ratelimit import RateLimiter
 from nostrweet.twitter.refs import parse_tweet_ref
+from nostrweet.values import MAX_DAYS
 
 
 def _limiter(options: GlobalOptions) -> RateLimiter:
@@ -92,7 +95,7 @@ def fetch_tweet(
             return path.name if path else tweet_id
 
     name = asyncio.run(run())
-    print(f"cached tweet {tweet_id}: {name}")
+    summary(options, f"cached tweet {tweet_id}: {name}")
 
 
 @app.command("user-tweets")
@@ -108,7 +111,9 @@ def user_tweets(
             help="How many recent tweets. Here -c is --count; the global -c is --config.",
         ),
     ] = 10,
-    days: Annotated[int | None, typer.Option("--days", min=1, help="Only tweets of the last N days.")] = None,
+    days: Annotated[
+        int | None, typer.Option("--days", min=1, max=MAX_DAYS, help="Only tweets of the last N days.")
+    ] = None,
     skip_profiles: SkipProfilesOption = False,
 ) -> None:
     """Cache a user's recent tweets, paging as needed."""
@@ -125,7 +130,7 @@ def user_tweets(
 
     shown, new, skipped, missing = asyncio.run(run())
     extra = f", {missing} referenced tweet(s) not available" if missing else ""
-    print(f"@{shown}: {new} new tweet(s) cached, {skipped} already cached{extra}")
+    summary(options, f"@{shown}: {new} new tweet(s) cached, {skipped} already cached{extra}")
 
 
 @app.command("fetch-profile")
@@ -138,15 +143,23 @@ def fetch_profile(ctx: typer.Context, username: Annotated[str, typer.Argument(me
     async def run() -> str:
         async with open_archiver(options) as archiver:
             user = await archiver.fetch_profile(name)
-            return f"@{user.username} (id {user.id}, {user.name})"
+            return printable(f"@{user.username} (id {user.id}, {user.name})")
 
-    print(f"cached profile of {asyncio.run(run())}")
+    summary(options, f"cached profile of {asyncio.run(run())}")
+
+
+def _row(tweet_id: str, when: str, user: str, text: str) -> str:
+    return f"{tweet_id:<19}  {when:<16}  {user:<16}  {text}"
+
+
+LIST_HEADER = _row("ID", "CREATED (UTC)", "USER", "TEXT")
 
 
 def _first_line(raw: dict[str, Any]) -> str:
+    """The first line of a tweet's full text, with HTML entities decoded as in the events' content."""
     data = raw.get("data", {})
     text = (data.get("note_tweet") or {}).get("text") or data.get("text") or ""
-    return str(text).strip().split("\n", 1)[0]
+    return decode_html_entities(str(text)).strip().split("\n", 1)[0]
 
 
 @app.command("list-tweets")
@@ -155,11 +168,13 @@ def list_tweets(
     user: Annotated[str | None, typer.Option("-u", "--user", help="Only this user's tweets.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """List cached tweets, newest first."""
+    """List cached tweets, newest first (a header line, then one tweet per line; "0 tweets" on stderr
+    when there is none)."""
     options = options_of(ctx)
     only = layout.normalize_username(user) if user else None
     store = CacheStore(options.data_dir, read_only=True)
     ids = store.tweet_ids_of(only) if only else sorted(store.index.tweets)
+    listed = 0
     for tweet_id in reversed(ids):
         name = store.index.tweets.get(tweet_id)
         parsed = layout.parse_tweet_filename(name) if name else None
@@ -183,10 +198,15 @@ def list_tweets(
                 "text": _first_line(raw),
                 "file": name,
             }
-            print(json.dumps(record, ensure_ascii=False))
+            emit(json_safe(json.dumps(record, ensure_ascii=False)))
         else:
+            if not listed:
+                emit(LIST_HEADER)
             when = parsed.created_at.strftime("%Y-%m-%d %H:%M")
-            print(f"{tweet_id}  {when}  @{username}  {_first_line(raw)}")
+            emit(printable(_row(str(tweet_id), when, f"@{username}", _first_line(raw))))
+        listed += 1
+    if not listed:
+        summary(options, "0 tweets", to_stderr=True)
 
 
 @app.command("clear-cache")
@@ -198,11 +218,11 @@ def clear_cache(
     """Delete cached tweets, media and profiles (posting records are kept unless --all)."""
     options = options_of(ctx)
     if not options.data_dir.is_dir():
-        print(f"nothing to clear: {options.data_dir} does not exist")
+        summary(options, f"nothing to clear: {options.data_dir} does not exist")
         return
     what = "tweets, media, profiles and posting records" if all_ else "tweets, media and profiles"
     if not force and not typer.confirm(f"Delete the cached {what} in {options.data_dir}?", default=False):
-        print("nothing deleted")
+        summary(options, "nothing deleted")
         return
     removed = CacheStore(options.data_dir).clear(include_events=all_)
-    print(f"deleted {removed} file(s) from {options.data_dir}")
+    summary(options, f"deleted {removed} file(s) from {options.data_dir}")

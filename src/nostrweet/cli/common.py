@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import logging
+import os
+import sys
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -51,6 +54,41 @@ def blossom_from(options: GlobalOptions, values: list[str] | None) -> list[str]:
     if values:
         return parse_blossom_urls(values)
     return parse_blossom_urls(options.config.get("nostr", "blossom_servers"))
+
+
+def stdout_gone() -> NoReturn:
+    """The reader of stdout went away (``| head``): stop quietly with exit 0.
+
+    Whatever is still buffered goes to /dev/null, so the interpreter has nothing left to complain
+    about when it flushes stdout at exit.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
+    raise typer.Exit(0)
+
+
+def emit(text: str) -> None:
+    """Write command output (data the user asked for) to stdout; a closed pipe ends the command with 0."""
+    try:
+        sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    except BrokenPipeError:
+        stdout_gone()
+
+
+def summary(options: GlobalOptions, text: str, *, to_stderr: bool = False) -> None:
+    """Print a summary line ("cached 3 tweets", a publish result, "0 tweets") unless -q (only errors).
+
+    Every command prints its summaries through this one function, so -q silences them all alike.
+    """
+    if options.log_level >= logging.ERROR:
+        return
+    if to_stderr:
+        print(text, file=sys.stderr)
+    else:
+        emit(text)
 
 
 def not_yet(command: str) -> OperationalError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any
@@ -20,7 +21,9 @@ from nostrweet.cli.common import (
     RelayOption,
     SkipProfilesOption,
     blossom_from,
+    emit,
     relays_from,
+    summary,
 )
 from nostrweet.errors import NotFoundError, PublishError
 from nostrweet.nostr.keys import KeyDeriver
@@ -29,6 +32,7 @@ from nostrweet.publish.outcome import PublishOutcome, PublishSummary
 from nostrweet.publish.preview import preview_events
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
+from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.refs import parse_tweet_ref
 
 
@@ -60,17 +64,20 @@ async def _publisher(
         publisher = Publisher(
             store, keys, pool, relays=relays, blossom=blossom, force=force, archiver=archiver
         )
+        # The command ends with one error line that counts the failures; each one is shown at -v.
+        publisher.failure_log_level = logging.DEBUG
         stack.push_async_callback(publisher.aclose)
         yield publisher
 
 
 def _fail_if_unreached(outcomes: Sequence[PublishOutcome]) -> None:
+    """One error line (exit 1) when some event reached no relay: the count and the first reason."""
     bad = [o for o in outcomes if o.status in ("failed", "error")]
     if bad:
         first = bad[0]
         raise PublishError(
             f"{len(bad)} event(s) reached no relay (first: {first.what} {first.subject_id}: "
-            f"{first.describe()}); pending ones are retried on the next run"
+            f"{first.describe()}); pending ones are retried on the next run; -v shows each"
         )
 
 
@@ -93,10 +100,12 @@ def show_tweet(
     relays = relays_from(options, None, required=False)
     events = preview_events(store, keys, doc, first_relay=relays[0] if relays else None)
     out: dict[str, Any] = {"tweet": raw, "events": events}
-    print(
-        json.dumps(out, ensure_ascii=False, separators=(",", ":"))
-        if compact
-        else json.dumps(out, indent=2, ensure_ascii=False)
+    emit(
+        json_safe(
+            json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+            if compact
+            else json.dumps(out, indent=2, ensure_ascii=False)
+        )
     )
 
 
@@ -128,7 +137,7 @@ def _post_tweet(
     outcome, everything = asyncio.run(run())
     if outcome.status == "error":
         raise NotFoundError(f"tweet {tweet_id}: {outcome.message}")
-    print(f"tweet {tweet_id}: {outcome.describe()}")
+    summary(options, f"tweet {tweet_id}: {outcome.describe()}")
     _fail_if_unreached(everything)
 
 
@@ -159,9 +168,9 @@ def post_user(
             with progress_bar(f"@{name}", options) as progress:
                 return await publisher.publish_user(name, progress=progress)
 
-    summary = asyncio.run(run())
-    print(f"@{name}: {summary.line()}")
-    _fail_if_unreached(summary.all_outcomes)
+    result = asyncio.run(run())
+    summary(options, f"@{name}: {result.line()}")
+    _fail_if_unreached(result.all_outcomes)
 
 
 @app.command("post-profile-to-nostr")
@@ -184,7 +193,7 @@ def post_profile(
             return await publisher.publish_profile(user)
 
     outcome = asyncio.run(run())
-    print(f"@{user.username} profile: {outcome.describe()}")
+    summary(options, printable(f"@{user.username} profile: {outcome.describe()}"))
     _fail_if_unreached([outcome])
 
 
@@ -205,26 +214,44 @@ def _cached_user_ids(store: CacheStore, names: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def archived_users(store: CacheStore) -> list[str]:
+    """The users whose tweets were archived on purpose: those with at least one cached tweet file.
+
+    A referenced tweet lives inside the document of the tweet that references it, so its author gets a
+    profile snapshot but no tweet file of their own; such accounts are not mirrored and get no relay list.
+    """
+    return sorted(name for name, entry in store.index.users.items() if entry.tweet_count)
+
+
 @app.command("update-relay-list")
 def update_relay_list(
     ctx: typer.Context,
     relay: RelayOption = None,
     user: Annotated[
-        list[str] | None, typer.Option("-u", "--user", help="Only these users (default: all cached).")
+        list[str] | None,
+        typer.Option(
+            "-u",
+            "--user",
+            help="Only this user; repeat it for more (default: every user with cached tweets).",
+        ),
     ] = None,
 ) -> None:
-    """Publish kind 10002 relay lists for the mirror identities."""
+    """Publish kind 10002 relay lists for the mirror identities.
+
+    By default for every user whose own tweets are cached (by user-tweets, fetch-tweet or the daemon);
+    accounts that only appear as the authors of referenced tweets are left out. --user chooses.
+    """
     options = options_of(ctx)
     relays = relays_from(options, relay)
     options.require_mnemonic()
     store = CacheStore(options.data_dir)
-    names = [normalize_username(u) for u in user] if user else sorted(store.index.users)
+    names = [normalize_username(u) for u in user] if user else archived_users(store)
     ids = _cached_user_ids(store, names)
     unknown = [n for n in names if n not in ids]
     if user and unknown:
         raise NotFoundError(f"@{unknown[0]} is not cached: run fetch-profile first")
     if not ids:
-        raise NotFoundError("no cached users: run fetch-profile or user-tweets first")
+        raise NotFoundError("no cached users: run user-tweets first, or name one with --user")
 
     async def run() -> list[PublishOutcome]:
         async with _publisher(options, relays, []) as publisher:
@@ -232,5 +259,5 @@ def update_relay_list(
 
     outcomes = asyncio.run(run())
     for name, outcome in zip(ids, outcomes, strict=True):
-        print(f"@{name} relay list: {outcome.describe()}")
+        summary(options, f"@{name} relay list: {outcome.describe()}")
     _fail_if_unreached(outcomes)

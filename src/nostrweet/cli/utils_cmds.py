@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -13,25 +12,33 @@ import typer
 
 from nostrweet.cli.app import app, options_of
 from nostrweet.cli.choices import EventFormat
-from nostrweet.cli.common import RelayOption, relays_from
-from nostrweet.errors import InputError, OperationalError
+from nostrweet.cli.common import RelayOption, emit, relays_from, summary
+from nostrweet.errors import OperationalError
 from nostrweet.nostr.event import SignedEvent, npub_of, pubkey_from_npub_or_hex
 from nostrweet.nostr.relays import QueryFilter, RelayPool
+from nostrweet.textsafe import json_safe, printable
+from nostrweet.values import MAX_UNIX_SECONDS, MAX_WAIT_SECONDS, check_seconds
+
+MAX_LIMIT = 100_000
 
 utils_app = typer.Typer(help="Tools around the relays.", no_args_is_help=True)
 app.add_typer(utils_app, name="utils")
 
-FORMATS = ("pretty", "json")
-
 
 def format_json(event: SignedEvent) -> str:
-    """One event as one line of JSON, complete."""
-    return json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    """One event as one line of JSON, complete (bidi and C1 characters as JSON escapes)."""
+    return json_safe(json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":")))
 
 
 def format_pretty(event: SignedEvent) -> str:
-    """One event as a readable block: id, kind, author npub, time, tags and the full content."""
-    when = datetime.fromtimestamp(event.created_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """One event as a readable block: id, kind, author npub, time, tags and the full content.
+
+    The content keeps its line breaks; every other control or bidi character is escaped visibly.
+    """
+    try:
+        when = datetime.fromtimestamp(event.created_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):  # a relay may send any number
+        when = "out of range"
     lines = [
         f"id:         {event.id}",
         f"kind:       {event.kind}",
@@ -40,11 +47,11 @@ def format_pretty(event: SignedEvent) -> str:
     ]
     if event.tags:
         lines.append("tags:")
-        lines.extend(f"  {json.dumps(list(tag), ensure_ascii=False)}" for tag in event.tags)
+        lines.extend(f"  {json_safe(json.dumps(list(tag), ensure_ascii=False))}" for tag in event.tags)
     else:
         lines.append("tags:       (none)")
     lines.append("content:")
-    lines.extend(f"  {line}" for line in event.content.split("\n"))
+    lines.extend(f"  {printable(line)}" for line in event.content.split("\n"))
     return "\n".join(lines) + "\n"
 
 
@@ -68,9 +75,15 @@ def query_events(
         int | None, typer.Option("-k", "--kind", min=0, max=65535, help="Only this kind (default: any).")
     ] = None,
     author: Annotated[str | None, typer.Option("-a", "--author", help="Hex pubkey or npub.")] = None,
-    limit: Annotated[int, typer.Option("-l", "--limit", min=1, help="At most this many events.")] = 10,
-    since: Annotated[int | None, typer.Option("--since", min=0, help="Unix seconds.")] = None,
-    until: Annotated[int | None, typer.Option("--until", min=0, help="Unix seconds.")] = None,
+    limit: Annotated[
+        int, typer.Option("-l", "--limit", min=1, max=MAX_LIMIT, help="At most this many events.")
+    ] = 10,
+    since: Annotated[
+        int | None, typer.Option("--since", min=0, max=MAX_UNIX_SECONDS, help="Unix seconds.")
+    ] = None,
+    until: Annotated[
+        int | None, typer.Option("--until", min=0, max=MAX_UNIX_SECONDS, help="Unix seconds.")
+    ] = None,
     fmt: Annotated[
         EventFormat, typer.Option("--format", help="How to print the events.")
     ] = EventFormat.pretty,
@@ -78,14 +91,17 @@ def query_events(
         Path | None, typer.Option("--output", metavar="FILE", help="Write to this file.")
     ] = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the relays.")
+        float,
+        typer.Option("--timeout", min=0.1, max=MAX_WAIT_SECONDS, help="Seconds to wait for the relays."),
     ] = 5.0,
 ) -> None:
-    """Read events back from relays: deduplicated by id, newest first."""
+    """Read events back from relays: deduplicated by id, newest first.
+
+    With no event, pretty prints "0 events" on stderr and json prints nothing.
+    """
     options = options_of(ctx)
     relays = relays_from(options, relay)
-    if fmt not in FORMATS:
-        raise InputError(f"invalid format {fmt!r}: use pretty or json")
+    timeout = check_seconds(timeout, "--timeout")  # nan passes click's range check
     authors = [pubkey_from_npub_or_hex(author)] if author else []
     flt = QueryFilter(
         kinds=[kind] if kind is not None else [],
@@ -96,10 +112,12 @@ def query_events(
     )
     events = asyncio.run(_fetch(relays, flt, timeout))[:limit]
     text = render(events, fmt.value)
+    if not events and fmt is EventFormat.pretty:
+        summary(options, "0 events", to_stderr=True)
     if output:
         try:
             Path(output).write_text(text, encoding="utf-8")
         except OSError as exc:
             raise OperationalError(f"cannot write {output}: {exc.strerror or exc}") from None
-    else:
-        sys.stdout.write(text)
+    elif text:
+        emit(text)

@@ -16,6 +16,7 @@ from nostrweet.cache.layout import EventSubject
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import MirrorKey
 from nostrweet.nostr.record import EventRecord
+from nostrweet.textsafe import printable
 
 Status = Literal["published", "already", "failed", "error"]
 """published: sent now and some relay took it; already: nothing to send, some relay holds it;
@@ -116,9 +117,9 @@ class PublishOutcome:
         return bool(self.accepted)
 
     def describe(self) -> str:
-        """One line for logs."""
+        """One line for logs; the relays' messages with control and bidi characters escaped."""
         if self.status == "error":
-            return f"not published: {self.message}"
+            return f"not published: {printable(self.message)}"
         parts = [f"{self.status} (event {(self.event_id or '')[:12]}, kind {self.kind})"]
         if self.accepted:
             parts.append(f"accepted by {len(self.accepted)}")
@@ -127,7 +128,7 @@ class PublishOutcome:
         if self.pending:
             parts.append(f"pending on {len(self.pending)}")
         if self.message:
-            parts.append(self.message)
+            parts.append(printable(self.message))
         return ", ".join(parts)
 
 

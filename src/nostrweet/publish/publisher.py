@@ -15,7 +15,9 @@ Interface (the CLI and the daemon call these)::
     await publisher.aclose()
 
 ``keys`` is anything with ``for_user(user_id) -> MirrorKey`` (a KeyDeriver, or a wrapper that returns a
-fixed key for some users). ``progress(done, total)`` is called after each requested tweet.
+fixed key for some users). ``progress(done, total)`` is called first with ``(0, total)``, then as
+requested tweets are done (their events answered, or nothing to send); with a progress callback a
+level's events go out in parts of :data:`PROGRESS_STEP`, so the count moves while they are sent.
 
 A tweet is published as: its dependencies first (parent, quoted, retweeted original; each under its
 own author's identity, 3 levels at most, each id once per call), then itself. Tweets go in rounds of
@@ -37,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 import httpx
@@ -84,6 +86,40 @@ IN_FLIGHT = 8
 local relays; 64 and 256 are slower, because each nostr-sdk send in flight is polled from Python."""
 
 
+PROGRESS_STEP = 20
+"""With a progress bar, a level of independent events is sent in parts of this many, so the bar moves
+while they go out (without one, the whole level is in flight at once)."""
+
+
+class _ProgressCount:
+    """Reports ``progress(done, total)``: the total at once, then each requested tweet as it is done."""
+
+    def __init__(self, progress: Progress | None, ids: Sequence[str]) -> None:
+        self.progress = progress
+        self.wanted = set(ids)
+        self.total = len(ids)
+        self.done: set[str] = set()
+        if progress is not None:
+            progress(0, self.total)
+
+    def split(self, levels: Sequence[Sequence[Unit]]) -> Iterator[Sequence[Unit]]:
+        """The levels in order, each cut into parts of PROGRESS_STEP when progress is reported."""
+        for level in levels:
+            if self.progress is None:
+                yield level
+            else:
+                yield from (level[i : i + PROGRESS_STEP] for i in range(0, len(level), PROGRESS_STEP))
+
+    def advance(self, tweet_ids: Iterable[str]) -> None:
+        """Count these tweets as done (once each; ids not requested are ignored)."""
+        if self.progress is None:
+            return
+        new = self.wanted.intersection(tweet_ids) - self.done
+        if new:
+            self.done |= new
+            self.progress(len(self.done), self.total)
+
+
 class KeySource(Protocol):
     """Where mirror keys come from (a KeyDeriver)."""
 
@@ -92,6 +128,9 @@ class KeySource(Protocol):
 
 class Publisher:
     """Turns cached tweets, profiles and relay lists into events on the configured relays."""
+
+    failure_log_level = logging.WARNING
+    """Level of the log line of each event that reached no relay (the CLI sums them up in one error)."""
 
     def __init__(
         self,
@@ -128,6 +167,7 @@ class Publisher:
         self._uploaders: set[str] = set()  # authors with media uploaded in the current round
         self._blossom_listed: LruDict[str, bool] = LruDict(bounds.listed)
         self._signers: LruDict[str, MirrorKey] = LruDict(bounds.signers)
+        self._progress = _ProgressCount(None, [])
 
     async def aclose(self) -> None:
         """Release what the publisher opened itself (not the pool)."""
@@ -164,7 +204,7 @@ class Publisher:
         seen: set[str] = set()
         by_id: dict[str, PublishOutcome] = {}
         profiled: set[str] = set()
-        done = 0
+        self._progress = _ProgressCount(progress, ids)
         for chunk in chunked(ids, BATCH):
             round_refs: dict[str, EventRef] = {}
             token = object()
@@ -173,9 +213,8 @@ class Publisher:
                 await self._publish_chunk(chunk, seen, by_id, profiled, round_refs)
             finally:
                 del self._rounds[token]
-            done += len(chunk)
-            if progress is not None:
-                progress(done, len(ids))
+            self._progress.advance(chunk)  # the chunk's tweets that had nothing to send
+        self._progress = _ProgressCount(None, [])
         return [by_id[i] for i in ids]
 
     async def _load(self, tweet_id: str) -> TweetDocument | None:
@@ -248,7 +287,7 @@ class Publisher:
         if cap is not None and len(self.outcomes) > cap:
             del self.outcomes[: len(self.outcomes) - cap]
         if outcome.status == "error" or (outcome.status == "failed" and outcome.sent):
-            log.warning("%s %s: %s", outcome.what, outcome.subject_id, outcome.describe())
+            log.log(self.failure_log_level, "%s %s: %s", outcome.what, outcome.subject_id, outcome.describe())
         else:
             log.debug("%s %s: %s", outcome.what, outcome.subject_id, outcome.describe())
         return outcome
@@ -350,6 +389,7 @@ class Publisher:
         results = await asyncio.gather(*(self._lookup_relay(relay, wanted) for relay in self.relays))
         now = self.clock()
         changed: dict[str, EventRecord] = {}
+        already: set[str] = set()
         for relay, found in zip(self.relays, results, strict=True):
             for tid, event in found.items():
                 record = self.records.get_or_create(event.to_dict(), EventSubject.TWEET, tid, tweet_id=tid)
@@ -359,6 +399,9 @@ class Publisher:
                     )
                     changed[record.key] = record
                     log.debug("tweet %s is already on %s (event %s)", tid, relay, event.id[:12])
+                    already.add(tid)
+        if already:
+            log.info("%d tweet(s) already on relays", len(already))
         self.records.save_many(changed.values())
 
     async def _lookup_relay(
@@ -391,7 +434,7 @@ class Publisher:
         fresh = [u.record for u in units if u.record.ensure_relays(u.targets) or u.record.stored_name is None]
         self.records.save_many(fresh)
         sent: list[Unit] = []
-        for level in levels:
+        for level in self._progress.split(levels):
             sendable = [u for u in level if u.targets]
             if not sendable:
                 continue
@@ -411,6 +454,7 @@ class Publisher:
                     )
                 unit.sent = True
             sent.extend(sendable)
+            self._progress.advance(u.subject_id for u in level if u.record.subject is EventSubject.TWEET)
         self.records.save_many(u.record for u in sent)
 
     async def deliver_units(self, units: Sequence[Unit]) -> list[PublishOutcome]:

@@ -21,12 +21,15 @@ _HOSTS = frozenset(
 _PATH_RE = re.compile(
     r"^/(?:[A-Za-z0-9_]{1,15}|i(?:/web)?)/status(?:es)?/([0-9]{1,20})(?:/[A-Za-z0-9_/]*)?/?$"
 )
-_MAX_ID = 2**64 - 1
+_MAX_ID = 2**63 - 1
+"""X ids are signed 64-bit numbers; a larger one is no tweet (and would not fit the state's integers)."""
 
 
 def _check_id(text: str, raw: str) -> str:
-    if not _ID_RE.fullmatch(text) or int(text) > _MAX_ID:
+    if not _ID_RE.fullmatch(text):
         raise InputError(f"invalid tweet id or URL {raw!r}: give a numeric id or an x.com status URL")
+    if int(text) > _MAX_ID:
+        raise InputError(f"invalid tweet id {text}: X ids are below 2^63")
     return text
 
 
