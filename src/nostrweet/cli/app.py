@@ -201,6 +201,7 @@ def _usage_hint(exc: click.UsageError) -> str:
 
 def _register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
+    import nostrweet.cli.import_cmd  # noqa: F401
     from nostrweet.cli import archive_cmds, daemon_cmd, keys_cmd, publish_cmds, utils_cmds  # noqa: F401
 
 
