@@ -35,6 +35,7 @@ class Sizes:
     b4_users: int
     b4_latency: float
     b4_concurrency: int
+    b7_tweets: int = 100_000
 
 
 FULL = Sizes(
@@ -56,6 +57,7 @@ SMOKE = Sizes(
     b4_users=16,
     b4_latency=0.02,
     b4_concurrency=8,
+    b7_tweets=2000,
 )
 
 
@@ -127,12 +129,20 @@ def bench_b4(ctx: Context) -> list[Row]:
     return run_b4_b5(ctx)
 
 
+def bench_b7(ctx: Context) -> list[Row]:
+    """B7: import-archive rate against a bare decode + write loop, and its memory against a tenth."""
+    from benchmarks.b7_import import run_b7
+
+    return run_b7(ctx.work / "b7", ctx.sizes.b7_tweets, 1)
+
+
 BENCHES: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
     "B1": ("convert + sign", bench_b1),
     "B2": ("publish", bench_b2),
     "B3": ("startup index", bench_b3),
     "B4": ("poll cycle + memory (B4, B5)", bench_b4),
     "B6": ("cost growth", bench_b6),
+    "B7": ("X archive import", bench_b7),
 }
 
 
