@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nostrweet.archive.xarchive import parse
+from nostrweet.archive.xarchive import parse, schema
 from nostrweet.bridge.content import render_text
 from nostrweet.errors import InputError
 from nostrweet.twitter.models import decode_document
@@ -19,13 +19,13 @@ from tests.fakes import x_archive_builder as xb
 USER = {"id": xb.ACCOUNT_ID, "username": xb.USERNAME, "name": "Archive Owner"}
 
 
-def one(entry: dict[str, Any]) -> parse.ArchiveTweet:
+def one(entry: dict[str, Any]) -> schema.ArchiveTweet:
     data = b"window.YTD.tweets.part0 = " + json.dumps([entry]).encode()
-    [tweet] = parse.decode_tweets(data, "data/tweets.js")
+    [tweet] = schema.decode_tweets(data, "data/tweets.js")
     return tweet
 
 
-def convert(entry: dict[str, Any], note: parse.Note | None = None) -> parse.Converted:
+def convert(entry: dict[str, Any], note: schema.Note | None = None) -> parse.Converted:
     return parse.convert_tweet(one(entry), dict(USER), "2026-03-01T00:00:00Z", note)
 
 
@@ -38,7 +38,7 @@ def convert(entry: dict[str, Any], note: parse.Note | None = None) -> parse.Conv
     ],
 )
 def test_prefix_is_stripped(data: bytes, body: bytes) -> None:
-    assert parse.strip_prefix(data, "x.js") == body
+    assert schema.strip_prefix(data, "x.js") == body
 
 
 @pytest.mark.parametrize(
@@ -51,12 +51,12 @@ def test_prefix_is_stripped(data: bytes, body: bytes) -> None:
 )
 def test_part_without_prefix_is_an_input_error_naming_the_file(data: bytes) -> None:
     with pytest.raises(InputError, match=r"data/tweets-part3\.js"):
-        parse.decode_tweets(data, "data/tweets-part3.js")
+        schema.decode_tweets(data, "data/tweets-part3.js")
 
 
 def test_part_that_is_not_json_after_its_prefix_is_an_input_error_naming_the_file() -> None:
     with pytest.raises(InputError, match=r"data/tweets\.js: not JSON"):
-        parse.decode_tweets(b'window.YTD.tweets.part0 = [{"tweet": {', "data/tweets.js")
+        schema.decode_tweets(b'window.YTD.tweets.part0 = [{"tweet": {', "data/tweets.js")
 
 
 @pytest.mark.parametrize(
@@ -181,9 +181,9 @@ def test_photo_and_video_become_media_objects_with_our_keys() -> None:
 def test_long_tweet_takes_its_full_text_from_the_note() -> None:
     head = xb.NOTE_TEXT[:250] + "… https://t.co/nnnn"
     tweet = one(xb.tweet(xb.LONG, head, day=24, second=7))
-    note = parse.Note(createdAt="2026-02-24T09:10:07.000Z", core=parse.NoteCore(text=xb.NOTE_TEXT))
-    other = parse.Note(createdAt="2026-02-24T09:10:07.000Z", core=parse.NoteCore(text="Something else"))
-    late = parse.Note(createdAt="2026-02-24T09:10:09.000Z", core=parse.NoteCore(text=xb.NOTE_TEXT))
+    note = schema.Note(createdAt="2026-02-24T09:10:07.000Z", core=schema.NoteCore(text=xb.NOTE_TEXT))
+    other = schema.Note(createdAt="2026-02-24T09:10:07.000Z", core=schema.NoteCore(text="Something else"))
+    late = schema.Note(createdAt="2026-02-24T09:10:09.000Z", core=schema.NoteCore(text=xb.NOTE_TEXT))
     assert parse.note_matches(tweet, note)
     assert not parse.note_matches(tweet, other)
     assert not parse.note_matches(tweet, late)
@@ -209,8 +209,8 @@ def test_older_version_of_an_edited_tweet_is_superseded() -> None:
 
 def test_account_user_never_carries_the_email() -> None:
     raw = b"window.YTD.account.part0 = " + json.dumps(xb.account_entries()).encode()
-    account = parse.decode_account(raw, "data/account.js")
-    profile = parse.decode_profile(
+    account = schema.decode_account(raw, "data/account.js")
+    profile = schema.decode_profile(
         b"window.YTD.profile.part0 = " + json.dumps(xb.profile_entries()).encode(), "data/profile.js"
     )
     user = parse.account_user(account, profile)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from nostrweet.archive.xarchive import parse
+from nostrweet.archive.xarchive import parse, schema
 from nostrweet.archive.xarchive.reader import XArchive
 from nostrweet.cache import layout
 from nostrweet.cache.atomic import create_private, fsync_dir, temp_path
@@ -107,24 +107,24 @@ class Importer:
     def run(self, progress: Progress | None = None) -> ImportSummary:
         """Import every part, then link references and write the profile."""
         archive = self.archive
-        account = parse.decode_account(archive.read("account.js"), "data/account.js")
+        account = schema.decode_account(archive.read("account.js"), "data/account.js")
         profile = (
-            parse.decode_profile(archive.read("profile.js"), "data/profile.js")
+            schema.decode_profile(archive.read("profile.js"), "data/profile.js")
             if archive.has("profile.js")
             else None
         )
         user = parse.account_user(account, profile)
         self.summary.username = account.username
-        notes: dict[str, list[parse.Note]] = {}
+        notes: dict[str, list[schema.Note]] = {}
         if archive.has("note-tweet.js"):
-            for note in parse.decode_notes(archive.read("note-tweet.js"), "data/note-tweet.js"):
+            for note in schema.decode_notes(archive.read("note-tweet.js"), "data/note-tweet.js"):
                 if note.createdAt:
                     notes.setdefault(parse.note_key(note.createdAt), []).append(note)
         links: list[tuple[int, int]] = []
         done = total = 0
         fetched_at = _iso(self.clock())
         for part in archive.parts:
-            tweets = parse.decode_tweets(archive.read(part), f"data/{part}")
+            tweets = schema.decode_tweets(archive.read(part), f"data/{part}")
             total += len(tweets)
             while tweets:
                 tweet = tweets.pop()  # drop each as it is handled
@@ -139,10 +139,10 @@ class Importer:
 
     def _one(
         self,
-        tweet: parse.ArchiveTweet,
+        tweet: schema.ArchiveTweet,
         user: dict[str, object],
         fetched_at: str,
-        notes: dict[str, list[parse.Note]],
+        notes: dict[str, list[schema.Note]],
     ) -> list[str]:
         if not tweet.id_str.isdigit():
             self.summary.skipped["without an id"] += 1
@@ -180,7 +180,7 @@ class Importer:
         self.summary.imported += 1
         return converted.references
 
-    def _refs_of(self, tweet: parse.ArchiveTweet) -> list[str]:
+    def _refs_of(self, tweet: schema.ArchiveTweet) -> list[str]:
         converted = parse.convert_tweet(tweet, {"id": "0", "username": "x"}, "", None)
         return converted.references
 
