@@ -216,3 +216,13 @@ def test_generated_archive_smoke(tmp_path: Path, data_dir: Path) -> None:
     archive.close()
     assert summary.imported == 25 and progress[-1] == (25, 25)
     assert len(CacheStore(data_dir).tweet_ids_of(xb.USERNAME)) == 25
+
+
+def test_tweet_with_an_unreadable_date_is_skipped_with_a_reason(tmp_path: Path, data_dir: Path) -> None:
+    arc = xb.standard_archive()
+    entries = arc.parts["data/tweets-part1.js"]
+    entries[0]["tweet"]["created_at"] = "yesterday"
+    arc.part("data/tweets-part1.js", "tweets.part1", entries)
+    summary = run_import(arc.write_zip(tmp_path / "a.zip"), data_dir)
+    assert summary.skipped == {"retweet without original": 1, "unreadable date": 1}
+    assert summary.imported == 7 and "1 unreadable date" in summary.line()

@@ -156,12 +156,13 @@ class Importer:
         if self.store.has_tweet(tweet.id_str):
             self.summary.already_cached += 1
             return self._refs_of(tweet)
-        note = None
-        if tweet.created_at:
-            note = next(
-                (n for n in notes.get(parse.note_key(tweet.created_at), []) if parse.note_matches(tweet, n)),
-                None,
-            )
+        try:
+            when = parse.note_key(tweet.created_at)
+        except ValueError:
+            log.warning("tweet %s: unreadable created_at %r; not imported", tweet.id_str, tweet.created_at)
+            self.summary.skipped[parse.SKIP_NO_DATE] += 1
+            return []
+        note = next((n for n in notes.get(when, []) if parse.note_matches(tweet, n)), None)
         converted = parse.convert_tweet(tweet, dict(user), fetched_at, note)
         missing: set[str] = set()
         by_key = {m["media_key"]: m for m in converted.document["includes"]["media"]}

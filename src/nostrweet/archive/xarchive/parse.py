@@ -26,6 +26,7 @@ DOCUMENT_FORMAT = 1
 SOURCE = "x-archive"
 SKIP_RETWEET = "retweet without original"
 SKIP_EDITED = "older version of an edited tweet"
+SKIP_NO_DATE = "unreadable date"
 
 _STATUS_RE = re.compile(
     r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/(?:[A-Za-z0-9_]{1,15}|i(?:/web)?)/status(?:es)?/([0-9]{1,19})(/.*)?$"
