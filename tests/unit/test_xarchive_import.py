@@ -213,8 +213,10 @@ def test_generated_archive_smoke(tmp_path: Path, data_dir: Path) -> None:
     summary = Importer(archive, CacheStore(data_dir), clock=lambda: CLOCK).run(
         lambda d, t: progress.append((d, t))
     )
+    total = sum(archive.size(p) for p in archive.parts)
+    assert summary.imported == 25 and progress[-1] == (total, total)
+    assert [d for d, _ in progress] == sorted(d for d, _ in progress)
     archive.close()
-    assert summary.imported == 25 and progress[-1] == (25, 25)
     assert len(CacheStore(data_dir).tweet_ids_of(xb.USERNAME)) == 25
 
 

@@ -1,7 +1,8 @@
-"""Import an opened X archive into the cache, streaming one part at a time (SPEC §12).
+"""Import an opened X archive into the cache, streaming (SPEC §12).
 
-For each part: decode it (the per-part memory bound), convert each tweet (``parse``), copy its media
-from the archive under our names, and write its document through the store. A tweet already cached
+Each part is read in chunks and decoded one tweet at a time (``schema.iter_tweets``); each tweet is
+converted (``parse``), its media are copied from the archive under our names, and its document is
+written through the store. A tweet already cached
 is left alone. After the last part, replies and quotes whose referenced tweet is cached get it in
 their includes (``link_reference``), so they are published with e/q tags. What is kept across parts
 is one pair of ids per reply or quote, not the tweets.
@@ -13,7 +14,7 @@ import hashlib
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from nostrweet.cache.store import CacheStore
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int], None]  # (bytes of the tweets parts read, their total)
 _CHUNK = 1 << 20
 _KNOWN_EXT = {"jpg", "jpeg", "png", "gif", "webp", "mp4", "mov", "m4v"}
 
@@ -103,6 +104,7 @@ class Importer:
         self.store = store
         self.clock = clock
         self.summary = ImportSummary()
+        self._read = 0  # bytes of the tweets parts read so far
 
     def run(self, progress: Progress | None = None) -> ImportSummary:
         """Import every part, then link references and write the profile."""
@@ -121,21 +123,28 @@ class Importer:
                 if note.createdAt:
                     notes.setdefault(parse.note_key(note.createdAt), []).append(note)
         links: list[tuple[int, int]] = []
-        done = total = 0
+        total = sum(archive.size(part) for part in archive.parts)
+        done = 0
         fetched_at = _iso(self.clock())
         for part in archive.parts:
-            tweets = schema.decode_tweets(archive.read(part), f"data/{part}")
-            total += len(tweets)
-            while tweets:
-                tweet = tweets.pop()  # drop each as it is handled
+            for tweet in schema.iter_tweets(self._counted(part), f"data/{part}"):
                 refs = self._one(tweet, user, fetched_at, notes)
                 links.extend((int(tweet.id_str), int(r)) for r in refs)
-                done += 1
                 if progress is not None:
-                    progress(done, total)
+                    progress(self._read, total)
+            done += archive.size(part)
+            self._read = done
+            if progress is not None:
+                progress(done, total)
         self._link(links)
         self._profile(user)
         return self.summary
+
+    def _counted(self, part: str) -> Iterator[bytes]:
+        """The part's chunks, counting the bytes read for the progress bar."""
+        for chunk in self.archive.chunks(part):
+            self._read += len(chunk)
+            yield chunk
 
     def _one(
         self,

@@ -21,6 +21,7 @@ from nostrweet.errors import InputError
 
 _PART_RE = re.compile(r"^(tweets?)(?:-part([0-9]+))?\.js$")
 MEDIA_DIRS = ("tweets_media", "tweet_media")
+CHUNK = 1 << 20
 
 
 def unsafe_member(info: zipfile.ZipInfo) -> str | None:
@@ -97,11 +98,29 @@ class XArchive:
         return name in self.names
 
     def read(self, name: str) -> bytes:
-        """The bytes of ``data/<name>`` (one part at a time: this is the import's memory bound)."""
+        """The bytes of ``data/<name>`` (for the small parts: account, profile, notes)."""
         if self._zip is not None:
             return self._zip.read(self._root + "data/" + name)
         assert self._dir is not None
         return (self._dir / name).read_bytes()
+
+    def chunks(self, name: str, size: int = CHUNK) -> Iterator[bytes]:
+        """The bytes of ``data/<name>`` in chunks, for a part too large to hold at once."""
+        if self._zip is not None:
+            stream: IO[bytes] = self._zip.open(self._root + "data/" + name)
+        else:
+            assert self._dir is not None
+            stream = (self._dir / name).open("rb")
+        with stream:
+            while chunk := stream.read(size):
+                yield chunk
+
+    def size(self, name: str) -> int:
+        """The size of ``data/<name>`` in bytes (uncompressed)."""
+        if self._zip is not None:
+            return self._zip.getinfo(self._root + "data/" + name).file_size
+        assert self._dir is not None
+        return (self._dir / name).stat().st_size
 
     @contextmanager
     def open_media(

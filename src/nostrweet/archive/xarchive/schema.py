@@ -8,11 +8,13 @@ says so. Field names are the archive's own (camelCase in ``account.js``, ``profi
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from types import GenericAlias
 from typing import Any
 
 import msgspec
 
+from nostrweet.archive.xarchive.stream import iter_array_objects
 from nostrweet.errors import InputError
 
 _PREFIX_RE = re.compile(rb"\A\s*window\.YTD\.[A-Za-z0-9_]+\.part[0-9]+\s*=\s*")
@@ -222,3 +224,26 @@ def decode_profile(data: bytes, name: str) -> Profile | None:
 def decode_notes(data: bytes, name: str) -> list[Note]:
     """The long tweets of ``note-tweet.js``."""
     return [e.noteTweet for e in _decode(data, name, _NoteEntry)]
+
+
+def iter_tweets(chunks: Iterable[bytes], name: str) -> Iterator[ArchiveTweet]:
+    """The tweets of one ``tweets.js`` part read chunk by chunk (:func:`iter_array_objects`): memory
+    holds one chunk and one tweet, whatever the part's size. InputError naming the file when the part
+    has no prefix or is not JSON after it; the tweets before the bad place have been yielded."""
+    source = iter(chunks)
+    head = b""
+    for chunk in source:  # the prefix is a few dozen bytes at the start
+        head += chunk
+        if len(head) >= 256:
+            break
+    body = strip_prefix(head, name)
+    try:
+        for raw in iter_array_objects(_chain(body, source)):
+            yield msgspec.convert(raw, _TweetEntry, strict=False).tweet
+    except (ValueError, msgspec.ValidationError) as exc:
+        raise InputError(f"bad archive part {name}: not JSON after its prefix ({exc})") from None
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
