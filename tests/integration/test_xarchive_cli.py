@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import pty
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -109,3 +113,37 @@ def test_bad_archive_exits_2_in_one_line_and_writes_nothing_outside_the_data_dir
     assert not outside
     if case != "bad part":  # refused before anything is written: not even the data dir
         assert after == before
+
+
+def test_progress_bar_shows_on_a_terminal_and_not_when_piped(tmp_path: Path) -> None:
+    path = xb.standard_archive().write_zip(tmp_path / "x.zip")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOSTRWEET_", "TWITTER_"))}
+    env["COLUMNS"] = "100"
+    outputs = []
+    for terminal in (True, False):
+        data = tmp_path / f"data-{terminal}"
+        cmd = [sys.executable, "-m", "nostrweet", "-d", str(data), "import-archive", str(path)]
+        if terminal:
+            leader, follower = pty.openpty()
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=follower, env=env, timeout=120)
+            os.close(follower)
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(leader, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            os.close(leader)
+            err = b"".join(chunks).decode(errors="replace")
+        else:
+            proc = subprocess.run(cmd, capture_output=True, env=env, timeout=120)
+            err = proc.stderr.decode()
+        assert proc.returncode == 0
+        assert b"8 imported" in proc.stdout
+        outputs.append(err)
+    on_terminal, piped = outputs
+    assert "import" in on_terminal and "━" in on_terminal, on_terminal
+    assert "━" not in piped
