@@ -228,3 +228,24 @@ def test_tweet_with_an_unreadable_date_is_skipped_with_a_reason(tmp_path: Path, 
     summary = run_import(arc.write_zip(tmp_path / "a.zip"), data_dir)
     assert summary.skipped == {"retweet without original": 1, "unreadable date": 1}
     assert summary.imported == 7 and "1 unreadable date" in summary.line()
+
+
+@pytest.mark.parametrize(("field", "value"), [("username", "../evil"), ("accountId", "12ab")])
+def test_invalid_account_is_refused_before_any_tweet_is_written(
+    tmp_path: Path, data_dir: Path, field: str, value: str
+) -> None:
+    arc = xb.standard_archive()
+    entries = xb.account_entries()
+    entries[0]["account"][field] = value
+    arc.part("data/account.js", "account.part0", entries)
+    with pytest.raises(InputError, match=r"data/account\.js"):
+        run_import(arc.write_zip(tmp_path / "a.zip"), data_dir)
+    assert not CacheStore(data_dir).index.tweets
+
+
+def test_note_with_an_unreadable_date_is_ignored(tmp_path: Path, data_dir: Path) -> None:
+    arc = xb.standard_archive()
+    notes = arc.parts["data/note-tweet.js"]
+    notes.append({"noteTweet": {"noteTweetId": "5", "createdAt": "someday", "core": {"text": "x"}}})
+    arc.part("data/note-tweet.js", "noteTweet.part0", notes)
+    assert run_import(arc.write_zip(tmp_path / "a.zip"), data_dir).imported == 8

@@ -25,6 +25,7 @@ from nostrweet.archive.xarchive.reader import XArchive
 from nostrweet.cache import layout
 from nostrweet.cache.atomic import create_private, fsync_dir, temp_path
 from nostrweet.cache.store import CacheStore
+from nostrweet.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -115,13 +116,17 @@ class Importer:
             if archive.has("profile.js")
             else None
         )
+        if not account.accountId.isdigit() or layout.USERNAME_RE.fullmatch(account.username) is None:
+            raise InputError(f"bad archive part data/account.js: account {account.username!r} is not valid")
         user = parse.account_user(account, profile)
         self.summary.username = account.username
         notes: dict[str, list[schema.Note]] = {}
         if archive.has("note-tweet.js"):
             for note in schema.decode_notes(archive.read("note-tweet.js"), "data/note-tweet.js"):
-                if note.createdAt:
+                try:
                     notes.setdefault(parse.note_key(note.createdAt), []).append(note)
+                except ValueError:
+                    log.warning("long tweet %s: unreadable createdAt; not used", note.noteTweetId)
         links: list[tuple[int, int]] = []
         total = sum(archive.size(part) for part in archive.parts)
         done = 0
