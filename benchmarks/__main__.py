@@ -36,6 +36,7 @@ class Sizes:
     b4_latency: float
     b4_concurrency: int
     b8_records: int = 10_000
+    b9_tweets: int = 100_000
 
 
 FULL = Sizes(
@@ -59,6 +60,7 @@ SMOKE = Sizes(
     b4_latency=0.02,
     b4_concurrency=8,
     b8_records=500,
+    b9_tweets=2000,
 )
 
 
@@ -137,6 +139,13 @@ def bench_b8(ctx: Context) -> list[Row]:
     return run_b8(ctx.work, ctx.sizes.b8_records, ctx.sizes.reps)
 
 
+def bench_b9(ctx: Context) -> list[Row]:
+    """B9: import-archive rate against a bare decode + write loop, and its memory against a tenth."""
+    from benchmarks.b9_import import run_b9
+
+    return run_b9(ctx.work / "b9", ctx.sizes.b9_tweets, 1)
+
+
 BENCHES: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
     "B1": ("convert + sign", bench_b1),
     "B2": ("publish", bench_b2),
@@ -144,6 +153,7 @@ BENCHES: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
     "B4": ("poll cycle + memory (B4, B5)", bench_b4),
     "B6": ("cost growth", bench_b6),
     "B8": ("state database vs record files", bench_b8),
+    "B9": ("X archive import", bench_b9),
 }
 
 

@@ -252,6 +252,7 @@ def _register_commands() -> None:
     from nostrweet.cli import (  # noqa: F401
         archive_cmds,
         daemon_cmd,
+        import_cmd,
         keys_cmd,
         mnemonic_cmd,
         publish_cmds,

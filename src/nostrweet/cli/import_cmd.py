@@ -1,0 +1,33 @@
+"""``import-archive PATH``: the account's own X archive (zip or folder) into the cache (docs/IMPORT.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nostrweet.archive.xarchive.importer import Importer
+from nostrweet.archive.xarchive.reader import XArchive
+from nostrweet.cache.store import CacheStore
+from nostrweet.cli.app import app, options_of
+from nostrweet.cli.archive_cmds import progress_bar
+
+
+@app.command("import-archive")
+def import_archive(
+    ctx: typer.Context,
+    path: Annotated[
+        str, typer.Argument(metavar="PATH", help="The X archive: its zip, or the unpacked folder.")
+    ],
+) -> None:
+    """Import the account's own X archive into the cache (no bearer token or mnemonic needed)."""
+    options = options_of(ctx)
+    archive = XArchive(Path(path).expanduser())  # refuses a bad archive before anything is written
+    try:
+        store = CacheStore(options.data_dir)
+        with progress_bar("import", options) as progress:
+            summary = Importer(archive, store).run(progress)
+    finally:
+        archive.close()
+    print(f"@{summary.username}: {summary.line()}")
