@@ -206,7 +206,7 @@ def test_directories_named_like_a_tweet_and_a_record_are_skipped(
     record_dir.mkdir()
 
     listed = cli.run("list-tweets", "-u", SMALL)
-    assert listed.stdout.count("\n") == len(cached), listed.stdout
+    assert listed.stdout.count("\n") == 1 + len(cached), listed.stdout  # the header, then one per tweet
     assert listed.stderr.count(str(tweet_dir)) == 1, listed.stderr
 
     posted = cli.run("post-user-to-nostr", SMALL, "-r", sdk_relay)
