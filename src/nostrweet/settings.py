@@ -48,6 +48,7 @@ __all__ = [
     "parse_config",
     "parse_relay_urls",
     "resolve_global_options",
+    "rust_log_level",
     "split_list",
 ]
 
@@ -88,6 +89,26 @@ LOG_LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+
+
+_RUST_LEVELS = {"trace": "debug", "debug": "debug", "info": "info", "warn": "warning", "error": "error"}
+
+
+def rust_log_level(value: str) -> str | None:
+    """The level part of the earlier tool's ``RUST_LOG`` (``info``, ``warn``, ``nostrweet=debug,hyper=info``)
+    as one of :data:`LOG_LEVELS`: the directive for nostrweet, else the one without a target; None when
+    neither names a level we know (``off`` keeps only errors)."""
+    chosen: str | None = None
+    for directive in value.replace(" ", "").lower().split(","):
+        target, _, level = directive.rpartition("=")
+        level = "error" if level == "off" else _RUST_LEVELS.get(level, "")
+        if not level:
+            continue
+        if target.split("::")[0] == "nostrweet":
+            return level
+        if not target:
+            chosen = level
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -175,7 +196,9 @@ def resolve_global_options(
     warnings: list[str] = []
     config = load_config(Path(config_path).expanduser()) if config_path else ConfigFile()
 
-    data = data_dir or config.get("daemon", "data_dir") or DEFAULT_DATA_DIR
+    # NOSTRWEET_DATA_DIR arrives as data_dir; the earlier tool's container image sets NOSTRWEET_OUTPUT_DIR
+    legacy_dir = os.environ.get("NOSTRWEET_OUTPUT_DIR")
+    data = data_dir or legacy_dir or config.get("daemon", "data_dir") or DEFAULT_DATA_DIR
     token = bearer_token or config.get("twitter", "bearer_token")
     api_url = (twitter_api_url or config.get("twitter", "api_url") or DEFAULT_API_URL).rstrip("/")
     parts = urlsplit(api_url)
@@ -201,7 +224,12 @@ def resolve_global_options(
     if verbose or quiet:
         level = logging.ERROR if quiet else (logging.DEBUG if verbose else logging.INFO)
     else:
-        name = (os.environ.get("NOSTRWEET_LOG_LEVEL") or config.get("daemon", "log_level") or "info").lower()
+        name = (
+            os.environ.get("NOSTRWEET_LOG_LEVEL")
+            or rust_log_level(os.environ.get("RUST_LOG", ""))
+            or config.get("daemon", "log_level")
+            or "info"
+        ).lower()
         if name not in LOG_LEVELS:
             raise InputError(f"invalid log level {name!r}: use one of {', '.join(LOG_LEVELS)}")
         level = LOG_LEVELS[name]

@@ -327,3 +327,66 @@ def test_keys_json_is_one_object_and_the_nsec_only_when_asked(tmp_path: Path, ph
     )
     shown = json.loads(proc.stdout)
     assert shown["nsec"] == key.nsec() and shown["npub"] == key.npub
+
+
+# ---------------------------------------------------------------- global options after the command
+
+
+def test_global_options_after_the_command_work_as_before_it(
+    tmp_path: Path, x_api: FakeXApi, phrase_file: Path
+) -> None:
+    data = tmp_path / "archive"
+    fetched = nostrweet(
+        "user-tweets", USER, "--count", "5", "-d", str(data), "--twitter-api-url", x_api.url,
+        "--bearer-token", TOKEN, cwd=tmp_path,
+    )  # fmt: skip
+    assert fetched.returncode == 0, fetched.stderr
+    assert not (tmp_path / "downloads").exists()  # the -d after the command was the one used
+    listed = nostrweet("list-tweets", "-d", str(data), "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    tweets = [json.loads(line) for line in listed.stdout.splitlines()]  # one object a line
+    assert tweets and len(tweets) == len([p for p in data.glob("*.json") if "_profile" not in p.name])
+    # show-tweet --pretty (the earlier tool's flag, and the default) and --compact
+    shown = {
+        flag: nostrweet(
+            "show-tweet",
+            tweets[0]["id"],
+            *flag,
+            "-d",
+            str(data),
+            "--mnemonic-file",
+            str(phrase_file),
+            cwd=tmp_path,
+        )
+        for flag in ((), ("--pretty",), ("--compact",))
+    }
+    assert shown[()].stdout == shown[("--pretty",)].stdout and shown[()].stdout.count("\n") > 10
+    assert shown[("--compact",)].stdout.count("\n") == 1
+    assert json.loads(shown[("--compact",)].stdout) == json.loads(shown[()].stdout)
+
+    after = nostrweet(
+        "keys", "1", "--json", "--key-derivation", "legacy", "--mnemonic-file", str(phrase_file), cwd=tmp_path
+    )
+    before = nostrweet(
+        "--key-derivation", "legacy", "--mnemonic-file", str(phrase_file), "keys", "1", "--json", cwd=tmp_path
+    )
+    nip06 = nostrweet("--mnemonic-file", str(phrase_file), "keys", "1", "--json", cwd=tmp_path)
+    assert after.returncode == before.returncode == nip06.returncode == 0, after.stderr
+    assert json.loads(after.stdout)["pubkey"] == json.loads(before.stdout)["pubkey"]
+    assert json.loads(after.stdout)["pubkey"] != json.loads(nip06.stdout)["pubkey"]
+
+
+def test_the_earlier_tools_environment_variables(tmp_path: Path, x_api: FakeXApi) -> None:
+    legacy_dir = tmp_path / "output"
+    env = clean_env(NOSTRWEET_OUTPUT_DIR=str(legacy_dir), RUST_LOG="nostrweet=debug,hyper=info")
+    fetched = nostrweet(
+        "--twitter-api-url", x_api.url, "--bearer-token", TOKEN, "user-tweets", USER, "--count", "5",
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert fetched.returncode == 0, fetched.stderr
+    assert any(legacy_dir.glob(f"*_{USER.lower()}_*.json")) and not (tmp_path / "downloads").exists()
+    assert "DEBUG" in fetched.stderr or '"debug"' in fetched.stderr  # RUST_LOG's level for nostrweet
+    # NOSTRWEET_DATA_DIR wins over the earlier tool's variable
+    env["NOSTRWEET_DATA_DIR"] = str(tmp_path / "data")
+    listed = nostrweet("list-tweets", cwd=tmp_path, env=env)
+    assert listed.returncode == 0 and USER not in listed.stdout, listed.stdout

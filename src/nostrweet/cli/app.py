@@ -21,6 +21,7 @@ import typer
 from dotenv import load_dotenv
 
 from nostrweet import __version__
+from nostrweet.cli.argv import hoist_global_options
 from nostrweet.cli.choices import KeyDerivationChoice, LogFormatChoice
 from nostrweet.errors import EXIT_BAD_INPUT, EXIT_FAILURE, NostrweetError, describe_os_error
 from nostrweet.logs import configure_logging, register_secret, scrub
@@ -306,8 +307,9 @@ def main(argv: list[str] | None = None) -> None:
     _log_format = _requested_log_format(sys.argv[1:] if argv is None else argv)
     _register_commands()
     command = typer.main.get_command(app)
+    args = hoist_global_options(sys.argv[1:] if argv is None else argv, command)
     try:
-        result = command.main(args=argv, prog_name="nostrweet", standalone_mode=False)
+        result = command.main(args=args, prog_name="nostrweet", standalone_mode=False)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except Exception as exc:

@@ -85,7 +85,9 @@ def _fail_if_unreached(outcomes: Sequence[PublishOutcome]) -> None:
 def show_tweet(
     ctx: typer.Context,
     tweet: Annotated[str, typer.Argument(metavar="URL_OR_ID")],
-    compact: Annotated[bool, typer.Option("--compact", help="One-line JSON.")] = False,
+    pretty: Annotated[
+        bool, typer.Option("--pretty/--compact", help="Indented JSON (the default), or one line.")
+    ] = True,
 ) -> None:
     """Print the cached tweet and the Nostr event(s) it would become."""
     options = options_of(ctx)
@@ -103,7 +105,7 @@ def show_tweet(
     emit(
         json_safe(
             json.dumps(out, ensure_ascii=False, separators=(",", ":"))
-            if compact
+            if not pretty
             else json.dumps(out, indent=2, ensure_ascii=False)
         )
     )
