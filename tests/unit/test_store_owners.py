@@ -197,6 +197,7 @@ def test_files_0600_and_new_dirs_0700(tmp_path: Path) -> None:
         os.umask(old)
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
     assert stat.S_IMODE(made.stat().st_mode) == 0o700
+    assert stat.S_IMODE(made.parent.stat().st_mode) == 0o700  # a parent it had to create too
     files = [p for p in data.rglob("*") if p.is_file()]
     assert len(files) == 4
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {oct(0o600)}

@@ -46,8 +46,10 @@ def create_private(path: Path) -> int:
 
 
 def make_private_dir(path: Path) -> None:
-    """Create a directory (and its missing parents) with mode 0700; an existing one is left as it is."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    """Create a directory and its missing parents, each with mode 0700; an existing one is left as it is."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=DIR_MODE, exist_ok=True)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
