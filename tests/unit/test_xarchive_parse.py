@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from nostrweet.archive.xarchive import parse, schema
 from nostrweet.bridge.content import render_text
-from nostrweet.bridge.events import imeta_tag, original_media_link
 from nostrweet.errors import InputError
 from nostrweet.twitter.models import decode_document
 from tests.fakes import x_archive_builder as xb
@@ -266,20 +265,3 @@ def test_ids_and_dates_are_kept_and_no_tco_survives_where_an_expanded_url_exists
         url_for=lambda u: u.expanded_url or u.url,
     )
     assert "https://t.co/" not in rendered.text
-
-
-@pytest.mark.parametrize("kind", ["photo", "video"])
-def test_imported_media_hash_becomes_imeta_x_without_blossom(kind: str) -> None:
-    tid = xb.PHOTO
-    item = (
-        xb.photo(tid, "11", "https://t.co/pppp", 4, "Ph.jpg")
-        if kind == "photo"
-        else xb.video(tid, "12", "https://t.co/pppp", 4, "clip")
-    )
-    converted = convert(xb.tweet(tid, "One https://t.co/pppp", media=[item]))
-    converted.document["includes"]["media"][0]["sha256"] = "ab" * 32
-    doc = decode_document(converted.document)
-    [key] = doc.data.attachments.media_keys  # type: ignore[union-attr]
-    link = original_media_link(doc.media(key))  # type: ignore[arg-type]
-    assert link.sha256 == "ab" * 32
-    assert f"x {'ab' * 32}" in imeta_tag(link)

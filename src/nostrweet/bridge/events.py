@@ -184,13 +184,13 @@ def original_media_link(media: Media) -> MediaLink:
         mp4s = [v for v in media.variants if v.url and v.content_type == "video/mp4"]
         if mp4s:
             best = max(mp4s, key=lambda v: v.bit_rate or 0)
-            return MediaLink(url=best.url, mime="video/mp4", sha256=media.sha256, dim=dim, alt=alt)
+            return MediaLink(url=best.url, mime="video/mp4", dim=dim, alt=alt)
     url = media.url or media.preview_image_url or ""
     if not url:
         return MediaLink(url="", dim=dim, alt=alt)
     if media.type == "photo" and url.startswith(("https://pbs.twimg.com/", "http://pbs.twimg.com/")):
         url = _orig_photo_url(url)
-    return MediaLink(url=url, mime=_mime_of(url), sha256=media.sha256, dim=dim, alt=alt)
+    return MediaLink(url=url, mime=_mime_of(url), dim=dim, alt=alt)
 
 
 def _created_at(doc: TweetDocument) -> int:

@@ -123,7 +123,6 @@ class Media(_Base):
     alt_text: str | None = None
     duration_ms: int | None = None
     variants: list[Variant] = []
-    sha256: str | None = None  # ours: the hash of the file an X archive import copied
 
 
 class PollOption(_Base):

@@ -179,7 +179,6 @@ class Importer:
         note = next((n for n in notes.get(when, []) if parse.note_matches(tweet, n)), None)
         converted = parse.convert_tweet(tweet, dict(user), fetched_at, note)
         missing: set[str] = set()
-        by_key = {m["media_key"]: m for m in converted.document["includes"]["media"]}
         for item in converted.media:  # a missing item is dropped, so the next ones move up by one
             sha = self._copy(tweet.id_str, item, item.n - len(missing), str(user["username"]))
             if sha is None:
@@ -188,8 +187,6 @@ class Importer:
                 log.warning(
                     "tweet %s: media %d is not in the archive; imported without it", tweet.id_str, item.n
                 )
-            else:
-                by_key[item.key]["sha256"] = sha
         document = parse.drop_media(converted.document, missing)
         self.store.write_tweet(document)
         self.summary.imported += 1
