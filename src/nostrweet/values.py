@@ -16,6 +16,7 @@ __all__ = [
     "MAX_UNIX_SECONDS",
     "MAX_WAIT_SECONDS",
     "check_seconds",
+    "http_origin",
     "parse_blossom_urls",
     "parse_relay_urls",
     "parse_urls",
@@ -78,3 +79,22 @@ def parse_relay_urls(values: list[str] | tuple[str, ...] | str | None) -> list[s
 def parse_blossom_urls(values: list[str] | tuple[str, ...] | str | None) -> list[str]:
     """Validate Blossom server URLs (``http://`` or ``https://`` only), without a trailing slash."""
     return [u.rstrip("/") for u in parse_urls(values, ("http", "https"), "Blossom server")]
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def http_origin(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an http(s) URL, lower-case, with the scheme's default port filled
+    in; None for any other URL or one that does not parse. Two URLs are on the same server when
+    their origins are equal."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return scheme, host, port if port is not None else _DEFAULT_PORTS[scheme]

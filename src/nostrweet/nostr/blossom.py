@@ -26,12 +26,12 @@ import httpx
 from nostrweet.errors import OperationalError
 from nostrweet.nostr.event import SignedEvent, UnsignedEvent, sign_event
 from nostrweet.nostr.keys import MirrorKey
+from nostrweet.values import http_origin
 
 AUTH_KIND = 24242
 DEFAULT_TTL = 300
 MAX_ANSWER_BYTES = 64 * 1024
 """The most of a Blossom server's upload answer that is read; a blob descriptor is a few hundred bytes."""
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class BlossomError(OperationalError):
@@ -74,23 +74,10 @@ def auth_header(event: SignedEvent) -> str:
     return "Nostr " + base64.b64encode(event.to_json().encode("utf-8")).decode("ascii")
 
 
-def _origin(url: str) -> tuple[str, str, int] | None:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if scheme not in _DEFAULT_PORTS or not host:
-        return None
-    return scheme, host, port if port is not None else _DEFAULT_PORTS[scheme]
-
-
 def blob_url_ok(server: str, url: str, sha256: str) -> bool:
     """True when ``url`` is http(s) on ``server``'s own origin and its path names the blob's sha256."""
-    origin = _origin(url)
-    if origin is None or origin != _origin(server):
+    origin = http_origin(url)
+    if origin is None or origin != http_origin(server):
         return False
     if any(c in url for c in "\r\n\t "):
         return False

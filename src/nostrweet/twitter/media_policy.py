@@ -11,27 +11,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from nostrweet.values import http_origin
+
 X_MEDIA_HOSTS = frozenset({"pbs.twimg.com", "video.twimg.com", "abs.twimg.com", "ton.twimg.com"})
 MAX_REDIRECTS = 5
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _origin(url: str) -> tuple[str, str, int] | None:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if scheme not in _DEFAULT_PORTS or not host:
-        return None
-    return scheme, host, port if port is not None else _DEFAULT_PORTS[scheme]
 
 
 def refusal(url: str, api_root: str) -> str | None:
     """Why ``url`` must not be fetched, or None when it may be (see the module docstring)."""
-    origin = _origin(url)
+    origin = http_origin(url)
     if origin is None:
         return "not an http(s) URL"
     try:
@@ -42,7 +30,7 @@ def refusal(url: str, api_root: str) -> str | None:
     scheme, host, port = origin
     if scheme == "https" and host in X_MEDIA_HOSTS and port == 443:
         return None
-    root = _origin(api_root)
+    root = http_origin(api_root)
     if root is not None and origin == root:
         return None
     return f"host {host} is not one of X's media hosts"
