@@ -120,10 +120,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         max_concurrent=args.concurrency,
         stats_interval=3600.0,
         outbox_interval=3600.0,
-        # A budget so large that rate spreading spreads nothing: every user is due at once, and due
-        # again at once after its poll (that second poll waits in CyclePipeline for the cycle's end).
-        timeline_limit=10**15,
-        timeline_window=1e-3,
+        # The fake X API's timeline budget is 10^7 (b4_daemon.py), so pacing from its headers spreads
+        # nothing: every user is due at once, and due again at once after its poll (that second poll
+        # waits in CyclePipeline for the cycle's end).
         grace=10.0,
     )
     cycles: list[dict[str, Any]] = []
