@@ -326,9 +326,8 @@ class RelayPool:
             if url is None:
                 continue
             message = self._ok_messages.pop((str(sdk_url), event_id), None)
-            if message is None:
-                await asyncio.sleep(0)  # the OK notification may trail the send result by a hair
-                message = self._ok_messages.pop((str(sdk_url), event_id), "")
+            if message is None:  # the notification may trail the send result: our transport saw the OK
+                message = self._seen_ok_message(client, url, event_id)
             answers[url] = RelayAnswer(url, classify_ok(True, message), message)
         for sdk_url, message in output.failed.items():
             url = by_sdk.get(str(sdk_url))
@@ -352,6 +351,14 @@ class RelayPool:
         for url in urls:
             answers.setdefault(url, RelayAnswer(url, "pending", "no answer"))
         return answers
+
+    def _seen_ok_message(self, client: Any, url: str, event_id: str) -> str:
+        """The message of the OK our transport passed to nostr-sdk for this event on this relay (it
+        reads every frame before nostr-sdk does, so it has it whenever nostr-sdk has the OK)."""
+        transport = self._transports.get(id(client))
+        adapter = transport.adapter(str(self._relays[url].sdk_url)) if transport is not None else None
+        seen = adapter.answers.get(event_id) if adapter is not None else None
+        return seen[1] if seen is not None else ""
 
     async def publish_many(
         self,
