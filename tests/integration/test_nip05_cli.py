@@ -133,7 +133,7 @@ def test_a_bad_domain_in_the_config_is_bad_input(tmp_path: Path) -> None:
     config.write_text('[nostr]\nnip05_domain = "mirror.example/path"\n')
     proc = cli.run("-c", str(config), "post-profile-to-nostr", "x", "-r", "ws://127.0.0.1:9", check=False)
     assert_one_clean_line(proc, cli, 2)
-    assert "nip05_domain" in proc.stderr
+    assert "[nostr] nip05_domain must be a hostname" in proc.stderr
 
 
 def test_nip05_export_is_read_by_nostr_sdk(sdk_relay: str, fake_x: FakeXApi, tmp_path: Path) -> None:

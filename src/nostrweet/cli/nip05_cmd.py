@@ -79,9 +79,7 @@ def nip05_export(
 ) -> None:
     """Write DIR/.well-known/nostr.json (NIP-05) naming every mirror identity in the archive.
 
-    Names are the lower-case usernames of the accounts with a cached profile; "relays" lists the
-    configured relays when there are any. Serve DIR with any web server, with the header
-    Access-Control-Allow-Origin: *.
+    Names are the lower-case usernames of the accounts with a cached profile; "relays" lists the configured relays, if any. Serve DIR with any web server, with the header Access-Control-Allow-Origin: *.
     """
     options = options_of(ctx)
     relays = relays_from(options, relay, required=False)
