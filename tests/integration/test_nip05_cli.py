@@ -162,7 +162,11 @@ def test_nip05_export_is_read_by_nostr_sdk(sdk_relay: str, fake_x: FakeXApi, tmp
         assert profile.public_key().to_hex() == pubkey
         assert [str(r) for r in profile.relays()] == [sdk_relay]
     print(text)
-    print(json.dumps(next(e for e in profiles.values() if nip05_of(e) == "marchepinna@mirror.example").to_dict()))
+    print(
+        json.dumps(
+            next(e for e in profiles.values() if nip05_of(e) == "marchepinna@mirror.example").to_dict()
+        )
+    )
 
 
 def test_nip05_export_uses_key_files_and_config_relays(fake_x: FakeXApi, tmp_path: Path) -> None:
