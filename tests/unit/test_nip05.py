@@ -211,6 +211,8 @@ def test_answer_is_200_json_with_cors_for_known_and_unknown_names() -> None:
             {"alice": "2", "alicia": "1"},
         ),
         ([ProfileSnapshot("1", "ALICE", 10), ProfileSnapshot("2", "alice", 5)], {"alice": "1"}),
+        # a name NIP-05 does not allow is left out, not an error
+        ([ProfileSnapshot("1", "Alice", 10), ProfileSnapshot("2", "bö b", 5)], {"alice": "1"}),
     ],
 )
 def test_current_names(snapshots: list[ProfileSnapshot], expected: dict[str, str]) -> None:
@@ -229,6 +231,10 @@ def test_kind0_carries_nip05_with_a_domain(domain: str | None, nip05: str | None
     assert profile_metadata(_user("Alice"), domain).get("nip05") == nip05
     event = build_profile_event(_user("Alice"), A, 1700000000, domain)
     assert json.loads(event.content).get("nip05") == nip05
+
+
+def test_kind0_leaves_out_a_name_nip05_does_not_allow() -> None:
+    assert "nip05" not in profile_metadata(_user("bö b"), "mirror.example")
 
 
 def test_a_new_domain_or_a_rename_changes_the_kind0_content() -> None:

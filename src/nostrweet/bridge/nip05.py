@@ -31,6 +31,11 @@ def nip05_name(username: str) -> str:
     return name
 
 
+def is_nip05_name(username: str) -> bool:
+    """True when the lower-case ``username`` is a valid NIP-05 local part."""
+    return _NAME.fullmatch(username.strip().lower()) is not None
+
+
 def nip05_identifier(username: str, domain: str) -> str:
     """``<username>@<domain>``, the ``nip05`` field of a mirror's kind 0."""
     return f"{nip05_name(username)}@{domain}"
@@ -109,7 +114,7 @@ def current_names(snapshots: Sequence[ProfileSnapshot]) -> dict[str, str]:
     """Lower-case username -> user id, from each account's newest snapshot.
 
     A renamed account keeps only its new name; when two accounts claim one name (the name was freed and
-    taken), the newer claim wins.
+    taken), the newer claim wins. A name NIP-05 does not allow is left out.
     """
     newest: dict[str, ProfileSnapshot] = {}
     for snap in snapshots:
@@ -122,4 +127,4 @@ def current_names(snapshots: Sequence[ProfileSnapshot]) -> dict[str, str]:
         held = owners.get(name)
         if held is None or snap.fetched_at > held.fetched_at:
             owners[name] = snap
-    return {name: snap.user_id for name, snap in sorted(owners.items())}
+    return {name: snap.user_id for name, snap in sorted(owners.items()) if is_nip05_name(name)}

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 
 from nostrweet.bridge.content import expanded_link, join_blocks, render_text, tidy
-from nostrweet.bridge.nip05 import nip05_identifier
+from nostrweet.bridge.nip05 import is_nip05_name, nip05_identifier
 from nostrweet.nostr.event import UnsignedEvent
 from nostrweet.twitter.models import Entities, User
 
@@ -60,7 +60,9 @@ def profile_metadata(user: User, nip05_domain: str | None = None) -> dict[str, o
         "picture": picture or None,
         "website": website or None,
         "bot": True,
-        "nip05": nip05_identifier(user.username, nip05_domain) if nip05_domain else None,
+        "nip05": nip05_identifier(user.username, nip05_domain)
+        if nip05_domain and is_nip05_name(user.username)
+        else None,
     }
     return {k: v for k, v in fields.items() if v is not None}
 
