@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nostrweet.cache.layout import normalize_username
+from nostrweet.domains import parse_nip05_domain
 from nostrweet.errors import ConfigError, InputError
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, parse_urls, split_list
 
@@ -36,6 +37,7 @@ CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "key_derivation": str,
         "relays": list,
         "blossom_servers": list,
+        "nip05_domain": str,
     },
     "daemon": {
         "data_dir": str,
@@ -136,6 +138,14 @@ def _usernames(value: Any) -> str | None:
     return None
 
 
+def _hostname(value: Any) -> str | None:
+    try:
+        parse_nip05_domain(value, "")
+    except InputError as exc:
+        return str(exc).strip()
+    return None
+
+
 # Value checks beyond the type, per (table, key); each returns a problem or None.
 VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("daemon", "poll_interval"): _between(1, 7 * 24 * 3600),
@@ -148,6 +158,7 @@ VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("nostr", "key_derivation"): _one_of("nip06", "legacy"),
     ("nostr", "relays"): _urls(parse_relay_urls),
     ("nostr", "blossom_servers"): _urls(parse_blossom_urls),
+    ("nostr", "nip05_domain"): _hostname,
     ("twitter", "api_url"): _urls(lambda v: parse_urls(v, ("http", "https"), "API")),
     ("rate_limits", "max_wait_seconds"): _at_least(1),
     ("rate_limits", "low_budget_fraction"): _fraction,

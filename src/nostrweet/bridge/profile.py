@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 
 from nostrweet.bridge.content import expanded_link, join_blocks, render_text, tidy
+from nostrweet.bridge.nip05 import is_nip05_name, nip05_identifier
 from nostrweet.nostr.event import UnsignedEvent
 from nostrweet.twitter.models import Entities, User
 
@@ -38,8 +39,9 @@ def _expand_description(user: User) -> str:
     return tidy(rendered.text)
 
 
-def profile_metadata(user: User) -> dict[str, object]:
-    """The kind 0 content fields of a mirror identity (NIP-01 + NIP-24), empty ones left out."""
+def profile_metadata(user: User, nip05_domain: str | None = None) -> dict[str, object]:
+    """The kind 0 content fields of a mirror identity (NIP-01 + NIP-24, and NIP-05 ``nip05`` when a domain
+    is given), empty ones left out."""
     notice = f"Mirrored from {profile_url(user.username)} by nostrweet; not run by the account's owner."
     about = join_blocks([_expand_description(user), notice])
     picture = user.profile_image_url
@@ -58,13 +60,18 @@ def profile_metadata(user: User) -> dict[str, object]:
         "picture": picture or None,
         "website": website or None,
         "bot": True,
+        "nip05": nip05_identifier(user.username, nip05_domain)
+        if nip05_domain and is_nip05_name(user.username)
+        else None,
     }
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def build_profile_event(user: User, pubkey: str, created_at: int) -> UnsignedEvent:
-    """kind 0 of a mirror identity (NIP-01/24, ``bot: true``) with a NIP-48 proxy tag."""
-    content = json.dumps(profile_metadata(user), ensure_ascii=False, separators=(",", ":"))
+def build_profile_event(
+    user: User, pubkey: str, created_at: int, nip05_domain: str | None = None
+) -> UnsignedEvent:
+    """kind 0 of a mirror identity (NIP-01/24, ``bot: true``, NIP-05 ``nip05``) with a NIP-48 proxy tag."""
+    content = json.dumps(profile_metadata(user, nip05_domain), ensure_ascii=False, separators=(",", ":"))
     return UnsignedEvent(
         pubkey=pubkey,
         created_at=created_at,

@@ -256,6 +256,7 @@ def _register_commands() -> None:
         import_cmd,
         keys_cmd,
         mnemonic_cmd,
+        nip05_cmd,
         publish_cmds,
         utils_cmds,
     )

@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from nostrweet.domains import resolve_nip05_domain
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.settings import GlobalOptions
 from nostrweet.values import parse_blossom_urls, parse_relay_urls
@@ -35,6 +36,16 @@ BlossomOption = Annotated[
         help="Blossom server URL (http:// or https://); repeat it or give a comma-separated list.",
     ),
 ]
+Nip05DomainOption = Annotated[
+    str | None,
+    typer.Option(
+        "--nip05-domain",
+        envvar="NOSTRWEET_NIP05_DOMAIN",
+        metavar="DOMAIN",
+        show_default="none",
+        help="Give each mirror profile the NIP-05 name <username>@DOMAIN (serve nip05-export's file there).",
+    ),
+]
 ForceOption = Annotated[bool, typer.Option("-f", "--force", help="Publish again even if already posted.")]
 SkipProfilesOption = Annotated[
     bool, typer.Option("--skip-profiles", help="Do not fetch the profiles of referenced users.")
@@ -54,6 +65,11 @@ def blossom_from(options: GlobalOptions, values: list[str] | None) -> list[str]:
     if values:
         return parse_blossom_urls(values)
     return parse_blossom_urls(options.config.get("nostr", "blossom_servers"))
+
+
+def nip05_domain_from(options: GlobalOptions, value: str | None) -> str | None:
+    """The NIP-05 domain from the flag/env, else the config file's [nostr] nip05_domain; exit 2 if not a hostname."""
+    return resolve_nip05_domain(value, options.config.get("nostr", "nip05_domain"))
 
 
 def stdout_gone() -> NoReturn:

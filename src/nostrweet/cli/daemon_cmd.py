@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from nostrweet.cli.app import app, options_of
-from nostrweet.cli.common import BlossomOption, RelayOption
+from nostrweet.cli.common import BlossomOption, Nip05DomainOption, RelayOption
 
 
 @app.command("daemon")
@@ -37,6 +37,7 @@ def daemon(
         int | None,
         typer.Option("--backfill", min=0, show_default="20", help="Tweets fetched on a user's first run."),
     ] = None,
+    nip05: Nip05DomainOption = None,
 ) -> None:
     """Watch accounts and keep their mirror current until SIGINT or SIGTERM (docs/DAEMON.md)."""
     from nostrweet.daemon.config import resolve_daemon_config
@@ -53,6 +54,7 @@ def daemon(
         max_concurrent=max_concurrent,
         stats_interval=stats_interval,
         backfill=backfill,
+        nip05_domain=nip05,
     )
     options.require_bearer_token()
     for override in config.overrides.values():

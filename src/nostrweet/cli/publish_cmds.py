@@ -18,10 +18,12 @@ from nostrweet.cli.archive_cmds import open_archiver, progress_bar
 from nostrweet.cli.common import (
     BlossomOption,
     ForceOption,
+    Nip05DomainOption,
     RelayOption,
     SkipProfilesOption,
     blossom_from,
     emit,
+    nip05_domain_from,
     relays_from,
     summary,
 )
@@ -49,6 +51,7 @@ async def _publisher(
     force: bool = False,
     fetch: bool = False,
     skip_profiles: bool = False,
+    nip05_domain: str | None = None,
 ) -> AsyncIterator[Publisher]:
     keys = _keys(options)
     async with AsyncExitStack() as stack:
@@ -66,6 +69,7 @@ async def _publisher(
         )
         # The command ends with one error line that counts the failures; each one is shown at -v.
         publisher.failure_log_level = logging.DEBUG
+        publisher.nip05_domain = nip05_domain
         stack.push_async_callback(publisher.aclose)
         yield publisher
 
@@ -118,11 +122,13 @@ def _post_tweet(
     blossom_server: BlossomOption = None,
     force: ForceOption = False,
     skip_profiles: SkipProfilesOption = False,
+    nip05: Nip05DomainOption = None,
 ) -> None:
     """Publish one tweet, fetching it first if it is not cached."""
     options = options_of(ctx)
     tweet_id = parse_tweet_ref(tweet)
     relays = relays_from(options, relay)
+    domain = nip05_domain_from(options, nip05)
     blossom = blossom_from(options, blossom_server)
     options.require_mnemonic()
     fetch = not CacheStore(options.data_dir).has_tweet(tweet_id)
@@ -131,7 +137,13 @@ def _post_tweet(
 
     async def run() -> tuple[PublishOutcome, list[PublishOutcome]]:
         async with _publisher(
-            options, relays, blossom, force=force, fetch=fetch, skip_profiles=skip_profiles
+            options,
+            relays,
+            blossom,
+            force=force,
+            fetch=fetch,
+            skip_profiles=skip_profiles,
+            nip05_domain=domain,
         ) as publisher:
             outcome = await publisher.publish_tweet(tweet_id)
             return outcome, list(publisher.outcomes)
@@ -155,18 +167,20 @@ def post_user(
     blossom_server: BlossomOption = None,
     force: ForceOption = False,
     skip_profiles: SkipProfilesOption = False,
+    nip05: Nip05DomainOption = None,
 ) -> None:
     """Publish every cached tweet of a user, oldest first."""
     options = options_of(ctx)
     name = normalize_username(username)
     relays = relays_from(options, relay)
+    domain = nip05_domain_from(options, nip05)
     blossom = blossom_from(options, blossom_server)
     options.require_mnemonic()
     if not CacheStore(options.data_dir).tweet_ids_of(name):
         raise NotFoundError(f"no cached tweets of @{name}: run user-tweets first")
 
     async def run() -> PublishSummary:
-        async with _publisher(options, relays, blossom, force=force) as publisher:
+        async with _publisher(options, relays, blossom, force=force, nip05_domain=domain) as publisher:
             with progress_bar(f"@{name}", options) as progress:
                 return await publisher.publish_user(name, progress=progress)
 
@@ -180,18 +194,20 @@ def post_profile(
     ctx: typer.Context,
     username: Annotated[str, typer.Argument(metavar="USERNAME")],
     relay: RelayOption = None,
+    nip05: Nip05DomainOption = None,
 ) -> None:
     """Publish the mirror identity's profile (kind 0)."""
     options = options_of(ctx)
     name = normalize_username(username)
     relays = relays_from(options, relay)
+    domain = nip05_domain_from(options, nip05)
     options.require_mnemonic()
     user = CacheStore(options.data_dir).newest_profile(name)
     if user is None:
         raise NotFoundError(f"no cached profile of @{name}: run fetch-profile first")
 
     async def run() -> PublishOutcome:
-        async with _publisher(options, relays, []) as publisher:
+        async with _publisher(options, relays, [], nip05_domain=domain) as publisher:
             return await publisher.publish_profile(user)
 
     outcome = asyncio.run(run())

@@ -16,6 +16,7 @@ from typing import Any
 from nostrweet.cache.layout import normalize_username
 from nostrweet.config import UserOverrides
 from nostrweet.daemon import scheduler
+from nostrweet.domains import resolve_nip05_domain
 from nostrweet.errors import InputError
 from nostrweet.settings import GlobalOptions
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, split_list
@@ -49,6 +50,7 @@ class DaemonConfig:
     safety: float = scheduler.DEFAULT_SAFETY
     max_429_wait: float = DEFAULT_MAX_429_WAIT
     low_budget_fraction: float = DEFAULT_LOW_FRACTION
+    nip05_domain: str | None = None  # mirrors' kind 0 carry nip05 <username>@<domain>
 
     def relays_for(self, username: str) -> tuple[str, ...]:
         """The relays a user's events go to: its ``[users.<name>] relays`` if set, else the global ones."""
@@ -107,6 +109,7 @@ def resolve_daemon_config(
     max_concurrent: int | None,
     stats_interval: int | None,
     backfill: int | None,
+    nip05_domain: str | None = None,
 ) -> DaemonConfig:
     """Merge the daemon's flags with the config file. Raises InputError (exit 2) on bad or missing input."""
     cfg = options.config
@@ -139,6 +142,7 @@ def resolve_daemon_config(
         ),
         backfill=int(_pick(backfill, options, "daemon", "backfill", DEFAULT_BACKFILL)),
         overrides=overrides,
+        nip05_domain=resolve_nip05_domain(nip05_domain, cfg.get("nostr", "nip05_domain")),
         requests_per_window=_optional_int(options, "rate_limits", "requests_per_window"),
         window_seconds=_optional_int(options, "rate_limits", "window_seconds"),
         safety=float(_pick(None, options, "rate_limits", "safety_factor", scheduler.DEFAULT_SAFETY)),

@@ -196,6 +196,7 @@ class DaemonPipeline:
                 blossom=list(blossom),
                 bounds=self.bounds,
             )
+            pub.nip05_domain = self.config.nip05_domain
             self._publishers[key] = pub
         return pub
 

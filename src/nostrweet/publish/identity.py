@@ -56,12 +56,14 @@ async def _publish_replaceable(
 
 
 async def publish_profile(pub: Publisher, user: User) -> PublishOutcome:
-    """kind 0 of ``user``'s mirror identity (``bot: true``), when its content changed."""
+    """kind 0 of ``user``'s mirror identity (``bot: true``, ``nip05`` with a domain), when its content
+    changed: a new domain or a renamed account changes it."""
+    domain = pub.nip05_domain
     return await _publish_replaceable(
         pub,
         EventSubject.PROFILE,
         user.id,
-        lambda pubkey, ts: build_profile_event(user, pubkey, ts),
+        lambda pubkey, ts: build_profile_event(user, pubkey, ts, domain),
         _changed_content,
     )
 

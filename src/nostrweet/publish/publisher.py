@@ -131,6 +131,8 @@ class Publisher:
 
     failure_log_level = logging.WARNING
     """Level of the log line of each event that reached no relay (the CLI sums them up in one error)."""
+    nip05_domain: str | None = None
+    """The domain of the mirrors' NIP-05 names (``nip05`` in kind 0), or None for none."""
 
     def __init__(
         self,

@@ -1,0 +1,99 @@
+"""``nip05-export DIR``: write ``DIR/.well-known/nostr.json`` naming every mirror identity (SPEC §10)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nostrweet.bridge.nip05 import (
+    NIP05_PATH,
+    ProfileSnapshot,
+    current_names,
+    nip05_document,
+    render_nip05_document,
+)
+from nostrweet.cache.atomic import fsync_dir, temp_path
+from nostrweet.cache.store import CacheStore
+from nostrweet.cli.app import app, options_of
+from nostrweet.cli.common import RelayOption, relays_from, summary
+from nostrweet.errors import NotFoundError
+from nostrweet.nostr.keys import KeyDeriver, load_key_file
+from nostrweet.settings import GlobalOptions
+
+PUBLIC_FILE_MODE = 0o644  # a web server, running as another user, must be able to read it
+
+
+def _snapshots(store: CacheStore) -> list[ProfileSnapshot]:
+    out = []
+    for name, entry in store.index.users.items():
+        if entry.newest_profile is None:
+            continue
+        user = store.newest_profile(name)
+        fetched = store.profile_fetched_at(name)
+        if user is not None and fetched is not None:
+            out.append(ProfileSnapshot(user.id, user.username, fetched.timestamp()))
+    return out
+
+
+def _pubkeys(options: GlobalOptions, names: dict[str, str]) -> dict[str, str]:
+    """name -> hex pubkey: the user's ``[users.<name>] key_file`` if set, else the derived key."""
+    keys = KeyDeriver(options.require_mnemonic(), options.key_derivation)
+    out = {}
+    for name, user_id in names.items():
+        override = options.config.users.get(name)
+        if override is not None and override.key_file is not None:
+            out[name] = load_key_file(override.key_file, user_id).pubkey_hex
+        else:
+            out[name] = keys.for_user(user_id).pubkey_hex
+    return out
+
+
+def write_public_file(path: Path, data: bytes) -> None:
+    """Write ``path`` atomically (a reader sees the old file or the new one), readable by everyone."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PUBLIC_FILE_MODE)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fchmod(handle.fileno(), PUBLIC_FILE_MODE)  # whatever the umask
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+@app.command("nip05-export")
+def nip05_export(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Web root: DIR/.well-known/nostr.json is written.")
+    ],
+    relay: RelayOption = None,
+) -> None:
+    """Write DIR/.well-known/nostr.json (NIP-05) naming every mirror identity in the archive.
+
+    Names are the lower-case usernames of the accounts with a cached profile; "relays" lists the configured relays, if any. Serve DIR with any web server, with the header Access-Control-Allow-Origin: *.
+    """
+    options = options_of(ctx)
+    relays = relays_from(options, relay, required=False)
+    options.require_mnemonic()
+    store = CacheStore(options.data_dir, read_only=True)
+    names = current_names(_snapshots(store))
+    if not names:
+        raise NotFoundError("no cached profiles: run fetch-profile or user-tweets first")
+    relays_of = {
+        name: list(o.relays)
+        for name, o in options.config.users.items()
+        if o.relays is not None and name in names
+    }
+    document = nip05_document(_pubkeys(options, names), relays, relays_of=relays_of)
+    target = directory / NIP05_PATH.lstrip("/")
+    write_public_file(target, render_nip05_document(document))
+    summary(options, f"wrote {target}: {len(names)} name(s)")
