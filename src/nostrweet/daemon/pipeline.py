@@ -117,6 +117,7 @@ class DaemonPipeline:
             options.require_bearer_token(),
             limiter=self.limiter,
             max_429_wait=config.max_429_wait,
+            page_size=config.max_tweets_per_poll,
         )
         self.limiter = self.client.limiter
         self.pool = pool or RelayPool(config.all_relays())
