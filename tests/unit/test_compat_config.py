@@ -67,14 +67,17 @@ def options_with(text: str) -> GlobalOptions:
     )
 
 
-def test_daemon_watches_the_seeds_twitter_users_with_the_command_lines_and_its_page_size() -> None:
+@pytest.mark.parametrize(("flags", "watched"), [(None, ("a", "b", "c")), (["d", "a"], ("d", "a"))])
+def test_daemon_watches_the_seeds_twitter_users_unless_u_is_given(
+    flags: list[str] | None, watched: tuple[str, ...]
+) -> None:
     options = options_with(
         "[daemon]\nmax_tweets_per_poll = 20\nusers = ['c']\n[twitter]\nusers = ['a', 'B']\n"
         "[nostr]\nrelays = ['wss://relay.example']\n"
     )
     config = resolve_daemon_config(
         options,
-        users=["d", "a"],
+        users=flags,
         relays=None,
         blossom_servers=None,
         poll_interval=None,
@@ -82,7 +85,7 @@ def test_daemon_watches_the_seeds_twitter_users_with_the_command_lines_and_its_p
         stats_interval=None,
         backfill=None,
     )
-    assert config.users == ("a", "b", "c", "d")
+    assert config.users == watched
     assert config.max_tweets_per_poll == 20
 
 

@@ -1,8 +1,8 @@
 """The daemon's settings: command-line flags over the config file (SPEC §6) over the defaults.
 
-Flags (and their environment variables) win over ``[daemon]``, ``[nostr]`` and ``[rate_limits]``.
-The watched users are those of ``-u``, ``[twitter] users`` (the seed's place) and ``[daemon] users``
-together. Per-user
+Flags (and their environment variables) win over ``[daemon]``, ``[nostr]`` and ``[rate_limits]``;
+``-u`` given on the command line replaces the file's users rather than adding to them. The file's users
+are those of ``[twitter] users`` (where the seed's example puts them) and ``[daemon] users`` together. Per-user
 tables ``[users.<name>]`` apply to the watched users of that name; a table for a user that is not
 watched is ignored with a warning.
 """
@@ -112,11 +112,8 @@ def resolve_daemon_config(
 ) -> DaemonConfig:
     """Merge the daemon's flags with the config file. Raises InputError (exit 2) on bad or missing input."""
     cfg = options.config
-    raw_users = [
-        *split_list(cfg.get("twitter", "users")),
-        *split_list(cfg.get("daemon", "users")),
-        *split_list(list(users or [])),
-    ]
+    file_users = [*split_list(cfg.get("twitter", "users")), *split_list(cfg.get("daemon", "users"))]
+    raw_users = split_list(list(users)) if users else file_users
     names = tuple(dict.fromkeys(normalize_username(u) for u in raw_users))
     if not names:
         raise InputError("no user to watch: use -u/--user USERNAME or [twitter] users in the config file")
