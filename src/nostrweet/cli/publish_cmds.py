@@ -19,7 +19,6 @@ from nostrweet.cli.common import (
     BlossomOption,
     ForceOption,
     RelayOption,
-    SkipProfilesOption,
     blossom_from,
     emit,
     relays_from,
@@ -34,6 +33,14 @@ from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.refs import parse_tweet_ref
+
+PostSkipProfilesOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-profiles",
+        help="Publish no profiles (kind 0), and fetch none for an uncached tweet, as in the earlier tool.",
+    ),
+]
 
 
 def _keys(options: GlobalOptions) -> KeyDeriver:
@@ -62,7 +69,14 @@ async def _publisher(
         await pool.start()
         stack.push_async_callback(pool.close)
         publisher = Publisher(
-            store, keys, pool, relays=relays, blossom=blossom, force=force, archiver=archiver
+            store,
+            keys,
+            pool,
+            relays=relays,
+            blossom=blossom,
+            force=force,
+            archiver=archiver,
+            publish_profiles=not skip_profiles,  # as in the earlier tool: no kind 0 at all
         )
         # The command ends with one error line that counts the failures; each one is shown at -v.
         publisher.failure_log_level = logging.DEBUG
@@ -117,7 +131,7 @@ def _post_tweet(
     relay: RelayOption = None,
     blossom_server: BlossomOption = None,
     force: ForceOption = False,
-    skip_profiles: SkipProfilesOption = False,
+    skip_profiles: PostSkipProfilesOption = False,
 ) -> None:
     """Publish one tweet, fetching it first if it is not cached."""
     options = options_of(ctx)
@@ -154,7 +168,7 @@ def post_user(
     relay: RelayOption = None,
     blossom_server: BlossomOption = None,
     force: ForceOption = False,
-    skip_profiles: SkipProfilesOption = False,
+    skip_profiles: PostSkipProfilesOption = False,
 ) -> None:
     """Publish every cached tweet of a user, oldest first."""
     options = options_of(ctx)
@@ -166,7 +180,9 @@ def post_user(
         raise NotFoundError(f"no cached tweets of @{name}: run user-tweets first")
 
     async def run() -> PublishSummary:
-        async with _publisher(options, relays, blossom, force=force) as publisher:
+        async with _publisher(
+            options, relays, blossom, force=force, skip_profiles=skip_profiles
+        ) as publisher:
             with progress_bar(f"@{name}", options) as progress:
                 return await publisher.publish_user(name, progress=progress)
 
