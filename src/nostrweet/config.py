@@ -96,6 +96,10 @@ class ConfigFile:
         """A value from the file, or None."""
         return self.values.get(table, {}).get(key)
 
+    def key_files(self) -> dict[str, Path]:
+        """username -> fixed key file, from the ``[users.<name>] key_file`` entries."""
+        return {name: o.key_file for name, o in self.users.items() if o.key_file is not None}
+
 
 Check = Callable[[Any], str | None]
 

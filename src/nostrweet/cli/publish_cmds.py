@@ -27,6 +27,7 @@ from nostrweet.cli.common import (
 from nostrweet.errors import NotFoundError, PublishError
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import RelayPool
+from nostrweet.publish.keyring import KeyRing, cached_user_id, key_ring
 from nostrweet.publish.outcome import PublishOutcome, PublishSummary
 from nostrweet.publish.preview import preview_events
 from nostrweet.publish.publisher import Publisher
@@ -43,8 +44,13 @@ PostSkipProfilesOption = Annotated[
 ]
 
 
-def _keys(options: GlobalOptions) -> KeyDeriver:
-    return KeyDeriver(options.require_mnemonic(), options.key_derivation)
+def _keys(options: GlobalOptions, store: CacheStore) -> KeyRing:
+    """The mirror keys: a user's fixed key file from the config, else the derived key."""
+    return key_ring(
+        store,
+        options.config.key_files(),
+        lambda: KeyDeriver(options.require_mnemonic(), options.key_derivation),
+    )
 
 
 @asynccontextmanager
@@ -57,7 +63,6 @@ async def _publisher(
     fetch: bool = False,
     skip_profiles: bool = False,
 ) -> AsyncIterator[Publisher]:
-    keys = _keys(options)
     async with AsyncExitStack() as stack:
         archiver = None
         if fetch:
@@ -65,6 +70,7 @@ async def _publisher(
             store = archiver.store
         else:
             store = CacheStore(options.data_dir)
+        keys = _keys(options, store)
         pool = RelayPool(relays)
         await pool.start()
         stack.push_async_callback(pool.close)
@@ -106,8 +112,9 @@ def show_tweet(
     """Print the cached tweet and the Nostr event(s) it would become."""
     options = options_of(ctx)
     tweet_id = parse_tweet_ref(tweet)
-    keys = _keys(options)
+    options.require_mnemonic()
     store = CacheStore(options.data_dir, read_only=True)
+    keys = _keys(options, store)
     path = store.tweet_path(tweet_id)
     raw = read_json_or_quarantine(path, quarantine=False) if path is not None else None
     doc = store.read_tweet(tweet_id) if raw is not None else None
@@ -217,19 +224,8 @@ def post_profile(
 
 def _cached_user_ids(store: CacheStore, names: Sequence[str]) -> dict[str, str]:
     """username -> numeric id, from the newest cached profile, else from a cached tweet's author."""
-    out: dict[str, str] = {}
-    for name in names:
-        profile = store.newest_profile(name)
-        if profile is not None:
-            out[name] = profile.id
-            continue
-        for tid in reversed(store.tweet_ids_of(name)):
-            doc = store.read_tweet(tid)
-            author = doc.author() if doc is not None else None
-            if author is not None and author.username.lower() == name:
-                out[name] = author.id
-                break
-    return out
+    found = {name: cached_user_id(store, name) for name in names}
+    return {name: uid for name, uid in found.items() if uid is not None}
 
 
 def archived_users(store: CacheStore) -> list[str]:
