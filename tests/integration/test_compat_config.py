@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -87,6 +88,10 @@ def test_config_check_reports_every_error_of_a_file(tmp_path: Path) -> None:
         ):
             assert line.startswith(f"error: {path}: ") and key in line, line
         assert "Traceback" not in done.stderr and done.stdout == ""
+    done = nostrweet("--log-format", "json", "config", "check", str(path))
+    objects = [json.loads(line) for line in done.stderr.strip().splitlines()]
+    assert done.returncode == 2 and len(objects) == 5
+    assert all(o["level"] == "error" and o["message"].startswith(f"{path}: ") for o in objects)
     # Any other command: the first error in one line, and how many more there are.
     done = nostrweet("--config", str(path), "list-tweets")
     assert done.returncode == 2

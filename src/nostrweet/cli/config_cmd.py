@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from nostrweet.cli.app import app
+from nostrweet.cli.app import app, options_of
 from nostrweet.config import check_config, read_config_text
 from nostrweet.errors import EXIT_BAD_INPUT, InputError
 from nostrweet.textsafe import printable
@@ -33,6 +34,11 @@ def check(
     if not problems:
         typer.echo(printable(f"{path}: ok"))
         return
+    as_json = options_of(ctx).log_format == "json"
     for line in problems:
-        typer.echo(printable(f"error: {line}"), err=True)
+        if as_json:  # one object per line, as every error is with --log-format json
+            payload = {"level": "error", "logger": "nostrweet", "message": line, "exit_code": EXIT_BAD_INPUT}
+            typer.echo(json.dumps(payload, ensure_ascii=False), err=True)
+        else:
+            typer.echo(printable(f"error: {line}"), err=True)
     raise typer.Exit(EXIT_BAD_INPUT)
