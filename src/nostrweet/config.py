@@ -20,17 +20,25 @@ from nostrweet.values import parse_blossom_urls, parse_relay_urls, parse_urls, s
 
 __all__ = [
     "CONFIG_SCHEMA",
+    "MAX_PAGE_SIZE",
+    "MIN_PAGE_SIZE",
     "USER_TABLE_SCHEMA",
     "VALUE_CHECKS",
     "ConfigFile",
     "UserOverrides",
+    "check_config",
     "load_config",
     "parse_config",
+    "read_config_text",
 ]
+
+# What X accepts as the page size (max_results) of a timeline request.
+MIN_PAGE_SIZE = 5
+MAX_PAGE_SIZE = 100
 
 # The tables and keys a config file may hold. Anything else is an error that names the key.
 CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "twitter": {"bearer_token": str, "api_url": str},
+    "twitter": {"bearer_token": str, "api_url": str, "users": list},
     "nostr": {
         "mnemonic": str,
         "mnemonic_file": str,
@@ -43,6 +51,7 @@ CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "data_dir": str,
         "users": list,
         "poll_interval": int,
+        "max_tweets_per_poll": int,
         "max_concurrent": int,
         "stats_interval": int,
         "backfill": int,
@@ -88,6 +97,10 @@ class ConfigFile:
     def get(self, table: str, key: str) -> Any:
         """A value from the file, or None."""
         return self.values.get(table, {}).get(key)
+
+    def key_files(self) -> dict[str, Path]:
+        """username -> fixed key file, from the ``[users.<name>] key_file`` entries."""
+        return {name: o.key_file for name, o in self.users.items() if o.key_file is not None}
 
 
 Check = Callable[[Any], str | None]
@@ -153,6 +166,8 @@ VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("daemon", "stats_interval"): _at_least(1),
     ("daemon", "backfill"): _at_least(0),
     ("daemon", "users"): _usernames,
+    ("daemon", "max_tweets_per_poll"): _between(MIN_PAGE_SIZE, MAX_PAGE_SIZE),
+    ("twitter", "users"): _usernames,
     ("daemon", "log_level"): _one_of("debug", "info", "warning", "error"),
     ("daemon", "log_format"): _one_of("text", "json"),
     ("nostr", "key_derivation"): _one_of("nip06", "legacy"),
@@ -170,11 +185,15 @@ VALUE_CHECKS: dict[tuple[str, str], Check] = {
 }
 
 
-def _check_value(path: Path, where: str, table: str, key: str, value: Any) -> None:
-    check = VALUE_CHECKS.get((table, key))
-    problem = check(value) if check is not None else None
-    if problem:
-        raise ConfigError(f"{path}: [{where}] {key} {problem}")
+class _Problems:
+    """The errors found in one config file, in the order they were found."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lines: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.lines.append(f"{self.path}: {text}")
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
@@ -183,83 +202,127 @@ def _type_name(expected: type | tuple[type, ...]) -> str:
     return expected.__name__
 
 
-def _check(path: Path, where: str, key: str, value: Any, expected: type | tuple[type, ...]) -> None:
+def _check(
+    problems: _Problems, where: str, kind: str, key: str, value: Any, expected: type | tuple[type, ...]
+) -> bool:
+    """Type, then value range; records at most one problem for the key. True when the value is good."""
     ok = isinstance(value, expected) and not (isinstance(value, bool) and expected in (int, (float, int)))
     if not ok:
-        raise ConfigError(
-            f"{path}: [{where}] {key} must be {_type_name(expected)}, not {type(value).__name__}"
-        )
+        problems.add(f"[{where}] {key} must be {_type_name(expected)}, not {type(value).__name__}")
+        return False
     if isinstance(value, list) and not all(isinstance(item, str) for item in value):
-        raise ConfigError(f"{path}: [{where}] {key} must be a list of strings")
+        problems.add(f"[{where}] {key} must be a list of strings")
+        return False
+    check = VALUE_CHECKS.get((kind, key))
+    problem = check(value) if check is not None else None
+    if problem:
+        problems.add(f"[{where}] {key} {problem}")
+        return False
+    return True
 
 
 def load_config(path: Path) -> ConfigFile:
     """Read and validate a TOML config file. Unknown tables or keys raise ConfigError naming key and file."""
+    return parse_config(read_config_text(path), path)
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a config file, or ConfigError (exit 2) naming it."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.__class__.__name__}") from None
-    return parse_config(text, path)
 
 
 def parse_config(text: str, path: Path) -> ConfigFile:
-    """Validate the TOML ``text`` of the config file at ``path`` (named in every error); no I/O."""
+    """Validate the TOML ``text`` of the config file at ``path`` (named in every error); no I/O.
+
+    On errors, one ConfigError with the first of them, saying how many more ``config check`` would list.
+    """
+    config, problems = check_config(text, path)
+    if problems:
+        more = len(problems) - 1
+        suffix = f" ({more} more: run nostrweet config check)" if more else ""
+        raise ConfigError(problems[0] + suffix)
+    return config
+
+
+def check_config(text: str, path: Path) -> tuple[ConfigFile, list[str]]:
+    """Every error of the config file at once, one line each naming the file and the key; no I/O.
+
+    The ConfigFile holds the good parts only; it is meant for use only when the list is empty.
+    """
+    problems = _Problems(path)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        problems.add(f"not valid TOML: {exc}")
+        return ConfigFile(path=path), problems.lines
     values: dict[str, dict[str, Any]] = {}
     users: dict[str, UserOverrides] = {}
     for table, content in raw.items():
         if table == "users":
             if not isinstance(content, dict):
-                raise ConfigError(f"{path}: [users] must be a table of [users.<username>] tables")
+                problems.add("[users] must be a table of [users.<username>] tables")
+                continue
             for username, overrides in content.items():
-                users[_user_key(path, username)] = _parse_user_table(path, username, overrides)
+                parsed = _parse_user_table(problems, username, overrides)
+                key = _user_key(problems, username)
+                if parsed is not None and key is not None:
+                    users[key] = parsed
             continue
         schema = CONFIG_SCHEMA.get(table)
         if schema is None:
-            raise ConfigError(f"{path}: unknown key {table!r}")
+            problems.add(f"unknown key {table!r}")
+            continue
         if not isinstance(content, dict):
-            raise ConfigError(f"{path}: {table!r} must be a table")
-        _check_table(path, table, table, content, schema)
-        values[table] = dict(content)
-    return ConfigFile(path=path, values=values, users=users)
+            problems.add(f"{table!r} must be a table")
+            continue
+        values[table] = _check_table(problems, table, table, content, schema)
+    return ConfigFile(path=path, values=values, users=users), problems.lines
 
 
 def _check_table(
-    path: Path, where: str, kind: str, content: dict[str, Any], schema: dict[str, type | tuple[type, ...]]
-) -> None:
-    """Every key of one table is known to ``schema`` and its value has the right type and range."""
+    problems: _Problems,
+    where: str,
+    kind: str,
+    content: dict[str, Any],
+    schema: dict[str, type | tuple[type, ...]],
+) -> dict[str, Any]:
+    """The keys of one table that are known to ``schema`` and have the right type and range."""
+    good: dict[str, Any] = {}
     for key, value in content.items():
         expected = schema.get(key)
         if expected is None:
-            raise ConfigError(f"{path}: unknown key {key!r} in [{where}]")
-        _check(path, where, key, value, expected)
-        _check_value(path, where, kind, key, value)
+            problems.add(f"unknown key {key!r} in [{where}]")
+        elif _check(problems, where, kind, key, value, expected):
+            good[key] = value
+    return good
 
 
-def _user_key(path: Path, username: str) -> str:
+def _user_key(problems: _Problems, username: str) -> str | None:
     try:
         return normalize_username(username)
     except InputError:
-        raise ConfigError(f"{path}: [users.{username}] is not a valid username") from None
+        problems.add(f"[users.{username}] is not a valid username")
+        return None
 
 
-def _parse_user_table(path: Path, username: str, table: Any) -> UserOverrides:
+def _parse_user_table(problems: _Problems, username: str, table: Any) -> UserOverrides | None:
     where = f"users.{username}"
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [{where}] must be a table")
-    _check_table(path, where, "users", table, USER_TABLE_SCHEMA)
-    relays = table.get("relays")
-    servers = table.get("blossom_servers")
-    key_file = table.get("key_file")
+        problems.add(f"[{where}] must be a table")
+        return None
+    good = _check_table(problems, where, "users", table, USER_TABLE_SCHEMA)
+    relays = good.get("relays")
+    servers = good.get("blossom_servers")
+    key_file = good.get("key_file")
     return UserOverrides(
         relays=tuple(parse_relay_urls(relays)) if relays is not None else None,
         blossom_servers=tuple(parse_blossom_urls(servers)) if servers is not None else None,
-        skip_retweets=bool(table.get("skip_retweets", False)),
-        skip_replies=bool(table.get("skip_replies", False)),
+        skip_retweets=bool(good.get("skip_retweets", False)),
+        skip_replies=bool(good.get("skip_replies", False)),
         key_file=Path(key_file).expanduser() if key_file else None,
     )

@@ -52,12 +52,18 @@ def make_private_dir(path: Path) -> None:
         directory.mkdir(mode=DIR_MODE, exist_ok=True)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never a part."""
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never a part.
+
+    The file is 0600 (:data:`FILE_MODE`); a file meant for others (a web server's) passes its ``mode``,
+    which is set whatever the umask.
+    """
     tmp = temp_path(path)
     fd = create_private(tmp)
     try:
         with os.fdopen(fd, "wb") as handle:
+            if mode != FILE_MODE:
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

@@ -168,7 +168,8 @@ def global_options(
         mnemonic_file=str(mnemonic_file) if mnemonic_file is not None else None,
         twitter_api_url=twitter_api_url,
         key_derivation=key_derivation.value if key_derivation is not None else None,
-        config_path=str(config) if config is not None else None,
+        # `config check` reads the file itself, so that it can report every error of it
+        config_path=str(config) if config is not None and ctx.invoked_subcommand != "config" else None,
         verbose=verbose,
         quiet=quiet,
         log_format=log_format.value if log_format is not None else None,
@@ -183,6 +184,7 @@ def global_options(
     for warning in options.warnings:
         log.warning("%s", warning)
     ctx.obj = options
+    ctx.meta["config_path"] = config
 
 
 def options_of(ctx: typer.Context) -> GlobalOptions:
@@ -252,6 +254,7 @@ def _register_commands() -> None:
     # Imported for their side effect of adding commands to `app`.
     from nostrweet.cli import (  # noqa: F401
         archive_cmds,
+        config_cmd,
         daemon_cmd,
         import_cmd,
         keys_cmd,

@@ -10,10 +10,11 @@ from typing import Annotated
 import typer
 
 from nostrweet.cache import layout
-from nostrweet.cache.store import build_index, read_json_or_quarantine
+from nostrweet.cache.store import CacheStore, build_index, read_json_or_quarantine
 from nostrweet.cli.app import app, options_of
 from nostrweet.errors import InputError, NotFoundError
-from nostrweet.nostr.keys import KeyDeriver, MirrorKey, load_key_file, parse_user_id
+from nostrweet.nostr.keys import KeyDeriver, MirrorKey, parse_user_id
+from nostrweet.publish.keyring import key_ring
 from nostrweet.settings import GlobalOptions
 
 
@@ -56,16 +57,6 @@ def resolve_or_fetch_user_id(options: GlobalOptions, who: str) -> str:
     return parse_user_id(asyncio.run(fetch()))
 
 
-def _key_file_for(ctx: typer.Context, who: str) -> Path | None:
-    options = options_of(ctx)
-    try:
-        username = layout.normalize_username(who.strip())
-    except InputError:
-        return None
-    overrides = options.config.users.get(username)
-    return overrides.key_file if overrides else None
-
-
 def _username_of(who: str) -> str | None:
     text = who.strip()
     if text.isascii() and text.isdigit():
@@ -99,17 +90,15 @@ def keys(
 ) -> None:
     """Print a mirror identity: user id, derivation path, npub, hex pubkey."""
     options = options_of(ctx)
-    key_file = _key_file_for(ctx, who)
-    key: MirrorKey
-    if key_file is not None:  # a fixed key from the config's [users.<name>] key_file
-        try:
-            user_id = resolve_user_id(options.data_dir, who)
-        except NotFoundError:
-            user_id = ""
-        key = load_key_file(key_file, user_id)
-    else:
-        deriver = KeyDeriver(options.require_mnemonic(), options.key_derivation)
-        key = deriver.for_user(resolve_or_fetch_user_id(options, who))
+    ring = key_ring(
+        CacheStore(options.data_dir, read_only=True),
+        options.config.key_files(),
+        lambda: KeyDeriver(options.require_mnemonic(), options.key_derivation),
+    )
+    username = _username_of(who)
+    key = ring.by_username(username) if username else None  # a fixed key file needs no mnemonic
+    if key is None:
+        key = ring.for_user(resolve_or_fetch_user_id(options, who))
     if as_json:
         typer.echo(json.dumps(identity_json(key, _username_of(who), show_secret=show_secret)))
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -15,12 +14,13 @@ from nostrweet.bridge.nip05 import (
     nip05_document,
     render_nip05_document,
 )
-from nostrweet.cache.atomic import fsync_dir, temp_path
+from nostrweet.cache.atomic import atomic_write_bytes
 from nostrweet.cache.store import CacheStore
 from nostrweet.cli.app import app, options_of
 from nostrweet.cli.common import RelayOption, relays_from, summary
 from nostrweet.errors import NotFoundError
-from nostrweet.nostr.keys import KeyDeriver, load_key_file
+from nostrweet.nostr.keys import KeyDeriver
+from nostrweet.publish.keyring import key_ring
 from nostrweet.settings import GlobalOptions
 
 PUBLIC_FILE_MODE = 0o644  # a web server, running as another user, must be able to read it
@@ -38,35 +38,19 @@ def _snapshots(store: CacheStore) -> list[ProfileSnapshot]:
     return out
 
 
-def _pubkeys(options: GlobalOptions, names: dict[str, str]) -> dict[str, str]:
-    """name -> hex pubkey: the user's ``[users.<name>] key_file`` if set, else the derived key."""
-    keys = KeyDeriver(options.require_mnemonic(), options.key_derivation)
+def _pubkeys(options: GlobalOptions, store: CacheStore, names: dict[str, str]) -> dict[str, str]:
+    """name -> hex pubkey: the user's ``[users.<name>] key_file`` if set, else the derived key (the
+    one key rule of every command, :func:`~nostrweet.publish.keyring.key_ring`)."""
+    ring = key_ring(
+        store,
+        options.config.key_files(),
+        lambda: KeyDeriver(options.require_mnemonic(), options.key_derivation),
+    )
     out = {}
     for name, user_id in names.items():
-        override = options.config.users.get(name)
-        if override is not None and override.key_file is not None:
-            out[name] = load_key_file(override.key_file, user_id).pubkey_hex
-        else:
-            out[name] = keys.for_user(user_id).pubkey_hex
+        ring.bind(name, user_id)
+        out[name] = ring.for_user(user_id).pubkey_hex
     return out
-
-
-def write_public_file(path: Path, data: bytes) -> None:
-    """Write ``path`` atomically (a reader sees the old file or the new one), readable by everyone."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_path(path)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PUBLIC_FILE_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), PUBLIC_FILE_MODE)  # whatever the umask
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
 
 
 @app.command("nip05-export")
@@ -93,7 +77,8 @@ def nip05_export(
         for name, o in options.config.users.items()
         if o.relays is not None and name in names
     }
-    document = nip05_document(_pubkeys(options, names), relays, relays_of=relays_of)
+    document = nip05_document(_pubkeys(options, store, names), relays, relays_of=relays_of)
     target = directory / NIP05_PATH.lstrip("/")
-    write_public_file(target, render_nip05_document(document))
+    target.parent.mkdir(parents=True, exist_ok=True)  # for a web server: not private
+    atomic_write_bytes(target, render_nip05_document(document), mode=PUBLIC_FILE_MODE)
     summary(options, f"wrote {target}: {len(names)} name(s)")

@@ -20,7 +20,6 @@ from nostrweet.cli.common import (
     ForceOption,
     Nip05DomainOption,
     RelayOption,
-    SkipProfilesOption,
     blossom_from,
     emit,
     nip05_domain_from,
@@ -30,6 +29,7 @@ from nostrweet.cli.common import (
 from nostrweet.errors import NotFoundError, PublishError
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import RelayPool
+from nostrweet.publish.keyring import KeyRing, cached_user_id, key_ring
 from nostrweet.publish.outcome import PublishOutcome, PublishSummary
 from nostrweet.publish.preview import preview_events
 from nostrweet.publish.publisher import Publisher
@@ -37,9 +37,22 @@ from nostrweet.settings import GlobalOptions
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.refs import parse_tweet_ref
 
+PostSkipProfilesOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-profiles",
+        help="Publish no profiles (kind 0), and fetch none for an uncached tweet, as in the earlier tool.",
+    ),
+]
 
-def _keys(options: GlobalOptions) -> KeyDeriver:
-    return KeyDeriver(options.require_mnemonic(), options.key_derivation)
+
+def _keys(options: GlobalOptions, store: CacheStore) -> KeyRing:
+    """The mirror keys: a user's fixed key file from the config, else the derived key."""
+    return key_ring(
+        store,
+        options.config.key_files(),
+        lambda: KeyDeriver(options.require_mnemonic(), options.key_derivation),
+    )
 
 
 @asynccontextmanager
@@ -53,7 +66,6 @@ async def _publisher(
     skip_profiles: bool = False,
     nip05_domain: str | None = None,
 ) -> AsyncIterator[Publisher]:
-    keys = _keys(options)
     async with AsyncExitStack() as stack:
         archiver = None
         if fetch:
@@ -61,11 +73,19 @@ async def _publisher(
             store = archiver.store
         else:
             store = CacheStore(options.data_dir)
+        keys = _keys(options, store)
         pool = RelayPool(relays)
         await pool.start()
         stack.push_async_callback(pool.close)
         publisher = Publisher(
-            store, keys, pool, relays=relays, blossom=blossom, force=force, archiver=archiver
+            store,
+            keys,
+            pool,
+            relays=relays,
+            blossom=blossom,
+            force=force,
+            archiver=archiver,
+            publish_profiles=not skip_profiles,  # as in the earlier tool: no kind 0 at all
         )
         # The command ends with one error line that counts the failures; each one is shown at -v.
         publisher.failure_log_level = logging.DEBUG
@@ -96,8 +116,9 @@ def show_tweet(
     """Print the cached tweet and the Nostr event(s) it would become."""
     options = options_of(ctx)
     tweet_id = parse_tweet_ref(tweet)
-    keys = _keys(options)
+    options.require_mnemonic()
     store = CacheStore(options.data_dir, read_only=True)
+    keys = _keys(options, store)
     path = store.tweet_path(tweet_id)
     raw = read_json_or_quarantine(path, quarantine=False) if path is not None else None
     doc = store.read_tweet(tweet_id) if raw is not None else None
@@ -121,7 +142,7 @@ def _post_tweet(
     relay: RelayOption = None,
     blossom_server: BlossomOption = None,
     force: ForceOption = False,
-    skip_profiles: SkipProfilesOption = False,
+    skip_profiles: PostSkipProfilesOption = False,
     nip05: Nip05DomainOption = None,
 ) -> None:
     """Publish one tweet, fetching it first if it is not cached."""
@@ -166,7 +187,7 @@ def post_user(
     relay: RelayOption = None,
     blossom_server: BlossomOption = None,
     force: ForceOption = False,
-    skip_profiles: SkipProfilesOption = False,
+    skip_profiles: PostSkipProfilesOption = False,
     nip05: Nip05DomainOption = None,
 ) -> None:
     """Publish every cached tweet of a user, oldest first."""
@@ -180,7 +201,9 @@ def post_user(
         raise NotFoundError(f"no cached tweets of @{name}: run user-tweets first")
 
     async def run() -> PublishSummary:
-        async with _publisher(options, relays, blossom, force=force, nip05_domain=domain) as publisher:
+        async with _publisher(
+            options, relays, blossom, force=force, skip_profiles=skip_profiles, nip05_domain=domain
+        ) as publisher:
             with progress_bar(f"@{name}", options) as progress:
                 return await publisher.publish_user(name, progress=progress)
 
@@ -217,19 +240,8 @@ def post_profile(
 
 def _cached_user_ids(store: CacheStore, names: Sequence[str]) -> dict[str, str]:
     """username -> numeric id, from the newest cached profile, else from a cached tweet's author."""
-    out: dict[str, str] = {}
-    for name in names:
-        profile = store.newest_profile(name)
-        if profile is not None:
-            out[name] = profile.id
-            continue
-        for tid in reversed(store.tweet_ids_of(name)):
-            doc = store.read_tweet(tid)
-            author = doc.author() if doc is not None else None
-            if author is not None and author.username.lower() == name:
-                out[name] = author.id
-                break
-    return out
+    found = {name: cached_user_id(store, name) for name in names}
+    return {name: uid for name, uid in found.items() if uid is not None}
 
 
 def archived_users(store: CacheStore) -> list[str]:

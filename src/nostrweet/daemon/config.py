@@ -1,7 +1,8 @@
 """The daemon's settings: command-line flags over the config file (SPEC §6) over the defaults.
 
 Flags (and their environment variables) win over ``[daemon]``, ``[nostr]`` and ``[rate_limits]``;
-``-u`` given on the command line replaces the file's ``users`` list rather than adding to it. Per-user
+``-u`` given on the command line replaces the file's users rather than adding to them. The file's users
+are those of ``[twitter] users`` (where the seed's example puts them) and ``[daemon] users`` together. Per-user
 tables ``[users.<name>]`` apply to the watched users of that name; a table for a user that is not
 watched is ignored with a warning.
 """
@@ -44,6 +45,7 @@ class DaemonConfig:
     max_concurrent: int = DEFAULT_MAX_CONCURRENT
     stats_interval: int = DEFAULT_STATS_INTERVAL
     backfill: int = DEFAULT_BACKFILL
+    max_tweets_per_poll: int | None = None  # the page size of a timeline request; None: as many as X gives
     overrides: Mapping[str, UserOverrides] = field(default_factory=dict)
     requests_per_window: int | None = None  # our own cap on timeline requests ...
     window_seconds: int | None = None  # ... per this many seconds; never an assumption about X
@@ -113,10 +115,11 @@ def resolve_daemon_config(
 ) -> DaemonConfig:
     """Merge the daemon's flags with the config file. Raises InputError (exit 2) on bad or missing input."""
     cfg = options.config
-    raw_users = split_list(list(users)) if users else split_list(cfg.get("daemon", "users"))
+    file_users = [*split_list(cfg.get("twitter", "users")), *split_list(cfg.get("daemon", "users"))]
+    raw_users = split_list(list(users)) if users else file_users
     names = tuple(dict.fromkeys(normalize_username(u) for u in raw_users))
     if not names:
-        raise InputError("no user to watch: use -u/--user USERNAME or [daemon] users in the config file")
+        raise InputError("no user to watch: use -u/--user USERNAME or [twitter] users in the config file")
     overrides = {name: cfg.users[name] for name in names if name in cfg.users}
     for name in cfg.users:
         if name not in names:
@@ -141,6 +144,7 @@ def resolve_daemon_config(
             _pick(stats_interval, options, "daemon", "stats_interval", DEFAULT_STATS_INTERVAL)
         ),
         backfill=int(_pick(backfill, options, "daemon", "backfill", DEFAULT_BACKFILL)),
+        max_tweets_per_poll=_optional_int(options, "daemon", "max_tweets_per_poll"),
         overrides=overrides,
         nip05_domain=resolve_nip05_domain(nip05_domain, cfg.get("nostr", "nip05_domain")),
         requests_per_window=_optional_int(options, "rate_limits", "requests_per_window"),

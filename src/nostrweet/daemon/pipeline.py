@@ -33,9 +33,10 @@ from nostrweet.cache.store import CacheStore
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.runner import PollResult
 from nostrweet.daemon.state import StateStore, UserState, advanced, first_run_state
-from nostrweet.nostr.keys import KeyDeriver, MirrorKey, load_key_file
+from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.record import BACKOFF_CAP
 from nostrweet.nostr.relays import RelayPool
+from nostrweet.publish.keyring import KeyRing, cached_user_id
 from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.outcome import LruDict, MemoryBounds
 from nostrweet.publish.publisher import Publisher
@@ -49,23 +50,6 @@ log = logging.getLogger("nostrweet.daemon")
 
 DAEMON_BOUNDS = MemoryBounds(outcomes=1000)
 """The daemon's caps: the defaults, and outcomes capped too (they are taken after every poll)."""
-
-
-class KeyRing:
-    """Derived keys, except for user ids that have a fixed key file (``[users.<name>] key_file``)."""
-
-    def __init__(self, deriver: KeyDeriver) -> None:
-        self.deriver = deriver
-        self.fixed: dict[str, MirrorKey] = {}
-
-    def for_user(self, user_id: str | int) -> MirrorKey:
-        """The mirror key of a numeric user id."""
-        return self.fixed.get(str(user_id)) or self.deriver.for_user(user_id)
-
-    def mirror_pubkeys(self, user_id: str | int) -> tuple[str, ...]:
-        """The pubkeys the duplicate check trusts for a user: the fixed key only, else the deriver's."""
-        fixed = self.fixed.get(str(user_id))
-        return (fixed.pubkey_hex,) if fixed is not None else self.deriver.mirror_pubkeys(user_id)
 
 
 @dataclass(frozen=True)
@@ -105,7 +89,11 @@ class DaemonPipeline:
         self.config = config
         self.store = CacheStore(options.data_dir)
         self.states = StateStore(options.data_dir)
-        self.keys = KeyRing(keys or KeyDeriver(options.require_mnemonic(), options.key_derivation))
+        self.keys = KeyRing(
+            keys or KeyDeriver(options.require_mnemonic(), options.key_derivation),
+            {name: o.key_file for name, o in config.overrides.items() if o.key_file is not None},
+            lambda name: cached_user_id(self.store, name),
+        )
         caps: dict[str, tuple[int, float]] = {}
         if config.requests_per_window and config.window_seconds:
             caps[EP_TIMELINE] = (config.requests_per_window, float(config.window_seconds))
@@ -117,6 +105,7 @@ class DaemonPipeline:
             options.require_bearer_token(),
             limiter=self.limiter,
             max_429_wait=config.max_429_wait,
+            page_size=config.max_tweets_per_poll,
         )
         self.limiter = self.client.limiter
         self.pool = pool or RelayPool(config.all_relays())
@@ -176,9 +165,7 @@ class DaemonPipeline:
         if found is not None:
             return found
         user = await Archiver(self.store, self.client).resolve_user(name)
-        override = self.config.overrides.get(name)
-        if override is not None and override.key_file is not None:
-            self.keys.fixed[user.id] = load_key_file(override.key_file, user.id)
+        self.keys.bind(name, user.id)
         self._users[name] = user
         return user
 

@@ -94,7 +94,9 @@ class TwitterClient:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        page_size: int | None = None,
     ) -> None:
+        self.page_size = page_size  # a cap on every timeline page (`[daemon] max_tweets_per_poll`)
         self.session = ApiSession(
             api_url,
             bearer_token,
@@ -176,7 +178,12 @@ class TwitterClient:
         pagination_token: str | None = None,
         start_time: str | None = None,
     ) -> TimelinePage:
-        """One page of a user's tweets, newest first. ``max_results`` is clamped to 5..100."""
+        """One page of a user's tweets, newest first.
+
+        ``max_results`` is capped by the client's ``page_size``, then clamped to 5..100.
+        """
+        if self.page_size is not None:
+            max_results = min(max_results, self.page_size)
         params = dict(TWEET_PARAMS, max_results=str(min(100, max(5, max_results))))
         if since_id:
             params["since_id"] = str(since_id)
