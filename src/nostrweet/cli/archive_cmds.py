@@ -18,8 +18,8 @@ from nostrweet.archive.archiver import Archiver
 from nostrweet.bridge.content import decode_html_entities
 from nostrweet.cache import layout
 from nostrweet.cache.store import CacheStore
-from nostrweet.cli.app import app, options_of
 from nostrweet.cli.common import SkipProfilesOption, emit, summary
+from nostrweet.cli.root import app, options_of
 from nostrweet.errors import NotFoundError
 from nostrweet.settings import GlobalOptions
 from nostrweet.textsafe import json_safe, printable

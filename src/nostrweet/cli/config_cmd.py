@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nostrweet.cli.app import app, options_of
+from nostrweet.cli.root import app, options_of
 from nostrweet.config import check_config, read_config_text
 from nostrweet.errors import EXIT_BAD_INPUT, InputError
 from nostrweet.textsafe import printable

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from nostrweet.cli.app import app, options_of
 from nostrweet.cli.common import BlossomOption, Nip05DomainOption, RelayOption
+from nostrweet.cli.root import app, options_of
 
 
 @app.command("daemon")

@@ -10,8 +10,8 @@ import typer
 from nostrweet.archive.xarchive.importer import Importer
 from nostrweet.archive.xarchive.reader import XArchive
 from nostrweet.cache.store import CacheStore
-from nostrweet.cli.app import app, options_of
 from nostrweet.cli.archive_cmds import progress_bar
+from nostrweet.cli.root import app, options_of
 
 
 @app.command("import-archive")

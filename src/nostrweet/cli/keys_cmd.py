@@ -11,7 +11,7 @@ import typer
 
 from nostrweet.cache import layout
 from nostrweet.cache.store import CacheStore, build_index, read_json_or_quarantine
-from nostrweet.cli.app import app, options_of
+from nostrweet.cli.root import app, options_of
 from nostrweet.errors import InputError, NotFoundError
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey, parse_user_id
 from nostrweet.publish.keyring import key_ring

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 from mnemonic import Mnemonic
 
-from nostrweet.cli.app import app, options_of
 from nostrweet.cli.choices import MnemonicWords
+from nostrweet.cli.root import app, options_of
 from nostrweet.errors import InputError, OperationalError
 
 STRENGTH_BITS = {12: 128, 24: 256}

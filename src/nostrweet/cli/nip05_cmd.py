@@ -16,8 +16,8 @@ from nostrweet.bridge.nip05 import (
 )
 from nostrweet.cache.atomic import atomic_write_bytes
 from nostrweet.cache.store import CacheStore
-from nostrweet.cli.app import app, options_of
 from nostrweet.cli.common import RelayOption, relays_from, summary
+from nostrweet.cli.root import app, options_of
 from nostrweet.errors import NotFoundError
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.publish.keyring import key_ring

@@ -13,7 +13,6 @@ import typer
 
 from nostrweet.cache.layout import normalize_username
 from nostrweet.cache.store import CacheStore, read_json_or_quarantine
-from nostrweet.cli.app import app, options_of
 from nostrweet.cli.archive_cmds import open_archiver, progress_bar
 from nostrweet.cli.common import (
     BlossomOption,
@@ -26,6 +25,7 @@ from nostrweet.cli.common import (
     relays_from,
     summary,
 )
+from nostrweet.cli.root import app, options_of
 from nostrweet.errors import NotFoundError, PublishError
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import RelayPool

@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from nostrweet.cli.app import app, options_of
 from nostrweet.cli.choices import EventFormat
 from nostrweet.cli.common import RelayOption, emit, relays_from, summary
+from nostrweet.cli.root import app, options_of
 from nostrweet.errors import OperationalError
 from nostrweet.nostr.event import SignedEvent, npub_of, pubkey_from_npub_or_hex
 from nostrweet.nostr.relays import QueryFilter, RelayPool
