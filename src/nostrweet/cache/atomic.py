@@ -16,7 +16,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +58,19 @@ def atomic_write_bytes(path: Path, data: bytes, *, mode: int = FILE_MODE) -> Non
     The file is 0600 (:data:`FILE_MODE`); a file meant for others (a web server's) passes its ``mode``,
     which is set whatever the umask.
     """
+    atomic_write_chunks(path, (data,), mode=mode)
+
+
+def atomic_write_chunks(path: Path, chunks: Iterable[bytes], *, mode: int = FILE_MODE) -> None:
+    """:func:`atomic_write_bytes` of a stream: the chunks are written as they come (flat memory)."""
     tmp = temp_path(path)
     fd = create_private(tmp)
     try:
         with os.fdopen(fd, "wb") as handle:
             if mode != FILE_MODE:
                 os.fchmod(handle.fileno(), mode)
-            handle.write(data)
+            for chunk in chunks:
+                handle.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -10,20 +10,16 @@ is one pair of ids per reply or quote, not the tweets.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO
 
 from nostrweet.archive.xarchive import parse, schema
 from nostrweet.archive.xarchive.reader import XArchive
 from nostrweet.cache import layout
-from nostrweet.cache.atomic import create_private, fsync_dir, temp_path
+from nostrweet.cache.atomic import atomic_write_chunks
 from nostrweet.cache.store import CacheStore
 from nostrweet.errors import InputError
 
@@ -62,26 +58,6 @@ class ImportSummary:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def copy_media(stream: IO[bytes], path: Path) -> str:
-    """Copy a stream into the cache atomically (temp file 0600, fsync, rename); returns its sha256."""
-    digest = hashlib.sha256()
-    tmp = temp_path(path)
-    fd = create_private(tmp)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := stream.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-    return digest.hexdigest()
 
 
 def _ext(name: str) -> str | None:
@@ -180,8 +156,7 @@ class Importer:
         converted = parse.convert_tweet(tweet, dict(user), fetched_at, note)
         missing: set[str] = set()
         for item in converted.media:  # a missing item is dropped, so the next ones move up by one
-            sha = self._copy(tweet.id_str, item, item.n - len(missing), str(user["username"]))
-            if sha is None:
+            if not self._copy(tweet.id_str, item, item.n - len(missing), str(user["username"])):
                 missing.add(item.key)
                 self.summary.media_missing += 1
                 log.warning(
@@ -196,19 +171,20 @@ class Importer:
         converted = parse.convert_tweet(tweet, {"id": "0", "username": "x"}, "", None)
         return converted.references
 
-    def _copy(self, tweet_id: str, item: parse.MediaItem, n: int, username: str) -> str | None:
+    def _copy(self, tweet_id: str, item: parse.MediaItem, n: int, username: str) -> bool:
+        """Copy one media file from the archive into the cache; False if the archive lacks it."""
         with self.archive.open_media(tweet_id, item.candidates) as found:
             if found is None:
-                return None
+                return False
             name, stream = found
             ext = _ext(name)
             if ext is None:
-                return None
+                return False
             cache_name = layout.media_filename(username, tweet_id, n, ext)
-            sha = copy_media(stream, self.store.media_path(cache_name))
+            atomic_write_chunks(self.store.media_path(cache_name), iter(lambda: stream.read(_CHUNK), b""))
             self.store.add_media(cache_name)
             self.summary.media_copied += 1
-            return sha
+            return True
 
     def _link(self, links: list[tuple[int, int]]) -> None:
         """Give imported replies and quotes their cached referenced tweet (for e and q tags)."""
