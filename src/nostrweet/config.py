@@ -58,6 +58,7 @@ CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "log_level": str,
         "log_format": str,
     },
+    "state": {"url": str, "lease_seconds": int},
     "rate_limits": {
         "max_wait_seconds": int,
         "low_budget_fraction": (float, int),
@@ -175,6 +176,7 @@ VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("nostr", "blossom_servers"): _urls(parse_blossom_urls),
     ("nostr", "nip05_domain"): _hostname,
     ("twitter", "api_url"): _urls(lambda v: parse_urls(v, ("http", "https"), "API")),
+    ("state", "lease_seconds"): _between(5, 3600),
     ("rate_limits", "max_wait_seconds"): _at_least(1),
     ("rate_limits", "low_budget_fraction"): _fraction,
     ("rate_limits", "requests_per_window"): _at_least(1),

@@ -125,6 +125,8 @@ class GlobalOptions:
     log_format: LogFormat
     verbosity: int = 0
     warnings: tuple[str, ...] = ()
+    state_url: str | None = None
+    """Where the state lives (SPEC §7); None is the default SQLite file in the data directory."""
 
     def require_bearer_token(self) -> Secret:
         """The bearer token, or exit 2 naming how to give it."""
@@ -187,6 +189,7 @@ def resolve_global_options(
     quiet: bool,
     log_format: str | None,
     mnemonic_from_command_line: bool = False,
+    state_url: str | None = None,
 ) -> GlobalOptions:
     """Merge flag/env values (already merged by the CLI) with the config file and defaults.
 
@@ -249,4 +252,5 @@ def resolve_global_options(
         log_format=fmt,  # type: ignore[arg-type]
         verbosity=0 if quiet else verbose,
         warnings=tuple(warnings),
+        state_url=state_url or config.get("state", "url") or None,
     )

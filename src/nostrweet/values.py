@@ -21,6 +21,7 @@ __all__ = [
     "parse_relay_urls",
     "parse_urls",
     "split_list",
+    "url_password",
 ]
 
 MAX_DAYS = 36_500
@@ -98,3 +99,14 @@ def http_origin(url: str) -> tuple[str, str, int] | None:
     if scheme not in _DEFAULT_PORTS or not host:
         return None
     return scheme, host, port if port is not None else _DEFAULT_PORTS[scheme]
+
+
+def url_password(url: str | None) -> str | None:
+    """The password a URL carries (``postgresql://user:pw@host/db``), so it can be kept out of every output."""
+    if not url:
+        return None
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return password or None

@@ -18,6 +18,7 @@ from nostrweet import __version__
 from nostrweet.cli.choices import KeyDerivationChoice, LogFormatChoice
 from nostrweet.logs import configure_logging, register_secret
 from nostrweet.settings import DEFAULT_API_URL, DEFAULT_DATA_DIR, GlobalOptions, resolve_global_options
+from nostrweet.values import url_password
 
 
 @dataclass
@@ -126,6 +127,17 @@ def global_options(
             help="TOML config file. A global option: 'user-tweets -c N' is --count, not this.",
         ),
     ] = None,
+    state_url: Annotated[
+        str | None,
+        typer.Option(
+            "--state-url",
+            envvar="NOSTRWEET_STATE_URL",
+            metavar="URL",
+            show_default="sqlite:///<data-dir>/nostrweet.sqlite3",
+            help="Where the state lives: sqlite:///PATH, or postgresql://user@host/db to share it between "
+            "instances.",
+        ),
+    ] = None,
     verbose: Annotated[
         int,
         typer.Option(
@@ -158,7 +170,7 @@ def global_options(
     state.data_dir = str(data_dir) if data_dir is not None else None
     if log_format is LogFormatChoice.json:
         state.log_format = "json"  # so that an error in the options below is reported as JSON too
-    for secret in (bearer_token, mnemonic):
+    for secret in (bearer_token, mnemonic, url_password(state_url)):
         if secret:
             register_secret(secret)
     options = resolve_global_options(
@@ -174,10 +186,13 @@ def global_options(
         quiet=quiet,
         log_format=log_format.value if log_format is not None else None,
         mnemonic_from_command_line=_from_command_line(ctx, "mnemonic"),
+        state_url=state_url,
     )
     for value in (options.bearer_token, options.mnemonic):
         if value is not None:
             register_secret(value.reveal())
+    if password := url_password(options.state_url):
+        register_secret(password)
     configure_logging(options.log_level, options.log_format, options.verbosity)
     state.log_format = options.log_format
     state.data_dir = str(options.data_dir)

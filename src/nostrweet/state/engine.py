@@ -22,6 +22,7 @@ from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.pool import StaticPool
 
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.state.migrations import migrate as apply_migrations
@@ -76,13 +77,17 @@ def parse_state_url(raw: str) -> StateUrl:
 
 
 def _sqlite_engine(target: StateUrl) -> Engine:
-    assert target.path is not None
-    path = target.path
-    if not path.parent.is_dir():
-        raise InputError(f"state URL {target.shown}: directory {path.parent} does not exist")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
-    engine = create_engine(target.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    if target.path is None:  # the in-memory state of a read-only command: one connection shared by all
+        engine = create_engine(
+            "sqlite+pysqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        path = target.path
+        if not path.parent.is_dir():
+            raise InputError(f"state URL {target.shown}: directory {path.parent} does not exist")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        engine = create_engine(target.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -123,9 +128,13 @@ class State:
         self.engine.dispose()
 
 
-def open_state(url: str, *, migrate: bool = True) -> State:
+MEMORY = StateUrl("sqlite", make_url("sqlite+pysqlite://"), "memory")
+"""A state that lives in this process only and leaves nothing on disk (for commands that only read)."""
+
+
+def open_state(url: str | StateUrl, *, migrate: bool = True) -> State:
     """Open the state at ``url`` and bring its schema to the version this code knows."""
-    target = parse_state_url(url)
+    target = url if isinstance(url, StateUrl) else parse_state_url(url)
     if target.backend == "sqlite":
         engine = _sqlite_engine(target)
     else:

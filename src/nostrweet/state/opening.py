@@ -1,0 +1,37 @@
+"""The state of one data directory, ready for a command: opened, migrated and, once, filled from files.
+
+Every command and the daemon open the state through :func:`open_data_state`:
+
+- the URL is ``--state-url`` (env ``NOSTRWEET_STATE_URL``, config ``[state] url``) or, by default, the
+  SQLite file ``<data-dir>/nostrweet.sqlite3``;
+- the first time a state meets a data directory written by the file layout (event records, daemon state,
+  Blossom memo, the archive), :func:`~nostrweet.state.import_files.import_files` brings them in; later opens
+  find its ``meta`` row and do nothing;
+- a command that only reads (``list-tweets``, ``show-tweet`` …) creates nothing: when the default SQLite
+  file does not exist yet, it works on a state in memory, filled from the files the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nostrweet.cache.atomic import make_private_dir
+from nostrweet.state.engine import MEMORY, STATE_FILE, State, default_state_url, open_state
+from nostrweet.state.import_files import import_files
+
+
+def open_data_state(data_dir: Path, url: str | None, *, now: float, read_only: bool = False) -> State:
+    """The state for ``data_dir`` (see the module docstring); the caller closes it."""
+    data_dir = Path(data_dir)
+    if url is None and read_only and not (data_dir / STATE_FILE).exists():
+        state = open_state(MEMORY)
+    else:
+        if url is None:
+            make_private_dir(data_dir)
+        state = open_state(url or default_state_url(data_dir))
+    try:
+        import_files(state, data_dir, now=now)
+    except BaseException:
+        state.close()
+        raise
+    return state
