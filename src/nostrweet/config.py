@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nostrweet.cache.layout import normalize_username
 from nostrweet.domains import parse_nip05_domain
 from nostrweet.errors import ConfigError, InputError
+from nostrweet.names import normalize_username
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, parse_urls, split_list
 
 __all__ = [

@@ -28,6 +28,7 @@ from nostrweet.config import (
     parse_config,
 )
 from nostrweet.errors import InputError, MissingCredentialError
+from nostrweet.secret import Secret as Secret
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, split_list
 
 __all__ = [
@@ -57,30 +58,6 @@ DEFAULT_API_URL = "https://api.x.com"
 
 KeyDerivation = Literal["nip06", "legacy"]
 LogFormat = Literal["text", "json"]
-
-
-class Secret:
-    """A string that never shows itself in repr, str or f-strings. Use :meth:`reveal` to get it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The secret text itself. Never log what this returns."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**redacted**')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 LOG_LEVELS = {

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from nostrweet.archive.download import download
 from nostrweet.settings import Secret
 from nostrweet.twitter.client import TwitterClient
 from tests.fakes.x_api import DEFAULT_BEARER, FakeXApi
@@ -77,8 +78,10 @@ def _media(fake: FakeXApi, name: str) -> str:
 
 async def test_other_hosts_are_never_fetched(fake_x: FakeXApi, secret: SecretServer, tmp_path: Path) -> None:
     async with _client(fake_x) as client:
-        assert not await client.download(f"{secret.url}/secret.jpg", tmp_path / "a.jpg", max_bytes=10**6)
-        assert not await client.download("file:///etc/passwd", tmp_path / "b.jpg", max_bytes=10**6)
+        assert not await download(
+            client.session, f"{secret.url}/secret.jpg", tmp_path / "a.jpg", max_bytes=10**6
+        )
+        assert not await download(client.session, "file:///etc/passwd", tmp_path / "b.jpg", max_bytes=10**6)
     assert secret.seen == []
     assert os.listdir(tmp_path) == []
 
@@ -90,10 +93,14 @@ async def test_redirects_are_checked_hop_by_hop(
     fake_x.media_redirect["Hop"] = _media(fake_x, "Target.jpg")
     fake_x.media_redirect["Loop"] = _media(fake_x, "Loop.jpg")
     async with _client(fake_x) as client:
-        assert not await client.download(_media(fake_x, "Away.jpg"), tmp_path / "a.jpg", max_bytes=10**6)
-        assert await client.download(_media(fake_x, "Hop.jpg"), tmp_path / "b.jpg", max_bytes=10**6)
+        assert not await download(
+            client.session, _media(fake_x, "Away.jpg"), tmp_path / "a.jpg", max_bytes=10**6
+        )
+        assert await download(client.session, _media(fake_x, "Hop.jpg"), tmp_path / "b.jpg", max_bytes=10**6)
         before = fake_x.media_requests
-        assert not await client.download(_media(fake_x, "Loop.jpg"), tmp_path / "c.jpg", max_bytes=10**6)
+        assert not await download(
+            client.session, _media(fake_x, "Loop.jpg"), tmp_path / "c.jpg", max_bytes=10**6
+        )
     assert secret.seen == []  # the redirect to it was refused
     assert (tmp_path / "b.jpg").read_bytes() == media_body("pbs.twimg.com", "media/Target.jpg", None, "")[0]
     assert fake_x.media_requests - before == 6  # the first answer and 5 redirects, no more
@@ -104,9 +111,13 @@ async def test_only_images_and_videos_are_stored(fake_x: FakeXApi, tmp_path: Pat
     fake_x.media_content_type["Page"] = "text/html; charset=utf-8"
     fake_x.media_content_type["Playlist"] = "application/x-mpegURL"
     async with _client(fake_x) as client:
-        assert not await client.download(_media(fake_x, "Page.jpg"), tmp_path / "a.jpg", max_bytes=10**6)
-        assert not await client.download(_media(fake_x, "Playlist.jpg"), tmp_path / "b.jpg", max_bytes=10**6)
-        assert await client.download(_media(fake_x, "Fine.jpg"), tmp_path / "c.jpg", max_bytes=10**6)
+        assert not await download(
+            client.session, _media(fake_x, "Page.jpg"), tmp_path / "a.jpg", max_bytes=10**6
+        )
+        assert not await download(
+            client.session, _media(fake_x, "Playlist.jpg"), tmp_path / "b.jpg", max_bytes=10**6
+        )
+        assert await download(client.session, _media(fake_x, "Fine.jpg"), tmp_path / "c.jpg", max_bytes=10**6)
     assert os.listdir(tmp_path) == ["c.jpg"]
 
 
@@ -115,7 +126,9 @@ async def test_a_slow_drip_is_cut_by_the_total_time_limit(fake_x: FakeXApi, tmp_
     fake_x.media_drip["Slow"] = 0.05
     async with _client(fake_x) as client:
         ok = await asyncio.wait_for(
-            client.download(_media(fake_x, "Slow.jpg"), tmp_path / "a.jpg", max_bytes=10**6, time_limit=1),
+            download(
+                client.session, _media(fake_x, "Slow.jpg"), tmp_path / "a.jpg", max_bytes=10**6, time_limit=1
+            ),
             timeout=60,
         )
     assert not ok

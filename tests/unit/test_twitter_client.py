@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from nostrweet.archive.download import download
 from nostrweet.errors import NotFoundError, TwitterApiError, TwitterAuthError
 from nostrweet.settings import Secret
 from nostrweet.twitter.client import TwitterClient
@@ -306,15 +307,17 @@ async def test_download_is_atomic_capped_and_tokenless(tmp_path: Path) -> None:
         )
 
     async with make_client(handler, Clock()) as client:
-        assert await client.download("https://pbs.twimg.com/a.jpg", tmp_path / "a.jpg", max_bytes=1000)
-        assert not await client.download(
-            "https://pbs.twimg.com/big.mp4", tmp_path / "big.mp4", max_bytes=1000
+        assert await download(
+            client.session, "https://pbs.twimg.com/a.jpg", tmp_path / "a.jpg", max_bytes=1000
         )
-        assert not await client.download(
-            "https://pbs.twimg.com/gone.jpg", tmp_path / "gone.jpg", max_bytes=1000
+        assert not await download(
+            client.session, "https://pbs.twimg.com/big.mp4", tmp_path / "big.mp4", max_bytes=1000
         )
-        assert await client.download(
-            "https://pbs.twimg.com/a.jpg", tmp_path / "a.jpg", max_bytes=1000
+        assert not await download(
+            client.session, "https://pbs.twimg.com/gone.jpg", tmp_path / "gone.jpg", max_bytes=1000
+        )
+        assert await download(
+            client.session, "https://pbs.twimg.com/a.jpg", tmp_path / "a.jpg", max_bytes=1000
         )  # exists: skipped
     assert (tmp_path / "a.jpg").read_bytes().startswith(b"\xff\xd8\xff")
     assert sorted(os.listdir(tmp_path)) == ["a.jpg"]  # no temp file, nothing partial

@@ -1,7 +1,7 @@
 """Media files of cached tweets: downloading them, and trying the missing ones again on later runs.
 
 A media file that cannot be had (refused URL, 4xx, a 5xx or network error that persists, too big, too
-slow; see :mod:`nostrweet.twitter.download`) is a warning, and the tweet is cached without it. Retry
+slow; see :mod:`nostrweet.archive.download`) is a warning, and the tweet is cached without it. Retry
 rule (docs/CACHE.md): the tweet then gets a marker ``media_retry/<username>_<tweetid>.json`` holding
 its number of failed tries. Every later timeline run of that user (``user-tweets``, each daemon poll)
 tries the missing files of at most :data:`RETRY_PER_RUN` marked tweets again, and ``fetch-tweet`` of
@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from nostrweet.archive.download import download
 from nostrweet.archive.media import choose_download
 from nostrweet.cache import layout
 from nostrweet.cache.store import CacheStore, atomic_write_json, make_private_dir
@@ -74,7 +75,9 @@ class MediaFetcher:
                 continue
             if self.store.has_media(name):
                 continue
-            if await self.client.download(choice.url, self.store.media_path(name), max_bytes=self.max_bytes):
+            if await download(
+                self.client.session, choice.url, self.store.media_path(name), max_bytes=self.max_bytes
+            ):
                 self.store.add_media(name)
                 log.debug("tweet %s: media %s downloaded", tweet_id, name)
             else:

@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from itertools import compress
 
-from nostrweet.errors import InputError
+from nostrweet.names import USERNAME_RE as USERNAME_RE
+from nostrweet.names import normalize_username as normalize_username
 
 EVENTS_DIR = "nostr_events"
 DAEMON_LOCK = "daemon.lock"
@@ -37,7 +38,6 @@ TEMP_SUFFIX = ".tmp"
 CORRUPT_SUFFIX = ".corrupt"
 NOT_FOUND_SUFFIX = ".not_found"
 
-USERNAME_RE = re.compile(r"@?([A-Za-z0-9_]{1,15})")
 _STAMP = r"(\d{8})_(\d{6})"
 _USER = r"([a-z0-9_]{1,15})"
 # A numeric id in a file name: no leading zero, and below 9,223,000,000,000,000,000 so that it fits
@@ -62,17 +62,6 @@ class EventSubject(Enum):
     PROFILE = "profile"
     RELAYS = "relays"
     BLOSSOM = "blossom"
-
-
-def normalize_username(raw: str) -> str:
-    """Validate a username (``^@?[A-Za-z0-9_]{1,15}$``) and return it lower-case without the ``@``.
-
-    Raises InputError for anything else, so a name like ``../x`` can never reach a path.
-    """
-    match = USERNAME_RE.fullmatch(raw)
-    if match is None:
-        raise InputError(f"invalid username {raw!r}: use 1 to 15 letters, digits or '_'")
-    return match.group(1).lower()
 
 
 def _stamp(moment: datetime) -> str:

@@ -8,7 +8,6 @@ This module is the public face; the parts live next to it:
 - :mod:`nostrweet.twitter.api` (pure): parameters, endpoint templates, response → result values;
 - :mod:`nostrweet.twitter.session`: the request policy (rate budgets, 429 waits, jittered retries,
   typed errors for 4xx) and the HTTP client;
-- :mod:`nostrweet.twitter.download`: streaming media to the cache without the API token.
 """
 
 from __future__ import annotations
@@ -17,16 +16,14 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import msgspec
 
-from nostrweet.cache import layout
 from nostrweet.errors import NotFoundError
-from nostrweet.settings import Secret
-from nostrweet.twitter import download as _download
+from nostrweet.names import normalize_username
+from nostrweet.secret import Secret
 from nostrweet.twitter.api import (
     BATCH,
     EP_TIMELINE,
@@ -144,7 +141,7 @@ class TwitterClient:
 
     async def user_by_username_raw(self, username: str) -> dict[str, Any]:
         """The raw user object of ``username``; NotFoundError if there is none (or it is suspended)."""
-        name = layout.normalize_username(username)
+        name = normalize_username(username)
         path = f"/2/users/by/username/{name}"
         body = await self.session.get_json(EP_USER_BY_USERNAME, path, dict(USER_PARAMS))
         return user_data(body, name)
@@ -214,16 +211,3 @@ class TwitterClient:
             body = {}
         collect_lookup(result, body, [str(tweet_id)])
         return result
-
-    # -- media --------------------------------------------------------------------------------
-
-    async def download(
-        self, url: str, dest: Path, *, max_bytes: int, time_limit: float = _download.DOWNLOAD_TIME_LIMIT
-    ) -> bool:
-        """Stream ``url`` to ``dest`` atomically, without the API token (see :mod:`.download`).
-
-        True when ``dest`` is in place (already there, or downloaded). False, with a warning, when the
-        media cannot be had (a refused host or redirect, a 4xx, a content type that is not image or
-        video, more than ``max_bytes``, more than ``time_limit`` seconds, or retries used up).
-        """
-        return await _download.download(self.session, url, dest, max_bytes=max_bytes, time_limit=time_limit)

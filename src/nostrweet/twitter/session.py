@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from nostrweet.errors import NotFoundError, TwitterApiError, TwitterAuthError
-from nostrweet.settings import Secret
+from nostrweet.secret import Secret
 from nostrweet.twitter.ratelimit import RateLimiter
 
 # The records keep the logger name they had before this module was split out of the client.
