@@ -19,7 +19,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,6 +57,21 @@ class Pipeline(Protocol):
 
     def relay_status(self) -> Mapping[str, Mapping[str, Any]]:
         """Per relay: connected, accepted, rejected, pending."""
+        ...
+
+
+class LoopHook(Protocol):
+    """Told about every round of the loop and every poll's end (alerts, the systemd watchdog).
+
+    A hook must return at once (queue its work elsewhere); an exception in it is logged, never fatal.
+    """
+
+    def after_round(self, loop: Any) -> None:
+        """One round of the loop ended (``loop`` is the :class:`Daemon`)."""
+        ...
+
+    def after_poll(self, user: str, error: BaseException | None) -> None:
+        """A poll of ``user`` ended, with ``error`` when it failed."""
         ...
 
 
@@ -139,8 +154,10 @@ class Daemon:
         settings: LoopSettings,
         *,
         clock: Clock | None = None,
+        hooks: Sequence[LoopHook] = (),
     ) -> None:
         self.pipeline = pipeline
+        self.hooks = tuple(hooks)
         self.users = list(dict.fromkeys(users))
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -238,11 +255,22 @@ class Daemon:
                         deadline = min(deadline, reset + scheduler.RESET_MARGIN)
                 elif len(self._polls) < self.settings.max_concurrent:
                     deadline = min(deadline, scheduler.next_wakeup(self.schedules, set(self._polls)))
+                self._run_hooks(lambda hook: hook.after_round(self))
                 self._wake.clear()
                 await self.clock.wait(self._wake, deadline)
         finally:
             stop_waiter.cancel()
             await self._shutdown()
+
+    def _run_hooks(self, call: Callable[[LoopHook], None]) -> None:
+        for hook in self.hooks:
+            try:
+                call(hook)
+            except Exception as exc:
+                log.warning("loop hook %s failed: %s", hook.__class__.__name__, exc)
+
+    def _after_poll(self, user: str, error: BaseException | None) -> None:
+        self._run_hooks(lambda hook: hook.after_poll(user, error))
 
     async def _relay_stop(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -269,6 +297,7 @@ class Daemon:
                 state.backoff,
                 state.failures,
             )
+            self._after_poll(user, exc)
         else:
             now = self.clock.now()
             self._update_effective_interval()
@@ -281,6 +310,7 @@ class Daemon:
             stats.posted += result.posted
             if result.new_tweets or result.posted:
                 log.info("@%s: %d new tweets, %d events posted", user, result.new_tweets, result.posted)
+            self._after_poll(user, None)
         finally:
             self._polls.pop(user, None)
             self._wake.set()
