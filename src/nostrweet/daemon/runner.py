@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from nostrweet.daemon import scheduler
 from nostrweet.daemon.scheduler import UserSchedule
 from nostrweet.daemon.stats import UserStats, build_stats_record, log_stats
+from nostrweet.logs import context_with
 
 log = logging.getLogger("nostrweet.daemon")
 
@@ -231,7 +232,9 @@ class Daemon:
             while not stop.is_set():
                 now = self.clock.now()
                 if now >= outbox_due and self._outbox is None:
-                    self._outbox = asyncio.create_task(self._run_outbox())
+                    self._outbox = asyncio.create_task(
+                        self._run_outbox(), context=context_with(action="outbox")
+                    )
                     outbox_due = now + outbox_every
                 busy = set(self._polls)
                 allowed = self._polls_allowed(now)
@@ -244,7 +247,9 @@ class Daemon:
                             held = True  # the budget is spent until the reset
                             break
                         allowed -= 1
-                    self._polls[user] = asyncio.create_task(self._poll(user))
+                    self._polls[user] = asyncio.create_task(
+                        self._poll(user), context=context_with(user=user, action="poll")
+                    )
                 if now >= stats_due:
                     self.log_stats()
                     stats_due = max(stats_due + self.settings.stats_interval, now + 1e-3)
@@ -296,6 +301,7 @@ class Daemon:
                 stats.last_error,
                 state.backoff,
                 state.failures,
+                extra={"retry_count": state.failures},
             )
             self._after_poll(user, exc)
         else:
