@@ -56,6 +56,13 @@ def test_a_vanished_socket_never_raises(tmp_path: Path) -> None:
     assert SystemdNotifier({"NOTIFY_SOCKET": str(tmp_path / "gone.sock")}).ready() is False
 
 
+def test_a_full_listener_never_blocks_the_sender(listener: tuple[str, socket.socket]) -> None:
+    path, _sock = listener  # never read: its queue fills up
+    notifier = SystemdNotifier({"NOTIFY_SOCKET": path})
+    results = [notifier.notify("WATCHDOG=1") for _ in range(2000)]
+    assert results[0] is True and results[-1] is False  # dropped, not waited for
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [("/run/systemd/notify", "/run/systemd/notify"), ("@abc", "\0abc"), ("", None), ("relative", None)],

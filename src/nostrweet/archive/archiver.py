@@ -284,7 +284,7 @@ class Archiver:
             if not self.store.is_not_found(missing):
                 self.store.mark_not_found(missing, self._missing[missing])
         self.store.write_tweet(self._document(root_id))
-        log.debug("tweet %s: cached", root_id)
+        log.debug("tweet %s: cached", root_id, extra={"tweet_id": str(root_id), "action": "cache"})
         author = self._users.get(str(root.get("author_id")))
         if not complete and author is not None:
             self.media.mark(root_id, str(author["username"]), complete)
@@ -344,7 +344,12 @@ class Archiver:
             if tid in self._missing and not self.store.is_not_found(tid):
                 self.store.mark_not_found(tid, self._missing[tid])
         found = [t for t in ids if t in self._tweets]
-        log.info("@%s: fetching %d tweet(s) again whose cached file was corrupt", username, len(found))
+        log.info(
+            "@%s: fetching %d tweet(s) again whose cached file was corrupt",
+            username,
+            len(found),
+            extra={"user": username, "action": "refetch"},
+        )
         return found
 
     # -- timelines ----------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Under a ``Type=notify`` unit systemd sets ``NOTIFY_SOCKET`` (a path, or ``@name`
 socket). The daemon sends ``READY=1`` once started, ``WATCHDOG=1`` every round of its loop (the loop
 wakes at least every ``--stats-interval`` and every outbox interval, so ``WatchdogSec`` must be longer
 than both), and ``STOPPING=1`` when it begins to stop. Without ``NOTIFY_SOCKET`` every call is a no-op;
-a send that fails is logged at debug level and never stops the daemon.
+a send that fails is logged at debug level and never stops the daemon, and a send never waits (the
+socket is non-blocking: a listener whose queue is full loses the message rather than stall the loop).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class SystemdNotifier:
             return False
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.setblocking(False)  # a listener that stopped reading must not stall the loop
                 sock.connect(self.address)
                 sock.sendall(message.encode("utf-8"))
         except OSError as exc:
