@@ -38,7 +38,7 @@ MAX_PAGE_SIZE = 100
 
 # The tables and keys a config file may hold. Anything else is an error that names the key.
 CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "twitter": {"bearer_token": str, "api_url": str, "users": list},
+    "twitter": {"bearer_token": str, "bearer_token_file": str, "api_url": str, "users": list},
     "nostr": {
         "mnemonic": str,
         "mnemonic_file": str,

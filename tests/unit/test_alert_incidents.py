@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import pytest
@@ -51,8 +52,12 @@ CASES = [
         id="relay down past the threshold, then up",
     ),
     pytest.param(
-        [Observation(0, relays_connected={R: False}), Observation(30, relays_connected={R: True})]
-        + [Observation(40, relays_connected={R: False}), Observation(90, relays_connected={R: False})],
+        [
+            Observation(0, relays_connected={R: False}),
+            Observation(30, relays_connected={R: True}),
+            Observation(40, relays_connected={R: False}),
+            Observation(90, relays_connected={R: False}),
+        ],
         [],
         id="flapping relay: down time restarts when it comes back",
     ),
@@ -66,8 +71,8 @@ CASES = [
             Observation(0, outbox_oldest_age=99),
             Observation(5, outbox_oldest_age=104),
             Observation(6, outbox_oldest_age=200),
-        ]
-        + [Observation(7, outbox_oldest_age=None)],
+            Observation(7, outbox_oldest_age=None),
+        ],
         [("open", "outbox", ""), ("resolved", "outbox", "")],
         id="outbox age passes the threshold, then empties",
     ),
@@ -77,8 +82,11 @@ CASES = [
         id="stopping is never resolved",
     ),
     pytest.param(
-        [Observation(0, relays_connected={R: False}), Observation(70, relays_connected={R: False})]
-        + [Observation(71, relays_connected={})],
+        [
+            Observation(0, relays_connected={R: False}),
+            Observation(70, relays_connected={R: False}),
+            Observation(71, relays_connected={}),
+        ],
         [("open", "relay", R), ("resolved", "relay", R)],
         id="a relay no longer observed resolves its incident",
     ),
@@ -153,7 +161,7 @@ def test_opens_and_resolves_alternate_per_incident(
             assert ("relay", R) not in state.open
     for changes_of_one in history.values():
         assert changes_of_one[0] == "open"
-        assert all(a != b for a, b in zip(changes_of_one, changes_of_one[1:], strict=False))
+        assert all(a != b for a, b in itertools.pairwise(changes_of_one))
 
 
 @settings(max_examples=100, deadline=None)
