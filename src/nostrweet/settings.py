@@ -165,8 +165,11 @@ def _read_token_file(path: Path, warnings: list[str]) -> Secret:
     if not text:
         raise InputError(f"bearer token file {path} is empty")
     with contextlib.suppress(OSError):
-        mode = path.stat().st_mode
-        if mode & 0o077:
+        info = path.stat()
+        mode = info.st_mode
+        # as libpq does for its password file: a root-owned file that only its group can also read is
+        # how Kubernetes mounts a secret for the pod's fsGroup; that is fine
+        if mode & 0o007 or (mode & 0o070 and info.st_uid != 0):
             warnings.append(
                 f"bearer token file {path} is open to other users (mode {mode & 0o777:04o}): "
                 f"run 'chmod 600 {path}'"
