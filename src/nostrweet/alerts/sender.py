@@ -67,10 +67,14 @@ def check_alert_urls(urls: Sequence[str]) -> tuple[str, ...]:
         if not url:
             continue
         register_secret(url)
+        quiet = logging.getLogger("apprise")
+        was, quiet.disabled = quiet.disabled, True  # its own "Unparseable URL" line would be a second one
         try:
             plugin = apprise.Apprise.instantiate(url)
         except Exception:
             plugin = None
+        finally:
+            quiet.disabled = was
         if plugin is None:
             scheme = url.split("://", 1)[0] if "://" in url else "(none)"
             raise InputError(
