@@ -14,7 +14,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -22,7 +21,7 @@ from collections.abc import Callable
 
 from nostrweet.alerts.monitor import AlertMonitor
 from nostrweet.daemon.config import DaemonConfig
-from nostrweet.daemon.lock import DaemonLock
+from nostrweet.daemon.lock import DaemonLock, default_instance_id
 from nostrweet.daemon.pipeline import DaemonPipeline, summary_lines
 from nostrweet.daemon.runner import Daemon, LoopHook, LoopSettings
 from nostrweet.daemon.systemd_notify import SystemdNotifier
@@ -114,9 +113,9 @@ async def _run_locked(options: GlobalOptions, config: DaemonConfig, keys: KeyDer
     handler = SignalHandler(stop)
     handler.install(loop)
     systemd = SystemdNotifier()
-    alerts = AlertMonitor(config.alerts, instance=f"{socket.gethostname()}:{os.getpid()}")
-    alerts.start()
     pipeline = DaemonPipeline(options, config, keys=keys)
+    alerts = AlertMonitor(config.alerts, instance=default_instance_id())
+    alerts.start()
     stopping = asyncio.ensure_future(_tell_stopping(stop, systemd))
     try:
         log.info(
