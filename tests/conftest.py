@@ -27,4 +27,5 @@ pytest_plugins = [
     "tests.fakes.relay_fixtures",
     "tests.fakes.blossom_fixtures",
     "tests.fakes.postgres_fixtures",
+    "tests.fakes.alert_receiver",
 ]

@@ -38,7 +38,7 @@ MAX_PAGE_SIZE = 100
 
 # The tables and keys a config file may hold. Anything else is an error that names the key.
 CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "twitter": {"bearer_token": str, "api_url": str, "users": list},
+    "twitter": {"bearer_token": str, "bearer_token_file": str, "api_url": str, "users": list},
     "nostr": {
         "mnemonic": str,
         "mnemonic_file": str,
@@ -65,6 +65,12 @@ CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "requests_per_window": int,
         "window_seconds": int,
         "safety_factor": (float, int),
+    },
+    "alerts": {
+        "urls": list,
+        "user_failures": int,
+        "relay_down_seconds": (float, int),
+        "outbox_age_seconds": (float, int),
     },
 }
 USER_TABLE_SCHEMA: dict[str, type | tuple[type, ...]] = {
@@ -160,6 +166,17 @@ def _hostname(value: Any) -> str | None:
     return None
 
 
+def _alert_urls(value: Any) -> str | None:
+    from nostrweet.alerts.config import split_alert_urls  # Apprise loads only for a file with alerts
+    from nostrweet.alerts.sender import check_alert_urls
+
+    try:
+        check_alert_urls(split_alert_urls(value))
+    except InputError as exc:
+        return str(exc)
+    return None
+
+
 # Value checks beyond the type, per (table, key); each returns a problem or None.
 VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("daemon", "poll_interval"): _between(1, 7 * 24 * 3600),
@@ -182,6 +199,10 @@ VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("rate_limits", "requests_per_window"): _at_least(1),
     ("rate_limits", "window_seconds"): _at_least(1),
     ("rate_limits", "safety_factor"): _at_least(1),
+    ("alerts", "urls"): _alert_urls,
+    ("alerts", "user_failures"): _at_least(1),
+    ("alerts", "relay_down_seconds"): _at_least(0),
+    ("alerts", "outbox_age_seconds"): _at_least(0),
     ("users", "relays"): _urls(parse_relay_urls),
     ("users", "blossom_servers"): _urls(parse_blossom_urls),
 }

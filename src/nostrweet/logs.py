@@ -1,5 +1,12 @@
 """Logging to stderr, as text or one JSON object per line, with secrets scrubbed as a last line of defence.
 
+Structured fields: in JSON mode a record carries, as top-level keys, the :data:`FIELDS` (``user``,
+``tweet_id``, ``action``, ``retry_count``, ``relay``, ``endpoint``) that apply to it. They come from
+``extra={"tweet_id": …}`` on the call, from ``extra={"fields": {...}}``, and from the context:
+:func:`context_with` builds a :class:`contextvars.Context` for an asyncio task (the daemon polls each
+user in a task made with ``context_with(user=…, action="poll")``), so every record logged inside that
+task, at any depth, names its user without each call having to pass it.
+
 Code never passes a secret to a logger on purpose (secrets travel as :class:`nostrweet.settings.Secret`).
 The :class:`RedactingFilter` still replaces any registered secret text, and anything that looks like an
 nsec, in every record, so a mistake in a message or an exception text cannot leak one.
@@ -7,11 +14,15 @@ nsec, in every record, so a mistake in a message or an exception text cannot lea
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
 import sys
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any
 
 from nostrweet.textsafe import printable
@@ -19,6 +30,52 @@ from nostrweet.textsafe import printable
 _NSEC_RE = re.compile(r"nsec1[02-9ac-hj-np-z]{20,}")
 _REDACTED = "**redacted**"
 _secrets: set[str] = set()
+
+
+FIELDS = ("user", "tweet_id", "action", "retry_count", "relay", "endpoint", "event_id")
+"""The structured fields a JSON record carries when they apply (see the module docstring)."""
+
+_context_fields: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "nostrweet_log_fields", default=MappingProxyType({})
+)
+
+
+def current_fields() -> Mapping[str, Any]:
+    """The structured fields of the current context."""
+    return _context_fields.get()
+
+
+def context_with(**fields: Any) -> contextvars.Context:
+    """A copy of the current context with these fields added, for ``asyncio.create_task(..., context=)``."""
+    context = contextvars.copy_context()
+    merged = {**context.run(_context_fields.get), **{k: v for k, v in fields.items() if v is not None}}
+    context.run(_context_fields.set, merged)
+    return context
+
+
+@contextmanager
+def log_fields(**fields: Any) -> Iterator[None]:
+    """Add structured fields to every record logged inside the ``with`` block (this task only)."""
+    token = _context_fields.set(
+        {**_context_fields.get(), **{k: v for k, v in fields.items() if v is not None}}
+    )
+    try:
+        yield
+    finally:
+        _context_fields.reset(token)
+
+
+def record_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The structured fields of a record: context, then ``extra`` keys, then ``extra={"fields": ...}``."""
+    out: dict[str, Any] = dict(getattr(record, "context_fields", None) or {})
+    for key in FIELDS:
+        value = getattr(record, key, None)
+        if value is not None:
+            out[key] = value
+    fields = getattr(record, "fields", None)
+    if isinstance(fields, dict):
+        out.update(fields)
+    return out
 
 
 def register_secret(text: str) -> None:
@@ -40,6 +97,8 @@ class RedactingFilter(logging.Filter):
     """Scrubs the formatted message of every record before any handler sees it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "context_fields"):
+            record.context_fields = dict(_context_fields.get())
         message = scrub(record.getMessage())
         record.msg, record.args = message, None
         if record.exc_info and record.exc_info[1] is not None:
@@ -49,7 +108,7 @@ class RedactingFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, message, plus any ``extra={"fields": {...}}``."""
+    """One JSON object per line: ts, level, logger, message, plus the record's structured fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
@@ -59,9 +118,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            payload.update(fields)
+        payload.update(record_fields(record))
         if record.exc_text:
             payload["exception"] = record.exc_text
         return scrub(json.dumps(payload, ensure_ascii=False, default=str))
@@ -82,6 +139,7 @@ class TextFormatter(logging.Formatter):
 
 LIBRARY_LOGGERS = (
     "aiohttp",
+    "apprise",
     "asyncio",
     "hpack",
     "httpcore",

@@ -153,6 +153,30 @@ def _read_mnemonic_file(path: Path, warnings: list[str]) -> Secret:
     return Secret(phrase)
 
 
+def _read_token_file(path: Path, warnings: list[str]) -> Secret:
+    """The bearer token from a file (surrounding whitespace ignored); a warning if others can read it."""
+    try:
+        path = path.expanduser()
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise InputError(f"bearer token file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read bearer token file {path}: {exc.__class__.__name__}") from None
+    if not text:
+        raise InputError(f"bearer token file {path} is empty")
+    with contextlib.suppress(OSError):
+        info = path.stat()
+        mode = info.st_mode
+        # as libpq does for its password file: a root-owned file that only its group can also read is
+        # how Kubernetes mounts a secret for the pod's fsGroup; that is fine
+        if mode & 0o007 or (mode & 0o070 and info.st_uid != 0):
+            warnings.append(
+                f"bearer token file {path} is open to other users (mode {mode & 0o777:04o}): "
+                f"run 'chmod 600 {path}'"
+            )
+    return Secret(text)
+
+
 def resolve_global_options(
     *,
     data_dir: str | None,
@@ -167,6 +191,7 @@ def resolve_global_options(
     log_format: str | None,
     mnemonic_from_command_line: bool = False,
     state_url: str | None = None,
+    bearer_token_file: str | None = None,
 ) -> GlobalOptions:
     """Merge flag/env values (already merged by the CLI) with the config file and defaults.
 
@@ -179,7 +204,10 @@ def resolve_global_options(
     # NOSTRWEET_DATA_DIR arrives as data_dir; the earlier tool's container image sets NOSTRWEET_OUTPUT_DIR
     legacy_dir = os.environ.get("NOSTRWEET_OUTPUT_DIR")
     data = data_dir or legacy_dir or config.get("daemon", "data_dir") or DEFAULT_DATA_DIR
-    token = bearer_token or config.get("twitter", "bearer_token")
+    token: str | Secret | None = bearer_token or config.get("twitter", "bearer_token")
+    token_file = bearer_token_file or config.get("twitter", "bearer_token_file")
+    if not bearer_token and token_file:  # the flag or its env var wins; a file beats the config's text
+        token = _read_token_file(Path(str(token_file)), warnings)
     api_url = (twitter_api_url or config.get("twitter", "api_url") or DEFAULT_API_URL).rstrip("/")
     parts = urlsplit(api_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -220,7 +248,7 @@ def resolve_global_options(
 
     return GlobalOptions(
         data_dir=Path(data).expanduser(),
-        bearer_token=Secret(token) if token else None,
+        bearer_token=token if isinstance(token, Secret) else (Secret(token) if token else None),
         mnemonic=secret,
         twitter_api_url=api_url,
         key_derivation=derivation,  # type: ignore[arg-type]

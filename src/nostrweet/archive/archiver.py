@@ -150,7 +150,12 @@ class Archiver:
         for ref in _raw_refs(tweet):
             if not canonical_id(ref) and f"{tweet_id}/{ref}" not in self._bad_refs_seen:
                 self._bad_refs_seen.add(f"{tweet_id}/{ref}")
-                log.warning("tweet %s references %r, which is not a tweet id; skipped", tweet_id, ref)
+                log.warning(
+                    "tweet %s references %r, which is not a tweet id; skipped",
+                    tweet_id,
+                    ref,
+                    extra={"tweet_id": tweet_id, "action": "enrich"},
+                )
 
     def _complete(self, tweet_id: str) -> bool:
         tweet = self._tweets.get(tweet_id)
@@ -243,7 +248,11 @@ class Archiver:
     async def _download_media(self, tweet: dict[str, Any]) -> bool:
         author = self._users.get(str(tweet.get("author_id")))
         if author is None:
-            log.warning("tweet %s: author unknown, its media is not downloaded", tweet["id"])
+            log.warning(
+                "tweet %s: author unknown, its media is not downloaded",
+                tweet["id"],
+                extra={"tweet_id": tweet["id"], "action": "media"},
+            )
             return True
         media = [self._media.get(key) for key in _media_keys(tweet)]
         return await self.media.download_items(str(author["username"]), str(tweet["id"]), media)
@@ -275,7 +284,7 @@ class Archiver:
             if not self.store.is_not_found(missing):
                 self.store.mark_not_found(missing, self._missing[missing])
         self.store.write_tweet(self._document(root_id))
-        log.debug("tweet %s: cached", root_id)
+        log.debug("tweet %s: cached", root_id, extra={"tweet_id": str(root_id), "action": "cache"})
         author = self._users.get(str(root.get("author_id")))
         if not complete and author is not None:
             self.media.mark(root_id, str(author["username"]), complete)
@@ -335,7 +344,12 @@ class Archiver:
             if tid in self._missing and not self.store.is_not_found(tid):
                 self.store.mark_not_found(tid, self._missing[tid])
         found = [t for t in ids if t in self._tweets]
-        log.info("@%s: fetching %d tweet(s) again whose cached file was corrupt", username, len(found))
+        log.info(
+            "@%s: fetching %d tweet(s) again whose cached file was corrupt",
+            username,
+            len(found),
+            extra={"user": username, "action": "refetch"},
+        )
         return found
 
     # -- timelines ----------------------------------------------------------------------------

@@ -71,7 +71,13 @@ class MediaFetcher:
             try:
                 name = layout.media_filename(username, tweet_id, n, choice.ext)
             except ValueError as exc:
-                log.warning("tweet %s: media %d not downloaded (%s)", tweet_id, n, exc)
+                log.warning(
+                    "tweet %s: media %d not downloaded (%s)",
+                    tweet_id,
+                    n,
+                    exc,
+                    extra={"tweet_id": tweet_id, "action": "media"},
+                )
                 continue
             if self.store.has_media(name):
                 continue
@@ -79,13 +85,19 @@ class MediaFetcher:
                 self.client.session, choice.url, self.store.media_path(name), max_bytes=self.max_bytes
             ):
                 self.store.add_media(name)
-                log.debug("tweet %s: media %s downloaded", tweet_id, name)
+                log.debug(
+                    "tweet %s: media %s downloaded",
+                    tweet_id,
+                    name,
+                    extra={"tweet_id": tweet_id, "action": "media"},
+                )
             else:
                 complete = False
                 log.warning(
                     "tweet %s: media %d is cached without its file; it is tried again on a later run",
                     tweet_id,
                     n,
+                    extra={"tweet_id": tweet_id, "action": "media"},
                 )
         return complete
 
@@ -124,7 +136,12 @@ class MediaFetcher:
             return
         tries = _marker_tries(marker) + 1
         if tries > RETRY_MAX_TRIES:
-            log.warning("tweet %s: its missing media failed %d times; no more tries", tweet_id, tries)
+            log.warning(
+                "tweet %s: its missing media failed %d times; no more tries",
+                tweet_id,
+                tries,
+                extra={"tweet_id": tweet_id, "action": "media_retry", "retry_count": tries},
+            )
             marker.unlink(missing_ok=True)
             return
         make_private_dir(marker.parent)

@@ -38,6 +38,15 @@ def daemon(
         typer.Option("--backfill", min=0, show_default="20", help="Tweets fetched on a user's first run."),
     ] = None,
     nip05: Nip05DomainOption = None,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--alert",
+            envvar="NOSTRWEET_ALERTS",
+            metavar="URL",
+            help="Apprise URL that gets alerts (SPEC §9); repeat it, or separate URLs with spaces or commas.",
+        ),
+    ] = None,
 ) -> None:
     """Watch accounts and keep their mirror current until SIGINT or SIGTERM (docs/DAEMON.md)."""
     from nostrweet.daemon.config import resolve_daemon_config
@@ -55,6 +64,7 @@ def daemon(
         stats_interval=stats_interval,
         backfill=backfill,
         nip05_domain=nip05,
+        alerts=alert,
     )
     options.require_bearer_token()
     for override in config.overrides.values():

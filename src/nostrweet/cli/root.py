@@ -75,6 +75,16 @@ def global_options(
             help="X API v2 app bearer token.",
         ),
     ] = None,
+    bearer_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--bearer-token-file",
+            envvar="NOSTRWEET_BEARER_TOKEN_FILE",
+            metavar="FILE",
+            show_default="none",
+            help="Read the bearer token from this file (a container secret), so it is in no environment.",
+        ),
+    ] = None,
     mnemonic: Annotated[
         str | None,
         typer.Option(
@@ -187,6 +197,7 @@ def global_options(
         log_format=log_format.value if log_format is not None else None,
         mnemonic_from_command_line=_from_command_line(ctx, "mnemonic"),
         state_url=state_url,
+        bearer_token_file=str(bearer_token_file) if bearer_token_file is not None else None,
     )
     for value in (options.bearer_token, options.mnemonic):
         if value is not None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from nostrweet.alerts.config import AlertConfig, resolve_alert_config
 from nostrweet.cache.layout import normalize_username
 from nostrweet.config import UserOverrides
 from nostrweet.daemon import scheduler
@@ -53,6 +54,7 @@ class DaemonConfig:
     max_429_wait: float = DEFAULT_MAX_429_WAIT
     low_budget_fraction: float = DEFAULT_LOW_FRACTION
     nip05_domain: str | None = None  # mirrors' kind 0 carry nip05 <username>@<domain>
+    alerts: AlertConfig = field(default_factory=AlertConfig)  # SPEC §9: targets and thresholds
 
     def relays_for(self, username: str) -> tuple[str, ...]:
         """The relays a user's events go to: its ``[users.<name>] relays`` if set, else the global ones."""
@@ -112,6 +114,7 @@ def resolve_daemon_config(
     stats_interval: int | None,
     backfill: int | None,
     nip05_domain: str | None = None,
+    alerts: Sequence[str] | None = None,
 ) -> DaemonConfig:
     """Merge the daemon's flags with the config file. Raises InputError (exit 2) on bad or missing input."""
     cfg = options.config
@@ -147,6 +150,7 @@ def resolve_daemon_config(
         max_tweets_per_poll=_optional_int(options, "daemon", "max_tweets_per_poll"),
         overrides=overrides,
         nip05_domain=resolve_nip05_domain(nip05_domain, cfg.get("nostr", "nip05_domain")),
+        alerts=resolve_alert_config(alerts, cfg.values.get("alerts", {})),
         requests_per_window=_optional_int(options, "rate_limits", "requests_per_window"),
         window_seconds=_optional_int(options, "rate_limits", "window_seconds"),
         safety=float(_pick(None, options, "rate_limits", "safety_factor", scheduler.DEFAULT_SAFETY)),

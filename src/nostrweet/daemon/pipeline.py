@@ -134,7 +134,12 @@ class DaemonPipeline:
                 try:
                     await self._resolve(name)
                 except Exception as exc:
-                    log.warning("@%s: cannot resolve yet (%s); its polls will retry", name, exc)
+                    log.warning(
+                        "@%s: cannot resolve yet (%s); its polls will retry",
+                        name,
+                        exc,
+                        extra={"user": name, "action": "resolve"},
+                    )
 
         cached = [n for n in self.config.users if self.store.newest_profile_raw(n) is not None]
         for name in cached:

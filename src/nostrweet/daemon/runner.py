@@ -19,13 +19,14 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nostrweet.daemon import scheduler
 from nostrweet.daemon.scheduler import UserSchedule
 from nostrweet.daemon.stats import UserStats, build_stats_record, log_stats
+from nostrweet.logs import context_with
 
 log = logging.getLogger("nostrweet.daemon")
 
@@ -57,6 +58,21 @@ class Pipeline(Protocol):
 
     def relay_status(self) -> Mapping[str, Mapping[str, Any]]:
         """Per relay: connected, accepted, rejected, pending."""
+        ...
+
+
+class LoopHook(Protocol):
+    """Told about every round of the loop and every poll's end (alerts, the systemd watchdog).
+
+    A hook must return at once (queue its work elsewhere); an exception in it is logged, never fatal.
+    """
+
+    def after_round(self, loop: Any) -> None:
+        """One round of the loop ended (``loop`` is the :class:`Daemon`)."""
+        ...
+
+    def after_poll(self, user: str, error: BaseException | None) -> None:
+        """A poll of ``user`` ended, with ``error`` when it failed."""
         ...
 
 
@@ -139,8 +155,10 @@ class Daemon:
         settings: LoopSettings,
         *,
         clock: Clock | None = None,
+        hooks: Sequence[LoopHook] = (),
     ) -> None:
         self.pipeline = pipeline
+        self.hooks = tuple(hooks)
         self.users = list(dict.fromkeys(users))
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -214,7 +232,9 @@ class Daemon:
             while not stop.is_set():
                 now = self.clock.now()
                 if now >= outbox_due and self._outbox is None:
-                    self._outbox = asyncio.create_task(self._run_outbox())
+                    self._outbox = asyncio.create_task(
+                        self._run_outbox(), context=context_with(action="outbox")
+                    )
                     outbox_due = now + outbox_every
                 busy = set(self._polls)
                 allowed = self._polls_allowed(now)
@@ -227,7 +247,9 @@ class Daemon:
                             held = True  # the budget is spent until the reset
                             break
                         allowed -= 1
-                    self._polls[user] = asyncio.create_task(self._poll(user))
+                    self._polls[user] = asyncio.create_task(
+                        self._poll(user), context=context_with(user=user, action="poll")
+                    )
                 if now >= stats_due:
                     self.log_stats()
                     stats_due = max(stats_due + self.settings.stats_interval, now + 1e-3)
@@ -238,11 +260,22 @@ class Daemon:
                         deadline = min(deadline, reset + scheduler.RESET_MARGIN)
                 elif len(self._polls) < self.settings.max_concurrent:
                     deadline = min(deadline, scheduler.next_wakeup(self.schedules, set(self._polls)))
+                self._run_hooks(lambda hook: hook.after_round(self))
                 self._wake.clear()
                 await self.clock.wait(self._wake, deadline)
         finally:
             stop_waiter.cancel()
             await self._shutdown()
+
+    def _run_hooks(self, call: Callable[[LoopHook], None]) -> None:
+        for hook in self.hooks:
+            try:
+                call(hook)
+            except Exception as exc:
+                log.warning("loop hook %s failed: %s", hook.__class__.__name__, exc)
+
+    def _after_poll(self, user: str, error: BaseException | None) -> None:
+        self._run_hooks(lambda hook: hook.after_poll(user, error))
 
     async def _relay_stop(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -268,7 +301,9 @@ class Daemon:
                 stats.last_error,
                 state.backoff,
                 state.failures,
+                extra={"retry_count": state.failures},
             )
+            self._after_poll(user, exc)
         else:
             now = self.clock.now()
             self._update_effective_interval()
@@ -281,6 +316,7 @@ class Daemon:
             stats.posted += result.posted
             if result.new_tweets or result.posted:
                 log.info("@%s: %d new tweets, %d events posted", user, result.new_tweets, result.posted)
+            self._after_poll(user, None)
         finally:
             self._polls.pop(user, None)
             self._wake.set()

@@ -16,12 +16,15 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 
+from nostrweet.alerts.monitor import AlertMonitor
 from nostrweet.daemon.config import DaemonConfig
-from nostrweet.daemon.lock import DaemonLock
+from nostrweet.daemon.lock import DaemonLock, default_instance_id
 from nostrweet.daemon.pipeline import DaemonPipeline, summary_lines
-from nostrweet.daemon.runner import Daemon, LoopSettings
+from nostrweet.daemon.runner import Daemon, LoopHook, LoopSettings
+from nostrweet.daemon.systemd_notify import SystemdNotifier
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.settings import GlobalOptions
 
@@ -98,12 +101,22 @@ async def run_daemon(options: GlobalOptions, config: DaemonConfig, keys: KeyDeri
         lock.release()
 
 
+async def _tell_stopping(stop: asyncio.Event, systemd: SystemdNotifier) -> None:
+    """``STOPPING=1`` as soon as the first signal arrives (systemd then waits for the exit)."""
+    await stop.wait()
+    systemd.stopping()
+
+
 async def _run_locked(options: GlobalOptions, config: DaemonConfig, keys: KeyDeriver | None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     handler = SignalHandler(stop)
     handler.install(loop)
+    systemd = SystemdNotifier()
     pipeline = DaemonPipeline(options, config, keys=keys)
+    alerts = AlertMonitor(config.alerts, instance=default_instance_id())
+    alerts.start()
+    stopping = asyncio.ensure_future(_tell_stopping(stop, systemd))
     try:
         log.info(
             "daemon starting: %d user(s), poll interval %d s, at most %d at once, data dir %s",
@@ -124,10 +137,19 @@ async def _run_locked(options: GlobalOptions, config: DaemonConfig, keys: KeyDer
             safety=config.safety,
             grace=GRACE_SECONDS,
         )
-        await Daemon(pipeline, config.users, settings).run(stop)
+        hooks: list[LoopHook] = [alerts, systemd]
+        systemd.ready(f"watching {len(config.users)} user(s)")
+        await Daemon(pipeline, config.users, settings, hooks=hooks).run(stop)
+    except Exception as exc:  # not a signal: say so to the alert targets before the error ends the process
+        alerts.stopped(f"{exc.__class__.__name__}: {exc}", time.time())
+        raise
     finally:
+        if not stopping.done():
+            stopping.cancel()
+            systemd.stopping()
         try:
             await asyncio.wait_for(pipeline.aclose(), timeout=1.0)
         except (TimeoutError, Exception) as exc:
             log.debug("closing connections: %s", exc.__class__.__name__)
+        await asyncio.to_thread(alerts.close)
         handler.uninstall(loop)

@@ -288,10 +288,22 @@ class Publisher:
         cap = self.bounds.outcomes
         if cap is not None and len(self.outcomes) > cap:
             del self.outcomes[: len(self.outcomes) - cap]
+        extra = {
+            "action": "publish",
+            "tweet_id": outcome.subject_id if outcome.what == "tweet" else None,
+            "event_id": outcome.event_id,
+        }
         if outcome.status == "error" or (outcome.status == "failed" and outcome.sent):
-            log.log(self.failure_log_level, "%s %s: %s", outcome.what, outcome.subject_id, outcome.describe())
+            log.log(
+                self.failure_log_level,
+                "%s %s: %s",
+                outcome.what,
+                outcome.subject_id,
+                outcome.describe(),
+                extra=extra,
+            )
         else:
-            log.debug("%s %s: %s", outcome.what, outcome.subject_id, outcome.describe())
+            log.debug("%s %s: %s", outcome.what, outcome.subject_id, outcome.describe(), extra=extra)
         return outcome
 
     def _accepted_of(self, unit: Unit) -> set[str]:
@@ -400,7 +412,13 @@ class Publisher:
                         record.relays.get(relay), "accepted", "found on the relay by its r tag", now
                     )
                     changed[record.key] = record
-                    log.debug("tweet %s is already on %s (event %s)", tid, relay, event.id[:12])
+                    log.debug(
+                        "tweet %s is already on %s (event %s)",
+                        tid,
+                        relay,
+                        event.id[:12],
+                        extra={"tweet_id": tid, "relay": relay, "action": "duplicate_check"},
+                    )
                     already.add(tid)
         if already:
             log.info("%d tweet(s) already on relays", len(already))

@@ -101,7 +101,13 @@ class ApiSession:
                         f"X API unreachable at {self.api_url} ({exc.__class__.__name__}) after {failures} tries"
                     ) from None
                 delay = self.backoff_delay(failures - 1)
-                log.warning("X API %s: %s; retry in %.1f s", endpoint, exc.__class__.__name__, delay)
+                log.warning(
+                    "X API %s: %s; retry in %.1f s",
+                    endpoint,
+                    exc.__class__.__name__,
+                    delay,
+                    extra={"endpoint": endpoint, "retry_count": failures},
+                )
                 await self.sleep(delay)
                 continue
             self._update_budget(endpoint, response)
@@ -117,7 +123,13 @@ class ApiSession:
                         f"X API {endpoint} answered HTTP {status} {failures} times; giving up"
                     )
                 delay = self.backoff_delay(failures - 1)
-                log.warning("X API %s answered HTTP %d; retry in %.1f s", endpoint, status, delay)
+                log.warning(
+                    "X API %s answered HTTP %d; retry in %.1f s",
+                    endpoint,
+                    status,
+                    delay,
+                    extra={"endpoint": endpoint, "retry_count": failures},
+                )
                 await self.sleep(delay)
                 continue
             if status in (401, 403):

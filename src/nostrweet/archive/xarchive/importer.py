@@ -149,7 +149,12 @@ class Importer:
         try:
             when = parse.note_key(tweet.created_at)
         except ValueError:
-            log.warning("tweet %s: unreadable created_at %r; not imported", tweet.id_str, tweet.created_at)
+            log.warning(
+                "tweet %s: unreadable created_at %r; not imported",
+                tweet.id_str,
+                tweet.created_at,
+                extra={"tweet_id": tweet.id_str, "action": "import"},
+            )
             self.summary.skipped[parse.SKIP_NO_DATE] += 1
             return []
         note = next((n for n in notes.get(when, []) if parse.note_matches(tweet, n)), None)
@@ -160,7 +165,10 @@ class Importer:
                 missing.add(item.key)
                 self.summary.media_missing += 1
                 log.warning(
-                    "tweet %s: media %d is not in the archive; imported without it", tweet.id_str, item.n
+                    "tweet %s: media %d is not in the archive; imported without it",
+                    tweet.id_str,
+                    item.n,
+                    extra={"tweet_id": tweet.id_str, "action": "import"},
                 )
         document = parse.drop_media(converted.document, missing)
         self.store.write_tweet(document)
