@@ -222,8 +222,12 @@ def _import_once(state: State, data_dir: Path, now: float) -> LegacyReport:
         archive.add_not_found(markers)
         report.not_found = len(markers)
         report.media = len(found["media"])
-        records = list(_records(data_dir, report))
-        RecordRepo(state).save_many(records)
+        records: dict[str, EventRecord] = {}
+        for record in _records(data_dir, report):  # one event may be in nostr/ and nostr_events/
+            known = records.setdefault(record.event_id, record)
+            for url, st in record.relays.items():
+                known.relays.setdefault(url, st)
+        RecordRepo(state).save_many(records.values())
         report.records = len(records)
         for tweet_id in dict.fromkeys(referenced):
             if archive.tweet_name(int(tweet_id)) is None and not archive.is_not_found(int(tweet_id)):
