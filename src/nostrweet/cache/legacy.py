@@ -113,7 +113,9 @@ def parse_not_found_name(name: str) -> int | None:
 def parse_media_name(name: str) -> tuple[str, str, str] | None:
     """``(username, media key suffix, ext)`` of a media file name of the earlier tool, or None."""
     m = _MEDIA_RE.fullmatch(name)
-    return (m.group(1), m.group(2), m.group(3)) if m else None
+    if m is None or layout.parse_media_filename(name) is not None:  # ours: <user>_<tweetid>_<n>.<ext>
+        return None
+    return m.group(1), m.group(2), m.group(3)
 
 
 def media_names(username: str, media_key: str) -> list[str]:
@@ -363,6 +365,6 @@ def recognised(names: Iterable[str]) -> dict[str, list[str]]:
             out["profiles"].append(name)
         elif _NOT_FOUND_RE.fullmatch(name):
             out["not_found"].append(name)
-        elif _MEDIA_RE.fullmatch(name):
+        elif parse_media_name(name) is not None:
             out["media"].append(name)
     return out
