@@ -22,11 +22,13 @@ from tests.data.legacy_dir import (
     build_legacy_dir,
     tree_digest,
 )
+from tests.fakes.x_api import FakeXApi
 from tests.integration.publish_helpers import Cli, make_cli, query
 
 pytestmark = pytest.mark.integration
 
 STATE_FILES = ("nostrweet.sqlite3",)
+WHODIS_ID = "1154498013626327041"
 
 
 def _legacy(tmp_path: Path) -> tuple[Cli, LegacyDir]:
@@ -142,3 +144,34 @@ def test_post_user_with_legacy_keys_posts_nothing_the_earlier_tool_posted(
     # a second run finds everything and sends nothing new
     cli.run("--key-derivation", "legacy", "post-user-to-nostr", "douglaz", "-r", sdk_relay, "--skip-profiles")
     assert {e.id for e in query(cli, sdk_relay, kinds=(1, 6))} == {e.id for e in events}
+
+
+def test_migrate_with_a_token_fetches_what_the_earlier_tool_lacked(fake_x: FakeXApi, tmp_path: Path) -> None:
+    cli = make_cli(tmp_path, fake_x.url, fake_x.bearer_token)
+    parent = fake_x.world.timeline(WHODIS_ID)[0]
+    reply = {
+        "id": "1900000000000000001",
+        "text": "@WhoDisTweet a reply the earlier tool could not enrich",
+        "author": {"id": "44196397", "name": "Camel", "username": "CamelCase"},
+        "referenced_tweets": [{"id": parent, "type": "replied_to"}],
+        "attachments": None,
+        "created_at": "2025-03-01T00:00:00.000Z",
+        "entities": None,
+        "includes": None,
+        "author_id": "44196397",
+    }
+    name = "20250301_000000_CamelCase_1900000000000000001.json"
+    (cli.data_dir / name).write_text(json.dumps(reply, indent=2))
+    (cli.data_dir / "nostr").mkdir()
+    before = tree_digest(cli.data_dir)
+
+    out = cli.run("migrate").stdout
+    assert "fetched 1 referenced tweet(s)" in out
+    fetched = [n for n in tree_digest(cli.data_dir, ignore=STATE_FILES) if n.endswith(f"_{parent}.json")]
+    assert len(fetched) == 1 and fetched[0].islower()  # cached in our own layout, beside the old file
+    after = tree_digest(cli.data_dir)
+    assert {k: v for k, v in after.items() if k in before} == before
+    preview = json.loads(cli.run("show-tweet", "1900000000000000001").stdout)
+    own = next(e for e in preview["events"] if e["tweet_id"] == "1900000000000000001")
+    assert any(t[0] == "e" for t in own["event"]["tags"])  # now threaded to its parent
+    assert "nothing to do" in cli.run("migrate").stdout

@@ -269,6 +269,32 @@ def document_from_legacy(raw: Mapping[str, Any]) -> dict[str, Any]:
     return document
 
 
+def unfilled_references(document: Mapping[str, Any]) -> list[str]:
+    """Ids the main tweet of a converted document references without the tweet in ``includes.tweets``."""
+    have = {str(t.get("id")) for t in (document.get("includes") or {}).get("tweets") or []}
+    refs = document["data"].get("referenced_tweets") or []
+    return [str(r["id"]) for r in refs if str(r["id"]) not in have and str(r["id"]) != document["data"]["id"]]
+
+
+def add_reference(document: dict[str, Any], referenced: Mapping[str, Any]) -> None:
+    """Put a referenced tweet's own cached document (its tweet, users, media and tweets) into a converted
+    document's ``includes``, each once, as the earlier tool did when it found a reference cached."""
+    includes = document.setdefault("includes", {})
+    other = referenced.get("includes") or {}
+    for key, ident, extra in (
+        ("tweets", "id", [referenced["data"], *(other.get("tweets") or [])]),
+        ("users", "id", other.get("users") or []),
+        ("media", "media_key", other.get("media") or []),
+    ):
+        present = {str(v.get(ident)) for v in includes.get(key) or []}
+        for value in extra:
+            if isinstance(value, dict) and str(value.get(ident)) not in present:
+                if key == "tweets" and value.get("id") == document["data"]["id"]:
+                    continue
+                includes.setdefault(key, []).append(value)
+                present.add(str(value.get(ident)))
+
+
 def missing_references(raw: Mapping[str, Any]) -> list[str]:
     """Ids of the tweets a legacy tweet references without their data (the earlier tool could not, or
     did not, fetch them), in order, each once."""

@@ -146,7 +146,7 @@ class CacheStore:
             self._forget_tweet(tid, path)
             return None
         if legacy.is_legacy_tweet(raw) and str(raw["id"]) == str(tid):
-            return legacy.document_from_legacy(raw)  # the earlier tool's file, read as it is (SPEC §11)
+            return self._from_legacy(raw)
         if (
             not isinstance(raw, dict)
             or not isinstance(raw.get("data"), dict)
@@ -155,6 +155,23 @@ class CacheStore:
             self._report_unknown(tid, path, "not a tweet document of this id")
             return None
         document: dict[str, Any] = raw
+        return document
+
+    def _from_legacy(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """A tweet file of the earlier tool, read as it is into our document (SPEC §11); a reference it
+        lacks that is cached on its own (fetched since, e.g. by ``migrate``) is added from its file."""
+        document = legacy.document_from_legacy(raw)
+        for ref in legacy.unfilled_references(document):
+            path = self.tweet_path(ref)
+            data = read_entry(path) if path is not None else None
+            try:
+                referenced = msgspec.json.decode(data) if data is not None else None
+            except msgspec.DecodeError:
+                continue  # (its own read reports it)
+            if isinstance(referenced, dict) and isinstance(referenced.get("data"), dict):
+                legacy.add_reference(document, referenced)
+            elif isinstance(referenced, dict) and legacy.is_legacy_tweet(referenced):
+                legacy.add_reference(document, legacy.document_from_legacy(referenced))
         return document
 
     def _report_unknown(self, tweet_id: int, path: Path, reason: str) -> None:
