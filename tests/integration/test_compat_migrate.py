@@ -5,7 +5,10 @@ nothing it posted is posted again."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.settings import Secret
 from tests.data.legacy_dir import (
     DOUGLAZ_ID,
+    MNEMONIC,
     NOT_FOUND,
     RELAY_PLACEHOLDER,
     LegacyDir,
@@ -175,3 +179,45 @@ def test_migrate_with_a_token_fetches_what_the_earlier_tool_lacked(fake_x: FakeX
     own = next(e for e in preview["events"] if e["tweet_id"] == "1900000000000000001")
     assert any(t[0] == "e" for t in own["event"]["tags"])  # now threaded to its parent
     assert "nothing to do" in cli.run("migrate").stdout
+
+
+def _earlier(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "nostrweet", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+    return proc
+
+
+def test_the_earlier_tools_command_lines_on_its_own_directory(tmp_path: Path, sdk_relay: str) -> None:
+    """As its own test suites ran it (reference §11.1, §11.2): the data dir from NOSTRWEET_OUTPUT_DIR, the
+    relays from NOSTRWEET_RELAYS, the mnemonic from NOSTRWEET_MNEMONIC, options after the command."""
+    old = build_legacy_dir(tmp_path / "output")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NOSTRWEET_", "TWITTER_"))}
+    env.update(NOSTRWEET_OUTPUT_DIR=str(old.path), NOSTRWEET_RELAYS=sdk_relay, NOSTRWEET_MNEMONIC=MNEMONIC)
+
+    assert "1500000000000000001" in _earlier("list-tweets", cwd=tmp_path, env=env).stdout
+    # nostrweet/tests: show-tweet <id> --data-dir DIR --mnemonic "abandon … about": stdout is pure JSON
+    shown = _earlier(
+        "show-tweet", "1947427270152626319", "--data-dir", str(old.path), "--mnemonic", MNEMONIC, "--pretty",
+        cwd=tmp_path, env={k: v for k, v in env.items() if k != "NOSTRWEET_OUTPUT_DIR"},
+    )  # fmt: skip
+    assert json.loads(shown.stdout)["tweet"]["id"] == "1947427270152626319"
+    # nostr_post / batch_post / profile_sync
+    _earlier("post-tweet-to-nostr", "--force", "1947427270152626319", cwd=tmp_path, env=env)
+    _earlier("post-user-to-nostr", "--force", "douglaz", cwd=tmp_path, env=env)
+    _earlier("post-user-to-nostr", "douglaz", "--skip-profiles", cwd=tmp_path, env=env)
+    _earlier("post-profile-to-nostr", "douglaz", "--relay", sdk_relay, cwd=tmp_path, env=env)
+    out = _earlier(
+        "utils", "query-events", "-r", sdk_relay, "--kind", "0", "--format", "json", cwd=tmp_path, env=env
+    )
+    profiles = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    assert any(json.loads(e["content"])["name"] == "douglaz" for e in profiles)  # from its profile file
+    notes = _earlier("utils", "query-events", "-r", sdk_relay, "--kind", "1", "--limit", "100", "--format", "json",
+                     cwd=tmp_path, env=env)  # fmt: skip
+    assert len(notes.stdout.splitlines()) >= 10
