@@ -4,6 +4,7 @@ nothing it posted is posted again."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -141,6 +142,10 @@ def test_post_user_with_legacy_keys_posts_nothing_the_earlier_tool_posted(
     legacy_key = _legacy_pubkey(cli, DOUGLAZ_ID)
     assert {e.pubkey for e in ours if _r_ids(e, "x.com") & douglaz} == {legacy_key}  # same npub as before
     assert {e.pubkey for e in old.posted.values()} == {legacy_key}
+    # the earlier tool's media file of a tweet is the one its note's imeta hashes
+    photo = next(e for e in ours if "1947427270152626319" in _r_ids(e, "x.com"))
+    digest = hashlib.sha256((cli.data_dir / "douglaz_1947427262086733824.jpg").read_bytes()).hexdigest()
+    assert [t for t in photo.tags if t[0] == "imeta" and f"x {digest}" in t]
     # the earlier tool's files are left as they were
     after = tree_digest(cli.data_dir)
     assert {k: v for k, v in after.items() if k in before} == before

@@ -28,7 +28,7 @@ from nostrweet.errors import InputError, OperationalError
 from nostrweet.settings import GlobalOptions
 from nostrweet.state.engine import default_state_url, open_state
 from nostrweet.state.import_files import import_files
-from nostrweet.state.import_legacy import LegacyReport, import_legacy
+from nostrweet.state.import_legacy import LegacyReport, has_traces, import_legacy
 
 _CHUNK = 1 << 20
 
@@ -142,8 +142,7 @@ def migrate(
         report = import_legacy(state, data_dir, now=now)
     finally:
         state.close()
-    store = CacheStore(data_dir)
-    missing = _missing_references(store)
+    missing = _missing_references(CacheStore(data_dir)) if has_traces(data_dir) else []
     fetched = gone = 0
     if missing and options.bearer_token is not None:
         fetched, gone = _enrich(options, missing)

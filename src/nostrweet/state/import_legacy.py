@@ -97,6 +97,11 @@ def _read(path: Path) -> tuple[bool, Any]:
         return False, None
 
 
+def has_traces(data_dir: Path) -> bool:
+    """Whether ``data_dir`` shows the earlier tool was there (one listing, no file read)."""
+    return _has_traces(Path(data_dir), legacy.recognised(_listing(Path(data_dir))))
+
+
 def _has_traces(data_dir: Path, found: dict[str, list[str]]) -> bool:
     """Whether the listing shows the earlier tool was here (a name only it writes)."""
     if found["profiles"] or found["not_found"] or found["media"]:
