@@ -226,3 +226,14 @@ def test_the_earlier_tools_command_lines_on_its_own_directory(tmp_path: Path, sd
     notes = _earlier("utils", "query-events", "-r", sdk_relay, "--kind", "1", "--limit", "100", "--format", "json",
                      cwd=tmp_path, env=env)  # fmt: skip
     assert len(notes.stdout.splitlines()) >= 10
+
+
+def test_migrate_bad_input_is_one_line(tmp_path: Path) -> None:
+    cli = make_cli(tmp_path)
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    for args in (("migrate", "--from", str(a_file)), ("-d", str(tmp_path / "none"), "migrate")):
+        proc = cli.run(*args, check=False)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert "Traceback" not in proc.stderr and cli.mnemonic not in proc.stderr
+    assert not (tmp_path / "none").exists()
