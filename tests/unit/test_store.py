@@ -94,11 +94,13 @@ def test_corrupt_tweet_moved_aside_and_counts_as_missing(data_dir: Path) -> None
     assert not path.exists()
     assert (data_dir / (path.name + ".corrupt")).exists()
     assert not store.has_tweet(7) and store.tweet_ids_of("foo") == []
-    # A valid JSON that is not a tweet document of this id is corrupt too.
+    assert comparable(store.index) == comparable(build_index(data_dir))
+    # A valid JSON that is not a tweet document of this id is reported and skipped, but never moved
+    # (SPEC §2: it may be another tool's file, e.g. the earlier nostrweet's).
     path2 = store.write_tweet(doc(8, "foo"))
     path2.write_text('{"data": {"id": "9"}}')
-    assert store.read_tweet(8) is None and not path2.exists()
-    assert comparable(store.index) == comparable(build_index(data_dir))
+    assert store.read_tweet(8) is None and path2.read_text() == '{"data": {"id": "9"}}'
+    assert not store.has_tweet(8) and store.tweet_ids_of("foo") == []
 
 
 def test_stale_temp_files_removed_on_open(data_dir: Path) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from itertools import compress, islice, repeat
 from pathlib import Path
 
-from nostrweet.cache import layout
+from nostrweet.cache import layout, legacy
 from nostrweet.cache.layout import EventSubject
 
 _CHUNK = 65_536  # names per chunk of the streaming scan: bounds the transient name strings
@@ -140,6 +140,9 @@ class CacheIndex:
         self._tweet_stamps: array[int] = array("q")
         self._tweet_owner: array[int] = array("I")
         self._tweet_extra: dict[int, tuple[int, str]] = {}
+        # tweet files of the earlier tool whose names cannot be rebuilt from their parts (the username
+        # in its real case): id -> name (SPEC §11)
+        self._legacy_names: dict[int, str] = {}
         # settled tweet records, one per tweet: sorted tweet ids and where their 32-byte event id sits
         # in _rec_events (in listing order); every other tweet's record names (several, pending,
         # written since the scan) in a dict
@@ -185,7 +188,7 @@ class CacheIndex:
         """The file name of a cached tweet, or None."""
         extra = self._tweet_extra.get(tweet_id)
         if extra is not None:
-            return layout.tweet_name_of(extra[0], extra[1], tweet_id)
+            return self._legacy_names.get(tweet_id) or layout.tweet_name_of(extra[0], extra[1], tweet_id)
         i = self._scanned_at(tweet_id)
         if i < 0:
             return None
@@ -215,12 +218,24 @@ class CacheIndex:
         """Record a tweet file from the parts of its name (see :meth:`add_tweet`)."""
         if self.owner_of(tweet_id) is not None:
             self.remove_tweet(tweet_id)
+        self._legacy_names.pop(tweet_id, None)
         ids = self.user(username).ids
         ids.insert(bisect_left(ids, tweet_id), tweet_id)
         self._tweet_extra[tweet_id] = (stamp, username)
 
+    def add_legacy_tweet(self, name: str) -> None:
+        """Record a tweet file of the earlier tool whose name has its username in upper case (a name of
+        ours or one in lower case is added by the scan as it is). A name of ours for the same id wins."""
+        parsed = legacy.parse_tweet_name(name)
+        stamp = legacy.tweet_stamp(name)
+        if parsed is None or stamp is None or self.owner_of(parsed.tweet_id) is not None:
+            return
+        self.add_tweet_parts(stamp, parsed.username, parsed.tweet_id)
+        self._legacy_names[parsed.tweet_id] = name
+
     def remove_tweet(self, tweet_id: int) -> None:
         """Forget a tweet file (it was moved aside or deleted)."""
+        self._legacy_names.pop(tweet_id, None)
         extra = self._tweet_extra.pop(tweet_id, None)
         if extra is not None:
             owner = extra[1]
@@ -395,12 +410,15 @@ def build_index(data_dir: Path) -> CacheIndex:
     try:
         index = CacheIndex()
         tweets = _TweetColumns()
+        legacy_tweets: list[str] = []
         for names in scan_chunks(data_dir):
             rest = tweets.add_chunk(names)
             del names
-            _add_other_names(index, data_dir, rest)
+            _add_other_names(index, data_dir, rest, legacy_tweets)
         tweets.build_into(index)
         del tweets
+        for name in legacy_tweets:
+            index.add_legacy_tweet(name)
         _add_events(index, data_dir)
         return index
     finally:
@@ -456,8 +474,10 @@ class _TweetColumns:
             index.user(username).ids = array("q", listed)
 
 
-def _add_other_names(index: CacheIndex, data_dir: Path, names: list[str]) -> None:
-    """Media of the data dir in bulk; profiles, markers and temp files name by name."""
+def _add_other_names(index: CacheIndex, data_dir: Path, names: list[str], legacy_tweets: list[str]) -> None:
+    """Media of the data dir in bulk; profiles, markers and temp files name by name. Tweet names of the
+    earlier tool that only it writes (upper case in the username) go to ``legacy_tweets``, added once
+    the scanned tweets are in place."""
     media, names = layout.split_media_names(names)
     index.media.update(media)
     del media
@@ -469,8 +489,16 @@ def _add_other_names(index: CacheIndex, data_dir: Path, names: list[str]) -> Non
             profile = parse_profile(name)
             if profile is not None:
                 index.add_profile(name, profile)
+            elif (old := legacy.parse_profile_name(name)) is not None:
+                entry = index.user(old.username)
+                if entry.newest_profile is None:  # ours are newer than the earlier tool's
+                    entry.newest_profile = name
+            elif legacy.parse_tweet_name(name) is not None:
+                legacy_tweets.append(name)
         elif name.endswith(layout.NOT_FOUND_SUFFIX):
             tweet_id = parse_not_found(name)
+            if tweet_id is None:
+                tweet_id = legacy.parse_not_found_name(name)
             if tweet_id is not None:
                 index.not_found.add(tweet_id)
         elif is_temp(name):

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from nostrweet.cache import layout
+from nostrweet.cache import layout, legacy
 from nostrweet.cache.atomic import (
     atomic_write_bytes,
     atomic_write_json,
@@ -145,16 +145,42 @@ class CacheStore:
             self._set_aside(path, str(exc))
             self._forget_tweet(tid, path)
             return None
+        if legacy.is_legacy_tweet(raw) and str(raw["id"]) == str(tid):
+            return self._from_legacy(raw)
         if (
             not isinstance(raw, dict)
             or not isinstance(raw.get("data"), dict)
             or str(raw["data"].get("id")) != str(tid)
         ):
-            self._set_aside(path, "not a tweet document of this id")
-            self._forget_tweet(tid, path)
+            self._report_unknown(tid, path, "not a tweet document of this id")
             return None
         document: dict[str, Any] = raw
         return document
+
+    def _from_legacy(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """A tweet file of the earlier tool, read as it is into our document (SPEC §11); a reference it
+        lacks that is cached on its own (fetched since, e.g. by ``migrate``) is added from its file."""
+        document = legacy.document_from_legacy(raw)
+        for ref in legacy.unfilled_references(document):
+            path = self.tweet_path(ref)
+            data = read_entry(path) if path is not None else None
+            try:
+                referenced = msgspec.json.decode(data) if data is not None else None
+            except msgspec.DecodeError:
+                continue  # (its own read reports it)
+            if isinstance(referenced, dict) and isinstance(referenced.get("data"), dict):
+                legacy.add_reference(document, referenced)
+            elif isinstance(referenced, dict) and legacy.is_legacy_tweet(referenced):
+                legacy.add_reference(document, legacy.document_from_legacy(referenced))
+        return document
+
+    def _report_unknown(self, tweet_id: int, path: Path, reason: str) -> None:
+        """A tweet file that is valid JSON of a shape we do not know: reported and skipped, never moved
+        (SPEC §2); it stays in the directory for ``migrate`` or its owner to look at."""
+        log.warning(
+            "skipped %s: %s (valid JSON of a shape nostrweet does not know; left as it is)", path.name, reason
+        )
+        self.index.remove_tweet(tweet_id)
 
     def read_tweet(self, tweet_id: int | str) -> TweetDocument | None:
         """The cached tweet document, or None (missing, or corrupt and moved aside)."""
@@ -166,8 +192,7 @@ class CacheStore:
         except msgspec.ValidationError as exc:
             path = self.tweet_path(tweet_id)
             if path is not None and path.exists():
-                self._set_aside(path, str(exc))
-                self._forget_tweet(int(tweet_id), path)
+                self._report_unknown(int(tweet_id), path, str(exc))
             else:
                 self.index.remove_tweet(int(tweet_id))
             return None
@@ -233,7 +258,8 @@ class CacheStore:
         parsed = layout.parse_tweet_filename(name)
         assert parsed is not None
         self.index.add_tweet(name, parsed)
-        if previous is not None and previous != name:
+        if previous is not None and previous != name and layout.parse_tweet_filename(previous) is not None:
+            # (a file of the earlier tool, named in its own case, is never ours to remove: SPEC §11)
             (self.data_dir / previous).unlink(missing_ok=True)
         if tweet_id in self.index.not_found:
             (self.data_dir / layout.not_found_filename(tweet_id)).unlink(missing_ok=True)

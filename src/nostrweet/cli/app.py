@@ -88,6 +88,7 @@ def _register_commands() -> None:
         daemon_cmd,
         import_cmd,
         keys_cmd,
+        migrate_cmd,
         mnemonic_cmd,
         nip05_cmd,
         publish_cmds,

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from nostrweet.archive.archiver import Archiver
 from nostrweet.bridge.content import decode_html_entities
-from nostrweet.cache import layout
+from nostrweet.cache import layout, legacy
 from nostrweet.cache.store import CacheStore
 from nostrweet.cli.common import SkipProfilesOption, emit, summary
 from nostrweet.cli.root import app, options_of
@@ -177,7 +177,7 @@ def list_tweets(
     listed = 0
     for tweet_id in reversed(ids):
         name = store.index.tweets.get(tweet_id)
-        parsed = layout.parse_tweet_filename(name) if name else None
+        parsed = (layout.parse_tweet_filename(name) or legacy.parse_tweet_name(name)) if name else None
         raw = store.read_tweet_raw(tweet_id)
         if raw is None or parsed is None:
             continue

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 
 from nostrweet.bridge.events import MediaLink, original_media_link
-from nostrweet.cache import layout
+from nostrweet.cache import layout, legacy
 from nostrweet.cache.store import CacheStore, atomic_write_json, make_private_dir, read_json_or_quarantine
 from nostrweet.nostr.keys import MirrorKey
 from nostrweet.publish.outcome import LruDict
@@ -162,6 +162,14 @@ class MediaUploader:
                 self._by_tweet[(parsed.tweet_id, parsed.index)] = name
         return self._by_tweet.get(key)
 
+    def legacy_media_file(self, media_key: str, username: str) -> str | None:
+        """The earlier tool's file of a media item (``<username>_<media key suffix>.<jpg|mp4>``), if there
+        (SPEC §11); one stat per extension it used."""
+        for name in legacy.media_names(username, media_key):
+            if (self.store.data_dir / name).is_file():
+                return name
+        return None
+
     def _memo(self, sha256: str) -> dict[str, str]:
         data = read_json_or_quarantine(self.memo_dir / f"{sha256}.json")
         servers = data.get("servers") if isinstance(data, dict) else None
@@ -187,6 +195,8 @@ class MediaUploader:
         for n, media_key in enumerate(attachments.media_keys):
             media = doc.media(media_key)
             name = self.media_file(doc.data.id, n, username)
+            if name is None and username is not None and doc.nostrweet.source == legacy.SOURCE:
+                name = self.legacy_media_file(media_key, username)
             if media is None or name is None:
                 continue
             link, uploaded = await self._upload_one(

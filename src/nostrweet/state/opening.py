@@ -7,6 +7,9 @@ Every command and the daemon open the state through :func:`open_data_state`:
 - the first time a state meets a data directory written by the file layout (event records, daemon state,
   Blossom memo, the archive), :func:`~nostrweet.state.import_files.import_files` brings them in; later opens
   find its ``meta`` row and do nothing;
+- the first time it meets a directory of the earlier Rust nostrweet,
+  :func:`~nostrweet.state.import_legacy.import_legacy` makes its files known the same way, in place (SPEC
+  §11; ``migrate`` runs the same import on demand);
 - a command that only reads (``list-tweets``, ``show-tweet`` …) creates nothing: when the default SQLite
   file does not exist yet, it works on a state in memory, filled from the files the same way.
 """
@@ -18,6 +21,7 @@ from pathlib import Path
 from nostrweet.cache.atomic import make_private_dir
 from nostrweet.state.engine import MEMORY, STATE_FILE, State, default_state_url, open_state
 from nostrweet.state.import_files import import_files
+from nostrweet.state.import_legacy import import_legacy
 
 
 def open_data_state(data_dir: Path, url: str | None, *, now: float, read_only: bool = False) -> State:
@@ -31,6 +35,7 @@ def open_data_state(data_dir: Path, url: str | None, *, now: float, read_only: b
         state = open_state(url or default_state_url(data_dir))
     try:
         import_files(state, data_dir, now=now)
+        import_legacy(state, data_dir, now=now)
     except BaseException:
         state.close()
         raise

@@ -163,6 +163,9 @@ class CacheMeta(_Base):
 
     format: int = 1
     fetched_at: str | None = None
+    source: str | None = None
+    """Where the document came from when not from the API: ``x-archive``, or ``nostrweet-rust`` (a
+    file of the earlier tool, read in its own shape)."""
 
 
 class TweetDocument(_Base):
