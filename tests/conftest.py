@@ -28,4 +28,5 @@ pytest_plugins = [
     "tests.fakes.blossom_fixtures",
     "tests.fakes.postgres_fixtures",
     "tests.fakes.alert_receiver",
+    "tests.fakes.webhook_receiver",
 ]

@@ -17,6 +17,7 @@ from nostrweet.domains import parse_nip05_domain
 from nostrweet.errors import ConfigError, InputError
 from nostrweet.names import normalize_username
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, parse_urls, split_list
+from nostrweet.webhooks.config import WebhookSpec, check_webhooks
 
 __all__ = [
     "CONFIG_SCHEMA",
@@ -100,6 +101,7 @@ class ConfigFile:
     path: Path | None = None
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, UserOverrides] = field(default_factory=dict)
+    webhooks: tuple[WebhookSpec, ...] = ()
 
     def get(self, table: str, key: str) -> Any:
         """A value from the file, or None."""
@@ -285,6 +287,7 @@ def check_config(text: str, path: Path) -> tuple[ConfigFile, list[str]]:
         return ConfigFile(path=path), problems.lines
     values: dict[str, dict[str, Any]] = {}
     users: dict[str, UserOverrides] = {}
+    webhooks: tuple[WebhookSpec, ...] = ()
     for table, content in raw.items():
         if table == "users":
             if not isinstance(content, dict):
@@ -296,6 +299,9 @@ def check_config(text: str, path: Path) -> tuple[ConfigFile, list[str]]:
                 if parsed is not None and key is not None:
                     users[key] = parsed
             continue
+        if table == "webhooks":
+            webhooks = check_webhooks(content, problems.add)
+            continue
         schema = CONFIG_SCHEMA.get(table)
         if schema is None:
             problems.add(f"unknown key {table!r}")
@@ -304,7 +310,7 @@ def check_config(text: str, path: Path) -> tuple[ConfigFile, list[str]]:
             problems.add(f"{table!r} must be a table")
             continue
         values[table] = _check_table(problems, table, table, content, schema)
-    return ConfigFile(path=path, values=values, users=users), problems.lines
+    return ConfigFile(path=path, values=values, users=users, webhooks=webhooks), problems.lines
 
 
 def _check_table(

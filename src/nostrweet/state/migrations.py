@@ -50,6 +50,7 @@ def _create_tables(version: int) -> Callable[[Connection], None]:
 
 STEPS: list[Callable[[Connection], None]] = [
     _create_tables(1),
+    _create_tables(2),  # webhook_deliveries
 ]
 """Step ``i`` (0-based) migrates from version ``i`` to ``i + 1``."""
 LATEST = len(STEPS)

@@ -157,6 +157,27 @@ leases = Table(
 )
 
 
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("delivery_id", Text, nullable=False, unique=True),
+    Column("webhook", Text, nullable=False),  # the URL it goes to
+    Column("username", Text, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("body", Text, nullable=False),  # the exact JSON that is signed and sent
+    Column("created_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger),
+    Column("last_error", Text),
+    Column("claimed_by", Text),
+    Column("claim_expires", BigInteger),
+    Index("webhook_deliveries_queue", "webhook", "username", "delivered_at", "seq"),
+    info={"since": 2},
+)
+
+
 def tables_since(version: int) -> list[Table]:
     """The tables that the migration to ``version`` creates, in dependency order."""
     return [t for t in metadata.sorted_tables if t.info.get("since") == version]
