@@ -17,7 +17,7 @@ from nostrweet.domains import parse_nip05_domain
 from nostrweet.errors import ConfigError, InputError
 from nostrweet.names import normalize_username
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, parse_urls, split_list
-from nostrweet.webhooks.config import WebhookSpec, check_webhooks
+from nostrweet.webhook_config import WebhookSpec, check_webhooks
 
 __all__ = [
     "CONFIG_SCHEMA",

@@ -11,7 +11,7 @@ import pytest
 from nostrweet.secret import Secret
 from nostrweet.state.engine import State, open_state
 from nostrweet.state.webhooks import WebhookQueue
-from nostrweet.webhooks.config import Webhook
+from nostrweet.webhook_config import Webhook
 from nostrweet.webhooks.payload import EVENTS, WebhookEvent
 from nostrweet.webhooks.sender import Webhooks
 from tests.fakes.webhook_receiver import WebhookReceiver

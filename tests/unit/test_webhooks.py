@@ -16,7 +16,7 @@ from nostrweet.config import check_config
 from nostrweet.errors import InputError
 from nostrweet.state.engine import State, open_state
 from nostrweet.state.webhooks import QueuedDelivery, WebhookQueue
-from nostrweet.webhooks.config import WebhookSpec, load_webhooks
+from nostrweet.webhook_config import WebhookSpec, load_webhooks
 from nostrweet.webhooks.payload import WebhookEvent, body_of, delivery_id, retry_delay, sign, verify
 
 HOOK = "https://hooks.example/in?token=t0ps3cret"

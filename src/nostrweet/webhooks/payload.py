@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from nostrweet.webhook_config import EVENTS
+
 __all__ = [
     "EVENTS",
     "SIGNATURE_HEADER",
@@ -25,9 +27,6 @@ __all__ = [
     "sign",
     "verify",
 ]
-
-EVENTS = ("tweet.archived", "tweet.published", "tweet.deleted", "user.failing")
-"""Every event a webhook can subscribe to."""
 
 SIGNATURE_HEADER = "X-Nostrweet-Signature"
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from nostrweet.state.webhooks import Delivery, QueuedDelivery, WebhookQueue
-from nostrweet.webhooks.config import Webhook
+from nostrweet.webhook_config import Webhook
 from nostrweet.webhooks.payload import SIGNATURE_HEADER, WebhookEvent, body_of, delivery_id, retry_delay, sign
 
 __all__ = ["POST_TIMEOUT_SECONDS", "Webhooks", "shown_url"]

@@ -1,6 +1,8 @@
 """The ``[[webhooks]]`` tables of the config file (SPEC §12): checked here, their secrets read at start.
 
-Each has ``url`` (http or https), ``events`` (any of :data:`~nostrweet.webhooks.payload.EVENTS`; all of
+It sits beside ``config.py`` in the base layer; the delivery itself is the ``webhooks`` package.
+
+Each has ``url`` (http or https), ``events`` (any of :data:`EVENTS`; all of
 them when left out) and ``secret_file`` (the HMAC key, surrounding whitespace ignored). The checks are
 pure and report every problem, one line each naming ``webhooks[<n>].<key>``; reading the secret files
 happens in :func:`load_webhooks`.
@@ -16,9 +18,11 @@ from typing import Any
 from nostrweet.errors import InputError
 from nostrweet.secret import Secret
 from nostrweet.values import parse_urls
-from nostrweet.webhooks.payload import EVENTS
 
-__all__ = ["Webhook", "WebhookSpec", "check_webhooks", "load_webhooks"]
+__all__ = ["EVENTS", "Webhook", "WebhookSpec", "check_webhooks", "load_webhooks"]
+
+EVENTS = ("tweet.archived", "tweet.published", "tweet.deleted", "user.failing")
+"""Every event a webhook can subscribe to."""
 
 _KEYS = {"url", "events", "secret_file"}
 
