@@ -48,8 +48,14 @@ def _create_tables(version: int) -> Callable[[Connection], None]:
     return step
 
 
+def add_skipped_tweets(conn: Connection) -> None:
+    """The tweets the filters skipped, each with the rule's name (SPEC §12)."""
+    schema.skipped_tweets.create(conn, checkfirst=True)
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _create_tables(1),
+    add_skipped_tweets,
 ]
 """Step ``i`` (0-based) migrates from version ``i`` to ``i + 1``."""
 LATEST = len(STEPS)
