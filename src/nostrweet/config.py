@@ -23,6 +23,7 @@ from nostrweet.shaping.filters import (
     invalid_pattern,
     parse_filter_table,
 )
+from nostrweet.shaping.media_settings import MEDIA_FORMATS, MediaSettings
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, parse_urls, split_list
 
 __all__ = [
@@ -80,6 +81,7 @@ CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "outbox_age_seconds": (float, int),
     },
     "filters": FILTER_KEYS,
+    "media": {"max_dimension": int, "format": str, "quality": int, "strip_metadata": bool},
 }
 USER_TABLE_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "relays": list,
@@ -118,6 +120,18 @@ class ConfigFile:
     def key_files(self) -> dict[str, Path]:
         """username -> fixed key file, from the ``[users.<name>] key_file`` entries."""
         return {name: o.key_file for name, o in self.users.items() if o.key_file is not None}
+
+    def media_settings(self) -> MediaSettings | None:
+        """The ``[media]`` table (SPEC §12), or None when the file has none: media go as they are."""
+        table = self.values.get("media")
+        if table is None:
+            return None
+        return MediaSettings(
+            max_dimension=table.get("max_dimension"),
+            format=MEDIA_FORMATS[str(table.get("format", "keep")).lower()],
+            quality=int(table.get("quality", 85)),
+            strip_metadata=bool(table.get("strip_metadata", True)),
+        )
 
     def filter_book(self) -> FilterBook:
         """The filters of SPEC §12: ``[filters]`` and every user's (``[users.<name>] skip_*`` first, then
@@ -238,6 +252,9 @@ VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("alerts", "user_failures"): _at_least(1),
     ("alerts", "relay_down_seconds"): _at_least(0),
     ("alerts", "outbox_age_seconds"): _at_least(0),
+    ("media", "max_dimension"): _between(16, 16384),
+    ("media", "format"): _one_of("keep", "jpeg", "webp"),
+    ("media", "quality"): _between(1, 100),
     ("filters", "include"): _patterns,
     ("filters", "exclude"): _patterns,
     ("filters", "min_length"): _at_least(0),

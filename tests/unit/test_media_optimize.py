@@ -96,3 +96,24 @@ def test_no_side_ends_above_max_dimension(w: int, h: int, limit: int, fmt: str) 
     got = optimize(out.getvalue(), "image/png", MediaSettings(max_dimension=limit, format=fmt))  # type: ignore[arg-type]
     assert got.dim is not None and max(got.dim) <= max(limit, 1)
     assert size_of(got.data) == got.dim
+
+
+def test_the_media_table() -> None:
+    from pathlib import Path
+
+    from nostrweet.config import check_config, parse_config
+
+    assert parse_config("", Path("c.toml")).media_settings() is None  # no table: media go as they are
+    got = parse_config('[media]\nmax_dimension = 2048\nformat = "WebP"\n', Path("c.toml")).media_settings()
+    assert got == MediaSettings(max_dimension=2048, format="webp", quality=85, strip_metadata=True)
+    _config, problems = check_config(
+        '[media]\nmax_dimension = 8\nformat = "avif"\nquality = 0\nstrip_metadata = "yes"\nsize = 1\n',
+        Path("c.toml"),
+    )
+    assert problems == [
+        "c.toml: [media] max_dimension must be from 16 to 16384",
+        "c.toml: [media] format must be one of keep, jpeg, webp",
+        "c.toml: [media] quality must be from 1 to 100",
+        "c.toml: [media] strip_metadata must be bool, not str",
+        "c.toml: unknown key 'size' in [media]",
+    ]

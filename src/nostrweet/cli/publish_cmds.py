@@ -92,6 +92,7 @@ async def _publisher(
         # The command ends with one error line that counts the failures; each one is shown at -v.
         publisher.failure_log_level = logging.DEBUG
         publisher.nip05_domain = nip05_domain
+        publisher.media.optimize = options.config.media_settings()
         stack.push_async_callback(publisher.aclose)
         yield publisher
 

@@ -184,6 +184,7 @@ class DaemonPipeline:
                 filters=self.config.filters,
             )
             pub.nip05_domain = self.config.nip05_domain
+            pub.media.optimize = self.options.config.media_settings()
             self._publishers[key] = pub
         return pub
 

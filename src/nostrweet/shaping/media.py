@@ -20,9 +20,11 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from nostrweet.shaping.media_settings import MediaSettings
 
 __all__ = [
     "MAX_PIXELS",
@@ -36,7 +38,6 @@ MAX_PIXELS = 64_000_000
 """The most pixels an image may have (8000 × 8000; X's largest photos are 4096 × 4096)."""
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
-Format = Literal["keep", "jpeg", "webp"]
 _ENCODERS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 _TARGET = {"jpeg": "JPEG", "webp": "WEBP"}
 _IMAGE_MIMES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
@@ -45,16 +46,6 @@ _METADATA_KEYS = ("exif", "xmp", "XML:com.adobe.xmp", "comment", "photoshop")
 
 class MediaRefused(ValueError):
     """An image we will not decode (a decompression bomb); the message says why."""
-
-
-@dataclass(frozen=True)
-class MediaSettings:
-    """The ``[media]`` table."""
-
-    max_dimension: int | None = None
-    format: Format = "keep"
-    quality: int = 85
-    strip_metadata: bool = True
 
 
 @dataclass(frozen=True)
