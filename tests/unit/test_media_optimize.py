@@ -117,3 +117,13 @@ def test_the_media_table() -> None:
         "c.toml: [media] strip_metadata must be bool, not str",
         "c.toml: unknown key 'size' in [media]",
     ]
+
+
+def test_imeta_carries_ox_only_for_a_changed_file() -> None:
+    from nostrweet.bridge.events import MediaLink, imeta_tag
+
+    changed = MediaLink(url="https://b.example/aa.jpg", sha256="aa" * 32, original_sha256="bb" * 32)
+    assert imeta_tag(changed)[1:4] == ("url https://b.example/aa.jpg", "x " + "aa" * 32, "ox " + "bb" * 32)
+    same = MediaLink(url="https://b.example/aa.jpg", sha256="aa" * 32, original_sha256="aa" * 32)
+    assert not any(f.startswith("ox ") for f in imeta_tag(same))
+    assert not any(f.startswith("ox ") for f in imeta_tag(MediaLink(url="u", sha256="aa" * 32)))
