@@ -74,7 +74,7 @@ exclude = ["(?i)GARAGE"]
         runs.append(d)
         daemons.append(d.start())
         wait_for(lambda: kept <= tweet_ids_on(sdk_relay), 60, f"the kept tweets (run {run})", d)
-        wait_for(lambda p=d: len(p.stats()) >= 3, 20, "a few polls and outbox passes", d)  # type: ignore[misc]
+        wait_for(lambda p=d: len(p.stats()) >= 3, 20, "a few polls and outbox passes", d)
         assert d.stop() == 0
         assert not tweet_ids_on(sdk_relay) & skipped
     first = runs[0].log_text()

@@ -12,6 +12,7 @@ import pytest
 
 from nostrweet.cache.store import CacheStore
 from nostrweet.config import parse_config
+from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish.publisher import Publisher
@@ -27,10 +28,10 @@ REPLY = "1253796041020919809"  # @WhoDisTweet replies to ...
 PARENT = "1253792843128283136"  # ... @PhillyNEFL: "@WhoDisTweet Yep. You need new Male &amp; female fittings"
 
 
-def tweet_ids(events: list[object]) -> set[str]:
+def tweet_ids(events: list[SignedEvent]) -> set[str]:
     out = set()
     for event in events:
-        for tag in event.tags:  # type: ignore[attr-defined]
+        for tag in event.tags:
             if tag[0] == "r" and "/status/" in tag[1]:
                 out.add(tag[1].rsplit("/", 1)[1])
     return out
@@ -42,7 +43,7 @@ def test_a_kept_reply_to_a_skipped_parent_links_it(sdk_relay: str, fake_x: FakeX
     config.write_text("[filters]\nexclude = ['Male & female']\n")  # the parent's text, entities decoded
     cli.run("fetch-tweet", REPLY)
     out = cli.run("-c", str(config), "post-tweet", REPLY, "-r", sdk_relay)
-    notes = [e for e in query(cli, sdk_relay, kinds=(1,))]
+    notes = query(cli, sdk_relay, kinds=(1,))
     assert tweet_ids(notes) == {REPLY}  # the parent never reached the relay
     [reply] = notes
     assert reply.content.startswith(f"In reply to https://x.com/PhillyNEFL/status/{PARENT}")
