@@ -4,6 +4,7 @@ names the rule that skips it."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -26,6 +27,10 @@ pytestmark = pytest.mark.integration
 
 GARAGE = "1250403528197263360"  # WhoDisTweet: "I'll be in the garage if you need me"
 LARRY = "1257090356488876039"  # SportsCenter: "Larry Bird was a problem"
+
+
+def has_stats(proc: DaemonProc, count: int) -> bool:
+    return len(proc.stats()) >= count
 
 
 def show_tweet(data_dir: Path, config: Path, tweet_id: str) -> subprocess.CompletedProcess[str]:
@@ -74,7 +79,7 @@ exclude = ["(?i)GARAGE"]
         runs.append(d)
         daemons.append(d.start())
         wait_for(lambda: kept <= tweet_ids_on(sdk_relay), 60, f"the kept tweets (run {run})", d)
-        wait_for(lambda p=d: len(p.stats()) >= 3, 20, "a few polls and outbox passes", d)
+        wait_for(functools.partial(has_stats, d, 3), 20, "a few polls and outbox passes", d)
         assert d.stop() == 0
         assert not tweet_ids_on(sdk_relay) & skipped
     first = runs[0].log_text()
