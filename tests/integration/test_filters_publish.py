@@ -58,6 +58,9 @@ def test_a_kept_reply_to_a_skipped_parent_links_it(sdk_relay: str, fake_x: FakeX
     assert "1 skipped by filters" in summary.stdout + summary.stderr, summary
     show = cli.run("-c", str(config), "show-tweet", PARENT)
     assert json.loads(show.stdout)["skipped_by"] == "filters.exclude"
+    # show-tweet of the reply shows what was published: no event for the parent
+    [shown] = json.loads(cli.run("-c", str(config), "show-tweet", REPLY).stdout)["events"]
+    assert shown["tweet_id"] == REPLY and shown["event"]["id"] == reply.id
 
 
 def test_the_skip_log_records_the_rule_in_the_state(fake_x: FakeXApi, tmp_path: Path) -> None:

@@ -130,6 +130,19 @@ skip_retweets = true
     assert FilterBook().empty and FilterBook().decide(DOCS[REPLY]) == KEEP
 
 
+def test_dependencies_follow_their_own_rules_except_a_retweets_original() -> None:
+    book = FilterBook(parse_filter_table("filters", {"languages": ["en"]}))
+    retweet = DOCS[RETWEET_DE]
+    original_id = retweet.data.reference("retweeted")
+    assert original_id is not None
+    original = DOCS[original_id]
+    assert isinstance(book.decide(original), Skip)  # German: skipped on its own
+    assert book.keeps_dependency(retweet, original)  # but a kept repost carries it
+    reply = DOCS[REPLY]
+    assert book.keeps_dependency(reply, DOCS[PLAIN])
+    assert not book.keeps_dependency(reply, DOCS[GERMAN])
+
+
 def test_skip_describes_its_detail() -> None:
     got = decide(DOCS[SHORT], [table(exclude=["(?i)supplier"])])
     assert isinstance(got, Skip)

@@ -128,9 +128,10 @@ def show_tweet(
     if doc is None:
         raise NotFoundError(f"tweet {tweet_id} is not cached: run fetch-tweet first")
     relays = relays_from(options, None, required=False)
-    events = preview_events(store, keys, doc, first_relay=relays[0] if relays else None)
+    book = options.config.filter_book()
+    events = preview_events(store, keys, doc, first_relay=relays[0] if relays else None, filters=book)
     out: dict[str, Any] = {"tweet": raw, "events": events}
-    decision = options.config.filter_book().decide(doc)
+    decision = book.decide(doc)
     if isinstance(decision, Skip):  # the events it would become if no rule skipped it
         out = {"tweet": raw, "skipped_by": decision.rule, "skip_detail": decision.detail, "events": events}
         summary(

@@ -241,10 +241,7 @@ class Publisher:
 
         own = self.store.read_tweet(tweet_id) if self.store.has_tweet(tweet_id) else None
         doc = own if own is not None else sub_document(parent, tweet_id)
-        if doc is None or parent.data.reference("retweeted") == tweet_id:
-            return doc  # a kept repost carries its original
-        # a skipped parent or quoted tweet is left out: the reply or quote links to it on X instead
-        return None if isinstance(self.filters.decide(doc), Skip) else doc
+        return doc if doc is not None and self.filters.keeps_dependency(parent, doc) else None
 
     def _skipped(self, doc: TweetDocument) -> PublishOutcome | None:
         """The filters' one decision point (SPEC §12): a skipped tweet's outcome, recorded; else None."""

@@ -240,6 +240,13 @@ class FilterBook:
         own = self.users.get(username.lower(), ()) if username else ()
         return ((self.global_table,) if self.global_table is not None else ()) + tuple(own)
 
+    def keeps_dependency(self, parent: TweetDocument, dependency: TweetDocument) -> bool:
+        """Whether a tweet that ``parent`` depends on is published with it: a retweet's original always
+        is (a kept repost carries it); a skipped parent or quoted tweet is linked on X instead."""
+        if parent.data.reference("retweeted") == dependency.data.id:
+            return True
+        return not isinstance(self.decide(dependency), Skip)
+
     def decide(self, doc: TweetDocument) -> Decision:
         """Keep or Skip for a tweet, by its author's rules."""
         if self.empty:
