@@ -16,6 +16,14 @@ from typing import Any
 from nostrweet.domains import parse_nip05_domain
 from nostrweet.errors import ConfigError, InputError
 from nostrweet.names import normalize_username
+from nostrweet.shaping.filters import (
+    FILTER_KEYS,
+    FilterBook,
+    FilterTable,
+    invalid_pattern,
+    parse_filter_table,
+)
+from nostrweet.shaping.media_settings import MEDIA_FORMATS, MediaSettings
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, parse_urls, split_list
 from nostrweet.webhook_config import WebhookSpec, check_webhooks
 
@@ -73,6 +81,8 @@ CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "relay_down_seconds": (float, int),
         "outbox_age_seconds": (float, int),
     },
+    "filters": FILTER_KEYS,
+    "media": {"max_dimension": int, "format": str, "quality": int, "strip_metadata": bool},
 }
 USER_TABLE_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "relays": list,
@@ -80,6 +90,7 @@ USER_TABLE_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "skip_retweets": bool,
     "skip_replies": bool,
     "key_file": str,
+    "filters": dict,
 }
 
 
@@ -92,6 +103,7 @@ class UserOverrides:
     skip_retweets: bool = False
     skip_replies: bool = False
     key_file: Path | None = None
+    filters: FilterTable | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +122,39 @@ class ConfigFile:
     def key_files(self) -> dict[str, Path]:
         """username -> fixed key file, from the ``[users.<name>] key_file`` entries."""
         return {name: o.key_file for name, o in self.users.items() if o.key_file is not None}
+
+    def media_settings(self) -> MediaSettings | None:
+        """The ``[media]`` table (SPEC §12), or None when the file has none: media go as they are."""
+        table = self.values.get("media")
+        if table is None:
+            return None
+        return MediaSettings(
+            max_dimension=table.get("max_dimension"),
+            format=MEDIA_FORMATS[str(table.get("format", "keep")).lower()],
+            quality=int(table.get("quality", 85)),
+            strip_metadata=bool(table.get("strip_metadata", True)),
+        )
+
+    def filter_book(self) -> FilterBook:
+        """The filters of SPEC §12: ``[filters]`` and every user's (``[users.<name>] skip_*`` first, then
+        ``[users.<name>.filters]``, whose keys win)."""
+        table = self.values.get("filters")
+        users: dict[str, tuple[FilterTable, ...]] = {}
+        for name, o in self.users.items():
+            own: list[FilterTable] = []
+            if o.skip_retweets or o.skip_replies:
+                own.append(
+                    FilterTable(
+                        where=f"users.{name}",
+                        skip_retweets=o.skip_retweets or None,
+                        skip_replies=o.skip_replies or None,
+                    )
+                )
+            if o.filters is not None:
+                own.append(o.filters)
+            if own:
+                users[name] = tuple(own)
+        return FilterBook(parse_filter_table("filters", table) if table is not None else None, users)
 
 
 Check = Callable[[Any], str | None]
@@ -168,6 +213,10 @@ def _hostname(value: Any) -> str | None:
     return None
 
 
+def _patterns(value: Any) -> str | None:
+    return invalid_pattern(value)
+
+
 def _alert_urls(value: Any) -> str | None:
     from nostrweet.alerts.config import split_alert_urls  # Apprise loads only for a file with alerts
     from nostrweet.alerts.sender import check_alert_urls
@@ -205,6 +254,12 @@ VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("alerts", "user_failures"): _at_least(1),
     ("alerts", "relay_down_seconds"): _at_least(0),
     ("alerts", "outbox_age_seconds"): _at_least(0),
+    ("media", "max_dimension"): _between(16, 16384),
+    ("media", "format"): _one_of("keep", "jpeg", "webp"),
+    ("media", "quality"): _between(1, 100),
+    ("filters", "include"): _patterns,
+    ("filters", "exclude"): _patterns,
+    ("filters", "min_length"): _at_least(0),
     ("users", "relays"): _urls(parse_relay_urls),
     ("users", "blossom_servers"): _urls(parse_blossom_urls),
 }
@@ -348,10 +403,18 @@ def _parse_user_table(problems: _Problems, username: str, table: Any) -> UserOve
     relays = good.get("relays")
     servers = good.get("blossom_servers")
     key_file = good.get("key_file")
+    filters = good.get("filters")
+    filter_table: FilterTable | None = None
+    if filters is not None:
+        fwhere = f"{where}.filters"
+        filter_table = parse_filter_table(
+            fwhere, _check_table(problems, fwhere, "filters", filters, FILTER_KEYS)
+        )
     return UserOverrides(
         relays=tuple(parse_relay_urls(relays)) if relays is not None else None,
         blossom_servers=tuple(parse_blossom_urls(servers)) if servers is not None else None,
         skip_retweets=bool(good.get("skip_retweets", False)),
         skip_replies=bool(good.get("skip_replies", False)),
         key_file=Path(key_file).expanduser() if key_file else None,
+        filters=filter_table,
     )

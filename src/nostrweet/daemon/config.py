@@ -21,6 +21,7 @@ from nostrweet.daemon import scheduler
 from nostrweet.domains import resolve_nip05_domain
 from nostrweet.errors import InputError
 from nostrweet.settings import GlobalOptions
+from nostrweet.shaping.filters import FilterBook
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, split_list
 
 log = logging.getLogger("nostrweet.daemon")
@@ -48,6 +49,7 @@ class DaemonConfig:
     backfill: int = DEFAULT_BACKFILL
     max_tweets_per_poll: int | None = None  # the page size of a timeline request; None: as many as X gives
     overrides: Mapping[str, UserOverrides] = field(default_factory=dict)
+    filters: FilterBook = field(default_factory=FilterBook)
     requests_per_window: int | None = None  # our own cap on timeline requests ...
     window_seconds: int | None = None  # ... per this many seconds; never an assumption about X
     safety: float = scheduler.DEFAULT_SAFETY
@@ -149,6 +151,7 @@ def resolve_daemon_config(
         backfill=int(_pick(backfill, options, "daemon", "backfill", DEFAULT_BACKFILL)),
         max_tweets_per_poll=_optional_int(options, "daemon", "max_tweets_per_poll"),
         overrides=overrides,
+        filters=cfg.filter_book(),
         nip05_domain=resolve_nip05_domain(nip05_domain, cfg.get("nostr", "nip05_domain")),
         alerts=resolve_alert_config(alerts, cfg.values.get("alerts", {})),
         requests_per_window=_optional_int(options, "rate_limits", "requests_per_window"),

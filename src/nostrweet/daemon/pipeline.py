@@ -9,8 +9,9 @@ last move the user's watermark. The outbox pass re-sends what some relay has not
 
 Per-user overrides (``[users.<name>]``): a user with its own relays or Blossom servers gets its own
 publisher over the shared relay pool, so its events go to those relays; ``key_file`` replaces the
-derived key of that user's id; ``skip_retweets``/``skip_replies`` leave those tweets unpublished
-(they are still cached, as the archiver caches whole timeline pages).
+derived key of that user's id. Filters (``[filters]``, ``[users.<name>.filters]``, SPEC §12) are
+applied by the publisher; a skipped tweet stays cached, and the outbox leaves alone the records and
+unpublished tweets that the filters now skip.
 
 Memory over months: the publishers and outboxes live as long as the process, so everything they
 keep per tweet is capped by :class:`~nostrweet.publish.outcome.MemoryBounds` (``bounds``); the
@@ -41,6 +42,7 @@ from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.outcome import LruDict, MemoryBounds
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
+from nostrweet.shaping.filters import Skip
 from nostrweet.twitter.api import EP_TIMELINE
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import User
@@ -61,14 +63,6 @@ class StartupLine:
     npub: str | None
     resumes_from: str
     relays: tuple[str, ...]
-
-
-def _is_retweet(raw: Mapping[str, Any]) -> bool:
-    return any(r.get("type") == "retweeted" for r in raw.get("referenced_tweets") or [])
-
-
-def _is_reply(raw: Mapping[str, Any]) -> bool:
-    return any(r.get("type") == "replied_to" for r in raw.get("referenced_tweets") or [])
 
 
 class DaemonPipeline:
@@ -187,8 +181,10 @@ class DaemonPipeline:
                 relays=list(relays),
                 blossom=list(blossom),
                 bounds=self.bounds,
+                filters=self.config.filters,
             )
             pub.nip05_domain = self.config.nip05_domain
+            pub.media.optimize = self.options.config.media_settings()
             self._publishers[key] = pub
         return pub
 
@@ -233,7 +229,7 @@ class DaemonPipeline:
             if name not in self._announced:
                 await self._announce(name, user, publisher)
             posted = 0
-            to_publish = [str(t) for t in sorted(unpublished.union(new_ids)) if self._wanted(name, t)]
+            to_publish = [str(t) for t in sorted(unpublished.union(new_ids))]
             if to_publish:
                 outcomes = await publisher.publish_tweets(to_publish)
                 posted = sum(1 for o in outcomes if o.status == "published")
@@ -242,15 +238,12 @@ class DaemonPipeline:
         self.states.save(name, advanced(state, self.store.newest_tweet_id(name)))
         return PollResult(new_tweets=len(new_ids), posted=posted)
 
-    def _wanted(self, name: str, tweet_id: int) -> bool:
-        override = self.config.overrides.get(name)
-        if override is None or not (override.skip_retweets or override.skip_replies):
+    def _wanted(self, tweet_id: int) -> bool:
+        """False for a cached tweet that the filters skip (its records are not re-sent either)."""
+        if self.config.filters.empty:
             return True
-        raw = self.store.read_tweet_raw(tweet_id)
-        data = (raw or {}).get("data") or {}
-        if override.skip_retweets and _is_retweet(data):
-            return False
-        return not (override.skip_replies and _is_reply(data))
+        doc = self.store.read_tweet(tweet_id)
+        return doc is None or not isinstance(self.config.filters.decide(doc), Skip)
 
     async def _announce(self, name: str, user: User, publisher: Publisher) -> None:
         """Once per process and user: kind 0 (if changed) and the relay list."""
@@ -284,7 +277,7 @@ class DaemonPipeline:
                 if owner in self.config.users:
                     wanted = self._skip_checked.hit(subject_id)
                     if wanted is None:
-                        wanted = self._skip_checked[subject_id] = self._wanted(owner, subject_id)
+                        wanted = self._skip_checked[subject_id] = self._wanted(subject_id)
                     if not wanted:
                         return False
             else:
@@ -309,9 +302,7 @@ class DaemonPipeline:
             ]
             self._relay_was_up = {url: st.connected for url, st in status.items()}
             groups = {self._group(name): name for name in self.config.users}
-            split = len(groups) > 1 or any(
-                o.skip_retweets or o.skip_replies for o in self.config.overrides.values()
-            )
+            split = len(groups) > 1 or not self.config.filters.empty
             for group, name in groups.items():
                 publisher = self.publisher_for(name)
                 owns = self._owns(group) if split else None

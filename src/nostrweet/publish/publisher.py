@@ -74,6 +74,7 @@ from nostrweet.publish.plan import (
     send_targets,
 )
 from nostrweet.publish.records import RecordStore
+from nostrweet.shaping.filters import FilterBook, Skip
 from nostrweet.twitter.models import TweetDocument, User
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,12 @@ class KeySource(Protocol):
     def for_user(self, user_id: str | int) -> MirrorKey: ...
 
 
+class SkipLog(Protocol):
+    """Where skipped tweets are recorded (the state's ``skipped_tweets``; SPEC §12)."""
+
+    def record_skip(self, tweet_id: str, rule: str) -> None: ...
+
+
 class Publisher:
     """Turns cached tweets, profiles and relay lists into events on the configured relays."""
 
@@ -149,8 +156,12 @@ class Publisher:
         lookup_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
         bounds: MemoryBounds | None = None,
+        filters: FilterBook | None = None,
+        skip_log: SkipLog | None = None,
     ) -> None:
         self.bounds = bounds = bounds or MemoryBounds()
+        self.filters = filters or FilterBook()
+        self.skip_log = skip_log
         self.store = store
         self.keys = keys
         self.pool = pool
@@ -229,7 +240,23 @@ class Publisher:
         from nostrweet.bridge.events import sub_document
 
         own = self.store.read_tweet(tweet_id) if self.store.has_tweet(tweet_id) else None
-        return own if own is not None else sub_document(parent, tweet_id)
+        doc = own if own is not None else sub_document(parent, tweet_id)
+        return doc if doc is not None and self.filters.keeps_dependency(parent, doc) else None
+
+    def _skipped(self, doc: TweetDocument) -> PublishOutcome | None:
+        """The filters' one decision point (SPEC §12): a skipped tweet's outcome, recorded; else None."""
+        decision = self.filters.decide(doc)
+        if not isinstance(decision, Skip):
+            return None
+        if self.skip_log is not None:
+            self.skip_log.record_skip(doc.data.id, decision.rule)
+        log.info(
+            "tweet %s skipped by %s",
+            doc.data.id,
+            decision.describe(),
+            extra={"tweet_id": doc.data.id, "action": "filter"},
+        )
+        return PublishOutcome(doc.data.id, "skipped", message=decision.rule)
 
     async def _publish_chunk(
         self,
@@ -247,6 +274,11 @@ class Publisher:
             doc = await self._load(tid)
             if doc is None:
                 by_id[tid] = self.note(PublishOutcome(tid, "error", message="tweet not cached or not found"))
+                seen.add(tid)
+                continue
+            skipped = self._skipped(doc)
+            if skipped is not None:
+                by_id[tid] = self.note(skipped)
                 seen.add(tid)
                 continue
             for item in plan_tweet(doc, seen=seen, resolve=self._resolve):

@@ -48,9 +48,15 @@ def _create_tables(version: int) -> Callable[[Connection], None]:
     return step
 
 
+def add_skipped_tweets(conn: Connection) -> None:
+    """The tweets the filters skipped, each with the rule's name (SPEC §12)."""
+    schema.skipped_tweets.create(conn, checkfirst=True)
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _create_tables(1),
     _create_tables(2),  # webhook_deliveries
+    add_skipped_tweets,
 ]
 """Step ``i`` (0-based) migrates from version ``i`` to ``i + 1``."""
 LATEST = len(STEPS)

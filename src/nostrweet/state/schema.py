@@ -156,6 +156,15 @@ leases = Table(
     info={"since": 1},
 )
 
+skipped_tweets = Table(
+    "skipped_tweets",
+    metadata,
+    Column("tweet_id", BigInteger, primary_key=True),
+    Column("rule", Text, nullable=False),  # the filter rule's name: filters.exclude, users.<name>.filters.…
+    Column("skipped_at", BigInteger, nullable=False),
+    info={"since": 3},
+)
+
 
 webhook_deliveries = Table(
     "webhook_deliveries",
