@@ -133,6 +133,8 @@ class Publisher:
     """Level of the log line of each event that reached no relay (the CLI sums them up in one error)."""
     nip05_domain: str | None = None
     """The domain of the mirrors' NIP-05 names (``nip05`` in kind 0), or None for none."""
+    handoff_npubs: Mapping[str, str] = {}
+    """Lower-case username -> the real person's npub, for the accounts handed off (kind 0 ``about``)."""
 
     def __init__(
         self,

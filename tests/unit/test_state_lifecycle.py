@@ -1,0 +1,66 @@
+"""The lifecycle tables on both backends: fates (a deletion wins over a supersession), kind 5 events
+kept once per target with the relays that took them, and one hand-off note per account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from nostrweet.bridge.lifecycle import build_handoff_note, build_retraction
+from nostrweet.nostr.event import sign_event
+from nostrweet.state.engine import State, open_state
+from nostrweet.state.lifecycle import DELETED, SUPERSEDED, LifecycleRepo, Retraction, TweetFate
+from tests.fakes.nostr_helpers import random_key
+
+R1, R2 = "wss://one.example", "wss://two.example"
+
+
+@pytest.fixture
+def repo(state_url: str) -> Iterator[LifecycleRepo]:
+    opened: State = open_state(state_url)
+    yield LifecycleRepo(opened)
+    opened.close()
+
+
+def test_fates_and_a_deletion_wins(repo: LifecycleRepo) -> None:
+    assert repo.fates(["1", "2"]) == {}
+    repo.retire([TweetFate("1", SUPERSEDED, "3", 10), TweetFate("2", DELETED, None, 10)])
+    repo.retire([TweetFate("1", DELETED, None, 20), TweetFate("2", SUPERSEDED, "4", 20)])
+    fates = repo.fates(["1", "2", "5"])
+    assert fates["1"].fate == DELETED and fates["1"].successor is None
+    assert fates["2"].fate == DELETED  # never back to superseded
+    assert repo.fate("5") is None
+
+
+def test_retractions_once_per_target_and_accepted_relays(repo: LifecycleRepo) -> None:
+    key = random_key("9")
+    first = sign_event(build_retraction(key.pubkey_hex, "aa" * 32, 1, 100, "gone"), key)
+    again = sign_event(build_retraction(key.pubkey_hex, "aa" * 32, 1, 200, "gone"), key)
+    repo.add_retractions([Retraction(first, "aa" * 32, "1", frozenset(), 100)])
+    repo.add_retractions([Retraction(again, "aa" * 32, "1", frozenset(), 200)])
+    [kept] = repo.retractions_of(["1"])
+    assert kept.event.id == first.id
+    assert [r.event.id for r in repo.unsent_retractions([R1, R2])] == [first.id]
+    repo.mark_retraction_accepted(first.id, [R1])
+    assert [r.event.id for r in repo.unsent_retractions([R1, R2])] == [first.id]
+    repo.mark_retraction_accepted(first.id, [R2])
+    assert repo.unsent_retractions([R1, R2]) == []
+    assert repo.retracted_targets() == {"aa" * 32}
+
+
+def test_one_handoff_note_per_account(repo: LifecycleRepo) -> None:
+    key, owner = random_key("7"), random_key("8")
+    note = sign_event(
+        build_handoff_note(key.pubkey_hex, "jack", owner.npub, owner.pubkey_hex, 5, continues=False), key
+    )
+    other = sign_event(
+        build_handoff_note(key.pubkey_hex, "jack", owner.npub, owner.pubkey_hex, 6, continues=False), key
+    )
+    assert repo.handoff("Jack") is None
+    assert repo.start_handoff("Jack", owner.npub, note, 5).event.id == note.id
+    assert repo.start_handoff("jack", owner.npub, other, 6).event.id == note.id
+    repo.mark_handoff("jack", accepted=[R1])
+    repo.mark_handoff("jack", profile_done=True)
+    found = repo.handoff("JACK")
+    assert found is not None and found.accepted == {R1} and found.profile_done
