@@ -37,15 +37,16 @@ def test_retractions_once_per_target_and_accepted_relays(repo: LifecycleRepo) ->
     key = random_key("9")
     first = sign_event(build_retraction(key.pubkey_hex, "aa" * 32, 1, 100, "gone"), key)
     again = sign_event(build_retraction(key.pubkey_hex, "aa" * 32, 1, 200, "gone"), key)
-    repo.add_retractions([Retraction(first, "aa" * 32, "1", frozenset(), 100)])
-    repo.add_retractions([Retraction(again, "aa" * 32, "1", frozenset(), 200)])
+    repo.add_retractions([Retraction(first, "aa" * 32, "1", frozenset({R1, R2}), frozenset(), 100)])
+    repo.add_retractions([Retraction(again, "aa" * 32, "1", frozenset({R1}), frozenset(), 200)])
     [kept] = repo.retractions_of(["1"])
     assert kept.event.id == first.id
-    assert [r.event.id for r in repo.unsent_retractions([R1, R2])] == [first.id]
+    assert [r.event.id for r in repo.unsent_retractions()] == [first.id]
     repo.mark_retraction_accepted(first.id, [R1])
-    assert [r.event.id for r in repo.unsent_retractions([R1, R2])] == [first.id]
+    assert repo.unsent_retractions()[0].due == [R2]
+    assert [r.event.id for r in repo.unsent_retractions()] == [first.id]
     repo.mark_retraction_accepted(first.id, [R2])
-    assert repo.unsent_retractions([R1, R2]) == []
+    assert repo.unsent_retractions() == []
     assert repo.retracted_targets() == {"aa" * 32}
 
 

@@ -30,18 +30,24 @@ from typing import Any
 from nostrweet.archive.archiver import Archiver
 from nostrweet.cache.layout import EventSubject, normalize_username, parse_tweet_filename
 from nostrweet.cache.store import CacheStore
+from nostrweet.daemon import scheduler
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.runner import PollResult
 from nostrweet.daemon.state import StateStore, UserState, advanced, first_run_state
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.record import BACKOFF_CAP
 from nostrweet.nostr.relays import RelayPool
+from nostrweet.publish.deletions import Retractor
+from nostrweet.publish.handoff import ensure_handoff
 from nostrweet.publish.keyring import KeyRing, cached_user_id
 from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.outcome import LruDict, MemoryBounds
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
-from nostrweet.twitter.api import EP_TIMELINE
+from nostrweet.state.engine import State
+from nostrweet.state.lifecycle import LifecycleRepo
+from nostrweet.state.opening import open_data_state
+from nostrweet.twitter.api import EP_TIMELINE, EP_TWEETS
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import User
 from nostrweet.twitter.ratelimit import RateLimiter
@@ -116,6 +122,10 @@ class DaemonPipeline:
         self._outboxes: dict[tuple[tuple[str, ...], tuple[str, ...]], Outbox] = {}
         self._skip_checked: LruDict[int, bool] = LruDict(bounds.skip_checks)
         self._relay_was_up: dict[str, bool] = {}
+        self.state: State = open_data_state(options.data_dir, options.state_url, now=time.time())
+        self.lifecycle = LifecycleRepo(self.state)
+        self._retractor: Retractor | None = None
+        self._next_deletion_check = time.time() + config.deletion_interval
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -189,6 +199,8 @@ class DaemonPipeline:
                 bounds=self.bounds,
             )
             pub.nip05_domain = self.config.nip05_domain
+            pub.lifecycle = self.lifecycle
+            pub.handoff_npubs = {n: o.nostr_npub for n, o in self.config.overrides.items() if o.nostr_npub}
             self._publishers[key] = pub
         return pub
 
@@ -216,6 +228,14 @@ class DaemonPipeline:
         """Fetch, cache and publish a user's new tweets; move its watermark. Raises on failure."""
         name = normalize_username(username)
         user = await self._resolve(name)
+        override = self.config.overrides.get(name)
+        if override is not None and override.nostr_npub:
+            publisher = self.publisher_for(name)
+            await ensure_handoff(
+                publisher, self.lifecycle, user, override.nostr_npub, continues=override.handoff_continue
+            )
+            if not override.handoff_continue:
+                return PollResult()  # the real person is on Nostr: nothing more is mirrored
         state = self.states.load(name)
         if state is None:
             newest = self.store.newest_tweet_id(name)
@@ -237,6 +257,7 @@ class DaemonPipeline:
             if to_publish:
                 outcomes = await publisher.publish_tweets(to_publish)
                 posted = sum(1 for o in outcomes if o.status == "published")
+                await self.retractor().after_publish(to_publish)
         finally:
             publisher.take_outcomes()  # logged when noted; the poll's result is counted above
         self.states.save(name, advanced(state, self.store.newest_tweet_id(name)))
@@ -244,6 +265,8 @@ class DaemonPipeline:
 
     def _wanted(self, name: str, tweet_id: int) -> bool:
         override = self.config.overrides.get(name)
+        if override is not None and override.nostr_npub and not override.handoff_continue:
+            return False  # handed off: none of its tweets is published any more
         if override is None or not (override.skip_retweets or override.skip_replies):
             return True
         raw = self.store.read_tweet_raw(tweet_id)
@@ -310,7 +333,8 @@ class DaemonPipeline:
             self._relay_was_up = {url: st.connected for url, st in status.items()}
             groups = {self._group(name): name for name in self.config.users}
             split = len(groups) > 1 or any(
-                o.skip_retweets or o.skip_replies for o in self.config.overrides.values()
+                o.skip_retweets or o.skip_replies or (o.nostr_npub and not o.handoff_continue)
+                for o in self.config.overrides.values()
             )
             for group, name in groups.items():
                 publisher = self.publisher_for(name)
@@ -331,6 +355,48 @@ class DaemonPipeline:
                     await outbox.run_once()
                 finally:
                     publisher.take_outcomes()  # the pass's report has them; nothing keeps them
+            await self._lifecycle_pass()
+
+    # -- deletions and edits (SPEC §10) ------------------------------------------------------
+
+    def retractor(self) -> Retractor:
+        """The deletion checks and edit retractions of the watched users (built once)."""
+        if self._retractor is None:
+            publisher = self.publisher_for(self.config.users[0])
+
+            def allowance() -> int:
+                budget = self.limiter.budget(EP_TWEETS)
+                return scheduler.spare_lookups(
+                    budget.limit, budget.remaining, budget.reset_epoch, time.time()
+                )
+
+            self._retractor = Retractor(
+                store=self.store,
+                repo=self.lifecycle,
+                client=self.client,
+                pool=self.pool,
+                records_of=publisher.records.for_tweet,
+                key_of=lambda event, tweet_id: publisher.own_key(event, tweet_id),
+                watched=lambda: self.config.users,
+                allowance=allowance,
+                window=float(self.config.deletion_window),
+            )
+        return self._retractor
+
+    async def _lifecycle_pass(self) -> None:
+        """Every outbox pass: send the deletion requests not accepted yet; once per deletion interval
+        (the first one interval after start), re-check the recent tweets."""
+        retractor = self.retractor()
+        try:
+            if time.time() >= self._next_deletion_check:
+                self._next_deletion_check = time.time() + self.config.deletion_interval
+                await retractor.check()
+            else:
+                await retractor.flush()
+        except Exception as exc:
+            log.warning(
+                "deletion check failed: %s: %s", exc.__class__.__name__, exc, extra={"action": "delete"}
+            )
 
     # -- views for the stats ---------------------------------------------------------------
 
@@ -351,6 +417,7 @@ class DaemonPipeline:
                 log.debug("closing a publisher: %s", exc)
         await self.pool.close()
         await self.client.aclose()
+        self.state.close()
 
 
 def summary_lines(lines: Sequence[StartupLine], relays: Sequence[str]) -> list[str]:

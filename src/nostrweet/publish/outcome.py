@@ -18,7 +18,8 @@ from nostrweet.nostr.keys import MirrorKey
 from nostrweet.nostr.record import EventRecord
 from nostrweet.textsafe import printable
 
-Status = Literal["published", "already", "failed", "error"]
+Status = Literal["published", "already", "failed", "error", "retired"]
+"""``retired``: deleted or replaced by an edit on X, so not published again (SPEC §10)."""
 """published: sent now and some relay took it; already: nothing to send, some relay holds it;
 failed: no relay holds it (rejected or pending everywhere); error: no event could be built."""
 
@@ -178,7 +179,9 @@ class PublishSummary:
     @property
     def ok(self) -> bool:
         """Every event handled reached at least one relay (else the CLI exits 1)."""
-        return all(o.status in ("published", "already") for o in self.all_outcomes or self.outcomes)
+        return all(
+            o.status in ("published", "already", "retired") for o in self.all_outcomes or self.outcomes
+        )
 
     def line(self) -> str:
         """The summary line the CLI prints."""
@@ -189,6 +192,8 @@ class PublishSummary:
             f"{self.count('already')} already posted, {self.count('failed')} reached no relay, "
             f"{self.count('error')} not publishable"
         )
+        if self.count("retired"):
+            text += f", {self.count('retired')} deleted or edited on X"
         if len(events) != len(self.outcomes):
             text += f" ({len(events)} events in all"
             text += f", {pending} still pending on some relay)" if pending else ")"

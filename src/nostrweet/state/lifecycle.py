@@ -43,8 +43,14 @@ class Retraction:
     event: SignedEvent
     target_id: str
     tweet_id: str
+    relays: frozenset[str]
     accepted: frozenset[str]
     created_at: int
+
+    @property
+    def due(self) -> list[str]:
+        """The relays it goes to that have not accepted it yet."""
+        return sorted(self.relays - self.accepted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +94,10 @@ class LifecycleRepo:
                     out[r.tweet_id] = TweetFate(r.tweet_id, r.fate, r.successor, int(r.decided_at))
         return out
 
+    def retired(self, tweet_ids: Iterable[str | int]) -> dict[str, str | None]:
+        """Of ``tweet_ids``, those retired: id -> the newest version (superseded) or None (deleted)."""
+        return {t: f.successor if f.fate == SUPERSEDED else None for t, f in self.fates(tweet_ids).items()}
+
     def fate(self, tweet_id: str | int) -> TweetFate | None:
         """The fate of one tweet, or None while it is alive."""
         return self.fates([tweet_id]).get(str(tweet_id))
@@ -122,6 +132,7 @@ class LifecycleRepo:
                 "target_id": r.target_id,
                 "tweet_id": r.tweet_id,
                 "event_json": r.event.to_json(),
+                "relays": _join(r.relays),
                 "accepted": _join(r.accepted),
                 "created_at": r.created_at,
             }
@@ -136,6 +147,7 @@ class LifecycleRepo:
             SignedEvent.from_json(row.event_json),
             str(row.target_id),
             str(row.tweet_id),
+            _relays(row.relays),
             _relays(row.accepted),
             int(row.created_at),
         )
@@ -149,14 +161,14 @@ class LifecycleRepo:
             )
             return [self._retraction(r) for r in rows]
 
-    def unsent_retractions(self, relays: Sequence[str], *, limit: int = 500) -> list[Retraction]:
-        """Kind 5 events some of ``relays`` has not accepted yet, oldest first."""
-        wanted = frozenset(relays)
+    def unsent_retractions(self, *, limit: int = 500) -> list[Retraction]:
+        """Kind 5 events that some relay they go to has not accepted yet, oldest first."""
         out: list[Retraction] = []
         with self.state.engine.connect() as conn:
-            for row in conn.execute(select(retractions).order_by(retractions.c.created_at)):
+            query = select(retractions).where(retractions.c.relays != retractions.c.accepted)
+            for row in conn.execute(query.order_by(retractions.c.created_at)):
                 item = self._retraction(row)
-                if not wanted <= item.accepted:
+                if item.due:
                     out.append(item)
                     if len(out) >= limit:
                         break

@@ -177,6 +177,7 @@ retractions = Table(
     Column("target_id", Text, nullable=False, unique=True),  # the event it asks to delete
     Column("tweet_id", Text, nullable=False),
     Column("event_json", Text, nullable=False),
+    Column("relays", Text, nullable=False, default=""),  # where it goes (the target's), space-separated
     Column("accepted", Text, nullable=False, default=""),  # relays that took it, space-separated
     Column("created_at", BigInteger, nullable=False),
     Index("retractions_tweet", "tweet_id"),

@@ -1,0 +1,191 @@
+"""A tweet's later life end to end (SPEC §10): a daemon against the fake X API and both real relays;
+tweets deleted and edited on X at run time become NIP-09 kind 5 events; protected tweets and
+suspended authors do not; a restart republishes nothing retired; a hand-off note goes out once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nostrweet.nostr.event import SignedEvent, verify_event
+from nostrweet.nostr.relays import QueryFilter, RelayPool
+from tests.fakes.nostr_helpers import random_key
+from tests.fakes.relay_fixtures import SdkRelay
+from tests.fakes.x_api import FakeXApi
+from tests.integration.test_daemon import DaemonProc, query_events, wait_for
+
+pytestmark = pytest.mark.integration
+
+WHO_ID, WHO = "1154498013626327041", "WhoDisTweet"
+EDITED, DELETED, PROTECTED = "1253788283760492544", "1251278505406533632", "1250403528197263360"
+RT_USER_ID, RT_USER = "910384352282005505", "antifascista__1"
+RETWEET = "1574185734650892288"  # a retweet by RT_USER; its original gets deleted
+SUSPENDED_ID, SUSPENDED = "26257166", "SportsCenter"
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[DaemonProc]]:
+    """Every daemon a test starts is killed at the end."""
+    started: list[DaemonProc] = []
+    yield started
+    for d in started:
+        d.kill()
+
+
+def records_by_tweet(data_dir: Path) -> dict[str, list[SignedEvent]]:
+    """The signed events of the tweet records in the data dir, by tweet id."""
+    out: dict[str, dict[str, SignedEvent]] = {}
+    for path in (data_dir / "nostr_events").glob("event_*_tweet_*.json"):
+        try:
+            doc = json.loads(path.read_text())
+        except FileNotFoundError:  # renamed (pending → settled) since the listing
+            continue
+        event = SignedEvent.from_dict(doc["event"])
+        out.setdefault(str(doc["tweet_id"]), {})[event.id] = event
+    return {tweet: list(events.values()) for tweet, events in out.items()}
+
+
+def deletions_on(relay: str) -> list[SignedEvent]:
+    return query_events(relay, kinds=(5,))
+
+
+def ids_on(relay: str, ids: set[str]) -> set[str]:
+    """Which of ``ids`` the relay serves."""
+
+    async def go() -> set[str]:
+        pool = RelayPool([relay], connect_timeout=3)
+        await pool.start()
+        try:
+            found = await pool.query(QueryFilter(ids=sorted(ids)), timeout=5)
+        finally:
+            await pool.close()
+        return {e.id for e in found}
+
+    return asyncio.run(go())
+
+
+def config(tmp: Path, extra: str = "") -> Path:
+    path = tmp / "nostrweet.toml"
+    path.write_text(f"[daemon]\ndeletion_interval = 2\ndeletion_window = 3000000000\n{extra}")
+    return path
+
+
+def test_deletions_and_edits_reach_both_relays_and_stay_retired(
+    tmp_path: Path, fake_x: FakeXApi, sdk_relay: str, pypi_relay: str, daemons: list[DaemonProc]
+) -> None:
+    world = fake_x.world
+    original = next(r["id"] for r in world.tweets[RETWEET]["referenced_tweets"] if r["type"] == "retweeted")
+    users = [WHO, RT_USER, SUSPENDED]
+    relays = [sdk_relay, pypi_relay]
+    data = tmp_path / "data"
+    d = DaemonProc(tmp_path, data, fake_x, relays, users, poll=1, config=config(tmp_path))
+    daemons.append(d.start())
+    mirrored = {
+        *world.timeline(WHO_ID),
+        *world.timeline(RT_USER_ID),
+        *world.timeline(SUSPENDED_ID),
+        original,
+    }
+    wait_for(lambda: mirrored <= set(records_by_tweet(data)), 60, "every tweet recorded", d)
+    events = records_by_tweet(data)
+    every = {e.id for evs in events.values() for e in evs}
+    wait_for(
+        lambda: every <= ids_on(sdk_relay, every) and every <= ids_on(pypi_relay, every), 30, "on both", d
+    )
+
+    # on X: two tweets deleted (one of them the original of a watched retweet), one edited, one
+    # protected, and one author suspended
+    world.delete_tweet(DELETED)
+    world.delete_tweet(original)
+    new_version = world.edit_tweet(EDITED, "edited: the second version")
+    world.protect_tweet(PROTECTED)
+    world.suspend_user(SUSPENDED_ID)
+
+    targets = {e.id: e for t in (DELETED, original, RETWEET, EDITED) for e in events[t]}
+    assert {e.kind for e in events[RETWEET]} == {6}
+    for relay in relays:
+        wait_for(
+            lambda r=relay: targets.keys() <= {t[1] for k in deletions_on(r) for t in k.tags if t[0] == "e"},
+            30,
+            f"the kind 5 events on {relay}",
+            d,
+        )
+        found = deletions_on(relay)
+        named = {t[1]: k for k in found for t in k.tags if t[0] == "e"}
+        assert set(named) == set(targets), "a kind 5 for exactly the deleted and superseded events"
+        for target_id, deletion in named.items():
+            target = targets[target_id]
+            assert verify_event(deletion) and deletion.kind == 5
+            assert deletion.pubkey == target.pubkey, "signed by the identity that signed the target"
+            assert ("k", str(target.kind)) in deletion.tags
+        edit_note = named[events[EDITED][0].id]
+        assert "nostr:nevent1" in edit_note.content
+    # the new version is mirrored, under the same identity
+    new_events = records_by_tweet(data)[new_version]
+    assert [e.pubkey for e in new_events] == [events[EDITED][0].pubkey]
+    # the relay that honours NIP-09 no longer serves the deleted events; the other may keep them
+    still = {relay: ids_on(relay, set(targets)) for relay in relays}
+    assert still[sdk_relay] == set(), "nostr-sdk's relay honours the deletion requests"
+    # protected and suspended tweets are not deletions
+    kept = {e.id for t in (PROTECTED, *world.timeline(SUSPENDED_ID)) for e in events[t]}
+    for relay in relays:
+        assert kept <= ids_on(relay, kept)
+    assert d.stop() == 0
+
+    # a restart with one more (empty) relay: everything alive reaches it, nothing retired does
+    extra = SdkRelay()
+    extra.start()
+    try:
+        again = DaemonProc(
+            tmp_path, data, fake_x, [*relays, extra.url], users, poll=1, config=config(tmp_path)
+        )
+        daemons.append(again.start())
+        alive = {e.id for t, evs in records_by_tweet(data).items() for e in evs} - set(targets)
+        alive -= {e.id for t in world.timeline(SUSPENDED_ID) for e in events.get(t, [])}  # its polls fail now
+        wait_for(lambda: alive <= ids_on(extra.url, alive), 40, "the live events on the new relay", again)
+        time.sleep(3)  # a deletion check and an outbox pass more
+        assert ids_on(extra.url, set(targets)) == set(), "nothing deleted or superseded is published again"
+        assert again.stop() == 0
+    finally:
+        extra.close()
+    # every lookup asked at most 100 ids, and the budget was never overdrawn
+    lookups = fake_x.requests_to("/2/tweets")
+    assert lookups and all(len(r.query["ids"].split(",")) <= 100 for r in lookups)
+    assert not [r for r in fake_x.requests if r.over_budget]
+
+
+def test_handoff_note_is_published_once_across_sigkill(
+    tmp_path: Path, fake_x: FakeXApi, sdk_relay: str, daemons: list[DaemonProc]
+) -> None:
+    owner = random_key("owner")
+    extra = f'\n[users.{WHO.lower()}]\nnostr_npub = "{owner.npub}"\n'
+    data = tmp_path / "data"
+
+    def notes() -> list[SignedEvent]:
+        return [e for e in query_events(sdk_relay, kinds=(1,)) if ("p", owner.pubkey_hex) in e.tags]
+
+    # killed at once, then killed again right after the note is out, then a clean run
+    first = DaemonProc(tmp_path, data, fake_x, [sdk_relay], [WHO], poll=1, config=config(tmp_path, extra))
+    daemons.append(first.start())
+    time.sleep(1.0)
+    first.kill()
+    second = DaemonProc(tmp_path, data, fake_x, [sdk_relay], [WHO], poll=1, config=config(tmp_path, extra))
+    daemons.append(second.start())
+    wait_for(lambda: bool(notes()), 30, "the pointer note", second)
+    second.kill()
+    third = DaemonProc(tmp_path, data, fake_x, [sdk_relay], [WHO], poll=1, config=config(tmp_path, extra))
+    daemons.append(third.start())
+    time.sleep(4)
+    assert third.stop() == 0
+    [note] = notes()
+    assert f"nostr:{owner.npub}" in note.content and verify_event(note)
+    [profile] = query_events(sdk_relay, kinds=(0,))
+    assert profile.pubkey == note.pubkey and owner.npub in json.loads(profile.content)["about"]
+    # the mirror stops: no tweet of the account was published
+    assert query_events(sdk_relay, kinds=(1, 6)) == [note]
+    assert not fake_x.requests_to("/2/users/{id}/tweets")
