@@ -12,11 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.event import SignedEvent, verify_event
+from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import QueryFilter, RelayPool
+from nostrweet.publish.publisher import Publisher
+from nostrweet.settings import Secret
+from nostrweet.state.lifecycle import LifecycleRepo, TweetFate
+from nostrweet.state.opening import open_data_state
 from tests.fakes.nostr_helpers import random_key
 from tests.fakes.relay_fixtures import SdkRelay
 from tests.fakes.x_api import FakeXApi
+from tests.integration.publish_helpers import make_cli
 from tests.integration.test_daemon import DaemonProc, query_events, wait_for
 
 pytestmark = pytest.mark.integration
@@ -189,3 +196,44 @@ def test_handoff_note_is_published_once_across_sigkill(
     # the mirror stops: no tweet of the account was published
     assert query_events(sdk_relay, kinds=(1, 6)) == [note]
     assert not fake_x.requests_to("/2/users/{id}/tweets")
+
+
+def test_post_commands_publish_nothing_retired(tmp_path: Path, fake_x: FakeXApi, sdk_relay: str) -> None:
+    """post-user-to-nostr and post-tweet-to-nostr leave out what the state says X deleted or replaced;
+    a reply to the old version of an edit points at the new version's event; --force still publishes."""
+    cli = make_cli(tmp_path, fake_x.url, fake_x.bearer_token)
+    cli.run("user-tweets", WHO, "--count", "20")
+    timeline = fake_x.world.timeline(WHO_ID)
+    # the state of a daemon that saw EDITED replaced by the newest tweet, and DELETED deleted
+    newest = timeline[0]
+    state = open_data_state(cli.data_dir, None, now=time.time())
+    try:
+        LifecycleRepo(state).retire(
+            [TweetFate(DELETED, "deleted", None, 1), TweetFate(EDITED, "superseded", newest, 1)]
+        )
+    finally:
+        state.close()
+    out = cli.run("post-user-to-nostr", WHO, "-r", sdk_relay).stdout
+    assert "2 deleted or edited on X" in out, out
+    on_relay = {t[1].rsplit("/", 1)[1] for e in query_events(sdk_relay) for t in e.tags if t[0] == "r"}
+    assert set(timeline) - {DELETED, EDITED} <= on_relay
+    assert not {DELETED, EDITED} & on_relay
+    # what a reply or quote of the old version is built with: the newest version's event
+    store = CacheStore(cli.data_dir)
+    state = open_data_state(cli.data_dir, None, now=time.time())
+    try:
+        publisher = Publisher(
+            store, KeyDeriver(Secret(cli.mnemonic)), RelayPool([sdk_relay]), relays=[sdk_relay]
+        )
+        publisher.lifecycle = LifecycleRepo(state)
+        old_ref, new_ref = publisher.ref_of(EDITED), publisher.ref_of(newest)
+        assert old_ref is not None and new_ref is not None and old_ref.event_id == new_ref.event_id
+    finally:
+        state.close()
+    single = cli.run("post-tweet-to-nostr", DELETED, "-r", sdk_relay)
+    assert "not published: deleted on X" in single.stdout + single.stderr
+    assert DELETED not in {
+        t[1].rsplit("/", 1)[1] for e in query_events(sdk_relay) for t in e.tags if t[0] == "r"
+    }
+    cli.run("post-tweet-to-nostr", DELETED, "-r", sdk_relay, "--force")
+    assert DELETED in {t[1].rsplit("/", 1)[1] for e in query_events(sdk_relay) for t in e.tags if t[0] == "r"}

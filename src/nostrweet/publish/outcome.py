@@ -121,6 +121,8 @@ class PublishOutcome:
         """One line for logs; the relays' messages with control and bidi characters escaped."""
         if self.status == "error":
             return f"not published: {printable(self.message)}"
+        if self.status == "retired":
+            return f"not published: {printable(self.message)} (--force publishes it anyway)"
         parts = [f"{self.status} (event {(self.event_id or '')[:12]}, kind {self.kind})"]
         if self.accepted:
             parts.append(f"accepted by {len(self.accepted)}")
