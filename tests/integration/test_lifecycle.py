@@ -18,8 +18,7 @@ from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import QueryFilter, RelayPool
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import Secret
-from nostrweet.state.lifecycle import LifecycleRepo, TweetFate
-from nostrweet.state.opening import open_data_state
+from nostrweet.state.lifecycle import LifecycleRepo, TweetFate, open_lifecycle_state
 from tests.fakes.nostr_helpers import random_key
 from tests.fakes.relay_fixtures import SdkRelay
 from tests.fakes.x_api import FakeXApi
@@ -154,6 +153,7 @@ def test_deletions_and_edits_reach_both_relays_and_stay_retired(
             tmp_path, data, fake_x, [*relays, extra.url], users, poll=1, config=config(tmp_path)
         )
         daemons.append(again.start())
+        wait_for(lambda: bool(again.stats()), 60, "the restarted daemon running", again)
         alive = {e.id for t, evs in records_by_tweet(data).items() for e in evs} - set(targets)
         alive -= {e.id for t in world.timeline(SUSPENDED_ID) for e in events.get(t, [])}  # its polls fail now
         wait_for(lambda: alive <= ids_on(extra.url, alive), 40, "the live events on the new relay", again)
@@ -191,8 +191,8 @@ def test_handoff_note_is_published_once_across_sigkill(
     second.kill()
     third = DaemonProc(tmp_path, data, fake_x, [sdk_relay], [WHO], poll=1, config=config(tmp_path, extra))
     daemons.append(third.start())
-    time.sleep(4)
-    assert third.stop() == 0
+    wait_for(lambda: len(third.stats()) >= 3, 60, "a few rounds of the third run", third)
+    assert third.stop() == 0, third.log_text()[-3000:]
     [note] = notes()
     assert f"nostr:{owner.npub}" in note.content and verify_event(note)
     [profile] = query_events(sdk_relay, kinds=(0,))
@@ -210,7 +210,8 @@ def test_post_commands_publish_nothing_retired(tmp_path: Path, fake_x: FakeXApi,
     timeline = fake_x.world.timeline(WHO_ID)
     # the state of a daemon that saw EDITED replaced by the newest tweet, and DELETED deleted
     newest = timeline[0]
-    state = open_data_state(cli.data_dir, None, now=time.time())
+    state = open_lifecycle_state(cli.data_dir, None, create=True)
+    assert state is not None
     try:
         LifecycleRepo(state).retire(
             [TweetFate(DELETED, "deleted", None, 1), TweetFate(EDITED, "superseded", newest, 1)]
@@ -224,7 +225,8 @@ def test_post_commands_publish_nothing_retired(tmp_path: Path, fake_x: FakeXApi,
     assert not {DELETED, EDITED} & on_relay
     # what a reply or quote of the old version is built with: the newest version's event
     store = CacheStore(cli.data_dir)
-    state = open_data_state(cli.data_dir, None, now=time.time())
+    state = open_lifecycle_state(cli.data_dir, None, create=False)
+    assert state is not None
     try:
         publisher = Publisher(
             store, KeyDeriver(Secret(cli.mnemonic)), RelayPool([sdk_relay]), relays=[sdk_relay]

@@ -4,13 +4,21 @@ kept once per target with the relays that took them, and one hand-off note per a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from nostrweet.bridge.lifecycle import build_handoff_note, build_retraction
 from nostrweet.nostr.event import sign_event
-from nostrweet.state.engine import State, open_state
-from nostrweet.state.lifecycle import DELETED, SUPERSEDED, LifecycleRepo, Retraction, TweetFate
+from nostrweet.state.engine import STATE_FILE, State, open_state
+from nostrweet.state.lifecycle import (
+    DELETED,
+    SUPERSEDED,
+    LifecycleRepo,
+    Retraction,
+    TweetFate,
+    open_lifecycle_state,
+)
 from tests.fakes.nostr_helpers import random_key
 
 R1, R2 = "wss://one.example", "wss://two.example"
@@ -65,3 +73,16 @@ def test_one_handoff_note_per_account(repo: LifecycleRepo) -> None:
     repo.mark_handoff("jack", profile_done=True)
     found = repo.handoff("JACK")
     assert found is not None and found.accepted == {R1} and found.profile_done
+
+
+def test_open_lifecycle_state_creates_only_when_asked(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert open_lifecycle_state(data, None, create=False) is None
+    assert not data.exists(), "a command that only reads creates nothing"
+    state = open_lifecycle_state(data, None, create=True)
+    assert state is not None
+    state.close()
+    assert (data / STATE_FILE).stat().st_mode & 0o777 == 0o600
+    again = open_lifecycle_state(data, None, create=False)
+    assert again is not None
+    again.close()

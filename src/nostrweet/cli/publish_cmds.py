@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any
@@ -35,9 +34,7 @@ from nostrweet.publish.outcome import PublishOutcome, PublishSummary
 from nostrweet.publish.preview import preview_events
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
-from nostrweet.state.engine import STATE_FILE, State
-from nostrweet.state.lifecycle import LifecycleRepo
-from nostrweet.state.opening import open_data_state
+from nostrweet.state.lifecycle import LifecycleRepo, open_lifecycle_state
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.refs import parse_tweet_ref
 
@@ -95,20 +92,12 @@ async def _publisher(
         publisher.failure_log_level = logging.DEBUG
         publisher.nip05_domain = nip05_domain
         publisher.handoff_npubs = {n: o.nostr_npub for n, o in options.config.users.items() if o.nostr_npub}
-        state = open_lifecycle_state(options)
+        state = open_lifecycle_state(options.data_dir, options.state_url, create=False)
         if state is not None:
             stack.callback(state.close)
             publisher.lifecycle = LifecycleRepo(state)
         stack.push_async_callback(publisher.aclose)
         yield publisher
-
-
-def open_lifecycle_state(options: GlobalOptions) -> State | None:
-    """The state that knows which tweets X deleted or replaced, or None when there is none yet (only
-    the daemon retires tweets, and it creates the state: a data dir it never ran on has nothing retired)."""
-    if options.state_url is None and not (options.data_dir / STATE_FILE).exists():
-        return None
-    return open_data_state(options.data_dir, options.state_url, now=time.time())
 
 
 def _fail_if_unreached(outcomes: Sequence[PublishOutcome]) -> None:

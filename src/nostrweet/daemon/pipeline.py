@@ -45,8 +45,7 @@ from nostrweet.publish.outcome import LruDict, MemoryBounds
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
 from nostrweet.state.engine import State
-from nostrweet.state.lifecycle import LifecycleRepo
-from nostrweet.state.opening import open_data_state
+from nostrweet.state.lifecycle import LifecycleRepo, open_lifecycle_state
 from nostrweet.twitter.api import EP_TIMELINE, EP_TWEETS
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import User
@@ -122,7 +121,9 @@ class DaemonPipeline:
         self._outboxes: dict[tuple[tuple[str, ...], tuple[str, ...]], Outbox] = {}
         self._skip_checked: LruDict[int, bool] = LruDict(bounds.skip_checks)
         self._relay_was_up: dict[str, bool] = {}
-        self.state: State = open_data_state(options.data_dir, options.state_url, now=time.time())
+        state = open_lifecycle_state(options.data_dir, options.state_url, create=True)
+        assert state is not None
+        self.state: State = state
         self.lifecycle = LifecycleRepo(self.state)
         self._retractor: Retractor | None = None
         self._next_deletion_check = time.time() + config.deletion_interval

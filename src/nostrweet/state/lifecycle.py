@@ -13,13 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Row, select, update
 
+from nostrweet.cache.atomic import make_private_dir
 from nostrweet.cache.layout import normalize_username
 from nostrweet.nostr.event import SignedEvent
-from nostrweet.state.engine import State
+from nostrweet.state.engine import STATE_FILE, State, default_state_url, open_state
 from nostrweet.state.schema import handoffs, retractions, tweet_fates
 
 DELETED = "deleted"
@@ -63,6 +65,21 @@ class Handoff:
     accepted: frozenset[str]
     profile_done: bool
     created_at: int
+
+
+def open_lifecycle_state(data_dir: Path, url: str | None, *, create: bool) -> State | None:
+    """The state a tweet's later life is kept in (``url``, else ``<data-dir>/nostrweet.sqlite3``),
+    migrated; None when ``create`` is False and the default file does not exist (a data dir no daemon
+    ran on has nothing retired).
+
+    It does not import the file layout (``state.opening``): event records and the rest still live in
+    files, and their one-time import belongs to the code that moves them into the state.
+    """
+    if url is None:
+        if not create and not (Path(data_dir) / STATE_FILE).exists():
+            return None
+        make_private_dir(Path(data_dir))
+    return open_state(url or default_state_url(Path(data_dir)))
 
 
 def _relays(text: str) -> frozenset[str]:
