@@ -17,6 +17,7 @@ from nostrweet.bridge.lifecycle import (
     build_handoff_note,
     build_retraction,
     classify_lookup,
+    created_at_of_id,
     deletion_reason,
     edit_reason,
     newest_version,
@@ -118,6 +119,30 @@ def test_every_asked_id_gets_a_fate() -> None:
     other = "1500000000000000002"
     fates = classify_lookup([ID, other], {other: {"id": other}}, [as_lookup(NOT_FOUND, ID)])
     assert fates == {ID: Fate.DELETED, other: Fate.ALIVE}
+
+
+def test_tweet_ids_carry_their_time() -> None:
+    """Every recorded tweet with a snowflake id: the id's time is its created_at (to the second)."""
+    from datetime import datetime
+
+    tweets: list[Raw] = []
+    for path in sorted(FIXTURES.glob("*/*.json")):
+        body = json.loads(path.read_bytes())
+        if not isinstance(body, dict) or path.name.endswith(".meta.json"):
+            continue
+        data = body.get("data")
+        tweets += [*(data if isinstance(data, list) else [data] if data else [])]
+        tweets += (body.get("includes") or {}).get("tweets") or []
+    checked = 0
+    for tweet in tweets:
+        stamp = tweet.get("created_at") if "text" in tweet else None
+        if not stamp or int(tweet["id"]) < 10**15:
+            continue
+        when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+        assert abs(created_at_of_id(int(tweet["id"])) - when) < 1.0, tweet["id"]
+        checked += 1
+    assert checked > 1000
+    assert created_at_of_id(20) == 0.0  # an early, pre-snowflake id
 
 
 # -- edits (the recorded edit: edited_before / edited_after) ---------------------------------------

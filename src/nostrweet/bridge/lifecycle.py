@@ -4,6 +4,7 @@
   ``deleted`` (X answers a resource-not-found Problem for the tweet itself), or ``gone`` (X does not
   give it, but that is not a deletion: not authorized (protected), author suspended, or no word at all).
   Only ``deleted`` retracts a mirrored tweet.
+- :func:`created_at_of_id`: the time a tweet id carries (the deletion window is picked by it).
 - :func:`superseded_versions` / :func:`newest_version`: ``edit_history_tweet_ids`` (oldest first) tells
   the versions of an edited tweet apart.
 - :func:`build_retraction`: a NIP-09 kind 5 deletion request for one event (``e`` and ``k`` tags), with a
@@ -81,6 +82,19 @@ def classify_lookup(
         fates = {problem_fate(p) for p in problems if _names(p, tweet_id) and is_lookup_problem(p)}
         out[tweet_id] = Fate.DELETED if fates == {Fate.DELETED} else Fate.GONE
     return out
+
+
+TWITTER_EPOCH_MS = 1288834974657
+"""Snowflake ids carry their creation time: ``(id >> 22) + this`` is the epoch millisecond."""
+
+
+def created_at_of_id(tweet_id: int) -> float:
+    """The creation time (epoch seconds) a snowflake tweet id carries (0 for the older, smaller ids).
+
+    The deletion check picks the tweets of its window by this, with no file to read."""
+    if tweet_id < (1 << 22) * 1000:
+        return 0.0
+    return ((tweet_id >> 22) + TWITTER_EPOCH_MS) / 1000.0
 
 
 def _history(raw_tweet: Mapping[str, Any]) -> list[str]:

@@ -28,6 +28,7 @@ from nostrweet.bridge.lifecycle import (
     Fate,
     build_retraction,
     classify_lookup,
+    created_at_of_id,
     deletion_reason,
     edit_reason,
     newest_version,
@@ -45,16 +46,6 @@ from nostrweet.twitter.api import BATCH
 from nostrweet.twitter.client import TwitterClient
 
 log = logging.getLogger("nostrweet.lifecycle")
-
-TWITTER_EPOCH_MS = 1288834974657
-"""Snowflake ids carry their creation time: ``(id >> 22) + this`` is the epoch millisecond."""
-
-
-def created_at_of_id(tweet_id: int) -> float:
-    """The creation time (epoch seconds) a snowflake tweet id carries (0 for pre-2010 ids)."""
-    if tweet_id < (1 << 22) * 1000:
-        return 0.0
-    return ((tweet_id >> 22) + TWITTER_EPOCH_MS) / 1000.0
 
 
 def _retweeted(raw: dict[str, Any]) -> str | None:
