@@ -104,6 +104,9 @@ def test_deletions_and_edits_reach_both_relays_and_stay_retired(
         lambda: every <= ids_on(sdk_relay, every) and every <= ids_on(pypi_relay, every), 30, "on both", d
     )
 
+    # a small lookup budget from now on: the checks may take only what the polls' half leaves
+    fake_x.set_limit("/2/tweets", 6, window_seconds=3600)
+    lookups_before = len(fake_x.requests_to("/2/tweets"))
     # on X: two tweets deleted (one of them the original of a watched retweet), one edited, one
     # protected, and one author suspended
     world.delete_tweet(DELETED)
@@ -143,6 +146,7 @@ def test_deletions_and_edits_reach_both_relays_and_stay_retired(
     kept = {e.id for t in (PROTECTED, *world.timeline(SUSPENDED_ID)) for e in events[t]}
     for relay in relays:
         assert kept <= ids_on(relay, kept)
+    time.sleep(12)  # six deletion checks more: their lookups must stop where the polls' half begins
     assert d.stop() == 0
 
     # a restart with one more (empty) relay: everything alive reaches it, nothing retired does
@@ -164,6 +168,10 @@ def test_deletions_and_edits_reach_both_relays_and_stay_retired(
         assert again.stop() == 0
     finally:
         extra.close()
+    # with 6 lookups a window, the checks of both runs left at least half of them to the polls
+    late = fake_x.requests_to("/2/tweets")[lookups_before:]
+    assert 1 <= len(late) <= 4, [r.query.get("ids", "")[:40] for r in late]
+    assert all(r.status == 200 for r in late)
     # every lookup asked at most 100 ids, and the budget was never overdrawn
     lookups = fake_x.requests_to("/2/tweets")
     assert lookups and all(len(r.query["ids"].split(",")) <= 100 for r in lookups)
