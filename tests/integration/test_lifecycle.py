@@ -181,33 +181,43 @@ def test_deletions_and_edits_reach_both_relays_and_stay_retired(
 def test_handoff_note_is_published_once_across_sigkill(
     tmp_path: Path, fake_x: FakeXApi, sdk_relay: str, daemons: list[DaemonProc]
 ) -> None:
-    owner = random_key("owner")
-    extra = f'\n[users.{WHO.lower()}]\nnostr_npub = "{owner.npub}"\n'
+    owner, other = random_key("owner"), random_key("other")
+    extra = (
+        f'\n[users.{WHO.lower()}]\nnostr_npub = "{owner.npub}"\n'
+        f'\n[users.{RT_USER}]\nnostr_npub = "{other.npub}"\nhandoff = "continue"\n'
+    )
     data = tmp_path / "data"
+    users = [WHO, RT_USER]
 
-    def notes() -> list[SignedEvent]:
-        return [e for e in query_events(sdk_relay, kinds=(1,)) if ("p", owner.pubkey_hex) in e.tags]
+    def notes(person: str) -> list[SignedEvent]:
+        return [e for e in query_events(sdk_relay, kinds=(1,)) if ("p", person) in e.tags]
 
-    # killed at once, then killed again right after the note is out, then a clean run
-    first = DaemonProc(tmp_path, data, fake_x, [sdk_relay], [WHO], poll=1, config=config(tmp_path, extra))
-    daemons.append(first.start())
+    def run() -> DaemonProc:
+        d = DaemonProc(tmp_path, data, fake_x, [sdk_relay], users, poll=1, config=config(tmp_path, extra))
+        daemons.append(d.start())
+        return d
+
+    # killed at once, then killed again right after the notes are out, then a clean run
+    first = run()
     time.sleep(1.0)
     first.kill()
-    second = DaemonProc(tmp_path, data, fake_x, [sdk_relay], [WHO], poll=1, config=config(tmp_path, extra))
-    daemons.append(second.start())
-    wait_for(lambda: bool(notes()), 30, "the pointer note", second)
+    second = run()
+    wait_for(lambda: bool(notes(owner.pubkey_hex)) and bool(notes(other.pubkey_hex)), 30, "the notes", second)
     second.kill()
-    third = DaemonProc(tmp_path, data, fake_x, [sdk_relay], [WHO], poll=1, config=config(tmp_path, extra))
-    daemons.append(third.start())
+    third = run()
     wait_for(lambda: len(third.stats()) >= 3, 60, "a few rounds of the third run", third)
     assert third.stop() == 0, third.log_text()[-3000:]
-    [note] = notes()
-    assert f"nostr:{owner.npub}" in note.content and verify_event(note)
-    [profile] = query_events(sdk_relay, kinds=(0,))
-    assert profile.pubkey == note.pubkey and owner.npub in json.loads(profile.content)["about"]
-    # the mirror stops: no tweet of the account was published
-    assert query_events(sdk_relay, kinds=(1, 6)) == [note]
-    assert not fake_x.requests_to("/2/users/{id}/tweets")
+    [note] = notes(owner.pubkey_hex)
+    [kept_on] = notes(other.pubkey_hex)
+    assert f"nostr:{owner.npub}" in note.content and verify_event(note) and "stops here" in note.content
+    assert f"nostr:{other.npub}" in kept_on.content and "goes on" in kept_on.content
+    profiles = {e.pubkey: json.loads(e.content)["about"] for e in query_events(sdk_relay, kinds=(0,))}
+    assert owner.npub in profiles[note.pubkey] and other.npub in profiles[kept_on.pubkey]
+    # the mirror of WHO stops (no tweet of it, no timeline request); RT_USER's goes on
+    mirrored = query_events(sdk_relay, kinds=(1, 6))
+    assert [e for e in mirrored if e.pubkey == note.pubkey] == [note]
+    assert not [r for r in fake_x.requests_to("/2/users/{id}/tweets") if f"/{WHO_ID}/" in r.path]
+    assert {e.kind for e in mirrored if e.pubkey == kept_on.pubkey and e.id != kept_on.id} == {6}
 
 
 def test_post_commands_publish_nothing_retired(tmp_path: Path, fake_x: FakeXApi, sdk_relay: str) -> None:
