@@ -261,3 +261,36 @@ def test_post_commands_publish_nothing_retired(tmp_path: Path, fake_x: FakeXApi,
     }
     cli.run("post-tweet-to-nostr", DELETED, "-r", sdk_relay, "--force")
     assert DELETED in {t[1].rsplit("/", 1)[1] for e in query_events(sdk_relay) for t in e.tags if t[0] == "r"}
+
+
+def test_fetch_tweet_finding_a_mirrored_tweet_deleted(
+    tmp_path: Path, fake_x: FakeXApi, sdk_relay: str, daemons: list[DaemonProc]
+) -> None:
+    """A mirrored tweet whose file is gone (clear-cache keeps the records) and that X now says is
+    deleted: fetch-tweet marks it deleted, and the daemon's next check sends its kind 5."""
+    cli = make_cli(tmp_path, fake_x.url, fake_x.bearer_token)
+    cli.run("user-tweets", WHO, "--count", "20")
+    cli.run("post-user-to-nostr", WHO, "-r", sdk_relay)
+    [target] = records_by_tweet(cli.data_dir)[DELETED]
+    cli.run("clear-cache", "--force")
+    fake_x.world.delete_tweet(DELETED)
+    gone = cli.run("fetch-tweet", DELETED, check=False)
+    assert gone.returncode == 1 and "it was mirrored" in gone.stderr, gone.stderr
+    assert len(gone.stderr.strip().splitlines()) == 1
+    fake_x.world.protect_tweet(PROTECTED)  # mirrored too, but protected is not deleted
+    protected = cli.run("fetch-tweet", PROTECTED, check=False)
+    assert protected.returncode == 1 and "mirrored" not in protected.stderr
+    d = DaemonProc(tmp_path, cli.data_dir, fake_x, [sdk_relay], [WHO], poll=1, config=config(tmp_path))
+    d.mnemonic_file.write_text(cli.mnemonic + "\n")
+    daemons.append(d.start())
+
+    def retracted() -> list[SignedEvent]:
+        return [k for k in deletions_on(sdk_relay) if ("e", target.id) in k.tags]
+
+    wait_for(lambda: bool(retracted()), 40, "the kind 5 of the tweet fetch-tweet found deleted", d)
+    [kind5] = retracted()
+    assert kind5.pubkey == target.pubkey and verify_event(kind5)
+    assert d.stop() == 0
+    kept = {e.id for e in records_by_tweet(cli.data_dir)[PROTECTED]}
+    assert kept <= ids_on(sdk_relay, kept)
+    assert not [k for k in deletions_on(sdk_relay) if any(t[0] == "e" and t[1] in kept for t in k.tags)]

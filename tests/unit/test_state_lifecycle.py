@@ -86,3 +86,13 @@ def test_open_lifecycle_state_creates_only_when_asked(tmp_path: Path) -> None:
     again = open_lifecycle_state(data, None, create=False)
     assert again is not None
     again.close()
+
+
+def test_deletions_marked_without_their_kind_5(repo: LifecycleRepo) -> None:
+    key = random_key("9")
+    repo.retire([TweetFate("1", DELETED, None, 10), TweetFate("2", DELETED, None, 11)])
+    repo.retire([TweetFate("3", SUPERSEDED, "4", 12)])
+    assert repo.deleted_without_retractions() == ["1", "2"]
+    kind5 = sign_event(build_retraction(key.pubkey_hex, "bb" * 32, 1, 100, "gone"), key)
+    repo.add_retractions([Retraction(kind5, "bb" * 32, "1", frozenset({R1}), frozenset(), 100)])
+    assert repo.deleted_without_retractions() == ["2"]

@@ -34,7 +34,8 @@ from nostrweet.daemon import scheduler
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.runner import PollResult
 from nostrweet.daemon.state import StateStore, UserState, advanced, first_run_state
-from nostrweet.nostr.keys import KeyDeriver
+from nostrweet.nostr.event import SignedEvent
+from nostrweet.nostr.keys import KeyDeriver, MirrorKey
 from nostrweet.nostr.record import BACKOFF_CAP
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish.deletions import Retractor
@@ -377,12 +378,23 @@ class DaemonPipeline:
                 client=self.client,
                 pool=self.pool,
                 records_of=publisher.records.for_tweet,
-                key_of=lambda event, tweet_id: publisher.own_key(event, tweet_id),
+                key_of=self._key_of_event,
                 watched=lambda: self.config.users,
                 allowance=allowance,
                 window=float(self.config.deletion_window),
             )
         return self._retractor
+
+    def _key_of_event(self, event: SignedEvent, tweet_id: str) -> MirrorKey | None:
+        """The mirror key that signed a recorded event: from its cached tweet's author, else the key of
+        a watched user (a tweet whose file is gone, e.g. after clear-cache)."""
+        key = self.publisher_for(self.config.users[0]).own_key(event, tweet_id)
+        if key is None:
+            for user in self._users.values():
+                candidate = self.keys.for_user(user.id)
+                if candidate.pubkey_hex == event.pubkey:
+                    return candidate
+        return key
 
     async def _lifecycle_pass(self) -> None:
         """Every outbox pass: send the deletion requests not accepted yet; once per deletion interval

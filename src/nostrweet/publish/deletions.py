@@ -146,6 +146,9 @@ class Retractor:
             ]
             done += await self.retire_deleted(deleted, reposts)
             done += await self.retire_superseded(edited)
+        marked = [t for t in self.repo.deleted_without_retractions() if self.records_of(t)]
+        if marked:  # marked deleted by fetch-tweet, which has no keys to sign with
+            done += await self.retire_deleted(marked, reposts)
         await self.flush()
         return done
 

@@ -115,6 +115,18 @@ class LifecycleRepo:
         """Of ``tweet_ids``, those retired: id -> the newest version (superseded) or None (deleted)."""
         return {t: f.successor if f.fate == SUPERSEDED else None for t, f in self.fates(tweet_ids).items()}
 
+    def deleted_without_retractions(self, *, limit: int = 1000) -> list[str]:
+        """Tweets marked deleted that have no kind 5 kept (marked by ``fetch-tweet``, which cannot sign)."""
+        kept = select(retractions.c.tweet_id)
+        query = (
+            select(tweet_fates.c.tweet_id)
+            .where(tweet_fates.c.fate == DELETED, tweet_fates.c.tweet_id.not_in(kept))
+            .order_by(tweet_fates.c.decided_at)
+            .limit(limit)
+        )
+        with self.state.engine.connect() as conn:
+            return [str(r[0]) for r in conn.execute(query)]
+
     def fate(self, tweet_id: str | int) -> TweetFate | None:
         """The fate of one tweet, or None while it is alive."""
         return self.fates([tweet_id]).get(str(tweet_id))
