@@ -60,6 +60,8 @@ CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "data_dir": str,
         "users": list,
         "poll_interval": int,
+        "deletion_interval": int,
+        "deletion_window": int,
         "max_tweets_per_poll": int,
         "max_concurrent": int,
         "stats_interval": int,
@@ -91,6 +93,8 @@ USER_TABLE_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "skip_replies": bool,
     "key_file": str,
     "filters": dict,
+    "nostr_npub": str,
+    "handoff": str,
 }
 
 
@@ -104,6 +108,8 @@ class UserOverrides:
     skip_replies: bool = False
     key_file: Path | None = None
     filters: FilterTable | None = None
+    nostr_npub: str | None = None  # the real person is on Nostr now (SPEC §10 hand-off)
+    handoff_continue: bool = False  # handoff = "continue": keep mirroring after the pointer note
 
 
 @dataclass(frozen=True)
@@ -217,6 +223,19 @@ def _patterns(value: Any) -> str | None:
     return invalid_pattern(value)
 
 
+def _npub(value: Any) -> str | None:
+    from nostrweet.nostr.event import pubkey_from_npub_or_hex
+
+    text = str(value).strip()
+    if not text.startswith("npub1"):
+        return "must be an npub1… public key"
+    try:
+        pubkey_from_npub_or_hex(text)
+    except InputError:
+        return "is not a valid npub"
+    return None
+
+
 def _alert_urls(value: Any) -> str | None:
     from nostrweet.alerts.config import split_alert_urls  # Apprise loads only for a file with alerts
     from nostrweet.alerts.sender import check_alert_urls
@@ -231,6 +250,10 @@ def _alert_urls(value: Any) -> str | None:
 # Value checks beyond the type, per (table, key); each returns a problem or None.
 VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("daemon", "poll_interval"): _between(1, 7 * 24 * 3600),
+    ("daemon", "deletion_interval"): _between(1, 7 * 24 * 3600),
+    ("daemon", "deletion_window"): _between(0, 100 * 365 * 24 * 3600),
+    ("users", "nostr_npub"): _npub,
+    ("users", "handoff"): _one_of("stop", "continue"),
     ("daemon", "max_concurrent"): _at_least(1),
     ("daemon", "stats_interval"): _at_least(1),
     ("daemon", "backfill"): _at_least(0),
@@ -417,4 +440,6 @@ def _parse_user_table(problems: _Problems, username: str, table: Any) -> UserOve
         skip_replies=bool(good.get("skip_replies", False)),
         key_file=Path(key_file).expanduser() if key_file else None,
         filters=filter_table,
+        nostr_npub=str(good["nostr_npub"]).strip() if good.get("nostr_npub") else None,
+        handoff_continue=str(good.get("handoff", "stop")).lower() == "continue",
     )

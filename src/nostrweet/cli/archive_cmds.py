@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
@@ -16,12 +17,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from nostrweet.archive.archiver import Archiver
 from nostrweet.bridge.content import decode_html_entities
+from nostrweet.bridge.lifecycle import Fate, problem_fate
 from nostrweet.cache import layout, legacy
 from nostrweet.cache.store import CacheStore
 from nostrweet.cli.common import SkipProfilesOption, emit, summary
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import NotFoundError
 from nostrweet.settings import GlobalOptions
+from nostrweet.state.lifecycle import DELETED, LifecycleRepo, TweetFate, open_lifecycle_state
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.ratelimit import RateLimiter
@@ -73,6 +76,22 @@ def progress_bar(label: str, options: GlobalOptions) -> Iterator[Callable[[int, 
         yield update
 
 
+def _retire_if_mirrored(
+    options: GlobalOptions, store: CacheStore, tweet_id: str, problem: dict[str, Any]
+) -> bool:
+    """A mirrored tweet (one with event records) that X says is deleted is marked so in the state, as
+    the daemon's deletion check does; the daemon sends its kind 5 events (SPEC §10). True if marked."""
+    if problem_fate(problem) is not Fate.DELETED or not store.index.events_of_tweet(int(tweet_id)):
+        return False
+    state = open_lifecycle_state(options.data_dir, options.state_url, create=True)
+    assert state is not None
+    try:
+        LifecycleRepo(state).retire([TweetFate(str(tweet_id), DELETED, None, int(time.time()))])
+    finally:
+        state.close()
+    return True
+
+
 @app.command("fetch-tweet")
 def fetch_tweet(
     ctx: typer.Context,
@@ -90,6 +109,8 @@ def fetch_tweet(
             if document is None:
                 problem = archiver.not_found_problem(tweet_id) or {}
                 detail = problem.get("title") or "deleted, protected or never existed"
+                if _retire_if_mirrored(options, archiver.store, tweet_id, problem):
+                    detail += "; it was mirrored: its deletion requests go out with the daemon's next check"
                 raise NotFoundError(f"tweet {tweet_id} not found ({detail})")
             path = archiver.store.tweet_path(tweet_id)
             return path.name if path else tweet_id

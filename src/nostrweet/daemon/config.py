@@ -34,6 +34,8 @@ DEFAULT_STATS_INTERVAL = 60
 DEFAULT_BACKFILL = 20
 DEFAULT_MAX_429_WAIT = 900
 DEFAULT_LOW_FRACTION = 0.1
+DEFAULT_DELETION_INTERVAL = 3600  # seconds between two deletion checks (SPEC §10)
+DEFAULT_DELETION_WINDOW = 7 * 24 * 3600  # tweets younger than this are re-checked
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class DaemonConfig:
     low_budget_fraction: float = DEFAULT_LOW_FRACTION
     nip05_domain: str | None = None  # mirrors' kind 0 carry nip05 <username>@<domain>
     alerts: AlertConfig = field(default_factory=AlertConfig)  # SPEC §9: targets and thresholds
+    deletion_interval: int = DEFAULT_DELETION_INTERVAL
+    deletion_window: int = DEFAULT_DELETION_WINDOW
 
     def relays_for(self, username: str) -> tuple[str, ...]:
         """The relays a user's events go to: its ``[users.<name>] relays`` if set, else the global ones."""
@@ -161,6 +165,8 @@ def resolve_daemon_config(
         low_budget_fraction=float(
             _pick(None, options, "rate_limits", "low_budget_fraction", DEFAULT_LOW_FRACTION)
         ),
+        deletion_interval=int(_pick(None, options, "daemon", "deletion_interval", DEFAULT_DELETION_INTERVAL)),
+        deletion_window=int(_pick(None, options, "daemon", "deletion_window", DEFAULT_DELETION_WINDOW)),
     )
     if (result.requests_per_window is None) != (result.window_seconds is None):
         raise InputError(

@@ -163,6 +163,12 @@ class Outbox:
         loaded = [(n, r) for n in names if (r := records.load(n, keep=False)) is not None]
         for name in set(names).difference(n for n, _ in loaded):
             self._skip[name] = True  # unreadable (a directory, no permission): skipped, warned once
+        retired = self.publisher.lifecycle.retired(r.tweet_id for _, r in loaded if r.tweet_id)
+        if retired:  # deleted or edited on X: never sent again
+            for name, record in loaded:
+                if record.tweet_id in retired:
+                    self._skip[name] = True
+            loaded = [(n, r) for n, r in loaded if r.tweet_id not in retired]
         sends, settled, _ = plan_outbox(loaded, self.relays, now)
         by_name = dict(loaded)
         tidy = []

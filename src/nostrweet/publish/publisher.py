@@ -121,6 +121,19 @@ class _ProgressCount:
             self.progress(len(self.done), self.total)
 
 
+class RetiredTweets(Protocol):
+    """Which tweets X deleted or an edit replaced (``state.lifecycle.LifecycleRepo``)."""
+
+    def retired(self, tweet_ids: Iterable[str | int]) -> Mapping[str, str | None]:
+        """Of ``tweet_ids``, those retired: id -> the newest version's id (an edit), or None (deleted)."""
+        ...
+
+
+class _NoneRetired:
+    def retired(self, tweet_ids: Iterable[str | int]) -> Mapping[str, str | None]:
+        return {}
+
+
 class KeySource(Protocol):
     """Where mirror keys come from (a KeyDeriver)."""
 
@@ -140,6 +153,8 @@ class Publisher:
     """Level of the log line of each event that reached no relay (the CLI sums them up in one error)."""
     nip05_domain: str | None = None
     """The domain of the mirrors' NIP-05 names (``nip05`` in kind 0), or None for none."""
+    handoff_npubs: Mapping[str, str] = {}
+    """Lower-case username -> the real person's npub, for the accounts handed off (kind 0 ``about``)."""
 
     def __init__(
         self,
@@ -173,6 +188,8 @@ class Publisher:
         self.lookup_timeout = lookup_timeout
         self.clock = clock
         self.records = RecordStore(store.data_dir, store.index, cache_size=bounds.records)
+        self.lifecycle: RetiredTweets = _NoneRetired()
+        """Tweets deleted or replaced on X: never published again, ``force`` aside (SPEC §10)."""
         self.media = MediaUploader(store, self.blossom, http, clock=clock, cache_size=bounds.media_names)
         self.outcomes: list[PublishOutcome] = []
         self._refs: LruDict[str, EventRef] = LruDict(bounds.refs)
@@ -268,8 +285,15 @@ class Publisher:
     ) -> None:
         items: list[PlanItem] = []
         authors: dict[str, User] = {}
+        retired = {} if self.force else dict(self.lifecycle.retired(chunk))
         for tid in chunk:
             if tid in seen:
+                continue
+            if tid in retired:
+                seen.add(tid)
+                newer = retired[tid]
+                why = f"edited on X (newest version {newer})" if newer else "deleted on X"
+                by_id[tid] = self.note(PublishOutcome(tid, "retired", message=why))
                 continue
             doc = await self._load(tid)
             if doc is None:
@@ -287,6 +311,8 @@ class Publisher:
                 if author is not None:
                     authors.setdefault(author.id, author)
         if not self.force:
+            gone = self.lifecycle.retired([i.tweet_id for i in items])
+            items = [i for i in items if i.tweet_id not in gone]  # a retired dependency stays as it is
             await self._duplicate_check({i.tweet_id: i.author_id for i in items})
         units: list[Unit] = []
         levels: list[list[Unit]] = []
@@ -372,6 +398,10 @@ class Publisher:
             found = round_refs.get(tweet_id)
             if found is not None:
                 return found
+        if tweet_id.isdigit():
+            newer = self.lifecycle.retired([tweet_id]).get(tweet_id)
+            if newer is not None and newer != tweet_id and (found := self.ref_of(newer)) is not None:
+                return found  # a reply or quote of an edited tweet points at its newest version
         ref = self._refs.hit(tweet_id)
         if ref is None:
             best = best_record(self.records.for_tweet(tweet_id)) if tweet_id.isdigit() else None
