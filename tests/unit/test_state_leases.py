@@ -136,3 +136,17 @@ def test_concurrent_balancing_keeps_the_split_exact(state: State) -> None:
         results = dict(zip("abc", pool.map(run, group), strict=True))
     check_exclusive(state, results, T0)
     assert sorted(len(u) for u in results.values()) == [10, 10, 10]
+
+
+def test_a_user_being_polled_is_not_handed_over_until_its_poll_ends(state: State) -> None:
+    a, b = instances(state, 2)
+    assert a.balance(USERS, T0) == USERS  # alone: all 30
+    b.balance(USERS, T0 + 1)  # joins: nothing free yet
+    busy = set(USERS[-12:])  # the users a is polling right now: above its new share of 15
+    kept = a.balance(USERS, T0 + 2, busy=busy)
+    assert busy <= set(kept) and len(kept) == 15
+    taken = b.balance(USERS, T0 + 3)
+    assert not set(taken) & set(kept)
+    after = a.balance(USERS, T0 + 4)  # the polls ended: no longer kept above the share
+    assert len(after) == 15 and not set(after) & set(taken)
+    assert sorted(b.balance(USERS, T0 + 5) + after) == USERS

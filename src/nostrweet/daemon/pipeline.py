@@ -1,7 +1,7 @@
 """The daemon's real per-user work, wired from the same parts the CLI commands use.
 
 Per poll of a user: resolve it (cached profile first, once per process), find where it resumes from
-(:mod:`nostrweet.daemon.state`), fetch and cache every new tweet through the
+(:mod:`nostrweet.daemon.state`, a row of the state database), fetch and cache every new tweet through the
 :class:`~nostrweet.archive.archiver.Archiver` (``since_id``, following ``next_token`` to the end;
 enrichment, media, referenced profiles), then publish the new tweets oldest first through the
 :class:`~nostrweet.publish.publisher.Publisher` (parents before replies, originals before reposts), and
@@ -32,7 +32,7 @@ from nostrweet.cache.layout import EventSubject, normalize_username, parse_tweet
 from nostrweet.cache.store import CacheStore
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.runner import PollResult
-from nostrweet.daemon.state import StateStore, UserState, advanced, first_run_state
+from nostrweet.daemon.state import UserState, UserStates, advanced, first_run_state, state_of_row
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.record import BACKOFF_CAP
 from nostrweet.nostr.relays import RelayPool
@@ -41,6 +41,10 @@ from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.outcome import LruDict, MemoryBounds
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
+from nostrweet.state.budgets import SharedBudgets
+from nostrweet.state.engine import State
+from nostrweet.state.opening import open_data_state
+from nostrweet.state.users import UserRepo, UserRow
 from nostrweet.twitter.api import EP_TIMELINE
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import User
@@ -83,12 +87,15 @@ class DaemonPipeline:
         client: TwitterClient | None = None,
         pool: RelayPool | None = None,
         bounds: MemoryBounds = DAEMON_BOUNDS,
+        state: State | None = None,
     ) -> None:
         self.options = options
         self.bounds = bounds
         self.config = config
         self.store = CacheStore(options.data_dir)
-        self.states = StateStore(options.data_dir)
+        self._owns_state = state is None
+        self.state = state or open_data_state(options.data_dir, options.state_url, now=time.time())
+        self.states = UserStates(UserRepo(self.state))
         self.keys = KeyRing(
             keys or KeyDeriver(options.require_mnemonic(), options.key_derivation),
             {name: o.key_file for name, o in config.overrides.items() if o.key_file is not None},
@@ -108,6 +115,8 @@ class DaemonPipeline:
             page_size=config.max_tweets_per_poll,
         )
         self.limiter = self.client.limiter
+        if self.state.is_postgres:  # several instances: the X budgets are the state's, shared by all
+            self.limiter.shared = SharedBudgets(self.state)
         self.pool = pool or RelayPool(config.all_relays())
         self._publishers: dict[tuple[tuple[str, ...], tuple[str, ...]], Publisher] = {}
         self._users: dict[str, User] = {}
@@ -149,11 +158,12 @@ class DaemonPipeline:
             _done, pending = await asyncio.wait(others, timeout=resolve_timeout)
             for task in pending:
                 task.cancel()
-        return [self._startup_line(name, self._users.get(name)) for name in self.config.users]
+        rows = await asyncio.to_thread(self.states.repo.load_all)
+        return [self._startup_line(name, self._users.get(name), rows.get(name)) for name in self.config.users]
 
-    def _startup_line(self, name: str, user: User | None) -> StartupLine:
+    def _startup_line(self, name: str, user: User | None, row: UserRow | None) -> StartupLine:
         newest = self.store.newest_tweet_id(name)
-        state = self.states.load(name)
+        state = state_of_row(row) if row is not None else None
         if state is not None and not state.backfill_done:
             resumes = f"backfill {state.backfill} (interrupted, completing)"
         elif state is not None and state.since_id:
@@ -208,7 +218,7 @@ class DaemonPipeline:
                 break
             token = page.next_token
         state = first_run_state(user.id, ids, want)
-        self.states.save(name, state)
+        await asyncio.to_thread(self.states.save, name, state)
         log.info("@%s: first run, backfilling the %d newest tweets", name, min(want, len(ids)))
         return state
 
@@ -216,7 +226,7 @@ class DaemonPipeline:
         """Fetch, cache and publish a user's new tweets; move its watermark. Raises on failure."""
         name = normalize_username(username)
         user = await self._resolve(name)
-        state = self.states.load(name)
+        state = await asyncio.to_thread(self.states.load, name)
         if state is None:
             newest = self.store.newest_tweet_id(name)
             if newest is not None:
@@ -239,7 +249,8 @@ class DaemonPipeline:
                 posted = sum(1 for o in outcomes if o.status == "published")
         finally:
             publisher.take_outcomes()  # logged when noted; the poll's result is counted above
-        self.states.save(name, advanced(state, self.store.newest_tweet_id(name)))
+        # the tweets' files and rows are written: only now may the watermark move
+        await asyncio.to_thread(self.states.save, name, advanced(state, self.store.newest_tweet_id(name)))
         return PollResult(new_tweets=len(new_ids), posted=posted)
 
     def _wanted(self, name: str, tweet_id: int) -> bool:
@@ -351,6 +362,8 @@ class DaemonPipeline:
                 log.debug("closing a publisher: %s", exc)
         await self.pool.close()
         await self.client.aclose()
+        if self._owns_state:
+            self.state.close()
 
 
 def summary_lines(lines: Sequence[StartupLine], relays: Sequence[str]) -> list[str]:
