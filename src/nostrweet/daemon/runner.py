@@ -465,6 +465,7 @@ class Daemon:
     async def _poll(self, user: str) -> None:
         stats = self.stats[user]
         start = self.schedules[user]
+        log.debug("@%s: poll starts", user, extra={"user": user, "action": "poll_start"})
         try:
             result = await self.pipeline.poll_user(user)
         except asyncio.CancelledError:
@@ -504,6 +505,7 @@ class Daemon:
             self._after_poll(user, None)
             await self._save(user)
         finally:
+            log.debug("@%s: poll ends", user, extra={"user": user, "action": "poll_end"})
             self._polls.pop(user, None)
             self._wake.set()
 
