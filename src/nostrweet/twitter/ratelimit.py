@@ -135,8 +135,8 @@ class BudgetStore(Protocol):
 
     def update(
         self, endpoint: str, limit: int | None, remaining: int | None, reset_epoch: int | None
-    ) -> None:
-        """Merge a response's headers (by :meth:`RateBudget.update`)."""
+    ) -> RateBudget:
+        """Merge a response's headers (by :meth:`RateBudget.update`); the budget after it."""
         ...
 
     def get(self, endpoint: str) -> RateBudget:
@@ -232,13 +232,7 @@ class RateLimiter:
     ) -> None:
         """Take in a response's headers, in the shared store too (then mirror it locally)."""
         if self.shared is not None:
-            shared = self.shared
-
-            def merge() -> RateBudget:
-                shared.update(endpoint, limit, remaining, reset_epoch)
-                return shared.get(endpoint)
-
-            merged = await asyncio.to_thread(merge)
+            merged = await asyncio.to_thread(self.shared.update, endpoint, limit, remaining, reset_epoch)
             self.update(endpoint, merged.limit, merged.remaining, merged.reset_epoch)
         else:
             self.update(endpoint, limit, remaining, reset_epoch)
