@@ -95,3 +95,33 @@ async def test_users_added_removed_paused_and_resumed_at_run_time(state: State) 
     assert StateCoordination(state, "two").added_users() == []
     stop.set()
     await task
+
+
+def test_an_instance_id_in_use_by_a_live_process_is_refused(state: State) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from nostrweet.errors import OperationalError
+    from nostrweet.state.leases import Leases
+
+    if not state.is_postgres:
+        StateCoordination(state, "node").check_unique(0)  # one instance on SQLite: nothing to check
+        return
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        host = socket.gethostname()
+        Leases(state, "node", pid=sleeper.pid, host=host).heartbeat(1000)
+        with pytest.raises(
+            OperationalError, match=r"another daemon \(host .*, pid \d+\) is running as instance node"
+        ):
+            StateCoordination(state, "node").check_unique(1001)
+        Leases(state, "other", pid=os.getpid() + 10**6, host=host).heartbeat(1000)  # crashed: no such pid
+        StateCoordination(state, "other").check_unique(1001)
+        Leases(state, "far", pid=1, host="elsewhere").heartbeat(1000)  # another machine: trusted
+        with pytest.raises(OperationalError):
+            StateCoordination(state, "far").check_unique(1001)
+    finally:
+        sleeper.kill()
+        sleeper.wait()

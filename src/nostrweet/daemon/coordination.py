@@ -26,6 +26,7 @@ from nostrweet.cache.layout import normalize_username
 from nostrweet.daemon.runner import SavedSchedule
 from nostrweet.daemon.scheduler import UserSchedule
 from nostrweet.daemon.state import UserStates
+from nostrweet.errors import OperationalError
 from nostrweet.state.engine import State
 from nostrweet.state.leases import Leases
 from nostrweet.state.users import UserRepo
@@ -48,6 +49,19 @@ class StateCoordination:
                 state, instance_id, pid=os.getpid(), host=socket.gethostname(), lease_seconds=lease_seconds
             )
             self.renew_every = lease_seconds / 3
+
+    def check_unique(self, now: float) -> None:
+        """OperationalError (exit 1) when a live instance of another process has this instance id: two
+        processes with one id would take each other's leases for their own (blocking; at start)."""
+        if self.leases is None:
+            return
+        other = self.leases.other_holder(now)
+        if other is not None and not (other[0] == self.leases.host and not _alive(other[1])):
+            host, pid = other
+            raise OperationalError(
+                f"another daemon (host {host}, pid {pid}) is running as instance {self.instance_id} "
+                f"on {self.state.shown}: give each instance its own --instance-id"
+            )
 
     async def restore(self, users: Sequence[str]) -> Mapping[str, SavedSchedule]:
         """The saved schedule of every watched user that has a row."""
@@ -100,3 +114,14 @@ class StateCoordination:
         """Hand every lease back (PostgreSQL)."""
         if self.leases is not None:
             await asyncio.to_thread(self.leases.release)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this host has that pid (a crashed instance restarted under its id has not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

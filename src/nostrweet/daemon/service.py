@@ -126,6 +126,8 @@ async def _tell_stopping(stop: asyncio.Event, systemd: SystemdNotifier) -> None:
 async def _run_locked(
     options: GlobalOptions, config: DaemonConfig, keys: KeyDeriver | None, state: State, instance_id: str
 ) -> None:
+    coordination = StateCoordination(state, instance_id, lease_seconds=config.lease_seconds)
+    await asyncio.to_thread(coordination.check_unique, time.time())
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     handler = SignalHandler(stop)
@@ -133,7 +135,6 @@ async def _run_locked(
     systemd = SystemdNotifier()
     pipeline = DaemonPipeline(options, config, keys=keys, state=state)
     alerts = AlertMonitor(config.alerts, instance=instance_id)
-    coordination = StateCoordination(state, instance_id, lease_seconds=config.lease_seconds)
     alerts.start()
     stopping = asyncio.ensure_future(_tell_stopping(stop, systemd))
     try:

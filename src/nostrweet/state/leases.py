@@ -112,6 +112,18 @@ class Leases:
                 )
         return sorted(keep + take)
 
+    def other_holder(self, now: float) -> tuple[str, int] | None:
+        """``(host, pid)`` of another live process that uses this instance id, or None."""
+        query = select(instances.c.host, instances.c.pid).where(
+            instances.c.instance_id == self.instance_id,
+            instances.c.heartbeat > int(now) - self.lease_seconds,
+        )
+        with self.state.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or (row.host == self.host and row.pid == self.pid):
+            return None
+        return str(row.host), int(row.pid)
+
     def held(self, now: float) -> list[str]:
         """The users whose lease this instance holds and has not let expire."""
         query = select(leases.c.username).where(
