@@ -133,7 +133,8 @@ class DaemonPipeline:
 
         Users with a cached profile resolve without a request. The others are looked up on the API
         (at most ``max_concurrent`` at once) for up to ``resolve_timeout`` seconds; whoever is left, or
-        fails, is resolved by its first poll instead (and backs off if that fails too).
+        fails, is resolved by its first poll instead (and backs off if that fails too). On a shared
+        PostgreSQL state only the instance that polls a user looks it up, at its first poll.
         """
         await self.pool.start()
         gate = asyncio.Semaphore(self.config.max_concurrent)
@@ -153,7 +154,10 @@ class DaemonPipeline:
         cached = [n for n in self.config.users if self.store.newest_profile_raw(n) is not None]
         for name in cached:
             await resolve(name)
-        others = [asyncio.create_task(resolve(n)) for n in self.config.users if n not in cached]
+        # Several instances (PostgreSQL): a user is looked up by the instance that polls it, at its first
+        # poll, so the lookups of all instances together stay one per user.
+        uncached = [] if self.state.is_postgres else [n for n in self.config.users if n not in cached]
+        others = [asyncio.create_task(resolve(n)) for n in uncached]
         if others:
             _done, pending = await asyncio.wait(others, timeout=resolve_timeout)
             for task in pending:
