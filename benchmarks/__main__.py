@@ -37,6 +37,8 @@ class Sizes:
     b4_concurrency: int
     b8_records: int = 10_000
     b9_tweets: int = 100_000
+    b7_users: int = 1000
+    b7_window: float = 20.0
 
 
 FULL = Sizes(
@@ -61,6 +63,8 @@ SMOKE = Sizes(
     b4_concurrency=8,
     b8_records=500,
     b9_tweets=2000,
+    b7_users=200,
+    b7_window=5.0,
 )
 
 
@@ -132,6 +136,19 @@ def bench_b4(ctx: Context) -> list[Row]:
     return run_b4_b5(ctx)
 
 
+def bench_b7(ctx: Context) -> list[Row]:
+    """B7: three daemon instances on one PostgreSQL state against one."""
+    from benchmarks.b7_instances import run_b7
+
+    return run_b7(
+        ctx.work / "b7",
+        ctx.sizes.b7_users,
+        ctx.sizes.b4_latency,
+        ctx.sizes.b4_concurrency,
+        ctx.sizes.b7_window,
+    )
+
+
 def bench_b8(ctx: Context) -> list[Row]:
     """B8: the state database against the file record store."""
     from benchmarks.b8_state import run_b8
@@ -152,6 +169,7 @@ BENCHES: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
     "B3": ("startup index", bench_b3),
     "B4": ("poll cycle + memory (B4, B5)", bench_b4),
     "B6": ("cost growth", bench_b6),
+    "B7": ("several daemon instances on PostgreSQL", bench_b7),
     "B8": ("state database vs record files", bench_b8),
     "B9": ("X archive import", bench_b9),
 }

@@ -257,8 +257,10 @@ def crash_and_compare(
     backfill: int,
     kills: int,
     seed: int,
+    crash_extra: Sequence[str] = (),
 ) -> None:
-    """A clean run, then (same relay URL, emptied) a run killed ``kills`` times: same event ids."""
+    """A clean run, then (same relay URL, emptied) a run killed ``kills`` times: same event ids.
+    ``crash_extra`` are more daemon options for the killed runs (another state, say)."""
     import random
 
     rng = random.Random(seed)
@@ -285,7 +287,9 @@ def crash_and_compare(
 
     kill_points: list[tuple[int, int]] = []
     for n in range(kills):
-        d = DaemonProc(tmp_path, data, fake_x, [relay.url], users, poll=2, backfill=backfill)
+        d = DaemonProc(
+            tmp_path, data, fake_x, [relay.url], users, poll=2, backfill=backfill, extra=crash_extra
+        )
         daemons.append(d.start())
         # kill at a random moment: alternately while caching and while publishing
         if n % 2 == 0 and cached() < len(expected) - 5:
@@ -305,7 +309,9 @@ def crash_and_compare(
         all_files_parse(data)
     # the kills landed in the middle of the backfill and of the publishing
     assert any(0 < c < len(expected) for c, _ in kill_points), kill_points
-    final = DaemonProc(tmp_path, data, fake_x, [relay.url], users, poll=2, backfill=backfill)
+    final = DaemonProc(
+        tmp_path, data, fake_x, [relay.url], users, poll=2, backfill=backfill, extra=crash_extra
+    )
     daemons.append(final)
     crash_ids = run_until_published(final, relay.url, expected, 120)
     assert crash_ids == clean_ids
@@ -327,6 +333,16 @@ def test_crash_consistency_backfill_of_200(
     tmp_path: Path, fake_x: FakeXApi, sdk_relay_server: SdkRelay, daemons: list[DaemonProc]
 ) -> None:
     crash_and_compare(tmp_path, fake_x, sdk_relay_server, daemons, backfill=101, kills=4, seed=11)
+
+
+def test_crash_consistency_on_postgres(
+    tmp_path: Path, fake_x: FakeXApi, sdk_relay_server: SdkRelay, daemons: list[DaemonProc], pg_url: str
+) -> None:
+    """The killed runs keep their state in PostgreSQL; the clean run keeps its own SQLite state."""
+    extra = ("--state-url", pg_url)
+    crash_and_compare(
+        tmp_path, fake_x, sdk_relay_server, daemons, backfill=101, kills=4, seed=5, crash_extra=extra
+    )
 
 
 @pytest.mark.slow

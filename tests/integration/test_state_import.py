@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from nostrweet.cache.atomic import atomic_write_json, make_private_dir
 from nostrweet.cache.index import build_index
 from nostrweet.cache.layout import EventSubject, parse_event_filename
+from nostrweet.daemon.state import UserState
 from nostrweet.nostr.record import RelayState
 from nostrweet.state.blossom import BlossomMemo
 from nostrweet.state.engine import open_state
@@ -20,7 +22,6 @@ from nostrweet.state.users import UserRepo
 from tests.fakes.blossom_server import BlossomServer
 from tests.fakes.x_api import FakeXApi
 from tests.integration.publish_helpers import make_cli, records
-from tests.integration.test_daemon import DaemonProc, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -56,13 +57,15 @@ def test_import_a_cache_written_by_the_file_store(
         check=False,
     )
     cli.run("post-user-to-nostr", SMALL, "-r", sdk_relay)
-    d = DaemonProc(tmp_path, data, fake_x, [sdk_relay], [SMALL, "SportsCenter"], poll=1)
-    d.start()
-    try:
-        wait_for(lambda: len(list((data / "daemon_state").glob("*.json"))) >= 2, 60, "daemon_state files", d)
-        assert d.stop() == 0
-    finally:
-        d.kill()
+    # daemon_state/ as the daemon wrote it before the state database: one file per user, its
+    # watermark and backfill target (here one backfill done, one cut short by a crash)
+    newest = max(int(t) for t in fake_x.world.timeline(fake_x.world.user_by_username(SMALL)["id"]))  # type: ignore[index]
+    make_private_dir(data / "daemon_state")
+    for name, state in (
+        (SMALL.lower(), UserState("1154498013626327041", str(newest), 20, str(newest - 10), True)),
+        ("sportscenter", UserState("26257166", "1790000000000000000", 20, "1790000000000000001", False)),
+    ):
+        atomic_write_json(data / "daemon_state" / f"{name}.json", state.to_json())
 
     on_disk = records(data)
     pending = [n for n in (data / "nostr_events").iterdir() if n.name.endswith(".pending.json")]

@@ -279,8 +279,12 @@ def test_every_file_is_0600_and_every_directory_0700(
         assert blossom_server.blobs  # the Blossom memo was written
         d = DaemonProc(tmp_path, cli.data_dir, fake_x, [sdk_relay], [SYNTHETIC_USERNAME], poll=2)
         daemons.append(d.start())
-        wait_for(lambda: (cli.data_dir / "daemon_state").is_dir() and bool(d.stats()), 30, "a poll", d)
-        wait_for(lambda: any((cli.data_dir / "daemon_state").iterdir()), 30, "the daemon state", d)
+
+        def polled() -> bool:
+            stats = d.stats()
+            return bool(stats) and any(u["polls"] > 0 for u in stats[-1]["users"].values())
+
+        wait_for(polled, 30, "a poll", d)
         assert d.stop() == 0
     finally:
         os.umask(old_umask)
@@ -291,7 +295,8 @@ def test_every_file_is_0600_and_every_directory_0700(
     assert any(layout.parse_media_filename(p.name) for p in files), kinds
     assert (cli.data_dir / "daemon.lock") in files
     assert any(p.parent.name == layout.EVENTS_DIR for p in files)
-    assert len(dirs) >= 4, dirs  # data, nostr_events, the Blossom memo, daemon_state
+    assert (cli.data_dir / "nostrweet.sqlite3") in files  # the state, beside the archive
+    assert len(dirs) >= 3, dirs  # data, nostr_events, the Blossom memo
     bad = [
         (str(p), oct(stat.S_IMODE(p.stat().st_mode)))
         for p in files

@@ -180,3 +180,34 @@ def test_cli_exits_2_on_a_bad_key_file(
     assert info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "key file" in err[0] and "abandon" not in err[0]
+
+
+@pytest.mark.parametrize(
+    ("given", "ok"),
+    [
+        ("node-1", True),
+        ("host:1234", True),
+        ("a@b.c_d", True),
+        ("", False),
+        ("x" * 101, False),
+        ("a b", False),
+    ],
+)
+def test_instance_id_is_checked(tmp_path: Path, given: str, ok: bool) -> None:
+    flags = {"users": ["nasa"], "relays": ["wss://relay.example"], "instance_id": given}
+    if ok:
+        config = resolve(options_for(None), **flags)
+        assert getattr(config, "instance_id") == given  # noqa: B009
+    else:
+        with pytest.raises(InputError, match="--instance-id must be"):
+            resolve(options_for(None), **flags)
+
+
+def test_lease_seconds_from_the_state_table(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[state]\nlease_seconds = 12\n[twitter]\nusers = ["nasa"]\n[nostr]\nrelays = ["wss://r.example"]\n'
+    )
+    config = resolve(options_for(path))
+    assert getattr(config, "lease_seconds") == 12  # noqa: B009
+    assert getattr(resolve(options_for(None), users=["a"], relays=["wss://r.example"]), "lease_seconds") == 30  # noqa: B009

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from nostrweet.daemon.service import SignalHandler
-from nostrweet.daemon.state import StateStore, UserState, advanced, first_run_state
+from nostrweet.daemon.state import UserState, advanced, first_run_state
 
 
 def test_first_run_targets_the_n_newest() -> None:
@@ -38,23 +37,6 @@ def test_advanced_moves_the_watermark_forward_only() -> None:
     assert advanced(s, 90).since_id == "100"
     assert advanced(s, None).since_id == "100"
     assert advanced(UserState("1"), 7).since_id == "7"
-
-
-def test_store_roundtrip_and_corrupt_file(tmp_path: Path) -> None:
-    store = StateStore(tmp_path)
-    assert store.load("Alice") is None
-    state = first_run_state("42", [5, 4, 3], backfill=2)
-    store.save("Alice", state)
-    assert (tmp_path / "daemon_state" / "alice.json").exists()
-    assert StateStore(tmp_path).load("alice") == state
-    (tmp_path / "daemon_state" / "bob.json").write_text("{ half")
-    (tmp_path / "daemon_state" / ".bob.json.1234.tmp").write_text("{")
-    fresh = StateStore(tmp_path)
-    assert not (tmp_path / "daemon_state" / ".bob.json.1234.tmp").exists()
-    assert fresh.load("bob") is None
-    assert (tmp_path / "daemon_state" / "bob.json.corrupt").exists()
-    (tmp_path / "daemon_state" / "carol.json").write_text('{"user_id": "1", "since_id": "abc"}')
-    assert fresh.load("carol") is None
 
 
 async def test_signal_handler_first_stops_second_exits() -> None:

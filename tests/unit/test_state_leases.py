@@ -136,3 +136,29 @@ def test_concurrent_balancing_keeps_the_split_exact(state: State) -> None:
         results = dict(zip("abc", pool.map(run, group), strict=True))
     check_exclusive(state, results, T0)
     assert sorted(len(u) for u in results.values()) == [10, 10, 10]
+
+
+def test_a_user_being_polled_is_not_handed_over_until_its_poll_ends(state: State) -> None:
+    a, b = instances(state, 2)
+    assert a.balance(USERS, T0) == USERS  # alone: all 30
+    b.balance(USERS, T0 + 1)  # joins: nothing free yet
+    busy = set(USERS[-12:])  # the users a is polling right now: above its new share of 15
+    kept = a.balance(USERS, T0 + 2, busy=busy)
+    assert busy <= set(kept) and len(kept) == 15
+    taken = b.balance(USERS, T0 + 3)
+    assert not set(taken) & set(kept)
+    after = a.balance(USERS, T0 + 4)  # the polls ended: no longer kept above the share
+    assert len(after) == 15 and not set(after) & set(taken)
+    assert sorted(b.balance(USERS, T0 + 5) + after) == USERS
+
+
+def test_another_live_process_with_the_same_instance_id_is_found(state: State) -> None:
+    mine = Leases(state, "node", pid=1, host="h", lease_seconds=LEASE)
+    assert mine.other_holder(T0) is None
+    mine.heartbeat(T0)
+    assert mine.other_holder(T0 + 1) is None  # itself
+    twin = Leases(state, "node", pid=2, host="h", lease_seconds=LEASE)
+    assert twin.other_holder(T0 + 1) == ("h", 1)
+    assert twin.other_holder(T0 + LEASE + 1) is None  # its heartbeat ran out: a restart after a crash
+    mine.release()
+    assert twin.other_holder(T0 + 1) is None

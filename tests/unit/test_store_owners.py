@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,6 @@ from nostrweet.cache.atomic import (
 )
 from nostrweet.cache.store import CacheStore, build_index
 from nostrweet.daemon.lock import DaemonLock, describe_holder, lock_content
-from nostrweet.daemon.state import StateStore, UserState
 from nostrweet.errors import OperationalError
 from nostrweet.publish.records import RecordStore
 
@@ -173,12 +173,6 @@ def test_directory_named_like_a_record_reads_as_missing(data_dir: Path) -> None:
     assert records.for_tweet(5) == []
 
 
-def test_state_file_that_is_a_directory_reads_as_none(data_dir: Path) -> None:
-    states = StateStore(data_dir)
-    states.path("foo").mkdir()
-    assert states.load("foo") is None
-
-
 # -- modes ------------------------------------------------------------------------------------------------
 
 
@@ -190,7 +184,6 @@ def test_files_0600_and_new_dirs_0700(tmp_path: Path) -> None:
         store.write_tweet(doc(5))
         store.mark_not_found(6)
         store.write_profile({"id": "11", "username": "foo", "name": "Foo"}, T0)
-        StateStore(data).save("foo", UserState(user_id="11", since_id="5"))
         made = tmp_path / "made" / "deeper"
         make_private_dir(made)
     finally:
@@ -199,9 +192,8 @@ def test_files_0600_and_new_dirs_0700(tmp_path: Path) -> None:
     assert stat.S_IMODE(made.stat().st_mode) == 0o700
     assert stat.S_IMODE(made.parent.stat().st_mode) == 0o700  # a parent it had to create too
     files = [p for p in data.rglob("*") if p.is_file()]
-    assert len(files) == 4
+    assert len(files) == 3
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {oct(0o600)}
-    assert stat.S_IMODE((data / "daemon_state").stat().st_mode) == 0o700
 
 
 # -- corrupt tweets are remembered ------------------------------------------------------------------------
@@ -251,7 +243,10 @@ def test_daemon_lock_is_exclusive_and_names_its_holder(data_dir: Path) -> None:
     second = DaemonLock(data_dir)
     with pytest.raises(OperationalError) as caught:
         second.acquire()
-    assert str(caught.value) == f"another daemon (host:42, pid {os.getpid()}) is running on {data_dir}"
+    host = socket.gethostname()
+    assert str(caught.value) == (
+        f"another daemon (host:42, host {host}, pid {os.getpid()}) is running on {data_dir}"
+    )
     first.release()
     second.acquire()
     assert second.held
@@ -261,7 +256,8 @@ def test_daemon_lock_is_exclusive_and_names_its_holder(data_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "shown"),
     [
-        (lock_content("h:1", 1), "h:1, pid 1"),
+        (lock_content("h:1", 1, "h"), "h:1, host h, pid 1"),
+        (b'{"instance_id": "h:1", "pid": 1}', "h:1, pid 1"),
         (b"", "unknown"),
         (b"[1]", "unknown"),
         (b'{"instance_id": "h\\u001b[31m:1"}', "h\\x1b[31m:1"),
@@ -269,6 +265,18 @@ def test_daemon_lock_is_exclusive_and_names_its_holder(data_dir: Path) -> None:
 )
 def test_describe_holder(content: bytes, shown: str) -> None:
     assert describe_holder(content) == shown
+
+
+def test_sqlite_state_lock_names_the_state(tmp_path: Path) -> None:
+    database = tmp_path / "shared.sqlite3"
+    first = DaemonLock.for_sqlite_state(database, f"sqlite:///{database}")
+    first.acquire("one")
+    assert first.path == tmp_path / "shared.sqlite3.daemon.lock"
+    with pytest.raises(OperationalError) as caught:
+        DaemonLock.for_sqlite_state(database, f"sqlite:///{database}").acquire("two")
+    assert str(caught.value).startswith("another daemon (one, host ")
+    assert str(caught.value).endswith(f"is running on sqlite:///{database}")
+    first.release()
 
 
 def test_clear_keeps_live_temp_files_and_skips_directories(data_dir: Path) -> None:

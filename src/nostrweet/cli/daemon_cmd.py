@@ -47,6 +47,16 @@ def daemon(
             help="Apprise URL that gets alerts (SPEC §9); repeat it, or separate URLs with spaces or commas.",
         ),
     ] = None,
+    instance_id: Annotated[
+        str | None,
+        typer.Option(
+            "--instance-id",
+            envvar="NOSTRWEET_INSTANCE_ID",
+            metavar="ID",
+            show_default="host name:pid",
+            help="Names this instance in logs, leases and the admin API (SPEC §7).",
+        ),
+    ] = None,
 ) -> None:
     """Watch accounts and keep their mirror current until SIGINT or SIGTERM (docs/DAEMON.md)."""
     from nostrweet.daemon.config import resolve_daemon_config
@@ -65,6 +75,7 @@ def daemon(
         backfill=backfill,
         nip05_domain=nip05,
         alerts=alert,
+        instance_id=instance_id,
     )
     options.require_bearer_token()
     for override in config.overrides.values():

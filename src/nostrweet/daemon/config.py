@@ -10,6 +10,7 @@ watched is ignored with a warning.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ DEFAULT_MAX_429_WAIT = 900
 DEFAULT_LOW_FRACTION = 0.1
 DEFAULT_DELETION_INTERVAL = 3600  # seconds between two deletion checks (SPEC §10)
 DEFAULT_DELETION_WINDOW = 7 * 24 * 3600  # tweets younger than this are re-checked
+DEFAULT_LEASE_SECONDS = 30
+INSTANCE_ID_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,100}$")
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class DaemonConfig:
     alerts: AlertConfig = field(default_factory=AlertConfig)  # SPEC §9: targets and thresholds
     deletion_interval: int = DEFAULT_DELETION_INTERVAL
     deletion_window: int = DEFAULT_DELETION_WINDOW
+    instance_id: str | None = None  # names this instance (SPEC §7); None: host name and pid
+    lease_seconds: int = DEFAULT_LEASE_SECONDS  # [state] lease_seconds: how long a user's lease lasts
 
     def relays_for(self, username: str) -> tuple[str, ...]:
         """The relays a user's events go to: its ``[users.<name>] relays`` if set, else the global ones."""
@@ -121,6 +126,7 @@ def resolve_daemon_config(
     backfill: int | None,
     nip05_domain: str | None = None,
     alerts: Sequence[str] | None = None,
+    instance_id: str | None = None,
 ) -> DaemonConfig:
     """Merge the daemon's flags with the config file. Raises InputError (exit 2) on bad or missing input."""
     cfg = options.config
@@ -141,8 +147,12 @@ def resolve_daemon_config(
         if blossom_servers
         else parse_blossom_urls(cfg.get("nostr", "blossom_servers"))
     )
+    if instance_id is not None and not INSTANCE_ID_RE.match(instance_id):
+        raise InputError("--instance-id must be 1 to 100 letters, digits or . _ : @ - (for example host-1)")
     result = DaemonConfig(
         users=names,
+        instance_id=instance_id,
+        lease_seconds=int(_pick(None, options, "state", "lease_seconds", DEFAULT_LEASE_SECONDS)),
         relays=relay_urls,
         blossom_servers=servers,
         poll_interval=_poll_interval(poll_interval, options),

@@ -1,8 +1,13 @@
-"""One daemon per data directory (SPEC §7): an exclusive lock on ``<data-dir>/daemon.lock``.
+"""One daemon per data directory and per SQLite state (SPEC §7): an exclusive lock on a file.
+
+The data directory's lock is ``<data-dir>/daemon.lock``. A SQLite state elsewhere (``--state-url
+sqlite:///PATH``) is locked too, by ``PATH.daemon.lock`` beside it, so two daemons with their own data
+directories cannot share one SQLite state (SQLite is for one instance; several share PostgreSQL).
 
 The daemon takes ``fcntl.flock(LOCK_EX | LOCK_NB)`` on the file at start and holds it for its whole
 life; the kernel releases it when the process ends, however it ends (a SIGKILL too), so a stale lock
-never blocks a new start. The file holds who has it (``{"instance_id": "host:1234", "pid": 1234}``),
+never blocks a new start. The file holds who has it
+(``{"instance_id": "host:1234", "host": "host", "pid": 1234}``),
 so a second daemon can say whom it found. Short commands (``post-…``, ``fetch-…``) never take it and
 may run beside a daemon.
 """
@@ -28,31 +33,44 @@ def default_instance_id(pid: int | None = None) -> str:
     return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
 
 
-def lock_content(instance_id: str, pid: int) -> bytes:
+def lock_content(instance_id: str, pid: int, host: str | None = None) -> bytes:
     """What the holder writes into the lock file."""
-    return (json.dumps({"instance_id": instance_id, "pid": pid}) + "\n").encode()
+    data = {"instance_id": instance_id, "host": host or socket.gethostname(), "pid": pid}
+    return (json.dumps(data) + "\n").encode()
 
 
 def describe_holder(content: bytes) -> str:
-    """``host:1234, pid 1234`` from the lock file's content (``unknown`` if it cannot be read)."""
+    """``host:1234, host host, pid 1234`` from the lock file's content (``unknown`` if it cannot be read)."""
     try:
         data: Any = json.loads(content.decode("utf-8", "replace"))
     except ValueError:
         return "unknown"
     if not isinstance(data, dict):
         return "unknown"
-    instance = str(data.get("instance_id", "?")).encode("unicode_escape").decode("ascii")
+    instance = _printable(data.get("instance_id", "?"))
+    host = data.get("host")
+    where = f", host {_printable(host)}" if isinstance(host, str) else ""
     pid = data.get("pid")
-    return f"{instance[:200]}, pid {pid}" if isinstance(pid, int) else instance[:200]
+    return f"{instance}{where}, pid {pid}" if isinstance(pid, int) else f"{instance}{where}"
+
+
+def _printable(value: Any) -> str:
+    return str(value).encode("unicode_escape").decode("ascii")[:200]
 
 
 class DaemonLock:
     """The data directory's daemon lock; held from :meth:`acquire` until :meth:`release` or the process ends."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, lock_path: Path | None = None, what: str | None = None) -> None:
         self.data_dir = Path(data_dir)
-        self.path = self.data_dir / LOCK_FILE
+        self.path = lock_path or self.data_dir / LOCK_FILE
+        self.what = what or str(self.data_dir)
         self._fd: int | None = None
+
+    @classmethod
+    def for_sqlite_state(cls, database: Path, shown: str) -> DaemonLock:
+        """The lock of a SQLite state file (``shown``: its URL as logs show it)."""
+        return cls(database.parent, lock_path=database.with_name(database.name + ".daemon.lock"), what=shown)
 
     @property
     def held(self) -> bool:
@@ -73,7 +91,7 @@ class DaemonLock:
         except BlockingIOError:
             holder = describe_holder(_read_all(fd))
             os.close(fd)
-            raise OperationalError(f"another daemon ({holder}) is running on {self.data_dir}") from None
+            raise OperationalError(f"another daemon ({holder}) is running on {self.what}") from None
         except OSError as exc:
             os.close(fd)
             raise OperationalError(f"cannot lock {self.path}: {exc.strerror or exc}") from None

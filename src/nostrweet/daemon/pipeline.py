@@ -1,7 +1,7 @@
 """The daemon's real per-user work, wired from the same parts the CLI commands use.
 
 Per poll of a user: resolve it (cached profile first, once per process), find where it resumes from
-(:mod:`nostrweet.daemon.state`), fetch and cache every new tweet through the
+(:mod:`nostrweet.daemon.state`, a row of the state database), fetch and cache every new tweet through the
 :class:`~nostrweet.archive.archiver.Archiver` (``since_id``, following ``next_token`` to the end;
 enrichment, media, referenced profiles), then publish the new tweets oldest first through the
 :class:`~nostrweet.publish.publisher.Publisher` (parents before replies, originals before reposts), and
@@ -34,7 +34,7 @@ from nostrweet.cache.store import CacheStore
 from nostrweet.daemon import scheduler
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.runner import PollResult
-from nostrweet.daemon.state import StateStore, UserState, advanced, first_run_state
+from nostrweet.daemon.state import UserState, UserStates, advanced, first_run_state, state_of_row
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey
 from nostrweet.nostr.record import BACKOFF_CAP
@@ -47,8 +47,11 @@ from nostrweet.publish.outcome import LruDict, MemoryBounds
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
 from nostrweet.shaping.filters import Skip
+from nostrweet.state.budgets import SharedBudgets
 from nostrweet.state.engine import State
-from nostrweet.state.lifecycle import LifecycleRepo, open_lifecycle_state
+from nostrweet.state.lifecycle import LifecycleRepo
+from nostrweet.state.opening import open_data_state
+from nostrweet.state.users import UserRepo, UserRow
 from nostrweet.twitter.api import EP_TIMELINE, EP_TWEETS
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import User
@@ -83,12 +86,15 @@ class DaemonPipeline:
         client: TwitterClient | None = None,
         pool: RelayPool | None = None,
         bounds: MemoryBounds = DAEMON_BOUNDS,
+        state: State | None = None,
     ) -> None:
         self.options = options
         self.bounds = bounds
         self.config = config
         self.store = CacheStore(options.data_dir)
-        self.states = StateStore(options.data_dir)
+        self._owns_state = state is None
+        self.state = state or open_data_state(options.data_dir, options.state_url, now=time.time())
+        self.states = UserStates(UserRepo(self.state))
         self.keys = KeyRing(
             keys or KeyDeriver(options.require_mnemonic(), options.key_derivation),
             {name: o.key_file for name, o in config.overrides.items() if o.key_file is not None},
@@ -108,6 +114,8 @@ class DaemonPipeline:
             page_size=config.max_tweets_per_poll,
         )
         self.limiter = self.client.limiter
+        if self.state.is_postgres:  # several instances: the X budgets are the state's, shared by all
+            self.limiter.shared = SharedBudgets(self.state)
         self.pool = pool or RelayPool(config.all_relays())
         self._publishers: dict[tuple[tuple[str, ...], tuple[str, ...]], Publisher] = {}
         self._users: dict[str, User] = {}
@@ -116,9 +124,6 @@ class DaemonPipeline:
         self._outboxes: dict[tuple[tuple[str, ...], tuple[str, ...]], Outbox] = {}
         self._skip_checked: LruDict[int, bool] = LruDict(bounds.skip_checks)
         self._relay_was_up: dict[str, bool] = {}
-        state = open_lifecycle_state(options.data_dir, options.state_url, create=True)
-        assert state is not None
-        self.state: State = state
         self.lifecycle = LifecycleRepo(self.state)
         self._retractor: Retractor | None = None
         self._next_deletion_check = time.time() + config.deletion_interval
@@ -130,7 +135,8 @@ class DaemonPipeline:
 
         Users with a cached profile resolve without a request. The others are looked up on the API
         (at most ``max_concurrent`` at once) for up to ``resolve_timeout`` seconds; whoever is left, or
-        fails, is resolved by its first poll instead (and backs off if that fails too).
+        fails, is resolved by its first poll instead (and backs off if that fails too). On a shared
+        PostgreSQL state only the instance that polls a user looks it up, at its first poll.
         """
         await self.pool.start()
         gate = asyncio.Semaphore(self.config.max_concurrent)
@@ -150,16 +156,20 @@ class DaemonPipeline:
         cached = [n for n in self.config.users if self.store.newest_profile_raw(n) is not None]
         for name in cached:
             await resolve(name)
-        others = [asyncio.create_task(resolve(n)) for n in self.config.users if n not in cached]
+        # Several instances (PostgreSQL): a user is looked up by the instance that polls it, at its first
+        # poll, so the lookups of all instances together stay one per user.
+        uncached = [] if self.state.is_postgres else [n for n in self.config.users if n not in cached]
+        others = [asyncio.create_task(resolve(n)) for n in uncached]
         if others:
             _done, pending = await asyncio.wait(others, timeout=resolve_timeout)
             for task in pending:
                 task.cancel()
-        return [self._startup_line(name, self._users.get(name)) for name in self.config.users]
+        rows = await asyncio.to_thread(self.states.repo.load_all)
+        return [self._startup_line(name, self._users.get(name), rows.get(name)) for name in self.config.users]
 
-    def _startup_line(self, name: str, user: User | None) -> StartupLine:
+    def _startup_line(self, name: str, user: User | None, row: UserRow | None) -> StartupLine:
         newest = self.store.newest_tweet_id(name)
-        state = self.states.load(name)
+        state = state_of_row(row) if row is not None else None
         if state is not None and not state.backfill_done:
             resumes = f"backfill {state.backfill} (interrupted, completing)"
         elif state is not None and state.since_id:
@@ -218,7 +228,7 @@ class DaemonPipeline:
                 break
             token = page.next_token
         state = first_run_state(user.id, ids, want)
-        self.states.save(name, state)
+        await asyncio.to_thread(self.states.save, name, state)
         log.info("@%s: first run, backfilling the %d newest tweets", name, min(want, len(ids)))
         return state
 
@@ -234,7 +244,7 @@ class DaemonPipeline:
             )
             if not override.handoff_continue:
                 return PollResult()  # the real person is on Nostr: nothing more is mirrored
-        state = self.states.load(name)
+        state = await asyncio.to_thread(self.states.load, name)
         if state is None:
             newest = self.store.newest_tweet_id(name)
             if newest is not None:
@@ -251,15 +261,15 @@ class DaemonPipeline:
             if name not in self._announced:
                 await self._announce(name, user, publisher)
             posted = 0
-            handed_off = self._handed_off(name)  # its person is on Nostr: nothing more is published
-            to_publish = [] if handed_off else [str(t) for t in sorted(unpublished.union(new_ids))]
+            to_publish = [str(t) for t in sorted(unpublished.union(new_ids))]
             if to_publish:
                 outcomes = await publisher.publish_tweets(to_publish)
                 posted = sum(1 for o in outcomes if o.status == "published")
                 await self.retractor().after_publish(to_publish)
         finally:
             publisher.take_outcomes()  # logged when noted; the poll's result is counted above
-        self.states.save(name, advanced(state, self.store.newest_tweet_id(name)))
+        # the tweets' files and rows are written: only now may the watermark move
+        await asyncio.to_thread(self.states.save, name, advanced(state, self.store.newest_tweet_id(name)))
         return PollResult(new_tweets=len(new_ids), posted=posted)
 
     def _wanted(self, name: str, tweet_id: int) -> bool:
@@ -431,7 +441,8 @@ class DaemonPipeline:
                 log.debug("closing a publisher: %s", exc)
         await self.pool.close()
         await self.client.aclose()
-        self.state.close()
+        if self._owns_state:
+            self.state.close()
 
 
 def summary_lines(lines: Sequence[StartupLine], relays: Sequence[str]) -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import time
@@ -23,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from nostrweet.cache.layout import normalize_username
 from nostrweet.daemon import scheduler
 from nostrweet.daemon.scheduler import UserSchedule
 from nostrweet.daemon.stats import UserStats, build_stats_record, log_stats
@@ -59,6 +61,77 @@ class Pipeline(Protocol):
     def relay_status(self) -> Mapping[str, Mapping[str, Any]]:
         """Per relay: connected, accepted, rejected, pending."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class SavedSchedule:
+    """What the state remembers of a user's schedule across restarts."""
+
+    next_poll: float | None = None
+    failures: int = 0
+    backoff: float = 0.0
+    paused: bool = False
+
+
+class Coordination(Protocol):
+    """Where the loop keeps its users' schedules, and which users are this instance's to poll.
+
+    With one instance every watched user is its own; with several on one PostgreSQL state a user is
+    polled only by the instance holding its lease (:mod:`nostrweet.daemon.coordination`).
+    """
+
+    renew_every: float
+    """Seconds between two :meth:`balance` calls (a third of the lease time)."""
+
+    async def restore(self, users: Sequence[str]) -> Mapping[str, SavedSchedule]:
+        """The saved schedules of ``users`` (those that have one)."""
+        ...
+
+    async def save(self, user: str, schedule: UserSchedule, *, paused: bool) -> None:
+        """Remember a user's schedule after a poll (or a pause)."""
+        ...
+
+    async def balance(self, users: Sequence[str], busy: set[str], now: float) -> set[str]:
+        """The users this instance polls from now on; ``busy`` ones (being polled) are kept."""
+        ...
+
+    async def add(self, user: str) -> None:
+        """Remember a user added at run time."""
+        ...
+
+    async def remove(self, user: str) -> None:
+        """Forget a user that is no longer watched."""
+        ...
+
+    async def release(self) -> None:
+        """Hand every user back (a clean stop)."""
+        ...
+
+
+class Solo:
+    """One instance, nothing kept: every user is ours (the loop's default, for tests)."""
+
+    renew_every = math.inf
+
+    async def restore(self, users: Sequence[str]) -> Mapping[str, SavedSchedule]:
+        """Nothing saved."""
+        return {}
+
+    async def save(self, user: str, schedule: UserSchedule, *, paused: bool) -> None:
+        """Nothing kept."""
+
+    async def balance(self, users: Sequence[str], busy: set[str], now: float) -> set[str]:
+        """Every user."""
+        return set(users)
+
+    async def add(self, user: str) -> None:
+        """Nothing kept."""
+
+    async def remove(self, user: str) -> None:
+        """Nothing kept."""
+
+    async def release(self) -> None:
+        """Nothing held."""
 
 
 class LoopHook(Protocol):
@@ -156,8 +229,12 @@ class Daemon:
         *,
         clock: Clock | None = None,
         hooks: Sequence[LoopHook] = (),
+        coordination: Coordination | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.coordination: Coordination = coordination or Solo()
+        self.mine: set[str] = set()  # the users this instance polls (its leases)
+        self.paused: set[str] = set()
         self.hooks = tuple(hooks)
         self.users = list(dict.fromkeys(users))
         self.settings = settings
@@ -224,6 +301,9 @@ class Daemon:
         self._update_effective_interval()
         initial = scheduler.initial_schedules(len(self.users), now, self.effective_interval)
         self.schedules = dict(zip(self.users, initial, strict=True))
+        await self._restore(now)
+        self.mine = await self.coordination.balance(self.users, set(), now)
+        renew_due = now + self.coordination.renew_every
         outbox_every = self.settings.outbox_interval or min(self.settings.poll_interval, 60.0)
         outbox_due = now  # at startup, then every cycle
         stats_due = now + self.settings.stats_interval
@@ -231,6 +311,10 @@ class Daemon:
         try:
             while not stop.is_set():
                 now = self.clock.now()
+                if now >= renew_due:
+                    await self._balance(now)
+                    now = self.clock.now()
+                    renew_due = now + self.coordination.renew_every
                 if now >= outbox_due and self._outbox is None:
                     self._outbox = asyncio.create_task(
                         self._run_outbox(), context=context_with(action="outbox")
@@ -239,7 +323,7 @@ class Daemon:
                 busy = set(self._polls)
                 allowed = self._polls_allowed(now)
                 held = False
-                for user in scheduler.due_users(self.schedules, now, busy):
+                for user in scheduler.due_users(self._pollable(), now, busy):
                     if len(self._polls) >= self.settings.max_concurrent:
                         break
                     if allowed is not None:
@@ -253,19 +337,116 @@ class Daemon:
                 if now >= stats_due:
                     self.log_stats()
                     stats_due = max(stats_due + self.settings.stats_interval, now + 1e-3)
-                deadline = min(stats_due, outbox_due if self._outbox is None else math.inf)
+                deadline = min(stats_due, renew_due, outbox_due if self._outbox is None else math.inf)
                 if held:  # a finishing poll wakes us; else the reset does
                     _left, reset = self._timeline_budget()
                     if reset is not None and reset + scheduler.RESET_MARGIN > now:
                         deadline = min(deadline, reset + scheduler.RESET_MARGIN)
                 elif len(self._polls) < self.settings.max_concurrent:
-                    deadline = min(deadline, scheduler.next_wakeup(self.schedules, set(self._polls)))
+                    deadline = min(deadline, scheduler.next_wakeup(self._pollable(), set(self._polls)))
                 self._run_hooks(lambda hook: hook.after_round(self))
                 self._wake.clear()
                 await self.clock.wait(self._wake, deadline)
         finally:
             stop_waiter.cancel()
             await self._shutdown()
+
+    def _pollable(self) -> dict[str, UserSchedule]:
+        """The schedules of the users this instance polls now: its own, not paused."""
+        return {u: s for u, s in self.schedules.items() if u in self.mine and u not in self.paused}
+
+    async def _restore(self, now: float) -> None:
+        """Carry a saved backoff and pause across a restart (the spread of first polls stays)."""
+        saved = await self.coordination.restore(self.users)
+        for user, got in saved.items():
+            if user not in self.schedules:
+                continue
+            if got.paused:
+                self.paused.add(user)
+            if got.failures > 0 and got.next_poll is not None:
+                current = self.schedules[user]
+                self.schedules[user] = dataclasses.replace(
+                    current,
+                    next_due=max(current.next_due, got.next_poll),
+                    failures=got.failures,
+                    backoff=got.backoff,
+                )
+
+    async def _balance(self, now: float) -> None:
+        """Renew this instance's leases and take or hand back users (several instances)."""
+        try:
+            mine = await self.coordination.balance(self.users, set(self._polls), now)
+        except Exception as exc:  # the database is away: poll nobody new until it is back
+            log.warning("cannot renew the user leases: %s: %s", exc.__class__.__name__, exc)
+            mine = set(self._polls)
+        gained, lost = sorted(mine - self.mine), sorted(self.mine - mine)
+        if gained or lost:
+            log.info(
+                "users: %d polled here (took %s; handed back %s)",
+                len(mine),
+                ", ".join(gained) or "none",
+                ", ".join(lost) or "none",
+            )
+        self.mine = mine
+
+    async def _save(self, user: str) -> None:
+        schedule = self.schedules.get(user)
+        if schedule is None:
+            return
+        try:
+            await self.coordination.save(user, schedule, paused=user in self.paused)
+        except Exception as exc:
+            log.warning("@%s: schedule not saved: %s: %s", user, exc.__class__.__name__, exc)
+
+    # -- users at run time (the admin API) -----------------------------------------------------
+    async def add_user(self, username: str) -> bool:
+        """Watch one more user from now on (its first poll comes at once); False if watched already."""
+        user = normalize_username(username)
+        if user in self.schedules:
+            return False
+        now = self.clock.now()
+        self.users.append(user)
+        self.stats[user] = UserStats()
+        self.schedules[user] = scheduler.UserSchedule(next_due=now, last_activity=now)
+        await self.coordination.add(user)
+        await self._save(user)
+        await self._balance(now)
+        self._wake.set()
+        return True
+
+    async def remove_user(self, username: str) -> bool:
+        """Stop watching a user (a poll in flight finishes) and forget its state; False if not watched."""
+        user = normalize_username(username)
+        if user not in self.schedules:
+            return False
+        self.users.remove(user)
+        self.schedules.pop(user, None)
+        self.stats.pop(user, None)
+        self.paused.discard(user)
+        self.mine.discard(user)
+        await self.coordination.remove(user)
+        self._wake.set()
+        return True
+
+    async def pause(self, username: str) -> bool:
+        """Stop polling a user until :meth:`resume` (kept across restarts); False if not watched."""
+        user = normalize_username(username)
+        if user not in self.schedules:
+            return False
+        self.paused.add(user)
+        await self._save(user)
+        return True
+
+    async def resume(self, username: str) -> bool:
+        """Poll a paused user again, at once; False if not watched."""
+        user = normalize_username(username)
+        if user not in self.schedules:
+            return False
+        self.paused.discard(user)
+        self.schedules[user] = dataclasses.replace(self.schedules[user], next_due=self.clock.now())
+        await self._save(user)
+        self._wake.set()
+        return True
 
     def _run_hooks(self, call: Callable[[LoopHook], None]) -> None:
         for hook in self.hooks:
@@ -283,14 +464,17 @@ class Daemon:
 
     async def _poll(self, user: str) -> None:
         stats = self.stats[user]
+        start = self.schedules[user]
+        log.debug("@%s: poll starts", user, extra={"user": user, "action": "poll_start"})
         try:
             result = await self.pipeline.poll_user(user)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             now = self.clock.now()
-            state = scheduler.after_failure(self.schedules[user], now)
-            self.schedules[user] = state
+            state = scheduler.after_failure(self.schedules.get(user, start), now)
+            if user in self.schedules:  # not removed meanwhile
+                self.schedules[user] = state
             stats.errors += 1
             stats.polls += 1
             stats.last_poll = now
@@ -304,12 +488,14 @@ class Daemon:
                 extra={"retry_count": state.failures},
             )
             self._after_poll(user, exc)
+            await self._save(user)
         else:
             now = self.clock.now()
             self._update_effective_interval()
-            self.schedules[user] = scheduler.after_success(
-                self.schedules[user], now, result.new_tweets, self.effective_interval
-            )
+            if user in self.schedules:  # not removed meanwhile
+                self.schedules[user] = scheduler.after_success(
+                    self.schedules[user], now, result.new_tweets, self.effective_interval
+                )
             stats.polls += 1
             stats.last_poll = now
             stats.new_tweets += result.new_tweets
@@ -317,7 +503,9 @@ class Daemon:
             if result.new_tweets or result.posted:
                 log.info("@%s: %d new tweets, %d events posted", user, result.new_tweets, result.posted)
             self._after_poll(user, None)
+            await self._save(user)
         finally:
+            log.debug("@%s: poll ends", user, extra={"user": user, "action": "poll_end"})
             self._polls.pop(user, None)
             self._wake.set()
 
@@ -346,6 +534,10 @@ class Daemon:
             if pending:
                 await asyncio.wait(pending, timeout=2.0)
                 log.warning("stopped %d unfinished task(s); they resume at the next start", len(pending))
+        try:
+            await self.coordination.release()
+        except Exception as exc:
+            log.warning("user leases not handed back (they expire): %s: %s", exc.__class__.__name__, exc)
         self.log_stats()
         log.info("daemon stopped")
 

@@ -18,15 +18,19 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from nostrweet.alerts.monitor import AlertMonitor
 from nostrweet.daemon.config import DaemonConfig
+from nostrweet.daemon.coordination import StateCoordination
 from nostrweet.daemon.lock import DaemonLock, default_instance_id
 from nostrweet.daemon.pipeline import DaemonPipeline, summary_lines
 from nostrweet.daemon.runner import Daemon, LoopHook, LoopSettings
 from nostrweet.daemon.systemd_notify import SystemdNotifier
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.settings import GlobalOptions
+from nostrweet.state.engine import STATE_FILE, State, parse_state_url
+from nostrweet.state.opening import open_data_state
 
 log = logging.getLogger("nostrweet.daemon")
 
@@ -90,15 +94,27 @@ class SignalHandler:
 async def run_daemon(options: GlobalOptions, config: DaemonConfig, keys: KeyDeriver | None = None) -> None:
     """Run the daemon until SIGINT or SIGTERM (``keys``: a deriver already built, so PBKDF2 runs once).
 
-    First it takes the data directory's daemon lock (SPEC §7): if another daemon holds it, this one
-    exits 1 at once, naming it.
+    First it takes the data directory's daemon lock, and the lock of a SQLite state kept elsewhere
+    (SPEC §7): if another daemon holds one, this one exits 1 at once, naming it. Then it opens the state.
     """
-    lock = DaemonLock(options.data_dir)
-    lock.acquire()
+    instance_id = config.instance_id or default_instance_id()
+    locks = [DaemonLock(options.data_dir)]
+    target = parse_state_url(options.state_url) if options.state_url else None
+    if target is not None and target.path is not None:
+        default = (Path(options.data_dir) / STATE_FILE).resolve()
+        if target.path.resolve() != default:
+            locks.append(DaemonLock.for_sqlite_state(target.path.resolve(), target.shown))
     try:
-        await _run_locked(options, config, keys)
+        for lock in locks:
+            lock.acquire(instance_id)
+        state = await asyncio.to_thread(open_data_state, options.data_dir, options.state_url, now=time.time())
+        try:
+            await _run_locked(options, config, keys, state, instance_id)
+        finally:
+            state.close()
     finally:
-        lock.release()
+        for lock in reversed(locks):
+            lock.release()
 
 
 async def _tell_stopping(stop: asyncio.Event, systemd: SystemdNotifier) -> None:
@@ -107,23 +123,29 @@ async def _tell_stopping(stop: asyncio.Event, systemd: SystemdNotifier) -> None:
     systemd.stopping()
 
 
-async def _run_locked(options: GlobalOptions, config: DaemonConfig, keys: KeyDeriver | None) -> None:
+async def _run_locked(
+    options: GlobalOptions, config: DaemonConfig, keys: KeyDeriver | None, state: State, instance_id: str
+) -> None:
+    coordination = StateCoordination(state, instance_id, lease_seconds=config.lease_seconds)
+    await asyncio.to_thread(coordination.check_unique, time.time())
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     handler = SignalHandler(stop)
     handler.install(loop)
     systemd = SystemdNotifier()
-    pipeline = DaemonPipeline(options, config, keys=keys)
-    alerts = AlertMonitor(config.alerts, instance=default_instance_id())
+    pipeline = DaemonPipeline(options, config, keys=keys, state=state)
+    alerts = AlertMonitor(config.alerts, instance=instance_id)
     alerts.start()
     stopping = asyncio.ensure_future(_tell_stopping(stop, systemd))
     try:
         log.info(
-            "daemon starting: %d user(s), poll interval %d s, at most %d at once, data dir %s",
+            "daemon %s starting: %d user(s), poll interval %d s, at most %d at once, data dir %s, state %s",
+            instance_id,
             len(config.users),
             config.poll_interval,
             config.max_concurrent,
             options.data_dir,
+            state.shown,
         )
         lines = await pipeline.start()
         for line in summary_lines(lines, config.relays):
@@ -139,7 +161,12 @@ async def _run_locked(options: GlobalOptions, config: DaemonConfig, keys: KeyDer
         )
         hooks: list[LoopHook] = [alerts, systemd]
         systemd.ready(f"watching {len(config.users)} user(s)")
-        await Daemon(pipeline, config.users, settings, hooks=hooks).run(stop)
+        added = [u for u in await asyncio.to_thread(coordination.added_users) if u not in config.users]
+        if added:
+            log.info("also watching the users added at run time: %s", ", ".join(added))
+        users = [*config.users, *added]
+        daemon = Daemon(pipeline, users, settings, hooks=hooks, coordination=coordination)
+        await daemon.run(stop)
     except Exception as exc:  # not a signal: say so to the alert targets before the error ends the process
         alerts.stopped(f"{exc.__class__.__name__}: {exc}", time.time())
         raise

@@ -1,44 +1,34 @@
-"""The daemon's per-user poll state: where each user resumes from, kept across restarts.
+"""The daemon's per-user poll state: where each user resumes from, kept in the state database (SPEC §7).
 
-One small JSON file per watched user, ``<data-dir>/daemon_state/<username>.json``, written atomically
-(``cache.store.atomic_write_json``)::
-
-    {"format": 1, "user_id": "783214", "since_id": "1790000000000000000",
-     "backfill": 20, "backfill_floor": "1789000000000000000", "backfill_done": false}
+Each watched user has one ``users`` row (:mod:`nostrweet.state.users`); :class:`UserState` is the part of
+it that says where polling stands:
 
 - ``since_id`` is the *watermark*: every tweet newer than it has been cached by a poll that finished.
   A poll asks the timeline for ``since_id`` = the watermark (following ``next_token`` to the end), and
-  only once it has cached everything does it move the watermark to the newest cached id. A crash in
-  the middle therefore repeats the poll from the same watermark: tweets already cached are skipped,
-  nothing is fetched twice and no gap is left, whatever order the archiver wrote in.
-- On a user's first run (no state file, no cached tweet) the daemon asks the timeline once for the
+  only once it has cached (and published) everything does it move the watermark to the newest cached id.
+  The order is the tweet's file, then its rows, then the watermark: a crash in the middle repeats the
+  poll from the same watermark (tweets already cached are skipped), so nothing is lost and no gap is left.
+- On a user's first run (no row, no cached tweet) the daemon asks the timeline once for the
   ``backfill`` newest ids and writes ``backfill_floor`` (the oldest of them) and ``since_id`` = floor - 1
-  *before* caching anything. A backfill interrupted by a crash is completed from that file after the
+  *before* caching anything. A backfill interrupted by a crash is completed from that row after the
   restart: the target stays "the N newest as seen on the first run", not "N more".
-- A user with cached tweets but no state file (a cache filled by ``user-tweets``, or an earlier
-  version) resumes from its newest cached id.
-- Deleting a user's state file makes a user without cached tweets backfill again.
+- A user with cached tweets but no row (a cache filled by ``user-tweets``) resumes from its newest
+  cached id.
+
+The row also keeps the scheduler's view (next poll, failures, backoff) and ``paused``;
+:class:`UserStates` reads and writes both halves without one overwriting the other. The
+``daemon_state/<username>.json`` files of earlier versions are imported once when the state is opened
+(:mod:`nostrweet.state.import_files`).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from nostrweet.cache.layout import normalize_username
-from nostrweet.cache.store import (
-    atomic_write_json,
-    make_private_dir,
-    move_aside,
-    read_json_or_quarantine,
-    remove_stale_temp_files,
-)
+from nostrweet.state.users import UserRepo, UserRow
 
-log = logging.getLogger(__name__)
-
-STATE_DIR = "daemon_state"
 STATE_FORMAT = 1
 
 
@@ -118,39 +108,81 @@ def advanced(state: UserState, newest_cached: int | None) -> UserState:
     return replace(state, since_id=since, backfill_done=True)
 
 
-class StateStore:
-    """The ``daemon_state/`` directory."""
+def state_of_row(row: UserRow) -> UserState | None:
+    """The poll state a row holds (None when the user was never resolved: a row made only to pause it)."""
+    if row.user_id is None:
+        return None
+    return UserState(
+        user_id=row.user_id,
+        since_id=row.since_id,
+        backfill=row.backfill,
+        backfill_floor=row.backfill_floor,
+        backfill_done=row.backfill_done,
+    )
 
-    def __init__(self, data_dir: Path) -> None:
-        self.dir = Path(data_dir) / STATE_DIR
-        make_private_dir(self.dir)
-        remove_stale_temp_files(self.dir)
-        self._memo: dict[str, UserState | None] = {}
 
-    def path(self, username: str) -> Path:
-        """The state file of a user."""
-        return self.dir / f"{normalize_username(username)}.json"
+def with_state(row: UserRow, state: UserState) -> UserRow:
+    """The row with its poll state replaced (the scheduling fields kept)."""
+    return replace(
+        row,
+        user_id=state.user_id,
+        since_id=state.since_id,
+        backfill=state.backfill,
+        backfill_floor=state.backfill_floor,
+        backfill_done=state.backfill_done,
+    )
+
+
+class UserStates:
+    """The users' rows seen from the daemon: poll state and schedule, one user at a time.
+
+    Blocking (one short transaction each): the daemon calls these from a worker thread.
+    """
+
+    def __init__(self, repo: UserRepo) -> None:
+        self.repo = repo
+
+    def row(self, username: str) -> UserRow:
+        """The user's row, or a fresh one (not written)."""
+        name = normalize_username(username)
+        return self.repo.load(name) or UserRow(username=name)
 
     def load(self, username: str) -> UserState | None:
-        """The user's state, or None (no file, or a file that does not parse: moved aside)."""
-        name = normalize_username(username)
-        if name in self._memo:
-            return self._memo[name]
-        path = self.path(name)
-        state: UserState | None = None
-        data = read_json_or_quarantine(path)
-        if data is not None:
-            try:
-                state = UserState.from_json(data)
-            except ValueError as exc:
-                move_aside(path, str(exc))
-        self._memo[name] = state
-        return state
+        """Where the user's polling stands, or None (never polled)."""
+        found = self.repo.load(username)
+        return state_of_row(found) if found is not None else None
 
     def save(self, username: str, state: UserState) -> None:
-        """Write the user's state atomically (only if it changed)."""
-        name = normalize_username(username)
-        if self._memo.get(name) == state:
-            return
-        atomic_write_json(self.path(name), state.to_json())
-        self._memo[name] = state
+        """Write the user's poll state, keeping the rest of its row (only if it changed)."""
+        found = self.repo.load(username)
+        new = with_state(found or UserRow(username=normalize_username(username)), state)
+        if new != found:
+            self.repo.save(new)
+
+    def save_schedule(
+        self,
+        username: str,
+        next_poll: float | None,
+        failures: int,
+        backoff: float,
+        *,
+        paused: bool | None = None,
+    ) -> None:
+        """Write when the user is due next, its failures and backoff, and (if given) whether it is
+        paused; the poll state is kept."""
+        row = self.row(username)
+        self.repo.save(
+            replace(
+                row,
+                next_poll=None if next_poll is None else int(next_poll),
+                failures=failures,
+                backoff=backoff,
+                paused=row.paused if paused is None else paused,
+            )
+        )
+
+    def mark_added(self, username: str) -> None:
+        """Mark the user as added at run time (its row made if needed)."""
+        row = self.row(username)
+        if not row.added_at_runtime or self.repo.load(username) is None:
+            self.repo.save(replace(row, added_at_runtime=True))

@@ -22,14 +22,18 @@ class SharedBudgets:
 
     def __init__(self, state: State) -> None:
         self.state = state
+        self._rows: set[str] = set()  # endpoints whose row exists (rows are never deleted)
 
     def _ensure(self, endpoint: str) -> None:
+        if endpoint in self._rows:
+            return
         with self.state.engine.begin() as conn:
             conn.execute(
                 self.state.insert(rate_budgets)
                 .values(endpoint=endpoint, limit=None, remaining=None, reset_epoch=None)
                 .on_conflict_do_nothing(index_elements=["endpoint"])
             )
+        self._rows.add(endpoint)
 
     def reserve(self, endpoint: str, now: float) -> float:
         """Reserve one request of ``endpoint`` at ``now``: 0.0 when reserved, else the seconds to wait
@@ -57,8 +61,9 @@ class SharedBudgets:
 
     def update(
         self, endpoint: str, limit: int | None, remaining: int | None, reset_epoch: int | None
-    ) -> None:
-        """Take in a response's ``x-rate-limit-*`` headers (:meth:`RateBudget.update` decides)."""
+    ) -> RateBudget:
+        """Take in a response's ``x-rate-limit-*`` headers (:meth:`RateBudget.update` decides); the
+        budget as it is now."""
         self._ensure(endpoint)
         query = select(rate_budgets).where(_b.endpoint == endpoint)
         if self.state.is_postgres:
@@ -72,6 +77,7 @@ class SharedBudgets:
                 .where(_b.endpoint == endpoint)
                 .values(limit=budget.limit, remaining=budget.remaining, reset_epoch=budget.reset_epoch)
             )
+        return budget
 
     def get(self, endpoint: str) -> RateBudget:
         """The endpoint's budget now (unknown if never seen)."""

@@ -12,7 +12,7 @@ at once (a clean stop). Time comes from the caller (``now``), so tests drive it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import delete, select, text, update
@@ -56,11 +56,13 @@ class Leases:
         with self.state.engine.begin() as conn:
             conn.execute(self._heartbeat(now))
 
-    def balance(self, usernames: Sequence[str], now: float) -> list[str]:
+    def balance(self, usernames: Sequence[str], now: float, *, busy: Collection[str] = ()) -> list[str]:
         """Renew, hand back and take leases so this instance holds its fair share of ``usernames``;
-        return the users it holds now (sorted)."""
+        return the users it holds now (sorted). Users in ``busy`` (being polled here) that it holds are
+        kept even above the share, so a user is never handed over in the middle of a poll."""
         stamp = int(now)
         wanted = sorted({normalize_username(u) for u in usernames})
+        working = {normalize_username(u) for u in busy}
         with self.state.engine.begin() as conn:
             if self.state.is_postgres:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEASE_LOCK_KEY})
@@ -70,13 +72,14 @@ class Leases:
             share = fair_share(len(wanted), live or 1)
             rows = conn.execute(select(leases)).all()
             mine = sorted(
-                r.username for r in rows if r.instance_id == self.instance_id and r.username in wanted
+                (r.username for r in rows if r.instance_id == self.instance_id and r.username in wanted),
+                key=lambda u: (u not in working, u),
             )
             held_by_others = {
                 r.username for r in rows if r.instance_id != self.instance_id and r.expires_at > stamp
             }
-            keep = mine[:share]
-            drop = mine[share:] + [
+            keep = mine[: max(share, sum(1 for u in mine if u in working))]
+            drop = mine[len(keep) :] + [
                 r.username for r in rows if r.instance_id == self.instance_id and r.username not in wanted
             ]
             free = [u for u in wanted if u not in held_by_others and u not in keep]
@@ -108,6 +111,18 @@ class Leases:
                     )
                 )
         return sorted(keep + take)
+
+    def other_holder(self, now: float) -> tuple[str, int] | None:
+        """``(host, pid)`` of another live process that uses this instance id, or None."""
+        query = select(instances.c.host, instances.c.pid).where(
+            instances.c.instance_id == self.instance_id,
+            instances.c.heartbeat > int(now) - self.lease_seconds,
+        )
+        with self.state.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or (row.host == self.host and row.pid == self.pid):
+            return None
+        return str(row.host), int(row.pid)
 
     def held(self, now: float) -> list[str]:
         """The users whose lease this instance holds and has not let expire."""

@@ -6,7 +6,10 @@ budget of one client and is the only place that waits: :meth:`RateLimiter.acquir
 the budget allows one more request, and reserves it, so concurrent users of one client never send a
 request the budget does not allow. An optional :class:`SlidingCap` per endpoint is our own extra limit
 (``[rate_limits] requests_per_window`` per ``window_seconds``): a count of the requests we sent in the
-last ``window`` seconds, never an assumption about X's windows. Time is injectable (``clock`` gives wall-clock epoch seconds,
+last ``window`` seconds, never an assumption about X's windows. With a :class:`BudgetStore` (the
+state database's ``rate_budgets``, shared by several instances) the reservation is taken there instead,
+so all instances together never send more than the API allows; the local budgets then mirror it for the
+stats and the pacing. Time is injectable (``clock`` gives wall-clock epoch seconds,
 ``sleep`` is awaited) so tests run instantly.
 """
 
@@ -19,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from nostrweet.errors import TwitterApiError
 
@@ -119,6 +123,27 @@ class SlidingCap:
         self._times(now).append(now)
 
 
+class BudgetStore(Protocol):
+    """Budgets kept outside the process and shared (``nostrweet.state.budgets.SharedBudgets``).
+
+    Blocking calls: the limiter runs them in a worker thread.
+    """
+
+    def reserve(self, endpoint: str, now: float) -> float:
+        """Take one request: 0.0 when taken, else the seconds until the budget allows one."""
+        ...
+
+    def update(
+        self, endpoint: str, limit: int | None, remaining: int | None, reset_epoch: int | None
+    ) -> RateBudget:
+        """Merge a response's headers (by :meth:`RateBudget.update`); the budget after it."""
+        ...
+
+    def get(self, endpoint: str) -> RateBudget:
+        """The endpoint's budget now."""
+        ...
+
+
 def _default_clock() -> float:
     return time.time()
 
@@ -134,7 +159,9 @@ class RateLimiter:
         clock: Callable[[], float] = _default_clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         caps: Mapping[str, tuple[int, float]] | None = None,
+        shared: BudgetStore | None = None,
     ) -> None:
+        self.shared = shared
         self.caps = {endpoint: SlidingCap(n, float(w)) for endpoint, (n, w) in (caps or {}).items()}
         self.low_fraction = low_fraction
         self.max_wait = max_wait
@@ -161,8 +188,13 @@ class RateLimiter:
             cap = self.caps.get(endpoint)
             async with self._lock:
                 now = self.clock()
-                wait = budget.wait_seconds(now)
                 capped = cap.wait_seconds(now) if cap is not None else 0.0
+                if capped > 0:
+                    wait = 0.0
+                elif self.shared is not None:
+                    wait = await asyncio.to_thread(self.shared.reserve, endpoint, now)
+                else:
+                    wait = budget.wait_seconds(now)
                 if wait <= 0 and capped <= 0:
                     budget.consume(now)
                     if cap is not None:
@@ -194,6 +226,24 @@ class RateLimiter:
                 budget.remaining,
                 budget.limit,
             )
+
+    async def record(
+        self, endpoint: str, limit: int | None, remaining: int | None, reset_epoch: int | None
+    ) -> None:
+        """Take in a response's headers, in the shared store too (then mirror it locally)."""
+        if self.shared is not None:
+            merged = await asyncio.to_thread(self.shared.update, endpoint, limit, remaining, reset_epoch)
+            self.update(endpoint, merged.limit, merged.remaining, merged.reset_epoch)
+        else:
+            self.update(endpoint, limit, remaining, reset_epoch)
+
+    async def exhausted(self, endpoint: str, reset_epoch: int) -> None:
+        """A 429: the budget is empty until ``reset_epoch`` (for every instance sharing it)."""
+        budget = self.budget(endpoint)
+        budget.remaining = 0
+        budget.reset_epoch = reset_epoch
+        if self.shared is not None:
+            await asyncio.to_thread(self.shared.update, endpoint, None, 0, reset_epoch)
 
     def snapshot(self) -> dict[str, dict[str, int | float | None]]:
         """Every budget as plain numbers (for the daemon's stats)."""

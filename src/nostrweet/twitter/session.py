@@ -75,8 +75,8 @@ class ApiSession:
         """Jittered exponential backoff: base·2^attempt, ±50 %."""
         return float(self.backoff_base * (2**attempt) * self.rng.uniform(0.5, 1.5))
 
-    def _update_budget(self, endpoint: str, response: httpx.Response) -> None:
-        self.limiter.update(
+    async def _update_budget(self, endpoint: str, response: httpx.Response) -> None:
+        await self.limiter.record(
             endpoint,
             _int_header(response, "x-rate-limit-limit"),
             _int_header(response, "x-rate-limit-remaining"),
@@ -110,7 +110,7 @@ class ApiSession:
                 )
                 await self.sleep(delay)
                 continue
-            self._update_budget(endpoint, response)
+            await self._update_budget(endpoint, response)
             status = response.status_code
             if status == 429:
                 limited += 1
@@ -167,9 +167,7 @@ class ApiSession:
             "X API %s answered 429: waiting %.1f s until the rate-limit reset", endpoint, max(wait, 0)
         )
         # Mark the budget empty until the reset; the next acquire() does the waiting.
-        budget = self.limiter.budget(endpoint)
-        budget.remaining = 0
-        budget.reset_epoch = reset
+        await self.limiter.exhausted(endpoint, reset)
 
 
 def _int_header(response: httpx.Response, name: str) -> int | None:

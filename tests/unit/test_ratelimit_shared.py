@@ -1,0 +1,62 @@
+"""The X budget shared through the state (SPEC §5, §7): limiters of several instances together never
+take more requests than the headers allow, and a 429 empties the budget for all of them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from nostrweet.errors import TwitterApiError
+from nostrweet.state.budgets import SharedBudgets
+from nostrweet.state.engine import State, open_state
+from nostrweet.twitter.ratelimit import RateLimiter
+
+EP = "/2/users/:id/tweets"
+NOW = 1_700_000_000.0
+
+
+@pytest.fixture
+def state(state_url: str) -> Iterator[State]:
+    opened = open_state(state_url)
+    yield opened
+    opened.close()
+
+
+def limiter(state: State) -> RateLimiter:
+    return RateLimiter(max_wait=5, clock=lambda: NOW, shared=SharedBudgets(state))
+
+
+async def test_instances_together_stay_within_the_budget(state: State) -> None:
+    group = [limiter(state) for _ in range(3)]
+    await group[0].record(EP, 15, 7, int(NOW) + 600)
+
+    async def take(lim: RateLimiter) -> bool:
+        try:
+            await lim.acquire(EP)
+        except TwitterApiError:
+            return False
+        return True
+
+    results = await asyncio.gather(*(take(group[k % 3]) for k in range(12)))
+    assert sum(results) == 7
+    assert SharedBudgets(state).get(EP).remaining == 0
+    # a header with more left in the same window does not give requests back
+    await group[1].record(EP, 15, 5, int(NOW) + 600)
+    assert group[1].snapshot()[EP] == {"limit": 15, "remaining": 0, "reset": int(NOW) + 600}
+
+
+async def test_a_429_empties_the_budget_for_every_instance(state: State) -> None:
+    one, two = limiter(state), limiter(state)
+    await one.record(EP, 15, 10, int(NOW) + 3)
+    await one.exhausted(EP, int(NOW) + 3)
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        two.clock = lambda: NOW + 10  # the reset has passed
+
+    two.sleep = sleep
+    await two.acquire(EP)
+    assert slept == [4.0]  # waited for the reset (plus the margin) before taking one
