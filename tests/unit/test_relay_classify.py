@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from nostrweet.errors import InputError
 from nostrweet.nostr.answers import read_ok
-from nostrweet.nostr.relays import QueryFilter, RelayAnswer, classify_ok
+from nostrweet.nostr.relays import QueryFilter, RelayAnswer, check_relay_url, classify_ok
 
 
 @pytest.mark.parametrize(
@@ -95,3 +95,29 @@ def test_only_a_json_true_accepts_and_a_malformed_flag_is_retried(
     ok = read_ok(["OK", A, flag, message])
     assert ok is not None
     assert classify_ok(*ok.answer()) == outcome
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ws://127.0.0.1:7777", "wss://relay.damus.io", "wss://relay.example.com/path", "WSS://Relay.Example"],
+)
+def test_relay_urls_accepted(url: str) -> None:
+    assert check_relay_url(url) == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "relay.damus.io",
+        "https://relay.damus.io",
+        "ws://",
+        "wss:///path",
+        "ws://host:99999",
+        "ws://a b",
+        "ws://x\n",
+    ],
+)
+def test_bad_relay_urls_are_input_errors(url: str) -> None:
+    with pytest.raises(InputError, match="invalid relay URL"):
+        check_relay_url(url)
