@@ -135,3 +135,30 @@ async def test_auth_answers_the_challenge_once_per_identity(relay: TinyRelay) ->
         assert dict(auth.tags) == {"relay": relay.url, "challenge": "challenge-1"}
     assert conn.authenticated == {alice.pubkey_hex, bob.pubkey_hex}
     await conn.close()
+
+
+async def test_auth_without_a_challenge_or_refused_is_not_remembered() -> None:
+    """A relay that sends no challenge: nothing to answer (None); one that refuses: its OK, and the
+    identity is not counted as authenticated."""
+    refused: list[str] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        async for raw in ws:
+            msg = json.loads(raw)
+            if msg[0] == "AUTH":
+                refused.append(msg[1]["id"])
+                await ws.send(json.dumps(["OK", msg[1]["id"], False, "restricted: not you"]))
+            elif msg[0] == "HELLO":
+                await ws.send(json.dumps(["AUTH", "late-challenge"]))
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        conn = await RelayConnection.open(url, open_timeout=2)
+        key = random_key()
+        assert await conn.authenticate(key, 0.2) is None  # no challenge came
+        assert refused == []
+        await conn._ws.send(json.dumps(["HELLO"]))
+        ok = await conn.authenticate(key, 5)
+        assert ok is not None and not ok.accepted and ok.message == "restricted: not you"
+        assert refused and conn.authenticated == set()
+        await conn.close()
