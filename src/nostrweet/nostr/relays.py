@@ -151,7 +151,7 @@ class RelayPool:
             )
         except Exception as exc:
             relay.up = False
-            relay.last_error = f"cannot connect: {exc}" if str(exc) else exc.__class__.__name__
+            relay.last_error = f"cannot connect: {str(exc) or exc.__class__.__name__}"
         else:
             if self._closed:
                 await conn.close()
@@ -160,6 +160,9 @@ class RelayPool:
             self._conns[relay.url] = conn
             relay.connected()
             log.debug("relay connected: %s", relay.url)
+            if conn.closed:  # lost before it was handed over: its reader could not tell us
+                self._mark_down(relay, conn.close_reason)
+                return
         finally:
             relay.connecting = False
         if not relay.up:
