@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
@@ -367,3 +368,37 @@ async def test_pipelined_auth_required_falls_back_to_identity_client(sdk_relay_a
         assert [r[url].outcome for r in results] == ["accepted"] * 5, results
         got = await pool.query(QueryFilter(authors=[alice.pubkey_hex, bob.pubkey_hex]))
         assert {e.id for e in got} == {e.id for e in events}
+
+
+async def test_nip11_limits_answer_what_the_relay_would_refuse_without_sending_it() -> None:
+    """A relay whose NIP-11 document states limits: events over them are rejected with the limit as
+    the reason and never sent; the others go as usual."""
+    received: list[str] = []
+    document = {"limitation": {"max_event_tags": 1, "created_at_lower_limit": 3600}}
+
+    def nip11(connection: Any, request: Any) -> Any:
+        if request.headers.get("Accept") == "application/nostr+json":
+            return connection.respond(200, json.dumps(document))
+        return None
+
+    async def handler(ws: ServerConnection) -> None:
+        async for raw in ws:
+            msg = json.loads(raw)
+            if msg[0] == "EVENT":
+                received.append(msg[1]["id"])
+                await ws.send(json.dumps(["OK", msg[1]["id"], True, ""]))
+
+    key = random_key()
+    fine = make_event(key, "fine", tags=[["t", "a"]])
+    tags = make_event(key, "tags", tags=[["t", "a"], ["t", "b"]])
+    old = make_event(key, "old", created_at=1_500_000_000)
+    async with serve(handler, "127.0.0.1", 0, process_request=nip11) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        async with RelayPool([url], ok_timeout=5) as pool:
+            results = await pool.publish_many([(e, None) for e in (fine, tags, old)])
+            status = pool.status()[url]
+    answers = [r[url] for r in results]
+    assert [a.outcome for a in answers] == ["accepted", "rejected", "rejected"]
+    assert "max_event_tags" in answers[1].message and "created_at_lower_limit" in answers[2].message
+    assert received == [fine.id]
+    assert status.connected and status.rejected == 2

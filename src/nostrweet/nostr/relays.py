@@ -17,24 +17,30 @@ What the pool guarantees:
 - NIP-42 AUTH answered with the identity that publishes: when a relay answers ``auth-required:`` for
   an event whose key is known, that identity authenticates on the connection and the event is sent
   again; from then on the relay's identities authenticate before they send;
-- queries: REQ until EOSE on each relay asked, events checked and deduplicated (the duplicate check).
+- queries: REQ until EOSE on each relay asked, events checked and deduplicated (the duplicate check);
+- a relay's NIP-11 document is read with each connection (:mod:`~nostrweet.nostr.nip11`): an event
+  its ``limitation`` is known to refuse is answered ``invalid:`` with the limit, and not sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.nostr.answers import Outcome, QueryFilter, RelayAnswer, RelayStatus, classify_ok
 from nostrweet.nostr.connection import RelayConnection
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import MirrorKey
+from nostrweet.nostr.nip11 import ACCEPT, MAX_DOCUMENT_BYTES, RelayLimits, document_url, read_limits, refusal
 from nostrweet.nostr.pipeline import Result, send_pipelined
 from nostrweet.nostr.protocol import MAX_FRAME_BYTES, MAX_TRACKED
 from nostrweet.nostr.relay_state import RelayState, needs_auth
@@ -87,6 +93,7 @@ class RelayPool:
         max_frame_bytes: int = MAX_FRAME_BYTES,
         pipeline_window: int = 256,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.ok_timeout = ok_timeout
@@ -98,10 +105,12 @@ class RelayPool:
         self.max_frame_bytes = max_frame_bytes
         self.pipeline_window = max(1, min(pipeline_window, max_tracked // 2))
         self.clock = clock
+        self.wall_clock = wall_clock
         self.sleep = sleep
         self._relays: dict[str, RelayState] = {}
         self._order: list[str] = []
         self._conns: dict[str, RelayConnection] = {}
+        self._limits: dict[str, RelayLimits] = {}
         for url in urls:
             self._register(url)
         self._started = False
@@ -139,15 +148,18 @@ class RelayPool:
             return
         relay.connecting = True
         try:
-            conn = await asyncio.wait_for(
-                RelayConnection.open(
-                    relay.url,
-                    open_timeout=self.connect_timeout,
-                    max_frame_bytes=self.max_frame_bytes,
-                    max_tracked=self.max_tracked,
-                    clock=self.clock,
+            conn, limits = await asyncio.gather(
+                asyncio.wait_for(
+                    RelayConnection.open(
+                        relay.url,
+                        open_timeout=self.connect_timeout,
+                        max_frame_bytes=self.max_frame_bytes,
+                        max_tracked=self.max_tracked,
+                        clock=self.clock,
+                    ),
+                    self.connect_timeout,
                 ),
-                self.connect_timeout,
+                self._read_limits(relay.url),
             )
         except Exception as exc:
             relay.up = False
@@ -158,6 +170,7 @@ class RelayPool:
                 return
             conn.on_lost = lambda reason: self._mark_down(relay, reason)
             self._conns[relay.url] = conn
+            self._limits[relay.url] = limits
             relay.connected()
             log.debug("relay connected: %s", relay.url)
             if conn.closed:  # lost before it was handed over: its reader could not tell us
@@ -170,6 +183,24 @@ class RelayPool:
             log.info(
                 "relay %s is down (%s); retrying in %.1f s", relay.url, relay.last_error, relay.retry_delay
             )
+
+    async def _read_limits(self, url: str) -> RelayLimits:
+        """The relay's NIP-11 ``limitation``; no limits when it serves no readable document."""
+        try:
+            async with (
+                httpx.AsyncClient(timeout=self.connect_timeout) as client,
+                client.stream("GET", document_url(url), headers={"Accept": ACCEPT}) as response,
+            ):
+                if response.status_code != 200:
+                    return RelayLimits()
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_DOCUMENT_BYTES:
+                        return RelayLimits()
+            return read_limits(json.loads(body))
+        except (httpx.HTTPError, ValueError, OSError):
+            return RelayLimits()
 
     def _mark_down(self, relay: RelayState, reason: str) -> None:
         if relay.mark_down(reason, self.clock(), self.max_retry_interval):
@@ -280,6 +311,18 @@ class RelayPool:
         conn = self._live(url)
         if conn is None:
             return [RelayAnswer(url, "pending", relay.last_error or "relay not connected") for _ in events]
+        limits = self._limits.get(url, RelayLimits())
+        now = int(self.wall_clock())
+        refused = {}
+        if limits != RelayLimits():
+            refused = {k: why for k, e in enumerate(events) if (why := refusal(e, limits, now)) is not None}
+        if refused:
+            sendable = [e for k, e in enumerate(events) if k not in refused]
+            sent = iter(await self._send(url, sendable, keys)) if sendable else iter(())
+            return [
+                RelayAnswer(url, "rejected", refused[k]) if k in refused else next(sent)
+                for k in range(len(events))
+            ]
         if relay.auth_required:
             await self._authenticate(conn, {e.pubkey for e in events}, keys)
         answers = self._answers(url, await self._pipeline(relay, conn, events))
