@@ -15,12 +15,15 @@ hands the typed messages on:
 - when the socket is lost, every send still waiting learns it at once (its future gets None).
 
 A frame larger than ``max_frame_bytes`` closes the connection (1009) before its payload is read.
+
+:func:`fetch_limits` reads the relay's NIP-11 document over HTTP, once per connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import socket
@@ -28,12 +31,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from nostrweet.nostr.auth import auth_event
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import MirrorKey
+from nostrweet.nostr.nip11 import ACCEPT, MAX_DOCUMENT_BYTES, RelayLimits, document_url, read_limits
 from nostrweet.nostr.protocol import (
     MAX_FRAME_BYTES,
     MAX_TRACKED,
@@ -65,6 +70,25 @@ async def _open_socket(url: str, open_timeout: float, max_frame_bytes: int) -> C
         max_size=max_frame_bytes,
         compression=None,
     )
+
+
+async def fetch_limits(url: str, timeout: float) -> RelayLimits:  # noqa: ASYNC109
+    """The relay's NIP-11 ``limitation``; no limits when it serves no readable document in time."""
+    try:
+        async with (
+            httpx.AsyncClient(timeout=timeout) as client,
+            client.stream("GET", document_url(url), headers={"Accept": ACCEPT}) as response,
+        ):
+            if response.status_code != 200:
+                return RelayLimits()
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_DOCUMENT_BYTES:
+                    return RelayLimits()
+        return read_limits(json.loads(body))
+    except (httpx.HTTPError, ValueError, OSError):
+        return RelayLimits()
 
 
 class RelayConnection:

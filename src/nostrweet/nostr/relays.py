@@ -26,21 +26,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.nostr.answers import Outcome, QueryFilter, RelayAnswer, RelayStatus, classify_ok
-from nostrweet.nostr.connection import RelayConnection
+from nostrweet.nostr.connection import RelayConnection, fetch_limits
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import MirrorKey
-from nostrweet.nostr.nip11 import ACCEPT, MAX_DOCUMENT_BYTES, RelayLimits, document_url, read_limits, refusal
+from nostrweet.nostr.nip11 import RelayLimits, refusal
 from nostrweet.nostr.pipeline import Result, send_pipelined
 from nostrweet.nostr.protocol import MAX_FRAME_BYTES, MAX_TRACKED
 from nostrweet.nostr.relay_state import RelayState, needs_auth
@@ -159,7 +156,7 @@ class RelayPool:
                     ),
                     self.connect_timeout,
                 ),
-                self._read_limits(relay.url),
+                fetch_limits(relay.url, self.connect_timeout),
             )
         except Exception as exc:
             relay.up = False
@@ -183,24 +180,6 @@ class RelayPool:
             log.info(
                 "relay %s is down (%s); retrying in %.1f s", relay.url, relay.last_error, relay.retry_delay
             )
-
-    async def _read_limits(self, url: str) -> RelayLimits:
-        """The relay's NIP-11 ``limitation``; no limits when it serves no readable document."""
-        try:
-            async with (
-                httpx.AsyncClient(timeout=self.connect_timeout) as client,
-                client.stream("GET", document_url(url), headers={"Accept": ACCEPT}) as response,
-            ):
-                if response.status_code != 200:
-                    return RelayLimits()
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_DOCUMENT_BYTES:
-                        return RelayLimits()
-            return read_limits(json.loads(body))
-        except (httpx.HTTPError, ValueError, OSError):
-            return RelayLimits()
 
     def _mark_down(self, relay: RelayState, reason: str) -> None:
         if relay.mark_down(reason, self.clock(), self.max_retry_interval):
