@@ -152,8 +152,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "cycles": cycles,
         "modules": third_party_modules(),
     }
-    # The figures go out before the teardown: closing nostr-sdk's clients at exit has crashed
-    # (SIGSEGV) now and then, which must not cost the measurement.
     print(json.dumps(result), flush=True)
     try:
         await asyncio.wait_for(pipeline.aclose(), timeout=5)
@@ -186,9 +184,6 @@ def main() -> None:
         Path(profile_to).write_text(profiler.output_text(unicode=False, color=False))
     else:
         asyncio.run(run(args))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)  # skip the interpreter's teardown of nostr-sdk objects (see above)
 
 
 if __name__ == "__main__":

@@ -144,8 +144,6 @@ LIBRARY_LOGGERS = (
     "hpack",
     "httpcore",
     "httpx",
-    "nostr_sdk",
-    "nostr-sdk",
     "urllib3",
     "websockets",
 )

@@ -37,17 +37,7 @@ class _LoopThread:
         self._thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 20.0) -> T:
-        # uniffi may hold a process-global event loop (set by RelayPool for NIP-42 AUTH callbacks);
-        # async SDK calls made here must use this thread's loop, so swap it for the call.
-        module = nostr_sdk.nostr_sdk
-        previous = getattr(module, "_UNIFFI_GLOBAL_EVENT_LOOP", None)
-        if previous is None:
-            return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-        nostr_sdk.uniffi_set_event_loop(self.loop)
-        try:
-            return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-        finally:
-            nostr_sdk.uniffi_set_event_loop(previous)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)

@@ -41,7 +41,7 @@ MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon aban
 BOUNDS = MemoryBounds(
     records=8, refs=4, signers=4, listed=2, media_names=4, outcomes=16, tracked=8, skip_checks=8
 )
-POOL_CAPS = {"max_ok_messages": 4, "max_tracked": 4}
+POOL_CAPS = {"max_tracked": 4}
 KEY_CAP = 8
 USERS = {PHILLY_USER_ID: PHILLY_USERNAME.lower(), BIG_TIMELINE_USER_ID: BIG_TIMELINE_USERNAME.lower()}
 FIRST = 5  # tweets visible at the first poll
@@ -82,14 +82,12 @@ def _sizes(pipeline: DaemonPipeline) -> dict[str, int]:
     at_least("skip_checks", len(pipeline._skip_checked))
     at_least("keys", len(pipeline.keys.deriver._keys))
     pool = pipeline.pool
-    at_least("ok_messages", len(pool._ok_messages))
-    at_least("auth_clients", len(pool._auth_clients))
-    at_least("transports", len(pool._transports))
-    for transport in pool._transports.values():
-        for adapter in transport.adapters.values():
-            at_least("answers", len(adapter.answers))
-            at_least("waiting", max(len(adapter._waiting), len(adapter._sent)))
-            at_least("subs", len(adapter._subs))
+    at_least("connections", len(pool._conns))
+    for conn in pool._conns.values():
+        at_least("futures", len(conn._futures))
+        at_least("waiting", len(conn.protocol._waiting))
+        at_least("subs", len(conn.protocol.open_subscriptions))
+        at_least("fetches", len(conn._subscriptions))
     return dict(sizes)
 
 
@@ -105,12 +103,11 @@ LIMITS = {
     "tracked": BOUNDS.tracked,
     "skip_checks": BOUNDS.skip_checks,
     "keys": KEY_CAP,
-    "ok_messages": POOL_CAPS["max_ok_messages"],
-    "auth_clients": 0,
-    "transports": 1,  # the pool's one client (no AUTH relay here)
-    "answers": POOL_CAPS["max_tracked"],
+    "connections": 1,  # one per relay
+    "futures": 0,  # every send has its answer or was given up
     "waiting": POOL_CAPS["max_tracked"],
     "subs": POOL_CAPS["max_tracked"],
+    "fetches": 0,
 }
 
 
@@ -176,7 +173,7 @@ async def test_many_polls_keep_memory_flat_and_publish_every_tweet_once(
         await pipeline.aclose()
     assert rounds >= 20
     # the caps were reached, so eviction was exercised (not just small numbers)
-    for name in ("refs", "records", "signers", "keys", "skip_checks", "answers"):
+    for name in ("refs", "records", "signers", "keys", "skip_checks"):
         assert peak[name] == LIMITS[name], f"{name} never reached its cap: {peak[name]}"
     assert reads_before > 0
 

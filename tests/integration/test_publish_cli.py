@@ -179,3 +179,21 @@ def test_update_relay_list_and_profile(sdk_relay: str, fake_x: FakeXApi, tmp_pat
     relay_list = next(e for e in events if e.kind == 10002)
     assert relay_list.tags == (("r", sdk_relay),)
     assert '"bot":true' in next(e for e in events if e.kind == 0).content.replace(" ", "")
+
+
+def test_auth_relay_gets_every_identitys_events_next_to_the_pypi_relay(
+    sdk_relay_auth: str, pypi_relay: str, fake_x: FakeXApi, tmp_path: Path
+) -> None:
+    """A relay that wants NIP-42 AUTH for writing: each mirror identity (authors of replies, quotes and
+    retweeted originals, the profiles) authenticates on the one connection and its events are accepted;
+    the other relay is not held up."""
+    cli = make_cli(tmp_path, fake_x.url, fake_x.bearer_token)
+    archive(cli, USERS[:2])
+    for user in USERS[:2]:
+        out = cli.run("post-user-to-nostr", user, "-r", sdk_relay_auth, "-r", pypi_relay).stdout
+        assert "0 reached no relay" in out and "still pending" not in out, out
+    recs = records(cli.data_dir)
+    assert len({r["event"]["pubkey"] for r in recs.values()}) > 1  # several identities
+    for relay in (sdk_relay_auth, pypi_relay):
+        assert {r["relays"][relay]["status"] for r in recs.values()} == {"accepted"}, relay
+    assert {e.id for e in query(cli, sdk_relay_auth)} == {r["event"]["id"] for r in recs.values()}

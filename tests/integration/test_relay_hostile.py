@@ -85,10 +85,9 @@ def statuses(data_dir: Path, relay: str) -> list[str]:
     return [r["relays"][relay]["status"] for r in records(data_dir).values() if relay in r["relays"]]
 
 
-@pytest.mark.parametrize("pipelined", [True, False])
 @pytest.mark.parametrize("mode", ["string-false", "string-true", "not-hex-id"])
 async def test_malformed_oks_are_never_accepted_and_are_retried(
-    mode: str, pipelined: bool, hostile: Hostile, sdk_relay: str, fake_x: FakeXApi, tmp_path: Path
+    mode: str, hostile: Hostile, sdk_relay: str, fake_x: FakeXApi, tmp_path: Path
 ) -> None:
     cli = make_cli(tmp_path, fake_x.url, fake_x.bearer_token)
     cli.run("user-tweets", USER, "--count", "5")
@@ -96,7 +95,7 @@ async def test_malformed_oks_are_never_accepted_and_are_retried(
     tweet_id = str(store.tweet_ids_of(USER.lower())[-1])
     hostile.mode = mode
     relays = [hostile.url, sdk_relay]
-    pool = RelayPool(relays, ok_timeout=2, connect_timeout=2, pipelined=pipelined)
+    pool = RelayPool(relays, ok_timeout=2, connect_timeout=2)
     await pool.start()
     try:
         publisher = Publisher(store, KeyDeriver(Secret(cli.mnemonic)), pool, relays=relays)
@@ -111,7 +110,7 @@ async def test_malformed_oks_are_never_accepted_and_are_retried(
     # later (a relay marked down is reconnected first; here: a new pool), the outbox sends it again
     hostile.mode = "honest"
     sent = hostile.events
-    async with RelayPool(relays, ok_timeout=2, connect_timeout=2, pipelined=pipelined) as pool:
+    async with RelayPool(relays, ok_timeout=2, connect_timeout=2) as pool:
         publisher = Publisher(store, KeyDeriver(Secret(cli.mnemonic)), pool, relays=relays)
         await Outbox(publisher).run_once(now=publisher.clock() + 10**7)
     assert hostile.events > sent

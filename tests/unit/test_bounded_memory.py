@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given
@@ -16,13 +15,11 @@ from nostrweet.bridge.events import EventRef
 from nostrweet.cache.layout import EventSubject, media_filename
 from nostrweet.cache.store import CacheStore
 from nostrweet.nostr import keys as keys_module
-from nostrweet.nostr.auth_clients import AuthClients
 from nostrweet.nostr.event import UnsignedEvent, sign_event
 from nostrweet.nostr.keys import KeyDeriver
+from nostrweet.nostr.protocol import ClientProtocol
 from nostrweet.nostr.record import apply_answer
-from nostrweet.nostr.relay_state import RelayState
 from nostrweet.nostr.relays import RelayPool
-from nostrweet.nostr.transport import _Adapter
 from nostrweet.publish.media import MediaUploader
 from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.outcome import LruDict, MemoryBounds, PublishOutcome
@@ -198,79 +195,18 @@ def test_derived_keys_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     assert deriver.for_user("1") == first  # derived again: the same key
 
 
-# -- relay pool, transport, AUTH clients ---------------------------------------------------------
+# -- relay connection ---------------------------------------------------------------------------
 
 
-class _Ws:
-    def __init__(self, incoming: list[str]) -> None:
-        self.incoming = incoming
-        self.sent: list[str] = []
-
-    async def send(self, text: str) -> None:
-        self.sent.append(text)
-
-    async def recv(self) -> str:
-        return self.incoming.pop(0)
-
-
-class _Msg:
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def is_text(self) -> bool:
-        return True
-
-
-def test_transport_tracking_is_capped() -> None:
+def test_connection_tracking_is_capped() -> None:
+    """What a long-lived connection remembers stays flat: EVENTs awaiting their OK, open REQs."""
+    proto = ClientProtocol(max_tracked=3)
     ids = [f"{n:064x}" for n in range(10)]
-    oks = [json.dumps(["OK", i, True, ""]) for i in ids]
-    ws = _Ws(oks)
-    adapter = _Adapter("ws://relay", ws, 1.0, max_tracked=3)  # type: ignore[arg-type]
-
-    async def go() -> None:
-        for n, i in enumerate(ids):
-            await adapter.send(_Msg(json.dumps(["EVENT", {"id": i}])))
-            await adapter.send(_Msg(json.dumps(["REQ", f"sub{n}", {}])))
-            assert len(adapter._waiting) <= 3 and len(adapter._sent) <= 3 and len(adapter._subs) <= 3
-        assert list(adapter._waiting) == ids[-3:]  # the oldest, never answered, were forgotten
-        for _ in ids:
-            await adapter.recv()
-            assert len(adapter.answers) <= 3
-        assert list(adapter.answers) == ids[-3:] and not adapter._waiting and not adapter._sent
-
-    asyncio.run(go())
-
-
-class _Client:
-    def __init__(self) -> None:
-        self.shut = False
-
-    async def try_connect(self, wait: Any) -> None:
-        return None
-
-    async def shutdown(self) -> None:
-        self.shut = True
-
-
-def test_auth_clients_evict_and_the_pool_forgets_their_transport(deriver: KeyDeriver) -> None:
-    evicted: list[Any] = []
-
-    async def add(client: Any, relay: RelayState) -> None:
-        return None
-
-    clients = AuthClients(lambda _auth: _Client(), add, evicted.append)
-    relay = RelayState(url=RELAY, sdk_url=None)
-
-    async def go() -> None:
-        for uid in range(4):
-            await clients.client_for(deriver.for_user(str(uid)), [relay], max_clients=2, connect_timeout=1)
-            assert len(clients) <= 2
-
-    asyncio.run(go())
-    assert len(evicted) == 2 and all(c.shut for c in evicted)
-
-    pool = RelayPool([RELAY], max_ok_messages=2)
-    client = pool._new_client()
-    assert len(pool._transports) == 1
-    pool._forget_client(client)
-    assert pool._transports == {}
+    for n, event_id in enumerate(ids):
+        proto._track(event_id, f"frame {n}")
+        proto.req(f"sub{n}", [{}])
+        assert len(proto._waiting) <= 3 and len(proto.open_subscriptions) <= 3
+    assert list(proto._waiting) == ids[-3:]  # the oldest, never answered, were forgotten
+    for event_id in ids:
+        proto.receive(json.dumps(["OK", event_id, True, ""]))
+    assert not proto._waiting

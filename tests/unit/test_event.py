@@ -16,16 +16,23 @@ from nostrweet.nostr.event import (
     InvalidEventError,
     SignedEvent,
     UnsignedEvent,
-    from_sdk_event,
     nevent_of,
     npub_of,
     pubkey_from_npub_or_hex,
     sign_event,
-    to_sdk_event,
     verify_event,
 )
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey
 from nostrweet.settings import Secret
+
+
+def to_sdk_event(event: SignedEvent) -> nostr_sdk.Event:
+    return nostr_sdk.Event.from_json(event.to_json())
+
+
+def from_sdk_event(sdk: nostr_sdk.Event) -> SignedEvent:
+    return SignedEvent.from_json(sdk.as_json())
+
 
 MNEMONIC = "leader monkey parrot ring guide accident before fence cannon height naive bean"
 KEY: MirrorKey = KeyDeriver(Secret(MNEMONIC)).for_user(0)
@@ -119,7 +126,7 @@ def test_ids_agree_with_nostr_sdk(content: str, tags: list[list[str]], kind: int
 def test_events_signed_by_nostr_sdk_verify_here() -> None:
     tags = [nostr_sdk.Tag.parse(["t", "nostr"]), nostr_sdk.Tag.parse(["r", "https://x.com/i/status/1"])]
     builder = nostr_sdk.EventBuilder(nostr_sdk.Kind(1), 'quote " and \\ and \n newline ✓').tags(tags)
-    sdk_event = builder.finalize(KEY.sdk_keys())
+    sdk_event = builder.finalize(nostr_sdk.Keys(nostr_sdk.SecretKey.parse(KEY.secret.reveal())))
     event = from_sdk_event(sdk_event)
     assert verify_event(event)
     assert json.loads(event.to_json())["id"] == sdk_event.id().to_hex()

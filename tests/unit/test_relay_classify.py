@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from nostrweet.errors import InputError
 from nostrweet.nostr.answers import read_ok
-from nostrweet.nostr.relays import QueryFilter, RelayAnswer, classify_ok
-from nostrweet.nostr.transport import repair_ok
+from nostrweet.nostr.relays import QueryFilter, RelayAnswer, check_relay_url, classify_ok
 
 
 @pytest.mark.parametrize(
@@ -77,62 +73,7 @@ def test_query_filter_json() -> None:
         QueryFilter(tags={"rr": ["x"]}).to_dict()
 
 
-# --- repairing OKs without event id (nostrweet.nostr.transport.repair_ok) ---------------------------
-
-A, B = "a" * 64, "b" * 64
-
-
-MALFORMED = "error: malformed OK from the relay"
-
-
-@pytest.mark.parametrize(
-    ("frame", "handed_on", "answered", "repaired", "left"),
-    [
-        # well-formed: handed on as they are
-        (["OK", A, True, ""], ["OK", A, True, ""], A, False, [B]),
-        (["OK", B, False, "blocked: no"], ["OK", B, False, "blocked: no"], B, False, [A]),
-        # no id at all (PyPI nostr-relay's "" and the other ways of sending none): the oldest waiting
-        (["OK", "", False, "invalid: 1 is too old"], ["OK", A, False, "invalid: 1 is too old"], A, True, [B]),
-        (["OK", None, False, "invalid: x"], ["OK", A, False, "invalid: x"], A, True, [B]),
-        (["OK"], ["OK", A, False, MALFORMED], A, True, [B]),
-        (
-            ["OK", "", True, ""],
-            ["OK", A, True, "error: the relay answered without an event id"],
-            A,
-            True,
-            [B],
-        ),
-        # an id that is there but is not 64 lower-case hex: matched to nothing, not handed on
-        (["OK", "nothex", False, "invalid: x"], None, None, False, [A, B]),
-        (["OK", "nothex", True, ""], None, None, False, [A, B]),
-        (["OK", A.upper(), True, ""], None, None, False, [A, B]),
-        (["OK", A[:63], True, ""], None, None, False, [A, B]),
-        (["OK", 7, True, ""], None, None, False, [A, B]),
-        # a flag that is not a JSON boolean: not accepted, a transient error (retried), not a rejection
-        (["OK", A, "false", "invalid: x"], ["OK", A, False, f"{MALFORMED}: invalid: x"], A, False, [B]),
-        (["OK", A, "true", ""], ["OK", A, False, MALFORMED], A, False, [B]),
-        (["OK", A, 1, ""], ["OK", A, False, MALFORMED], A, False, [B]),
-        (["OK", A, None, ""], ["OK", A, False, MALFORMED], A, False, [B]),
-        (["OK", A], ["OK", A, False, MALFORMED], A, False, [B]),
-        (["OK", "", "false", "invalid: x"], ["OK", A, False, f"{MALFORMED}: invalid: x"], A, True, [B]),
-        # not OKs
-        (["EOSE", "sub"], ["EOSE", "sub"], None, False, [A, B]),
-    ],
-)
-def test_repair_ok_table(
-    frame: list[object], handed_on: list[object] | None, answered: str | None, repaired: bool, left: list[str]
-) -> None:
-    waiting: OrderedDict[str, None] = OrderedDict.fromkeys([A, B])
-    out, got, fixed = repair_ok(json.dumps(frame), waiting)
-    assert (got, fixed) == (answered, repaired)
-    assert list(waiting) == left
-    assert (json.loads(out) if out is not None else None) == handed_on
-
-
-def test_repair_ok_unparsable_text_passes_through() -> None:
-    waiting: OrderedDict[str, None] = OrderedDict.fromkeys([A, B])
-    assert repair_ok('["OK", broken', waiting) == ('["OK", broken', None, False)
-    assert list(waiting) == [A, B]
+A = "a" * 64
 
 
 @pytest.mark.parametrize(
@@ -156,19 +97,27 @@ def test_only_a_json_true_accepts_and_a_malformed_flag_is_retried(
     assert classify_ok(*ok.answer()) == outcome
 
 
-def test_repair_ok_with_nothing_waiting_drops_an_id_less_ok() -> None:
-    frame = json.dumps(["OK", "", False, "invalid: x"])
-    assert repair_ok(frame, OrderedDict()) == (None, None, False)
+@pytest.mark.parametrize(
+    "url",
+    ["ws://127.0.0.1:7777", "wss://relay.damus.io", "wss://relay.example.com/path", "WSS://Relay.Example"],
+)
+def test_relay_urls_accepted(url: str) -> None:
+    assert check_relay_url(url) == url
 
 
-@given(st.lists(st.sampled_from(["ok", "empty"]), min_size=1, max_size=20))
-def test_repair_ok_answers_in_send_order(kinds: list[str]) -> None:
-    ids = [f"{i:064x}" for i in range(len(kinds))]
-    waiting: OrderedDict[str, None] = OrderedDict.fromkeys(ids)
-    for event_id, kind in zip(ids, kinds, strict=True):
-        frame = json.dumps(
-            ["OK", event_id if kind == "ok" else "", kind == "ok", "" if kind == "ok" else "invalid: x"]
-        )
-        _, got, fixed = repair_ok(frame, waiting)
-        assert got == event_id and fixed == (kind == "empty")
-    assert not waiting
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "relay.damus.io",
+        "https://relay.damus.io",
+        "ws://",
+        "wss:///path",
+        "ws://host:99999",
+        "ws://a b",
+        "ws://x\n",
+    ],
+)
+def test_bad_relay_urls_are_input_errors(url: str) -> None:
+    with pytest.raises(InputError, match="invalid relay URL"):
+        check_relay_url(url)

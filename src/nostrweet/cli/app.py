@@ -8,9 +8,7 @@ traceback shows only at ``-vv``.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import os
 import sys
 import time
@@ -152,20 +150,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run() -> None:
-    """Process entry point: :func:`main`, then leave without interpreter teardown.
-
-    Every file nostrweet writes is complete (atomic, fsynced) before a command returns, so nothing is
-    lost by skipping teardown; what is skipped is the finalization of nostr-sdk's native threads, which
-    has been seen to crash a process that had already done its work, turning a success into SIGSEGV.
-    """
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(OSError, ValueError):
-                stream.flush()
-        logging.shutdown()
-    os._exit(code)
+    """Process entry point (the ``nostrweet`` script): :func:`main`, with the usual interpreter exit."""
+    main()

@@ -4,7 +4,7 @@ The id is computed here, by our own serialization (``[0,pubkey,created_at,kind,t
 compact UTF-8 JSON with only the escapes NIP-01 asks for), so it never depends on a library's choices.
 Signatures are BIP-340 Schnorr through coincurve with all-zero auxiliary randomness: the same key and
 event always give the same signature, so a signed event record can be rebuilt byte for byte.
-nostr-sdk is used only to cross to and from its ``Event`` type and for bech32 (NIP-19).
+NIP-19 texts come from :mod:`~nostrweet.nostr.nip19`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import coincurve
-import nostr_sdk
 
 from nostrweet.errors import InputError, OperationalError
+from nostrweet.nostr import nip19
 from nostrweet.nostr.keys import npub_of_hex
 
 if TYPE_CHECKING:
@@ -196,16 +196,6 @@ def verify_event(event: SignedEvent) -> bool:
         return False
 
 
-def to_sdk_event(event: SignedEvent) -> nostr_sdk.Event:
-    """The event as a nostr-sdk ``Event`` (for sending through the SDK's relay pool)."""
-    return nostr_sdk.Event.from_json(event.to_json())
-
-
-def from_sdk_event(e: nostr_sdk.Event) -> SignedEvent:
-    """A nostr-sdk ``Event`` as our :class:`SignedEvent` (its id is checked)."""
-    return SignedEvent.from_json(e.as_json())
-
-
 # --- NIP-19 --------------------------------------------------------------------------------------
 
 
@@ -216,18 +206,7 @@ def npub_of(pubkey_hex: str) -> str:
 
 def nevent_of(event_id: str, relays: Sequence[str], author_hex: str | None, kind: int | None = None) -> str:
     """``nevent1…`` of an event id with relay hints (invalid relay URLs are left out), author and kind."""
-    relay_urls = []
-    for relay in relays:
-        try:
-            relay_urls.append(nostr_sdk.RelayUrl.parse(relay))
-        except Exception:
-            continue
-    author = nostr_sdk.PublicKey.parse(author_hex) if author_hex else None
-    sdk_kind = nostr_sdk.Kind(kind) if kind is not None else None
-    nevent = nostr_sdk.Nip19Event(
-        nostr_sdk.EventId.parse(event_id), author=author, kind=sdk_kind, relays=relay_urls
-    )
-    return str(nevent.to_bech32())
+    return nip19.nevent_encode(event_id, relays, author_hex, kind)
 
 
 def pubkey_from_npub_or_hex(text: str) -> str:
@@ -240,6 +219,8 @@ def pubkey_from_npub_or_hex(text: str) -> str:
     elif not value.startswith("npub1"):
         raise InputError("not a public key: expected npub1… or 64 hex digits")
     try:
-        return str(nostr_sdk.PublicKey.parse(value).to_hex())
-    except Exception:
+        pubkey = value if len(value) == 64 else nip19.npub_decode(value)
+        coincurve.PublicKeyXOnly(bytes.fromhex(pubkey))  # a point on the curve
+    except ValueError:  # Bech32Error is one
         raise InputError("not a valid public key: the npub or hex does not decode") from None
+    return pubkey

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Literal
 
 import coincurve
-import nostr_sdk
 from mnemonic import Mnemonic
 
 from nostrweet.errors import InputError
-from nostrweet.settings import Secret
+from nostrweet.nostr import nip19
+from nostrweet.secret import Secret
 
 KeyScheme = Literal["nip06", "legacy"]
 
@@ -55,11 +55,7 @@ class MirrorKey:
 
     def nsec(self) -> str:
         """The NIP-19 ``nsec1…`` form of the secret key. Never log it."""
-        return str(nostr_sdk.SecretKey.parse(self.secret.reveal()).to_bech32())
-
-    def sdk_keys(self) -> nostr_sdk.Keys:
-        """The key pair as a nostr-sdk ``Keys`` (for signing through the SDK, e.g. NIP-42 AUTH)."""
-        return nostr_sdk.Keys(nostr_sdk.SecretKey.parse(self.secret.reveal()))
+        return nip19.nsec_encode(self.secret_bytes())
 
     def secret_bytes(self) -> bytes:
         """The 32-byte secret key. Never log it."""
@@ -99,7 +95,7 @@ def pubkey_of_secret(secret: bytes) -> str:
 @lru_cache(maxsize=KEY_CACHE_SIZE)
 def npub_of_hex(pubkey_hex: str) -> str:
     """NIP-19 ``npub1…`` of a hex public key (LRU-cached: the same identities recur in many events)."""
-    return str(nostr_sdk.PublicKey.parse(pubkey_hex).to_bech32())
+    return nip19.npub_encode(pubkey_hex)
 
 
 def _make_key(user_id: str, path: str, secret: bytes) -> MirrorKey:
@@ -253,8 +249,8 @@ def parse_secret_key(text: str) -> bytes:
         secret = bytes.fromhex(text)
     elif text.startswith("nsec1"):
         try:
-            secret = bytes.fromhex(nostr_sdk.SecretKey.parse(text).to_hex())
-        except Exception:
+            secret = nip19.nsec_decode(text)
+        except nip19.Bech32Error:
             raise InputError("not a valid nsec") from None
     else:
         raise InputError("not a secret key: expected an nsec1… or 64 hex digits")

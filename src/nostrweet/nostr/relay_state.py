@@ -7,16 +7,10 @@ to a relay.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from nostrweet.nostr.answers import PREFIX_RE, RelayAnswer, RelayStatus
+from nostrweet.nostr.answers import RelayAnswer, RelayStatus
 
 FIRST_RETRY_DELAY = 0.5
-
-
-def is_relay_message(message: str) -> bool:
-    """True if a failure text looks like a relay's NIP-01 OK message rather than an SDK error."""
-    return bool(PREFIX_RE.match(message.strip().lower()))
 
 
 def needs_auth(answer: RelayAnswer) -> bool:
@@ -29,7 +23,6 @@ class RelayState:
     """Health, reconnect schedule and answer counters of one relay of the pool."""
 
     url: str
-    sdk_url: Any
     up: bool = False
     accepted: int = 0
     rejected: int = 0

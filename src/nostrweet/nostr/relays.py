@@ -1,46 +1,46 @@
-"""Relay pool: our small wrapper over nostr-sdk's ``Client`` (SPEC §4, "Relay answers").
+"""Relay pool: one connection per relay, one send path, one retry policy (SPEC §4, "Relay answers").
 
-The only module in ``src/`` that talks to relays through nostr-sdk. What it adds to the SDK:
+Built on our own stack: the NIP-01 core (:mod:`~nostrweet.nostr.protocol`, pure), one asyncio
+connection per relay (:mod:`~nostrweet.nostr.connection`) and NIP-42 AUTH (:mod:`~nostrweet.nostr.auth`).
+What the pool guarantees:
 
 - one :class:`RelayAnswer` per relay and event, classified from the NIP-01 ``OK`` message
-  (:func:`classify_ok`, pure);
-- a dead relay costs one timeout, not one per event: after a connect failure or an OK timeout it is
-  marked down and answered ``pending`` at once, until the background monitor reconnects it;
-- NIP-42 AUTH answered with the identity that publishes: we publish through one shared client without
-  an authenticator; when a relay answers ``auth-required:`` we remember that, and send that identity's
-  events to that relay through its own client (:mod:`~nostrweet.nostr.auth_clients` says why);
-- ``rate-limited:`` answers are retried a few times with exponential backoff inside :meth:`publish`;
-- many events in flight at once (:meth:`publish_many`), bounded by a semaphore; with ``pipelined``
-  the batch goes to each relay as EVENT frames written back to back on its connection, OKs matched by
-  id (:mod:`~nostrweet.nostr.pipeline`), not one nostr-sdk ``send_event`` per event. Relays known to
-  want AUTH, and events a relay answers ``auth-required:``, take the per-event path above.
-
-Its parts live next to it: each relay's health and counters (:mod:`~nostrweet.nostr.relay_state`,
-pure), what a send without an OK means (:mod:`~nostrweet.nostr.missing_ok`), and the per-identity
-AUTH clients (:mod:`~nostrweet.nostr.auth_clients`).
+  (:func:`classify_ok`, pure); ``duplicate:`` counts as accepted;
+- one send path: every event, alone or in a batch, goes to each relay as EVENT frames written back to
+  back on its connection with up to ``pipeline_window`` awaiting their OK, OKs matched by id
+  (:mod:`~nostrweet.nostr.pipeline`);
+- one retry policy: ``rate-limited:`` answers are sent again up to ``rate_limit_retries`` times,
+  ``rate_limit_backoff`` × 2^attempt s apart; every other rejection is final and recorded once;
+- a dead relay costs one timeout, not one per event: a relay whose connection is lost, or that stays
+  silent for ``ok_timeout`` while events wait, is marked down and answered ``pending`` at once until
+  the background monitor has reconnected it (backoff up to ``max_retry_interval``);
+- NIP-42 AUTH answered with the identity that publishes: when a relay answers ``auth-required:`` for
+  an event whose key is known, that identity authenticates on the connection and the event is sent
+  again; from then on the relay's identities authenticate before they send;
+- queries: REQ until EOSE on each relay asked, events checked and deduplicated (the duplicate check);
+- a relay's NIP-11 document is read with each connection (:mod:`~nostrweet.nostr.nip11`): an event
+  its ``limitation`` is known to refuse is answered ``invalid:`` with the limit, and not sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import timedelta
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any
-
-import nostr_sdk
+from urllib.parse import urlsplit
 
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.nostr.answers import Outcome, QueryFilter, RelayAnswer, RelayStatus, classify_ok
-from nostrweet.nostr.auth_clients import AuthClients
-from nostrweet.nostr.event import SignedEvent, from_sdk_event, to_sdk_event
+from nostrweet.nostr.connection import RelayConnection, fetch_limits
+from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import MirrorKey
-from nostrweet.nostr.missing_ok import await_late_ok, still_connected
-from nostrweet.nostr.pipeline import publish_to_relay
-from nostrweet.nostr.relay_state import RelayState, is_relay_message, needs_auth
-from nostrweet.nostr.transport import MAX_FRAME_BYTES, MAX_TRACKED, RepairingTransport
+from nostrweet.nostr.nip11 import RelayLimits, refusal
+from nostrweet.nostr.pipeline import Result, send_pipelined
+from nostrweet.nostr.protocol import MAX_FRAME_BYTES, MAX_TRACKED
+from nostrweet.nostr.relay_state import RelayState, needs_auth
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,24 @@ __all__ = [
     "classify_ok",
 ]
 
+MONITOR_INTERVAL = 0.2
+"""How often the monitor looks for down relays whose reconnect time has come (s)."""
+
 
 class RelayUnavailableError(OperationalError):
     """None of the relays asked could be reached."""
 
 
-def _seconds(value: float) -> timedelta:
-    return timedelta(seconds=value)
+def check_relay_url(url: str) -> str:
+    """A relay URL as given, if it is ws:// or wss:// with a host; InputError otherwise."""
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme.lower() in ("ws", "wss") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port out of range, brackets that do not close
+        ok = False
+    if not ok or not url.isprintable() or any(c.isspace() for c in url):
+        raise InputError(f"invalid relay URL {url!r}: use ws:// or wss://")
+    return url
 
 
 class RelayPool:
@@ -75,49 +86,41 @@ class RelayPool:
         max_retry_interval: float = 30.0,
         rate_limit_retries: int = 2,
         rate_limit_backoff: float = 1.0,
-        max_auth_clients: int = 16,
-        max_ok_messages: int = 1024,
         max_tracked: int = MAX_TRACKED,
-        pipelined: bool = True,
+        max_frame_bytes: int = MAX_FRAME_BYTES,
         pipeline_window: int = 256,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.ok_timeout = ok_timeout
         self.connect_timeout = connect_timeout
         self.max_retry_interval = max_retry_interval
         self.rate_limit_retries = rate_limit_retries
         self.rate_limit_backoff = rate_limit_backoff
-        self.max_auth_clients = max_auth_clients
-        self.max_tracked = max_tracked  # per connection (transport.MAX_TRACKED)
-        self.pipelined = pipelined
-        # Events awaiting their OK per relay in a pipelined batch; the transport tracks at most
-        # max_tracked per connection, and nostr-sdk's own sends share them.
+        self.max_tracked = max_tracked
+        self.max_frame_bytes = max_frame_bytes
         self.pipeline_window = max(1, min(pipeline_window, max_tracked // 2))
+        self.clock = clock
+        self.wall_clock = wall_clock
+        self.sleep = sleep
         self._relays: dict[str, RelayState] = {}
         self._order: list[str] = []
+        self._conns: dict[str, RelayConnection] = {}
+        self._limits: dict[str, RelayLimits] = {}
         for url in urls:
             self._register(url)
-        self._client: Any = None
-        self._auth_clients = AuthClients(self._new_client, self._add, self._forget_client)
-        self._tasks: list[asyncio.Task[None]] = []
-        self._background: set[asyncio.Task[None]] = set()
-        # OK messages by (relay, event id): taken by the send that waits for them; the rest (OKs that
-        # came after their send gave up) are dropped oldest first beyond max_ok_messages.
-        self.max_ok_messages = max(1, max_ok_messages)
-        self._ok_messages: dict[tuple[str, str], str] = {}
+        self._started = False
         self._closed = False
-        self._set_uniffi_loop = False
-        self._transports: dict[int, RepairingTransport] = {}
+        self._monitor_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     # --- set-up ------------------------------------------------------------------------------
 
     def _register(self, url: str) -> RelayState:
-        try:
-            sdk_url = nostr_sdk.RelayUrl.parse(url)
-        except Exception:
-            raise InputError(f"invalid relay URL {url!r}: use ws:// or wss://") from None
         relay = self._relays.get(url)
         if relay is None:
-            relay = RelayState(url=url, sdk_url=sdk_url)
+            relay = RelayState(url=check_relay_url(url))
             self._relays[url] = relay
             self._order.append(url)
         return relay
@@ -132,112 +135,93 @@ class RelayPool:
 
         A dead relay never blocks the others; it is retried in the background with backoff.
         """
-        # The transport is Python code that Rust calls from its own threads; uniffi then needs to be
-        # told which event loop runs it (process-global: set here, cleared in close()).
-        nostr_sdk.uniffi_set_event_loop(asyncio.get_running_loop())
-        self._set_uniffi_loop = True
-        self._client = self._new_client()
-        for relay in self._relays.values():
-            await self._add(self._client, relay)
-        self._tasks.append(asyncio.create_task(self._listen(), name="relay-ok-listener"))
+        self._started = True
         await asyncio.gather(*(self._connect(r) for r in self._relays.values()))
-        self._tasks.append(asyncio.create_task(self._monitor(), name="relay-monitor"))
-
-    def _new_client(self, authenticator: Any = None) -> Any:
-        transport = RepairingTransport(open_timeout=self.connect_timeout, max_tracked=self.max_tracked)
-        builder = (
-            nostr_sdk.ClientBuilder()
-            .websocket_transport(transport)
-            .connect_timeout(_seconds(self.connect_timeout))
-            .relay_limits(nostr_sdk.RelayLimits().message_max_size(MAX_FRAME_BYTES))
-        )
-        if authenticator is not None:
-            builder = builder.authenticator(authenticator)
-        client = builder.build()
-        self._transports[id(client)] = transport
-        return client
-
-    def _forget_client(self, client: Any) -> None:
-        """An AUTH client was shut down: drop its transport (and the connections' state it holds)."""
-        self._transports.pop(id(client), None)
-
-    async def _add(self, client: Any, relay: RelayState) -> None:
-        opts = nostr_sdk.RelayOptions().reconnect(False)
-        await client.add_relay(relay.sdk_url, opts=opts)
+        self._monitor_task = asyncio.create_task(self._monitor(), name="relay-monitor")
 
     async def _connect(self, relay: RelayState) -> None:
         """One connection attempt; on failure schedule the next one with backoff."""
-        if relay.connecting or self._client is None:
+        if relay.connecting or self._closed:
             return
         relay.connecting = True
-        loop = asyncio.get_running_loop()
         try:
-            handle = await self._client.relay(relay.sdk_url)
-            await handle.try_connect(_seconds(self.connect_timeout))
-            relay.up = handle.status() == nostr_sdk.RelayStatus.CONNECTED
-            if relay.up:
-                relay.connected()
-                log.debug("relay connected: %s", relay.url)
+            conn, limits = await asyncio.gather(
+                asyncio.wait_for(
+                    RelayConnection.open(
+                        relay.url,
+                        open_timeout=self.connect_timeout,
+                        max_frame_bytes=self.max_frame_bytes,
+                        max_tracked=self.max_tracked,
+                        clock=self.clock,
+                    ),
+                    self.connect_timeout,
+                ),
+                fetch_limits(relay.url, self.connect_timeout),
+            )
         except Exception as exc:
             relay.up = False
-            relay.last_error = str(exc) or exc.__class__.__name__
+            relay.last_error = f"cannot connect: {str(exc) or exc.__class__.__name__}"
+        else:
+            if self._closed:
+                await conn.close()
+                return
+            conn.on_lost = lambda reason: self._mark_down(relay, reason)
+            self._conns[relay.url] = conn
+            self._limits[relay.url] = limits
+            relay.connected()
+            log.debug("relay connected: %s", relay.url)
+            if conn.closed:  # lost before it was handed over: its reader could not tell us
+                self._mark_down(relay, conn.close_reason)
+                return
         finally:
             relay.connecting = False
         if not relay.up:
-            relay.schedule_retry(loop.time(), self.max_retry_interval)
+            relay.schedule_retry(self.clock(), self.max_retry_interval)
             log.info(
                 "relay %s is down (%s); retrying in %.1f s", relay.url, relay.last_error, relay.retry_delay
             )
 
     def _mark_down(self, relay: RelayState, reason: str) -> None:
-        now = asyncio.get_running_loop().time()
-        if relay.mark_down(reason, now, self.max_retry_interval):
+        if relay.mark_down(reason, self.clock(), self.max_retry_interval):
             log.warning("relay %s marked down: %s", relay.url, reason)
+        conn = self._conns.pop(relay.url, None)
+        if conn is not None:  # a silent relay's socket may still be open: drop it
+            self._spawn(conn.close())
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _monitor(self) -> None:
-        """Notice dropped connections and reconnect down relays when their retry time comes."""
-        loop = asyncio.get_running_loop()
+        """Reconnect down relays when their retry time comes."""
         while not self._closed:
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(MONITOR_INTERVAL)
+            now = self.clock()
             for relay in list(self._relays.values()):
-                if relay.connecting:
-                    continue
-                if relay.up:
-                    handle = await self._client.relay(relay.sdk_url)
-                    if handle is not None and handle.status() != nostr_sdk.RelayStatus.CONNECTED:
-                        self._mark_down(relay, "connection lost")
-                elif loop.time() >= relay.next_retry:
-                    task = asyncio.create_task(self._connect(relay))
-                    self._background.add(task)
-                    task.add_done_callback(self._background.discard)
-
-    async def _listen(self) -> None:
-        """Record OK messages of accepted events, to tell ``duplicate:`` from a plain accept."""
-        stream = self._client.notifications()
-        while not self._closed:
-            try:
-                note = await stream.next()
-            except Exception:
-                return
-            if note is None:
-                return
-            if not note.is_message():
-                continue
-            msg = note.message.as_enum()
-            if msg.is_ok() and msg.message:
-                key = (str(note.relay_url), msg.event_id.to_hex())
-                self._ok_messages[key] = msg.message
-                while len(self._ok_messages) > self.max_ok_messages:
-                    self._ok_messages.pop(next(iter(self._ok_messages)))
+                if not relay.up and not relay.connecting and now >= relay.next_retry:
+                    self._spawn(self._connect(relay))
 
     async def ensure_relay(self, url: str) -> None:
         """Add a relay that was not given at construction (e.g. a per-user relay) and try to connect."""
         if url in self._relays:
             return
         relay = self._register(url)
-        if self._client is not None:
-            await self._add(self._client, relay)
+        if self._started:
             await self._connect(relay)
+
+    def _live(self, url: str) -> RelayConnection | None:
+        relay = self._relays[url]
+        conn = self._conns.get(url)
+        return conn if relay.up and conn is not None and not conn.closed else None
+
+    async def _targets(self, relays: Sequence[str] | None) -> list[str]:
+        if not self._started or self._closed:
+            raise OperationalError("the relay pool is not started")
+        targets = list(dict.fromkeys(relays)) if relays is not None else self.urls
+        for url in targets:
+            await self.ensure_relay(url)
+        return targets
 
     # --- publishing --------------------------------------------------------------------------
 
@@ -249,116 +233,9 @@ class RelayPool:
         auth_key: MirrorKey | None = None,
     ) -> dict[str, RelayAnswer]:
         """Send one event; return one answer per relay (``pending`` at once for a relay that is down)."""
-        targets = await self._targets(relays)
-        answers = await self._publish_retrying(event, targets, auth_key)
-        return {url: self._relays[url].count(answers[url]) for url in targets}
-
-    async def _targets(self, relays: Sequence[str] | None) -> list[str]:
-        if self._client is None:
-            raise OperationalError("the relay pool is not started")
-        targets = list(dict.fromkeys(relays)) if relays is not None else self.urls
-        for url in targets:
-            await self.ensure_relay(url)
-        return targets
-
-    async def _publish_retrying(
-        self, event: SignedEvent, targets: Sequence[str], auth_key: MirrorKey | None
-    ) -> dict[str, RelayAnswer]:
-        """One event through nostr-sdk, ``rate-limited:`` answers retried with backoff; not counted."""
-        answers = await self._publish_once(event, targets, auth_key)
-        for attempt in range(self.rate_limit_retries):
-            limited = [url for url, a in answers.items() if a.outcome == "rate_limited"]
-            if not limited:
-                break
-            await asyncio.sleep(self.rate_limit_backoff * 2**attempt)
-            answers.update(await self._publish_once(event, limited, auth_key))
+        keys = {auth_key.pubkey_hex: auth_key} if auth_key is not None else None
+        [answers] = await self.publish_many([(event, relays)], auth_keys=keys)
         return answers
-
-    async def _publish_once(
-        self, event: SignedEvent, targets: Sequence[str], auth_key: MirrorKey | None
-    ) -> dict[str, RelayAnswer]:
-        answers: dict[str, RelayAnswer] = {}
-        plain: list[str] = []
-        authed: list[str] = []
-        for url in targets:
-            relay = self._relays[url]
-            if not relay.up:
-                answers[url] = RelayAnswer(url, "pending", relay.last_error or "relay not connected")
-            elif relay.auth_required and auth_key is not None:
-                authed.append(url)
-            else:
-                plain.append(url)
-        sdk_event = to_sdk_event(event)
-        if plain:
-            answers.update(await self._send(self._client, sdk_event, plain))
-        retry_auth = [url for url in plain if needs_auth(answers[url])]
-        if auth_key is not None and retry_auth:
-            for url in retry_auth:
-                self._relays[url].auth_required = True
-            authed.extend(retry_auth)
-        if authed and auth_key is not None:
-            client = await self._auth_clients.client_for(
-                auth_key,
-                [self._relays[u] for u in authed],
-                max_clients=self.max_auth_clients,
-                connect_timeout=self.connect_timeout,
-            )
-            answers.update(await self._send(client, sdk_event, authed, authenticate=True))
-        return answers
-
-    async def _send(
-        self, client: Any, sdk_event: Any, urls: Sequence[str], *, authenticate: bool = False
-    ) -> dict[str, RelayAnswer]:
-        by_sdk = {str(self._relays[u].sdk_url): u for u in urls}
-        kwargs: dict[str, Any] = {"ok_timeout": _seconds(self.ok_timeout)}
-        if authenticate:
-            kwargs["authentication_timeout"] = _seconds(self.ok_timeout)
-        target = nostr_sdk.SendEventTarget.to([self._relays[u].sdk_url for u in urls])
-        try:
-            output = await client.send_event(sdk_event, target=target, **kwargs)
-        except Exception as exc:
-            reason = str(exc) or exc.__class__.__name__
-            return {u: RelayAnswer(u, "pending", reason) for u in urls}
-        event_id = sdk_event.id().to_hex()
-        answers: dict[str, RelayAnswer] = {}
-        for sdk_url in output.success:
-            url = by_sdk.get(str(sdk_url))
-            if url is None:
-                continue
-            message = self._ok_messages.pop((str(sdk_url), event_id), None)
-            if message is None:  # the notification may trail the send result: our transport saw the OK
-                message = self._seen_ok_message(client, url, event_id)
-            answers[url] = RelayAnswer(url, classify_ok(True, message), message)
-        for sdk_url, message in output.failed.items():
-            url = by_sdk.get(str(sdk_url))
-            if url is None:
-                continue
-            self._ok_messages.pop((str(sdk_url), event_id), None)
-            if is_relay_message(message):
-                answers[url] = RelayAnswer(url, classify_ok(False, message), message)
-            elif message == "timeout" and await still_connected(client, self._relays[url]):
-                answers[url] = await await_late_ok(
-                    client,
-                    self._relays[url],
-                    sdk_event,
-                    self._transports.get(id(client)),
-                    ok_timeout=self.ok_timeout,
-                    mark_down=self._mark_down,
-                )
-            else:  # not the relay's answer: a timeout or a lost connection
-                self._mark_down(self._relays[url], message or "no answer")
-                answers[url] = RelayAnswer(url, "pending", message or "no answer")
-        for url in urls:
-            answers.setdefault(url, RelayAnswer(url, "pending", "no answer"))
-        return answers
-
-    def _seen_ok_message(self, client: Any, url: str, event_id: str) -> str:
-        """The message of the OK our transport passed to nostr-sdk for this event on this relay (it
-        reads every frame before nostr-sdk does, so it has it whenever nostr-sdk has the OK)."""
-        transport = self._transports.get(id(client))
-        adapter = transport.adapter(str(self._relays[url].sdk_url)) if transport is not None else None
-        seen = adapter.answers.get(event_id) if adapter is not None else None
-        return seen[1] if seen is not None else ""
 
     async def publish_many(
         self,
@@ -367,90 +244,105 @@ class RelayPool:
         in_flight: int = 64,
         auth_keys: Mapping[str, MirrorKey] | None = None,
     ) -> list[dict[str, RelayAnswer]]:
-        """Publish many events; answers in input order, one per relay, counted like :meth:`publish`.
+        """Publish many events; answers in input order, one per relay asked, each counted once.
 
-        Pipelined (the default): each relay's share is written on its connection with up to
-        ``pipeline_window`` awaiting their OK; ``in_flight`` bounds the events that go one by one
-        (relays that want AUTH). Otherwise up to ``in_flight`` :meth:`publish` calls run at once.
-        ``auth_keys`` maps a pubkey to its key, for relays that ask for NIP-42 AUTH.
+        Each relay's share goes pipelined on its connection (``in_flight`` is kept for callers: the
+        window is ``pipeline_window``). ``auth_keys`` maps a pubkey to its key, for NIP-42 AUTH.
         """
         keys = auth_keys or {}
-        if self.pipelined:
-            return await self._publish_pipelined(items, in_flight, keys)
-        gate = asyncio.Semaphore(max(1, in_flight))
-
-        async def one(event: SignedEvent, relays: Sequence[str] | None) -> dict[str, RelayAnswer]:
-            async with gate:
-                return await self.publish(event, relays, auth_key=keys.get(event.pubkey))
-
-        return list(await asyncio.gather(*(one(e, r) for e, r in items)))
-
-    async def _publish_pipelined(
-        self,
-        items: Sequence[tuple[SignedEvent, Sequence[str] | None]],
-        in_flight: int,
-        keys: Mapping[str, MirrorKey],
-    ) -> list[dict[str, RelayAnswer]]:
-        """:meth:`publish_many` with each relay's share pipelined on its connection (module docstring)."""
         targets = [await self._targets(relays) for _, relays in items]
-        answers: list[dict[str, RelayAnswer]] = [{} for _ in items]
-        per_event: list[list[str]] = [[] for _ in items]  # relays this event goes to one by one
-        batches: dict[str, list[int]] = {}
-        route: dict[str, str] = {}  # relay → "down", "one" (one by one) or "batch"
-        for url in dict.fromkeys(u for urls in targets for u in urls):
-            relay = self._relays[url]
-            direct = not relay.auth_required and self._direct(relay) is not None
-            route[url] = "down" if not relay.up else "batch" if direct else "one"
+        shares: dict[str, list[int]] = {}
         for index, urls in enumerate(targets):
             for url in urls:
-                if route[url] == "batch":
-                    batches.setdefault(url, []).append(index)
-                elif route[url] == "one":
-                    per_event[index].append(url)
-                else:
-                    reason = self._relays[url].last_error or "relay not connected"
-                    answers[index][url] = RelayAnswer(url, "pending", reason)
+                shares.setdefault(url, []).append(index)
+        answers: list[dict[str, RelayAnswer]] = [{} for _ in items]
 
-        async def batch(url: str, indexes: list[int]) -> None:
-            got = await self._pipeline(self._relays[url], [items[i][0] for i in indexes])
+        async def share(url: str, indexes: list[int]) -> None:
+            got = await self._deliver(url, [items[i][0] for i in indexes], keys)
             for index, answer in zip(indexes, got, strict=True):
-                if needs_auth(answer) and items[index][0].pubkey in keys:
-                    self._relays[url].auth_required = True  # from now on through the identity's client
-                    per_event[index].append(url)
-                else:
-                    answers[index][url] = answer
+                answers[index][url] = answer
 
-        await asyncio.gather(*(batch(url, indexes) for url, indexes in batches.items()))
-        gate = asyncio.Semaphore(max(1, in_flight))
-
-        async def one(index: int) -> None:
-            event = items[index][0]
-            async with gate:
-                got = await self._publish_retrying(event, per_event[index], keys.get(event.pubkey))
-            answers[index].update(got)
-
-        await asyncio.gather(*(one(i) for i, urls in enumerate(per_event) if urls))
+        await asyncio.gather(*(share(url, indexes) for url, indexes in shares.items()))
         return [
             {url: self._relays[url].count(answers[i][url]) for url in urls} for i, urls in enumerate(targets)
         ]
 
-    def _direct(self, relay: RelayState) -> Any:
-        """The shared client's live connection to a relay, to write frames on; None if there is none."""
-        transport = self._transports.get(id(self._client))
-        adapter = transport.adapter(str(relay.sdk_url)) if transport is not None else None
-        return adapter if adapter is not None and not adapter.closed else None
+    async def _deliver(
+        self, url: str, events: Sequence[SignedEvent], keys: Mapping[str, MirrorKey]
+    ) -> list[RelayAnswer]:
+        """Events to one relay, ``rate-limited:`` answers sent again with backoff (the one retry policy)."""
+        answers = await self._send(url, events, keys)
+        for attempt in range(self.rate_limit_retries):
+            limited = [k for k, a in enumerate(answers) if a.outcome == "rate_limited"]
+            if not limited:
+                break
+            await self.sleep(self.rate_limit_backoff * 2**attempt)
+            again = await self._send(url, [events[k] for k in limited], keys)
+            for k, answer in zip(limited, again, strict=True):
+                answers[k] = answer
+        return answers
 
-    async def _pipeline(self, relay: RelayState, events: Sequence[SignedEvent]) -> list[RelayAnswer]:
-        return await publish_to_relay(
-            relay,
-            events,
-            connection=lambda r: self._direct(r) if r.up else None,
-            mark_down=self._mark_down,
-            window=self.pipeline_window,
-            ok_timeout=self.ok_timeout,
-            retries=self.rate_limit_retries,
-            backoff=self.rate_limit_backoff,
-        )
+    async def _send(
+        self, url: str, events: Sequence[SignedEvent], keys: Mapping[str, MirrorKey]
+    ) -> list[RelayAnswer]:
+        """Events to one relay once, AUTH answered on the way; not counted."""
+        relay = self._relays[url]
+        conn = self._live(url)
+        if conn is None:
+            return [RelayAnswer(url, "pending", relay.last_error or "relay not connected") for _ in events]
+        limits = self._limits.get(url, RelayLimits())
+        now = int(self.wall_clock())
+        refused = {}
+        if limits != RelayLimits():
+            refused = {k: why for k, e in enumerate(events) if (why := refusal(e, limits, now)) is not None}
+        if refused:
+            sendable = [e for k, e in enumerate(events) if k not in refused]
+            sent = iter(await self._send(url, sendable, keys)) if sendable else iter(())
+            return [
+                RelayAnswer(url, "rejected", refused[k]) if k in refused else next(sent)
+                for k in range(len(events))
+            ]
+        if relay.auth_required:
+            await self._authenticate(conn, {e.pubkey for e in events}, keys)
+        answers = self._answers(url, await self._pipeline(relay, conn, events))
+        want_auth = [k for k, a in enumerate(answers) if needs_auth(a) and events[k].pubkey in keys]
+        if want_auth and not conn.closed:
+            relay.auth_required = True
+            await self._authenticate(conn, {events[k].pubkey for k in want_auth}, keys)
+            again = self._answers(url, await self._pipeline(relay, conn, [events[k] for k in want_auth]))
+            for k, answer in zip(want_auth, again, strict=True):
+                answers[k] = answer
+        return answers
+
+    async def _pipeline(
+        self, relay: RelayState, conn: RelayConnection, events: Sequence[SignedEvent]
+    ) -> list[Result]:
+        results = await send_pipelined(conn, events, window=self.pipeline_window, ok_timeout=self.ok_timeout)
+        failure = next((r for r in results if isinstance(r, str)), None)
+        if failure is not None:  # once per batch: a dead relay costs one timeout
+            self._mark_down(relay, failure)
+        return results
+
+    @staticmethod
+    def _answers(url: str, results: Sequence[Result]) -> list[RelayAnswer]:
+        return [
+            RelayAnswer(url, "pending", r)
+            if isinstance(r, str)
+            else RelayAnswer(url, classify_ok(r.accepted, r.message), r.message)
+            for r in results
+        ]
+
+    async def _authenticate(
+        self, conn: RelayConnection, pubkeys: set[str], keys: Mapping[str, MirrorKey]
+    ) -> None:
+        for pubkey in sorted(pubkeys):
+            key = keys.get(pubkey)
+            if key is None or pubkey in conn.authenticated:
+                continue
+            ok = await conn.authenticate(key, self.ok_timeout)
+            if ok is None or not ok.accepted:
+                reason = ok.message if ok is not None else "no answer"
+                log.info("relay %s: AUTH as %s failed: %s", conn.url, pubkey[:12], reason)
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -458,42 +350,32 @@ class RelayPool:
         self,
         flt: QueryFilter,
         *,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the contract's name; passed to the SDK
+        timeout: float = 5.0,  # noqa: ASYNC109 - per relay: REQ until EOSE, at most this long
         relays: Sequence[str] | None = None,
     ) -> list[SignedEvent]:
         """Events matching the filter from the connected relays, deduplicated by id, newest first.
 
         Raises :class:`RelayUnavailableError` when none of the relays asked is connected.
         """
-        if self._client is None:
-            raise OperationalError("the relay pool is not started")
-        targets = list(dict.fromkeys(relays)) if relays is not None else self.urls
-        for url in targets:
-            await self.ensure_relay(url)
-        up = [self._relays[u] for u in targets if self._relays[u].up]
-        if not up:
+        targets = await self._targets(relays)
+        conns = [c for c in (self._live(u) for u in targets) if c is not None]
+        if not conns:
             raise RelayUnavailableError(f"no relay reachable: {', '.join(targets)}")
-        sdk_filter = nostr_sdk.Filter.from_json(json.dumps(flt.to_dict()))
-        req = nostr_sdk.ReqTarget.manual({r.sdk_url: [sdk_filter] for r in up})
-        try:
-            found = await self._client.fetch_events(req, _seconds(timeout))
-        except Exception as exc:
-            raise RelayUnavailableError(f"cannot read from the relays: {exc}") from None
+        filters = [flt.to_dict()]
+        found = await asyncio.gather(*(c.fetch(filters, timeout) for c in conns))
         events: dict[str, SignedEvent] = {}
-        for sdk_event in found:
-            try:
-                event = from_sdk_event(sdk_event)
-            except Exception as exc:
-                log.warning("skipping an event a relay sent that does not parse: %s", exc)
-                continue
-            events[event.id] = event
+        for conn, (got, ended) in zip(conns, found, strict=True):
+            if ended is not None:
+                log.debug("query on %s ended early: %s", conn.url, ended)
+            for event in got:
+                events[event.id] = event
         return sorted(events.values(), key=lambda e: (-e.created_at, e.id))
 
     async def find_by_r(
         self,
         urls: Sequence[str],
         *,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the contract's name; passed to the SDK
+        timeout: float = 5.0,  # noqa: ASYNC109 - passed to query
     ) -> list[SignedEvent]:
         """Events carrying an ``r`` tag with any of these URLs (the duplicate check of SPEC §4)."""
         return await self.query(QueryFilter(tags={"r": list(urls)}), timeout=timeout)
@@ -505,28 +387,18 @@ class RelayPool:
         return {url: self._relays[url].status() for url in self._order}
 
     async def close(self) -> None:
-        """Stop the background tasks and disconnect every client."""
+        """Stop the monitor and close every connection."""
         self._closed = True
-        tasks = self._tasks + list(self._background)
-        for task in tasks:
+        if self._monitor_task is not None:
+            self._monitor_task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._monitor_task
+        for task in list(self._background):
             task.cancel()
-        for task in tasks:
             with contextlib.suppress(BaseException):
                 await task
-        self._tasks.clear()
-        clients = [self._client, *self._auth_clients.take_all()]
-        for client in clients:
-            if client is not None:
-                with contextlib.suppress(Exception):
-                    await client.shutdown()
-        # nostr-sdk closes the sockets in the background through the transport's callbacks, which
-        # need the uniffi loop: let them run before it is cleared.
-        await asyncio.sleep(0.1)
-        self._client = None
-        self._transports.clear()
-        if self._set_uniffi_loop:
-            nostr_sdk.uniffi_set_event_loop(None)
-            self._set_uniffi_loop = False
+        conns, self._conns = list(self._conns.values()), {}
+        await asyncio.gather(*(c.close() for c in conns))
 
     async def __aenter__(self) -> RelayPool:
         await self.start()

@@ -9,18 +9,15 @@ than the previous version's, so relays replace the old one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from nostrweet.bridge.events import build_blossom_list_event, build_profile_event, build_relay_list_event
 from nostrweet.cache.layout import EventSubject
 from nostrweet.nostr.event import SignedEvent, UnsignedEvent, sign_event
 from nostrweet.nostr.record import EventRecord
+from nostrweet.publish.delivery import UnitDelivery
 from nostrweet.publish.outcome import PublishOutcome, Unit
 from nostrweet.publish.plan import profile_changed, same_tag_set, send_targets
 from nostrweet.twitter.models import User
-
-if TYPE_CHECKING:
-    from nostrweet.publish.publisher import Publisher
 
 
 def _changed_tags(new: UnsignedEvent, old: EventRecord) -> bool:
@@ -32,7 +29,7 @@ def _changed_content(new: UnsignedEvent, old: EventRecord) -> bool:
 
 
 async def _publish_replaceable(
-    pub: Publisher,
+    pub: UnitDelivery,
     subject: EventSubject,
     user_id: str,
     build: Callable[[str, int], UnsignedEvent],
@@ -55,7 +52,7 @@ async def _publish_replaceable(
     return outcome
 
 
-async def publish_profile(pub: Publisher, user: User) -> PublishOutcome:
+async def publish_profile(pub: UnitDelivery, user: User) -> PublishOutcome:
     """kind 0 of ``user``'s mirror identity (``bot: true``, ``nip05`` with a domain), when its content
     changed: a new domain, a renamed account or a hand-off (``about`` names the owner's npub) changes it."""
     domain = pub.nip05_domain
@@ -69,7 +66,7 @@ async def publish_profile(pub: Publisher, user: User) -> PublishOutcome:
     )
 
 
-async def publish_relay_list(pub: Publisher, user_id: str) -> PublishOutcome:
+async def publish_relay_list(pub: UnitDelivery, user_id: str) -> PublishOutcome:
     """kind 10002 of a mirror identity listing the configured relays, when the list changed."""
     relays = list(pub.relays)
     return await _publish_replaceable(
@@ -81,7 +78,7 @@ async def publish_relay_list(pub: Publisher, user_id: str) -> PublishOutcome:
     )
 
 
-async def publish_blossom_list(pub: Publisher, user_id: str) -> PublishOutcome:
+async def publish_blossom_list(pub: UnitDelivery, user_id: str) -> PublishOutcome:
     """kind 10063 (BUD-03) of a mirror identity that has uploaded media, when the server list changed."""
     servers = list(pub.blossom)
     return await _publish_replaceable(
