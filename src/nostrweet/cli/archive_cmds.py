@@ -24,7 +24,6 @@ from nostrweet.cli.common import SkipProfilesOption, emit, summary
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import NotFoundError
 from nostrweet.settings import GlobalOptions
-from nostrweet.state.lifecycle import DELETED, LifecycleRepo, TweetFate, open_lifecycle_state
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.ratelimit import RateLimiter
@@ -83,6 +82,8 @@ def _retire_if_mirrored(
     the daemon's deletion check does; the daemon sends its kind 5 events (SPEC §10). True if marked."""
     if problem_fate(problem) is not Fate.DELETED or not store.index.events_of_tweet(int(tweet_id)):
         return False
+    from nostrweet.state.lifecycle import DELETED, LifecycleRepo, TweetFate, open_lifecycle_state
+
     state = open_lifecycle_state(options.data_dir, options.state_url, create=True)
     assert state is not None
     try:

@@ -35,7 +35,6 @@ from nostrweet.publish.preview import preview_events
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
 from nostrweet.shaping.filters import Skip
-from nostrweet.state.lifecycle import LifecycleRepo, open_lifecycle_state
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.refs import parse_tweet_ref
 
@@ -95,6 +94,8 @@ async def _publisher(
         publisher.nip05_domain = nip05_domain
         publisher.media.optimize = options.config.media_settings()
         publisher.handoff_npubs = {n: o.nostr_npub for n, o in options.config.users.items() if o.nostr_npub}
+        from nostrweet.state.lifecycle import LifecycleRepo, open_lifecycle_state  # SQLAlchemy: on use
+
         state = open_lifecycle_state(options.data_dir, options.state_url, create=False)
         if state is not None:
             stack.callback(state.close)
