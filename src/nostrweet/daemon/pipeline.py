@@ -116,6 +116,7 @@ class DaemonPipeline:
         self._outboxes: dict[tuple[tuple[str, ...], tuple[str, ...]], Outbox] = {}
         self._skip_checked: LruDict[int, bool] = LruDict(bounds.skip_checks)
         self._relay_was_up: dict[str, bool] = {}
+        self.backfills: dict[str, int] = {}  # users added through the admin API with their own backfill
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -196,7 +197,7 @@ class DaemonPipeline:
 
     async def _first_run(self, name: str, user: User) -> UserState:
         """Find the backfill target (the N newest ids now) and persist it before caching anything."""
-        want = self.config.backfill
+        want = self.backfills.get(name, self.config.backfill)
         ids: list[int] = []
         token: str | None = None
         while True:
@@ -331,6 +332,25 @@ class DaemonPipeline:
                     await outbox.run_once()
                 finally:
                     publisher.take_outcomes()  # the pass's report has them; nothing keeps them
+
+    # -- for the HTTP server (daemon/control.py) -------------------------------------------
+
+    def set_backfill(self, name: str, backfill: int) -> None:
+        """The backfill of a user's first run, when it is not ``--backfill``."""
+        self.backfills[name] = backfill
+
+    def user_id(self, name: str) -> str | None:
+        """A watched user's numeric id, once resolved."""
+        user = self._users.get(name)
+        return user.id if user is not None else None
+
+    def tweet_count(self, name: str | None = None) -> int:
+        """Tweets in the archive: all of them, or one user's."""
+        index = self.store.index
+        if name is None:
+            return index.tweet_count()
+        entry = index.users.get(name)
+        return entry.tweet_count if entry is not None else 0
 
     # -- views for the stats ---------------------------------------------------------------
 

@@ -16,19 +16,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nostrweet.daemon import scheduler
+from nostrweet.daemon.control import Conflict, DaemonSnapshot, RecentError, UnknownUser, UserView
 from nostrweet.daemon.scheduler import UserSchedule
 from nostrweet.daemon.stats import UserStats, build_stats_record, log_stats
 from nostrweet.logs import context_with
 
 log = logging.getLogger("nostrweet.daemon")
+
+RECENT_ERRORS = 20  # failed polls the dashboard lists
 
 TIMELINE_ENDPOINT = "/2/users/:id/tweets"
 
@@ -156,6 +161,10 @@ class Daemon:
         *,
         clock: Clock | None = None,
         hooks: Sequence[LoopHook] = (),
+        paused: Sequence[str] = (),
+        fixed: Sequence[str] | None = None,
+        instance: str = "",
+        tweet_count: Callable[[str | None], int] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.hooks = tuple(hooks)
@@ -170,6 +179,14 @@ class Daemon:
         self._wake = asyncio.Event()
         self._polls: dict[str, asyncio.Task[None]] = {}
         self._outbox: asyncio.Task[None] | None = None
+        # -- for the HTTP server (daemon/control.py) --
+        self.paused: set[str] = set(paused) & set(self.users)
+        self.fixed = set(self.users if fixed is None else fixed)
+        self.instance = instance
+        self.tweet_count = tweet_count
+        self.last_success: dict[str, float] = {}
+        self.recent_errors: deque[RecentError] = deque(maxlen=RECENT_ERRORS)
+        self.last_round = self.started
 
     # -- policy --------------------------------------------------------------------------------
     def _timeline_budget(self) -> tuple[int | None, float | None]:
@@ -236,7 +253,7 @@ class Daemon:
                         self._run_outbox(), context=context_with(action="outbox")
                     )
                     outbox_due = now + outbox_every
-                busy = set(self._polls)
+                busy = set(self._polls) | self.paused
                 allowed = self._polls_allowed(now)
                 held = False
                 for user in scheduler.due_users(self.schedules, now, busy):
@@ -259,7 +276,8 @@ class Daemon:
                     if reset is not None and reset + scheduler.RESET_MARGIN > now:
                         deadline = min(deadline, reset + scheduler.RESET_MARGIN)
                 elif len(self._polls) < self.settings.max_concurrent:
-                    deadline = min(deadline, scheduler.next_wakeup(self.schedules, set(self._polls)))
+                    deadline = min(deadline, scheduler.next_wakeup(self.schedules, busy))
+                self.last_round = now
                 self._run_hooks(lambda hook: hook.after_round(self))
                 self._wake.clear()
                 await self.clock.wait(self._wake, deadline)
@@ -283,18 +301,23 @@ class Daemon:
 
     async def _poll(self, user: str) -> None:
         stats = self.stats[user]
+        began = self.clock.now()
         try:
             result = await self.pipeline.poll_user(user)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             now = self.clock.now()
+            stats.last_duration = now - began
+            if user not in self.schedules:  # removed while it was polled
+                return
             state = scheduler.after_failure(self.schedules[user], now)
             self.schedules[user] = state
             stats.errors += 1
             stats.polls += 1
             stats.last_poll = now
             stats.last_error = f"{exc.__class__.__name__}: {exc}"
+            self.recent_errors.append(RecentError(now, user, stats.last_error))
             log.warning(
                 "@%s: poll failed (%s); retry in %.0f s (failure %d)",
                 user,
@@ -306,6 +329,10 @@ class Daemon:
             self._after_poll(user, exc)
         else:
             now = self.clock.now()
+            stats.last_duration = now - began
+            if user not in self.schedules:  # removed while it was polled
+                return
+            self.last_success[user] = now
             self._update_effective_interval()
             self.schedules[user] = scheduler.after_success(
                 self.schedules[user], now, result.new_tweets, self.effective_interval
@@ -367,3 +394,85 @@ class Daemon:
     def log_stats(self) -> None:
         """Log one stats record."""
         log_stats(self.stats_record())
+
+    # -- control: what the HTTP server asks (daemon/control.py) -------------------------------
+    def add_user(self, username: str, backfill: int | None = None) -> None:
+        """Watch one more user; its first poll is due at once."""
+        if username in self.stats:
+            raise Conflict(f"@{username} is already watched")
+        self.users.append(username)
+        self.stats[username] = UserStats()
+        self.schedules[username] = UserSchedule(next_due=self.clock.now(), last_activity=self.clock.now())
+        self._wake.set()
+
+    def remove_user(self, username: str) -> None:
+        """Stop watching a user; a poll of it in flight finishes, and is not counted."""
+        if username not in self.stats:
+            raise UnknownUser(f"@{username} is not watched")
+        self.users.remove(username)
+        for table in (self.stats, self.schedules, self.last_success):
+            table.pop(username, None)
+        self.paused.discard(username)
+        self._wake.set()
+
+    def pause(self, username: str) -> None:
+        """Start no poll of the user until it is resumed."""
+        if username not in self.stats:
+            raise UnknownUser(f"@{username} is not watched")
+        self.paused.add(username)
+
+    def resume(self, username: str) -> None:
+        """Poll a paused user again, at once."""
+        if username not in self.stats:
+            raise UnknownUser(f"@{username} is not watched")
+        if username in self.paused:
+            self.paused.discard(username)
+            self.poll_now(username)
+
+    def poll_now(self, username: str) -> None:
+        """Make the user's poll due now (the budget gate still applies)."""
+        if username not in self.stats:
+            raise UnknownUser(f"@{username} is not watched")
+        if username in self.paused:
+            raise Conflict(f"@{username} is paused: resume it first")
+        schedule = self.schedules.get(username)
+        if schedule is not None:
+            self.schedules[username] = dataclasses.replace(schedule, next_due=self.clock.now())
+        self._wake.set()
+
+    def snapshot(self) -> DaemonSnapshot:
+        """What the daemon knows now: users, relays, budgets, recent errors."""
+        count = self.tweet_count
+        users = {}
+        for name in self.users:
+            st = self.stats[name]
+            sched = self.schedules.get(name)
+            users[name] = UserView(
+                last_poll=st.last_poll,
+                last_success=self.last_success.get(name),
+                polls=st.polls,
+                new_tweets=st.new_tweets,
+                posted=st.posted,
+                failures=sched.failures if sched else 0,
+                errors_total=st.errors,
+                backoff_seconds=sched.backoff if sched else 0.0,
+                next_poll=sched.next_due if sched else None,
+                paused=name in self.paused,
+                fixed=name in self.fixed,
+                last_error=st.last_error,
+                last_duration=st.last_duration,
+                tweets_cached=count(name) if count is not None else 0,
+            )
+        return DaemonSnapshot(
+            now=self.clock.now(),
+            started=self.started,
+            instance=self.instance,
+            poll_interval=self.settings.poll_interval,
+            effective_interval=self.effective_interval,
+            last_progress=self.last_round,
+            users=users,
+            relays=self.pipeline.relay_status(),
+            budgets=self.pipeline.budgets(),
+            recent_errors=tuple(self.recent_errors),
+            tweets_cached=count(None) if count is not None else 0,
+        )

@@ -18,15 +18,22 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from nostrweet.alerts.monitor import AlertMonitor
 from nostrweet.daemon.config import DaemonConfig
+from nostrweet.daemon.control import PersistentControl, watched_users
 from nostrweet.daemon.lock import DaemonLock, default_instance_id
 from nostrweet.daemon.pipeline import DaemonPipeline, summary_lines
 from nostrweet.daemon.runner import Daemon, LoopHook, LoopSettings
 from nostrweet.daemon.systemd_notify import SystemdNotifier
+from nostrweet.errors import OperationalError
 from nostrweet.nostr.keys import KeyDeriver
+from nostrweet.secret import Secret
 from nostrweet.settings import GlobalOptions
+from nostrweet.state.engine import State
+from nostrweet.state.opening import open_data_state
+from nostrweet.state.users import UserRepo
 
 log = logging.getLogger("nostrweet.daemon")
 
@@ -87,7 +94,13 @@ class SignalHandler:
             self.watchdog.cancel()
 
 
-async def run_daemon(options: GlobalOptions, config: DaemonConfig, keys: KeyDeriver | None = None) -> None:
+async def run_daemon(
+    options: GlobalOptions,
+    config: DaemonConfig,
+    keys: KeyDeriver | None = None,
+    *,
+    admin_token: Secret | None = None,
+) -> None:
     """Run the daemon until SIGINT or SIGTERM (``keys``: a deriver already built, so PBKDF2 runs once).
 
     First it takes the data directory's daemon lock (SPEC §7): if another daemon holds it, this one
@@ -96,7 +109,7 @@ async def run_daemon(options: GlobalOptions, config: DaemonConfig, keys: KeyDeri
     lock = DaemonLock(options.data_dir)
     lock.acquire()
     try:
-        await _run_locked(options, config, keys)
+        await _run_locked(options, config, keys, admin_token)
     finally:
         lock.release()
 
@@ -107,7 +120,64 @@ async def _tell_stopping(stop: asyncio.Event, systemd: SystemdNotifier) -> None:
     systemd.stopping()
 
 
-async def _run_locked(options: GlobalOptions, config: DaemonConfig, keys: KeyDeriver | None) -> None:
+async def _start_http(
+    daemon: Daemon,
+    pipeline: DaemonPipeline,
+    repo: UserRepo,
+    config: DaemonConfig,
+    admin_token: Secret | None,
+) -> Any:
+    """The HTTP server (SPEC §8) on this loop, or None without ``--http`` (aiohttp loads only with it)."""
+    if config.http_listen is None:
+        return None
+    from nostrweet.http.metrics import PollDurationHook
+    from nostrweet.http.server import HttpServer, HttpSettings, Nip05Source
+
+    control = PersistentControl(daemon, repo, set_backfill=pipeline.set_backfill)
+    nip05 = None
+    if config.nip05_domain:
+        pubkeys: dict[str, str] = {}
+
+        def lookup(name: str | None) -> dict[str, str]:
+            wanted = [name] if name is not None else list(daemon.users)
+            out = {}
+            for user in wanted:
+                if user not in daemon.stats:
+                    continue
+                if user not in pubkeys:
+                    user_id = pipeline.user_id(user)
+                    if user_id is None:
+                        continue
+                    pubkeys[user] = pipeline.keys.for_user(user_id).pubkey_hex
+                out[user] = pubkeys[user]
+            return out
+
+        nip05 = Nip05Source(
+            lookup,
+            config.relays,
+            lambda user: config.overrides[user].relays if user in config.overrides else None,
+        )
+    host, port = config.http_listen
+    server = HttpServer(
+        control,
+        HttpSettings(host, port, admin_token=admin_token, nip05=nip05, backfill_default=config.backfill),
+    )
+
+    def duration(user: str) -> float | None:
+        stats = daemon.stats.get(user)
+        return stats.last_duration if stats is not None else None
+
+    daemon.hooks = (*daemon.hooks, PollDurationHook(server.metrics, duration))
+    try:
+        await server.start()
+    except OSError as exc:
+        raise OperationalError(f"cannot serve HTTP on {host}:{port}: {exc.strerror or exc}") from None
+    return server
+
+
+async def _run_locked(
+    options: GlobalOptions, config: DaemonConfig, keys: KeyDeriver | None, admin_token: Secret | None
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     handler = SignalHandler(stop)
@@ -117,6 +187,8 @@ async def _run_locked(options: GlobalOptions, config: DaemonConfig, keys: KeyDer
     alerts = AlertMonitor(config.alerts, instance=default_instance_id())
     alerts.start()
     stopping = asyncio.ensure_future(_tell_stopping(stop, systemd))
+    state: State | None = None
+    server: Any = None
     try:
         log.info(
             "daemon starting: %d user(s), poll interval %d s, at most %d at once, data dir %s",
@@ -125,6 +197,11 @@ async def _run_locked(options: GlobalOptions, config: DaemonConfig, keys: KeyDer
             config.max_concurrent,
             options.data_dir,
         )
+        state = await asyncio.to_thread(open_data_state, options.data_dir, options.state_url, now=time.time())
+        repo = UserRepo(state)
+        watched = watched_users(config.users, await asyncio.to_thread(repo.load_all))
+        for name, backfill in watched.backfills.items():
+            pipeline.set_backfill(name, backfill)
         lines = await pipeline.start()
         for line in summary_lines(lines, config.relays):
             log.info("%s", line)
@@ -138,8 +215,19 @@ async def _run_locked(options: GlobalOptions, config: DaemonConfig, keys: KeyDer
             grace=GRACE_SECONDS,
         )
         hooks: list[LoopHook] = [alerts, systemd]
-        systemd.ready(f"watching {len(config.users)} user(s)")
-        await Daemon(pipeline, config.users, settings, hooks=hooks).run(stop)
+        daemon = Daemon(
+            pipeline,
+            watched.users,
+            settings,
+            hooks=hooks,
+            paused=sorted(watched.paused),
+            fixed=config.users,
+            instance=default_instance_id(),
+            tweet_count=pipeline.tweet_count,
+        )
+        server = await _start_http(daemon, pipeline, repo, config, admin_token)
+        systemd.ready(f"watching {len(watched.users)} user(s)")
+        await daemon.run(stop)
     except Exception as exc:  # not a signal: say so to the alert targets before the error ends the process
         alerts.stopped(f"{exc.__class__.__name__}: {exc}", time.time())
         raise
@@ -151,5 +239,9 @@ async def _run_locked(options: GlobalOptions, config: DaemonConfig, keys: KeyDer
             await asyncio.wait_for(pipeline.aclose(), timeout=1.0)
         except (TimeoutError, Exception) as exc:
             log.debug("closing connections: %s", exc.__class__.__name__)
+        if server is not None:
+            await server.close()
+        if state is not None:
+            state.close()
         await asyncio.to_thread(alerts.close)
         handler.uninstall(loop)

@@ -1,0 +1,335 @@
+"""The HTTP server's pure parts: the --http address, the admin token, request bodies, /healthz and /readyz,
+the users to watch at start, and the loop's control methods (driven by a fake pipeline and a manual clock)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nostrweet.daemon.control import (
+    Conflict,
+    DaemonSnapshot,
+    PersistentControl,
+    UnknownUser,
+    UserView,
+    watched_users,
+)
+from nostrweet.daemon.runner import Daemon, LoopSettings, ManualClock, PollResult
+from nostrweet.errors import InputError
+from nostrweet.http import views
+from nostrweet.http.address import parse_listen
+from nostrweet.http.api import ApiError, parse_new_user
+from nostrweet.http.token import authorized, read_admin_token, token_file_warning
+from nostrweet.secret import Secret
+from nostrweet.state.engine import MEMORY, open_state
+from nostrweet.state.users import UserRepo, UserRow
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("127.0.0.1:8080", ("127.0.0.1", 8080)),
+        ("0.0.0.0:80", ("0.0.0.0", 80)),
+        ("localhost:9", ("localhost", 9)),
+        ("[::1]:8080", ("::1", 8080)),
+        (" metrics.internal:65535 ", ("metrics.internal", 65535)),
+    ],
+)
+def test_listen_addresses(value: str, expected: tuple[str, int]) -> None:
+    assert parse_listen(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["8080", ":8080", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http", "::1:8080",
+     "[::1]8080", "[nothost]:80", "bad host:80", "a/b:80", "127.0.0.1:-1", "127.0.0.1:８０"],
+)  # fmt: skip
+def test_bad_listen_addresses_are_one_clear_input_error(value: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_listen(value)
+    assert "--http" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+TOKEN = Secret("s3cret-admin-token-0123456789")
+
+
+@pytest.mark.parametrize(
+    ("header", "ok"),
+    [
+        ("Bearer s3cret-admin-token-0123456789", True),
+        ("bearer s3cret-admin-token-0123456789", True),
+        ("Bearer  s3cret-admin-token-0123456789 ", True),
+        (None, False),
+        ("", False),
+        ("Bearer", False),
+        ("Bearer s3cret-admin-token-012345678", False),
+        ("Bearer s3cret-admin-token-01234567890", False),
+        ("Basic s3cret-admin-token-0123456789", False),
+        ("s3cret-admin-token-0123456789", False),
+        ("Bearer ſ3cret", False),
+    ],
+)
+def test_authorization_header(header: str | None, ok: bool) -> None:
+    assert authorized(header, TOKEN) is ok
+
+
+@given(st.text(max_size=80))
+def test_a_header_without_the_token_is_never_authorized(header: str) -> None:
+    if TOKEN.reveal() not in header:
+        assert not authorized(header, TOKEN)
+        assert not authorized(f"Bearer {header}", TOKEN)
+
+
+def test_token_file(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    warnings: list[str] = []
+    with pytest.raises(InputError, match="not found"):
+        read_admin_token(path, warnings)
+    path.write_text("  \n")
+    with pytest.raises(InputError, match="empty"):
+        read_admin_token(path, warnings)
+    path.write_text("two words\n")
+    with pytest.raises(InputError, match="one token"):
+        read_admin_token(path, warnings)
+    path.write_text("x" * 5000)
+    with pytest.raises(InputError, match="over"):
+        read_admin_token(path, warnings)
+    path.write_text("  tok-123456789\n")
+    path.chmod(0o600)
+    assert read_admin_token(path, warnings).reveal() == "tok-123456789"
+    assert warnings == []
+    path.chmod(0o644)
+    read_admin_token(path, warnings)
+    assert len(warnings) == 1
+    assert "open to other users" in warnings[0]
+    assert "tok-123456789" not in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("mode", "uid", "warns"),
+    [(0o600, 1000, False), (0o400, 0, False), (0o640, 0, False), (0o640, 1000, True), (0o604, 0, True)],
+)
+def test_token_file_modes(mode: int, uid: int, warns: bool) -> None:
+    assert (token_file_warning(Path("t"), mode, uid) is not None) is warns
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"username": "Jack"}, ("jack", 20)),
+        ({"username": "@a_b", "backfill": 0}, ("a_b", 0)),
+        ({"username": "x", "backfill": 3200}, ("x", 3200)),
+    ],
+)
+def test_new_user_bodies(body: Any, expected: tuple[str, int]) -> None:
+    assert parse_new_user(body, 20) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        [],
+        "jack",
+        {},
+        {"username": 5},
+        {"username": "../etc/passwd"},
+        {"username": "a" * 16},
+        {"username": "jack", "backfill": -1},
+        {"username": "jack", "backfill": 3201},
+        {"username": "jack", "backfill": True},
+        {"username": "jack", "backfill": 1.5},
+        {"username": "jack", "extra": 1},
+    ],
+)
+def test_bad_new_user_bodies_are_400(body: Any) -> None:
+    with pytest.raises(ApiError) as err:
+        parse_new_user(body, 20)
+    assert err.value.status == 400
+
+
+def snapshot(now: float = 1000.0, last_progress: float = 1000.0, **kw: Any) -> DaemonSnapshot:
+    return DaemonSnapshot(
+        now=now,
+        started=100.0,
+        instance="host:1",
+        poll_interval=60.0,
+        effective_interval=60.0,
+        last_progress=last_progress,
+        **kw,
+    )
+
+
+def test_health_is_ok_until_three_poll_intervals_without_progress() -> None:
+    assert views.health(snapshot(last_progress=1000 - 180))[0] == 200
+    status, body = views.health(snapshot(last_progress=1000 - 181))
+    assert status == 503
+    assert body["status"] == "stalled"
+
+
+def test_health_fields() -> None:
+    snap = snapshot(
+        users={
+            "jack": UserView(
+                last_poll=990.0, last_success=970.0, failures=2, backoff_seconds=120.0, posted=3
+            ),
+            "new": UserView(paused=True, posted=1),
+        },
+        relays={"ws://r": {"connected": True, "pending": 4, "accepted": 9}},
+        tweets_cached=7,
+    )
+    status, body = views.health(snap)
+    assert status == 200
+    assert body == {
+        "status": "ok",
+        "uptime_seconds": 900.0,
+        "instance": "host:1",
+        "last_poll": "1970-01-01T00:16:30Z",
+        "tweets_cached": 7,
+        "events_posted": 4,
+        "users": {
+            "jack": {
+                "last_poll": "1970-01-01T00:16:30Z",
+                "lag_seconds": 30.0,
+                "backoff_seconds": 120.0,
+                "errors": 2,
+                "paused": False,
+            },
+            "new": {
+                "last_poll": None,
+                "lag_seconds": None,
+                "backoff_seconds": 0.0,
+                "errors": 0,
+                "paused": True,
+            },
+        },
+        "relays": {"ws://r": {"connected": True, "pending": 4}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("relays", "loaded", "status"),
+    [
+        ({"ws://a": {"connected": True}}, True, 200),
+        ({"ws://a": {"connected": False}, "ws://b": {"connected": True}}, True, 200),
+        ({"ws://a": {"connected": False}}, True, 503),
+        ({}, True, 503),
+        ({"ws://a": {"connected": True}}, False, 503),
+    ],
+)
+def test_readiness(relays: Mapping[str, Any], loaded: bool, status: int) -> None:
+    assert views.readiness(snapshot(relays=relays, state_loaded=loaded))[0] == status
+
+
+def test_users_to_watch_at_start() -> None:
+    rows = {
+        "jack": UserRow("jack", paused=True),
+        "added": UserRow("added", added_at_runtime=True, backfill=5),
+        "gone": UserRow("gone", added_at_runtime=False, paused=True, backfill=7),
+    }
+    watched = watched_users(["zed", "jack"], rows)
+    assert watched.users == ["zed", "jack", "added"]
+    assert watched.paused == {"jack"}
+    assert watched.backfills == {"added": 5}
+
+
+class Pipe:
+    def __init__(self) -> None:
+        self.polls: list[str] = []
+
+    async def poll_user(self, username: str) -> PollResult:
+        self.polls.append(username)
+        if username == "bad":
+            raise RuntimeError("token abcdef1234567890 refused")
+        return PollResult(new_tweets=1, posted=1)
+
+    async def run_outbox(self) -> None:
+        return None
+
+    def budgets(self) -> Mapping[str, Mapping[str, int | float | None]]:
+        return {}
+
+    def relay_status(self) -> Mapping[str, Mapping[str, Any]]:
+        return {"ws://r": {"connected": True, "pending": 0}}
+
+
+async def test_control_add_pause_resume_remove_persist() -> None:
+    state = open_state(MEMORY)
+    repo = UserRepo(state)
+    clock = ManualClock(0.0)
+    pipe = Pipe()
+    daemon = Daemon(pipe, ["jack"], LoopSettings(poll_interval=60, stats_interval=3600), clock=clock)
+    backfills: dict[str, int] = {}
+    control = PersistentControl(daemon, repo, set_backfill=backfills.__setitem__)
+    stop = asyncio.Event()
+    task = asyncio.create_task(daemon.run(stop))
+    await asyncio.sleep(0)
+
+    control.add_user("@New", 3)
+    assert "new" in control.snapshot().users
+    assert repo.load("new") == UserRow("new", backfill=3, added_at_runtime=True)
+    assert backfills == {"new": 3}
+    with pytest.raises(Conflict):
+        control.add_user("new")
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert "new" in pipe.polls
+
+    control.pause("new")
+    assert repo.load("new").paused  # type: ignore[union-attr]
+    count = pipe.polls.count("new")
+    clock.t += 10 * 60
+    daemon._wake.set()
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert pipe.polls.count("new") == count
+    with pytest.raises(Conflict):
+        control.poll_now("new")
+    control.resume("new")
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert pipe.polls.count("new") > count
+    assert not repo.load("new").paused  # type: ignore[union-attr]
+
+    with pytest.raises(Conflict):
+        control.remove_user("jack")  # from the command line: pause it instead
+    with pytest.raises(UnknownUser):
+        control.pause("nobody")
+    with pytest.raises(InputError):
+        control.pause("../x")
+    control.remove_user("new")
+    assert "new" not in control.snapshot().users
+    assert repo.load("new") == UserRow("new", backfill=3, added_at_runtime=False)
+    assert watched_users(["jack"], repo.load_all()).users == ["jack"]
+    stop.set()
+    await task
+    state.close()
+
+
+async def test_a_failed_poll_shows_in_recent_errors_scrubbed() -> None:
+    from nostrweet.logs import register_secret
+
+    register_secret("abcdef1234567890")
+    clock = ManualClock(0.0)
+    daemon = Daemon(Pipe(), ["bad"], LoopSettings(poll_interval=60, stats_interval=3600), clock=clock)
+    stop = asyncio.Event()
+    task = asyncio.create_task(daemon.run(stop))
+    for _ in range(50):
+        await asyncio.sleep(0)
+    stop.set()
+    await task
+    snap = daemon.snapshot()
+    assert snap.users["bad"].failures >= 1
+    assert snap.users["bad"].backoff_seconds >= 60
+    page = views.page_values(snap, 10)
+    assert page["errors"][0]["user"] == "bad"
+    assert "abcdef1234567890" not in str(page)
+    assert os.sep not in page["errors"][0]["user"]
