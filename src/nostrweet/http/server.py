@@ -20,6 +20,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
 from nostrweet.bridge.nip05 import NIP05_PATH, nip05_answer
 from nostrweet.daemon.control import DaemonControl
@@ -103,6 +104,22 @@ class _Busy(asyncio.Protocol):
         transport.close()
 
 
+class _Counted(RequestHandler):
+    """aiohttp's connection handler, counted from its creation to its end (the limit's count)."""
+
+    __slots__ = ("_done",)
+
+    def __init__(self, done: Callable[[], None], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._done = done
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        try:
+            super().connection_lost(exc)
+        finally:
+            self._done()
+
+
 class HttpServer:
     """Serves ``/healthz``, ``/readyz``, ``/metrics``, ``/``, ``/api/v1`` and NIP-05 for one daemon."""
 
@@ -115,6 +132,7 @@ class HttpServer:
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
         self.port = settings.port
+        self.open_connections = 0
 
     # -- the application ---------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -199,10 +217,16 @@ class HttpServer:
         assert server is not None
         loop = asyncio.get_running_loop()
 
+        def closed() -> None:
+            self.open_connections -= 1
+
         def factory() -> asyncio.BaseProtocol:
-            if len(server.connections) >= self.settings.max_connections:
+            # counted here, not in server.connections: several connections may be accepted in one go,
+            # before any of them is registered there
+            if self.open_connections >= self.settings.max_connections:
                 return _Busy()
-            handler = server()
+            handler = _Counted(closed, server, loop=loop, **server._kwargs)
+            self.open_connections += 1
             loop.call_later(self.settings.connection_seconds, handler.force_close)
             return handler
 
