@@ -227,7 +227,7 @@ class HttpServer:
                 return _Busy()
             handler = _Counted(closed, server, loop=loop, **server._kwargs)
             self.open_connections += 1
-            loop.call_later(self.settings.connection_seconds, handler.force_close)
+            loop.call_later(self.settings.connection_seconds, self._expire, handler)
             return handler
 
         try:
@@ -240,6 +240,11 @@ class HttpServer:
         sock = self._server.sockets[0]
         self.port = int(sock.getsockname()[1])
         log.info("HTTP server on http://%s:%d", self.settings.host, self.port)
+
+    def _expire(self, handler: RequestHandler) -> None:
+        """A connection's life is over: closed after the request in hand, and at once 5 s later."""
+        handler.close()
+        asyncio.get_running_loop().call_later(KEEPALIVE_SECONDS, handler.force_close)
 
     async def close(self) -> None:
         """Stop listening and close every connection."""
