@@ -333,3 +333,59 @@ async def test_a_failed_poll_shows_in_recent_errors_scrubbed() -> None:
     assert page["errors"][0]["user"] == "bad"
     assert "abcdef1234567890" not in str(page)
     assert os.sep not in page["errors"][0]["user"]
+
+
+def test_metrics_from_a_snapshot_parse_with_the_official_parser() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from nostrweet.http.metrics import Metrics, PollDurationHook
+
+    snap = snapshot(
+        users={
+            "jack": UserView(last_poll=990.0, polls=3, tweets_cached=12, errors_total=1, failures=1),
+            "amy": UserView(paused=True),
+        },
+        relays={"ws://r": {"connected": False, "pending": 4, "accepted": 9, "rejected": 2}},
+        budgets={"/2/users/:id/tweets": {"limit": 900, "remaining": 850, "reset": 2000}},
+        tweets_cached=12,
+    )
+    metrics = Metrics(lambda: snap)
+    PollDurationHook(metrics, lambda _user: 0.3).after_poll("jack", None)
+    PollDurationHook(metrics, lambda _user: 2.0).after_poll("jack", RuntimeError("x"))
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics.render().decode())
+        for s in family.samples
+    }
+    assert samples[("nostrweet_tweets_cached_total", (("user", "jack"),))] == 12
+    assert samples[("nostrweet_polls_total", (("user", "jack"),))] == 3
+    assert samples[("nostrweet_user_last_poll_timestamp_seconds", (("user", "jack"),))] == 990
+    assert ("nostrweet_user_last_poll_timestamp_seconds", (("user", "amy"),)) not in samples
+    assert samples[("nostrweet_user_paused", (("user", "amy"),))] == 1
+    assert samples[("nostrweet_events_published_total", (("relay", "ws://r"), ("result", "accepted")))] == 9
+    assert samples[("nostrweet_events_published_total", (("relay", "ws://r"), ("result", "rejected")))] == 2
+    assert samples[("nostrweet_outbox_pending", (("relay", "ws://r"),))] == 4
+    assert samples[("nostrweet_relay_connected", (("relay", "ws://r"),))] == 0
+    assert samples[("nostrweet_x_rate_limit_remaining", (("endpoint", "/2/users/:id/tweets"),))] == 850
+    assert samples[("nostrweet_errors_total", (("kind", "poll"),))] == 1
+    assert samples[("nostrweet_leases_held", ())] == 1  # amy is paused
+    assert samples[("nostrweet_poll_duration_seconds_count", (("result", "ok"),))] == 1
+    assert samples[("nostrweet_poll_duration_seconds_count", (("result", "error"),))] == 1
+    assert samples[("nostrweet_poll_duration_seconds_bucket", (("le", "0.5"), ("result", "ok")))] == 1
+    assert any(name == "nostrweet_build_info" for name, _ in samples)
+
+
+def test_the_page_values_show_users_relays_budgets() -> None:
+    snap = snapshot(
+        users={"jack": UserView(last_poll=990.0, backoff_seconds=120.0, failures=2)},
+        relays={"ws://r": {"connected": True, "pending": 1}},
+        budgets={"/2/users/:id/tweets": {"limit": 900, "remaining": 850, "reset": 1900}},
+    )
+    page = views.page_values(snap, 10)
+    assert page["users"][0]["state"] == "backing off"
+    assert page["users"][0]["backoff"] == "2 min"
+    assert page["relays"] == [
+        {"url": "ws://r", "connected": True, "pending": 1, "accepted": 0, "rejected": 0}
+    ]
+    assert page["budgets"][0]["reset"] == "1970-01-01T00:31:40Z"
+    assert page["budgets"][0]["reset_in"] == "15 min"
