@@ -305,6 +305,14 @@ async def test_control_add_pause_resume_remove_persist() -> None:
         control.pause("nobody")
     with pytest.raises(InputError):
         control.pause("../x")
+    from nostrweet.daemon.control import UnknownRelay
+
+    retried: list[str] = []
+    control.retry_relay = retried.append
+    control.retry_outbox("ws://r")
+    assert retried == ["ws://r"]
+    with pytest.raises(UnknownRelay):
+        control.retry_outbox("ws://elsewhere")
     control.remove_user("new")
     assert "new" not in control.snapshot().users
     assert repo.load("new") == UserRow("new", backfill=3, added_at_runtime=False)

@@ -89,8 +89,8 @@ class DaemonSnapshot:
     leases_held: int | None = None  # users this instance holds a lease on; None without leases
 
 
-class DaemonControl(Protocol):
-    """The interface of a running daemon the HTTP server uses."""
+class LoopControl(Protocol):
+    """What the loop itself does (:class:`nostrweet.daemon.runner.Daemon`)."""
 
     def snapshot(self) -> DaemonSnapshot:
         """What the daemon knows now (cheap: called on every request)."""
@@ -115,6 +115,25 @@ class DaemonControl(Protocol):
     def poll_now(self, username: str) -> None:
         """Poll a user at once, within the X budget (UnknownUser; Conflict when paused)."""
         ...
+
+    def outbox_now(self) -> None:
+        """Start an outbox pass at once (when none is running)."""
+        ...
+
+
+class DaemonControl(LoopControl, Protocol):
+    """The interface of a running daemon the HTTP server uses: the loop's, and the outbox retry."""
+
+    def retry_outbox(self, relay: str) -> None:
+        """Re-send, at once and whatever their backoff, the events ``relay`` has not accepted
+        (UnknownRelay when it is not a configured relay)."""
+        ...
+
+
+class UnknownRelay(ControlError):
+    """Not a relay the daemon publishes to."""
+
+    status = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,14 +168,16 @@ class PersistentControl:
 
     def __init__(
         self,
-        loop: DaemonControl,
+        loop: LoopControl,
         repo: UserRepo | None,
         *,
         set_backfill: Callable[[str, int], None] | None = None,
+        retry_relay: Callable[[str], None] | None = None,
     ) -> None:
         self.loop = loop
         self.repo = repo
         self.set_backfill = set_backfill
+        self.retry_relay = retry_relay
 
     def _row(self, name: str) -> UserRow:
         found = self.repo.load(name) if self.repo is not None else None
@@ -212,3 +233,15 @@ class PersistentControl:
     def poll_now(self, username: str) -> None:
         """Nothing to keep: poll at once."""
         self.loop.poll_now(self._known(username))
+
+    def outbox_now(self) -> None:
+        """An outbox pass at once."""
+        self.loop.outbox_now()
+
+    def retry_outbox(self, relay: str) -> None:
+        """Mark the relay's events due now, then run the outbox."""
+        if relay not in self.loop.snapshot().relays:
+            raise UnknownRelay(f"{relay[:200]} is not a relay the daemon publishes to")
+        if self.retry_relay is not None:
+            self.retry_relay(relay)
+        self.loop.outbox_now()

@@ -339,6 +339,11 @@ class DaemonPipeline:
         """The backfill of a user's first run, when it is not ``--backfill``."""
         self.backfills[name] = backfill
 
+    def retry_relay(self, url: str) -> None:
+        """The next outbox pass re-sends what ``url`` has not accepted whatever its backoff, as when
+        the relay comes back up (rejections stay final: the outbox never retries them)."""
+        self._relay_was_up[url] = False
+
     def user_id(self, name: str) -> str | None:
         """A watched user's numeric id, once resolved."""
         user = self._users.get(name)

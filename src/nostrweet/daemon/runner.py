@@ -187,6 +187,7 @@ class Daemon:
         self.last_success: dict[str, float] = {}
         self.recent_errors: deque[RecentError] = deque(maxlen=RECENT_ERRORS)
         self.last_round = self.started
+        self._outbox_asked = False
 
     # -- policy --------------------------------------------------------------------------------
     def _timeline_budget(self) -> tuple[int | None, float | None]:
@@ -248,7 +249,8 @@ class Daemon:
         try:
             while not stop.is_set():
                 now = self.clock.now()
-                if now >= outbox_due and self._outbox is None:
+                if (now >= outbox_due or self._outbox_asked) and self._outbox is None:
+                    self._outbox_asked = False
                     self._outbox = asyncio.create_task(
                         self._run_outbox(), context=context_with(action="outbox")
                     )
@@ -438,6 +440,11 @@ class Daemon:
         schedule = self.schedules.get(username)
         if schedule is not None:
             self.schedules[username] = dataclasses.replace(schedule, next_due=self.clock.now())
+        self._wake.set()
+
+    def outbox_now(self) -> None:
+        """Start an outbox pass at the next round (at once, unless one is running)."""
+        self._outbox_asked = True
         self._wake.set()
 
     def snapshot(self) -> DaemonSnapshot:

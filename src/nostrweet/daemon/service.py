@@ -133,7 +133,9 @@ async def _start_http(
     from nostrweet.http.metrics import PollDurationHook
     from nostrweet.http.server import HttpServer, HttpSettings, Nip05Source
 
-    control = PersistentControl(daemon, repo, set_backfill=pipeline.set_backfill)
+    control = PersistentControl(
+        daemon, repo, set_backfill=pipeline.set_backfill, retry_relay=pipeline.retry_relay
+    )
     nip05 = None
     if config.nip05_domain:
         pubkeys: dict[str, str] = {}

@@ -139,6 +139,15 @@ def admin_api(
             }
         )
 
+    async def retry(request: web.Request) -> web.Response:
+        body = await _json_body(request, max_body)
+        relay = body.get("relay") if isinstance(body, dict) else None
+        if not isinstance(relay, str) or set(body) != {"relay"}:
+            raise ApiError(400, 'the body must be {"relay": "<a configured relay URL>"}')
+        control.retry_outbox(relay)
+        log.info("admin API: outbox retry for %s", relay[:200], extra={"relay": relay[:200]})
+        return web.json_response({"ok": True}, status=202)
+
     async def not_found(request: web.Request) -> web.Response:
         raise ApiError(404, f"no such API path: {request.path[:80]}")
 
@@ -150,5 +159,6 @@ def admin_api(
     app.router.add_post("/users/{username}/resume", action("resume"))
     app.router.add_post("/users/{username}/poll", action("poll_now"))
     app.router.add_get("/outbox", outbox)
+    app.router.add_post("/outbox/retry", retry)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app
