@@ -37,6 +37,7 @@ MAX_LINE = 8 * 1024
 CONNECTION_SECONDS = 30.0
 KEEPALIVE_SECONDS = 5.0
 REFRESH_SECONDS = 10
+SHUTDOWN_SECONDS = 2.0  # answers in flight when the daemon stops (well inside its 10 s grace)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -210,6 +211,7 @@ class HttpServer:
             max_line_size=MAX_LINE,
             max_field_size=MAX_LINE,
             handle_signals=False,
+            shutdown_timeout=SHUTDOWN_SECONDS,
         )
         await runner.setup()
         self._runner = runner
