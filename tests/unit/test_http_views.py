@@ -397,3 +397,17 @@ def test_the_page_values_show_users_relays_budgets() -> None:
     ]
     assert page["budgets"][0]["reset"] == "1970-01-01T00:31:40Z"
     assert page["budgets"][0]["reset_in"] == "15 min"
+
+
+def test_the_config_file_http_and_admin_tables() -> None:
+    from nostrweet.config import check_config
+
+    good, problems = check_config(
+        '[http]\nlisten = "127.0.0.1:8080"\n[admin]\ntoken_file = "/run/t"\n', Path("c.toml")
+    )
+    assert problems == []
+    assert good.get("http", "listen") == "127.0.0.1:8080"
+    _, problems = check_config('[http]\nlisten = "8080"\nport = 1\n', Path("c.toml"))
+    assert len(problems) == 2
+    assert any("listen must be HOST:PORT" in p for p in problems)
+    assert any("port" in p for p in problems)
