@@ -411,3 +411,38 @@ def test_the_config_file_http_and_admin_tables() -> None:
     assert len(problems) == 2
     assert any("listen must be HOST:PORT" in p for p in problems)
     assert any("port" in p for p in problems)
+
+
+async def test_changes_made_by_another_instance_reach_the_loop() -> None:
+    from nostrweet.daemon.control import UserSync
+
+    state = open_state(MEMORY)
+    repo = UserRepo(state)
+    daemon = Daemon(Pipe(), ["jack"], LoopSettings(poll_interval=60), clock=ManualClock(0.0))
+    now = [0.0]
+    backfills: dict[str, int] = {}
+    sync = UserSync(daemon, repo, ["jack"], every=5, clock=lambda: now[0], set_backfill=backfills.__setitem__)
+    # another instance adds "amy" (backfill 7) and pauses "jack"
+    repo.save_many([UserRow("amy", added_at_runtime=True, backfill=7), UserRow("jack", paused=True)])
+    sync.after_round(daemon)
+    assert set(daemon.snapshot().users) == {"jack"}  # not yet: every 5 s
+    now[0] = 5.0
+    sync.after_round(daemon)
+    users = daemon.snapshot().users
+    assert set(users) == {"jack", "amy"}
+    assert users["jack"].paused and not users["amy"].paused
+    assert not users["amy"].fixed
+    assert backfills == {"amy": 7}
+    # then removes "amy" and resumes "jack"
+    repo.save_many([UserRow("amy", added_at_runtime=False, backfill=7), UserRow("jack", paused=False)])
+    now[0] = 10.0
+    sync.after_round(daemon)
+    users = daemon.snapshot().users
+    assert set(users) == {"jack"}
+    assert not users["jack"].paused
+    # a row saying "not watched" never removes a user of the command line
+    repo.remove("jack")
+    now[0] = 15.0
+    sync.after_round(daemon)
+    assert set(daemon.snapshot().users) == {"jack"}
+    state.close()

@@ -15,12 +15,18 @@ keeps the rest of its row (its watermark), its archive and its records.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from nostrweet.names import normalize_username
 from nostrweet.state.users import UserRepo, UserRow
+
+log = logging.getLogger("nostrweet.daemon")
+
+SYNC_SECONDS = 5.0  # how often the loop reads the users other instances added, removed or paused
 
 
 class ControlError(Exception):
@@ -245,3 +251,61 @@ class PersistentControl:
         if self.retry_relay is not None:
             self.retry_relay(relay)
         self.loop.outbox_now()
+
+
+class UserSync:
+    """A loop hook (:class:`~nostrweet.daemon.runner.LoopHook`): every ``every`` seconds, the changes
+    another instance sharing the state made through its admin API (users added, removed, paused,
+    resumed) reach this loop. A failed read is logged and tried again at the next turn."""
+
+    def __init__(
+        self,
+        loop: LoopControl,
+        repo: UserRepo,
+        fixed: Iterable[str],
+        *,
+        every: float = SYNC_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        set_backfill: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.loop = loop
+        self.set_backfill = set_backfill
+        self.repo = repo
+        self.fixed = tuple(fixed)
+        self.every = every
+        self.clock = clock
+        self.next = clock() + every
+
+    def after_round(self, daemon: object) -> None:
+        """Apply what changed in the state since the last turn."""
+        if self.clock() < self.next:
+            return
+        self.next = self.clock() + self.every
+        try:
+            rows = self.repo.load_all()
+        except Exception as exc:
+            log.warning("reading the watched users from the state failed: %s", exc.__class__.__name__)
+            return
+        self.apply(watched_users(self.fixed, rows))
+
+    def apply(self, watched: Watched) -> None:
+        """Make the loop watch ``watched``."""
+        current = self.loop.snapshot().users
+        for name in watched.users:
+            if name not in current:
+                log.info("@%s: added by another instance", name, extra={"user": name})
+                backfill = watched.backfills.get(name)
+                if backfill is not None and self.set_backfill is not None:
+                    self.set_backfill(name, backfill)
+                self.loop.add_user(name, backfill)
+        for name, view in current.items():
+            if name not in watched.users and not view.fixed:
+                log.info("@%s: removed by another instance", name, extra={"user": name})
+                self.loop.remove_user(name)
+            elif name in watched.paused and not view.paused:
+                self.loop.pause(name)
+            elif name not in watched.paused and view.paused and name in watched.users:
+                self.loop.resume(name)
+
+    def after_poll(self, user: str, error: BaseException | None) -> None:
+        """Nothing per poll."""

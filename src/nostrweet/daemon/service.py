@@ -22,7 +22,7 @@ from typing import Any
 
 from nostrweet.alerts.monitor import AlertMonitor
 from nostrweet.daemon.config import DaemonConfig
-from nostrweet.daemon.control import PersistentControl, watched_users
+from nostrweet.daemon.control import PersistentControl, UserSync, watched_users
 from nostrweet.daemon.lock import DaemonLock, default_instance_id
 from nostrweet.daemon.pipeline import DaemonPipeline, summary_lines
 from nostrweet.daemon.runner import Daemon, LoopHook, LoopSettings
@@ -226,6 +226,11 @@ async def _run_locked(
             fixed=config.users,
             instance=default_instance_id(),
             tweet_count=pipeline.tweet_count,
+        )
+        # users added, removed or paused through another instance's admin API (a shared state)
+        daemon.hooks = (
+            *daemon.hooks,
+            UserSync(daemon, repo, config.users, set_backfill=pipeline.set_backfill),
         )
         server = await _start_http(daemon, pipeline, repo, config, admin_token)
         systemd.ready(f"watching {len(watched.users)} user(s)")
