@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -82,9 +83,14 @@ async def _json_body(request: web.Request, max_body: int) -> Any:
 
 
 def admin_api(
-    control: DaemonControl, token: Secret | None, *, backfill_default: int, max_body: int
+    control: DaemonControl,
+    token: Secret | None,
+    *,
+    backfill_default: int,
+    max_body: int,
+    on_change: Callable[[], None] = lambda: None,
 ) -> web.Application:
-    """The ``/api/v1`` sub-application."""
+    """The ``/api/v1`` sub-application; ``on_change`` is called after every change it made."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -94,6 +100,8 @@ def admin_api(
             return _error(401, "a valid 'Authorization: Bearer <token>' header is required")
         try:
             response: web.StreamResponse = await handler(request)
+            if request.method != "GET" and response.status < 400:
+                on_change()
             return response
         except ApiError as exc:
             return _error(exc.status, exc.message)

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ MAX_LINE = 8 * 1024
 CONNECTION_SECONDS = 30.0
 KEEPALIVE_SECONDS = 5.0
 REFRESH_SECONDS = 10
+CACHE_SECONDS = 1.0  # /healthz, /readyz, /metrics and the page are made at most once a second each
 SHUTDOWN_SECONDS = 2.0  # answers in flight when the daemon stops (well inside its 10 s grace)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -65,6 +67,7 @@ class HttpSettings:
     max_body: int = MAX_BODY
     connection_seconds: float = CONNECTION_SECONDS
     refresh_seconds: int = REFRESH_SECONDS
+    cache_seconds: float = CACHE_SECONDS
     extra_headers: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -89,6 +92,14 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
         body=json.dumps(body, separators=(",", ":")).encode(),
         content_type="application/json",
         headers=dict(headers or {}),
+    )
+
+
+def _json(status: int, body: Any) -> tuple[int, bytes, dict[str, str]]:
+    return (
+        status,
+        json.dumps(body, separators=(",", ":")).encode(),
+        {"Content-Type": "application/json", "Cache-Control": "no-store"},
     )
 
 
@@ -134,6 +145,7 @@ class HttpServer:
         self._server: asyncio.Server | None = None
         self.port = settings.port
         self.open_connections = 0
+        self._cache: dict[str, tuple[float, int, bytes, dict[str, str]]] = {}
 
     # -- the application ---------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -151,9 +163,25 @@ class HttpServer:
                 self.settings.admin_token,
                 backfill_default=self.settings.backfill_default,
                 max_body=self.settings.max_body,
+                on_change=self.forget,
             ),
         )
         return app
+
+    def forget(self) -> None:
+        """Drop the answers made in the last second: a change through the API shows at once."""
+        self._cache.clear()
+
+    def _cached(self, key: str, make: Callable[[], tuple[int, bytes, dict[str, str]]]) -> web.Response:
+        """The answer made at most ``cache_seconds`` ago, else a new one: however many clients ask,
+        the loop makes each page at most once a second (for 1,000 users /metrics takes ~30 ms)."""
+        now = time.monotonic()
+        hit = self._cache.get(key)
+        if hit is None or now - hit[0] >= self.settings.cache_seconds:
+            hit = (now, *make())
+            self._cache[key] = hit
+        _at, status, body, headers = hit
+        return web.Response(status=status, body=body, headers=headers)
 
     @web.middleware
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -170,23 +198,25 @@ class HttpServer:
 
     async def healthz(self, request: web.Request) -> web.Response:
         """SPEC §8 ``/healthz``."""
-        status, body = views.health(self.control.snapshot())
-        return json_response(status, body, {"Cache-Control": "no-store"})
+        return self._cached("healthz", lambda: _json(*views.health(self.control.snapshot())))
 
     async def readyz(self, request: web.Request) -> web.Response:
         """SPEC §8 ``/readyz``."""
-        status, body = views.readiness(self.control.snapshot())
-        return json_response(status, body, {"Cache-Control": "no-store"})
+        return self._cached("readyz", lambda: _json(*views.readiness(self.control.snapshot())))
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         """Prometheus text format."""
-        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+        return self._cached("metrics", lambda: (200, self.metrics.render(), {"Content-Type": CONTENT_TYPE}))
 
     async def dashboard(self, request: web.Request) -> web.Response:
         """The HTML page: server-side, no JavaScript, refreshes itself."""
-        values = views.page_values(self.control.snapshot(), self.settings.refresh_seconds)
-        html = _templates.get_template("dashboard.html").render(**values)
-        return web.Response(text=html, content_type="text/html", charset="utf-8", headers=PAGE_HEADERS)
+
+        def make() -> tuple[int, bytes, dict[str, str]]:
+            values = views.page_values(self.control.snapshot(), self.settings.refresh_seconds)
+            html = _templates.get_template("dashboard.html").render(**values)
+            return 200, html.encode(), {"Content-Type": "text/html; charset=utf-8", **PAGE_HEADERS}
+
+        return self._cached("page", make)
 
     async def nip05(self, request: web.Request) -> web.Response:
         """NIP-05 ``/.well-known/nostr.json[?name=]``: 404 unless ``--nip05-domain`` is set."""
