@@ -1,7 +1,8 @@
 """B10: the HTTP server under load while the daemon polls (issue 10's performance part).
 
 The B4 set-up (the real daemon over the generated cache, the fake X API with latency, a relay) runs
-twice in this one run, alternately: without HTTP, and with its HTTP server on the daemon's loop while a
+twice in this one run, alternately: without HTTP (the same client then asks a stand-in server in
+another process, so that both runs carry the client's CPU), and with its HTTP server on the daemon's loop while a
 client in another process asks ``/healthz`` and ``/metrics`` over 4 connections for the whole run, each
 connection one request every 80 ms (50 requests/s in all: far more than probes and scrapers send; back to
 back would only measure how much of one loop a flood can take). Two rows:
@@ -129,7 +130,9 @@ def run_b10(ctx: Context) -> list[Row]:
     loaded: list[float] = []
     load: dict[str, Any] = {}
     for _round in range(2):  # alternate, so both see the same machine noise
-        res = run_daemon(root, manifest, users, lat, conc, cycles=cycles)
+        # the same client runs beside the plain cycles too, against a stand-in server in its own
+        # process, so that both see the client's own CPU on the shared cores
+        res = run_daemon(root, manifest, users, lat, conc, cycles=cycles, beside=stand_in_load)
         plain.extend(c["seconds"] for c in res["cycles"][1:])
         port = _free_port()
         figures: dict[str, Any] = {}
@@ -185,6 +188,29 @@ def run_b10(ctx: Context) -> list[Row]:
         details={"plain_cycles_s": plain, "loaded_cycles_s": loaded},
     )
     return [b10, b10b]
+
+
+_STAND_IN = """
+import sys
+from aiohttp import web
+app = web.Application()
+for path in ("/healthz", "/metrics"):
+    app.router.add_get(path, lambda request: web.Response(text="ok"))
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+@contextmanager
+def stand_in_load() -> Iterator[None]:
+    """The B10 client against a trivial server in another process (for the plain cycles)."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-c", _STAND_IN, str(port)], cwd=REPO, env=_env())
+    try:
+        with http_load(port):
+            yield
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 @contextmanager
