@@ -163,6 +163,13 @@ def bench_b9(ctx: Context) -> list[Row]:
     return run_b9(ctx.work / "b9", ctx.sizes.b9_tweets, 1)
 
 
+def bench_b10(ctx: Context) -> list[Row]:
+    """B10: HTTP answers under load while the daemon polls, and the polling with that load."""
+    from benchmarks.b10_http import run_b10
+
+    return run_b10(ctx)
+
+
 BENCHES: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
     "B1": ("convert + sign", bench_b1),
     "B2": ("publish", bench_b2),
@@ -172,6 +179,7 @@ BENCHES: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
     "B7": ("several daemon instances on PostgreSQL", bench_b7),
     "B8": ("state database vs record files", bench_b8),
     "B9": ("X archive import", bench_b9),
+    "B10": ("HTTP under load while polling (B10, B10b)", bench_b10),
 }
 
 

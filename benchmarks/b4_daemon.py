@@ -19,11 +19,14 @@ cache in a separate interpreter; it stays with the cache.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,9 +82,20 @@ def _restore(data: Path, before: set[str]) -> int:
 
 
 def run_daemon(
-    root: Path, manifest: Manifest, users: int, latency: float, concurrency: int, cycles: int
+    root: Path,
+    manifest: Manifest,
+    users: int,
+    latency: float,
+    concurrency: int,
+    cycles: int,
+    *,
+    extra_args: Sequence[str] = (),
+    beside: Callable[[], AbstractContextManager[Any]] | None = None,
 ) -> dict[str, Any]:
-    """One worker run over the cache under ``root``: the worker's JSON plus the bare baseline."""
+    """One worker run over the cache under ``root``: the worker's JSON plus the bare baseline.
+
+    ``extra_args`` go to the worker; ``beside`` is a context entered around its run (B10's HTTP client).
+    """
     from tests.fakes.x_api import FakeXApi
 
     data = root / "data"
@@ -109,8 +123,10 @@ def run_daemon(
                 "--data", str(data), "--api", server.url, "--relay", relay_url,
                 "--bearer", server.bearer_token, "--users", str(users),
                 "--concurrency", str(concurrency), "--cycles", str(cycles),
+                *extra_args,
             ]  # fmt: skip
-            done = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1800)
+            with beside() if beside is not None else contextlib.nullcontext():
+                done = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=1800)
             lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
             if not lines:
                 raise RuntimeError(f"daemon worker exited {done.returncode}: {done.stderr.strip()[-400:]}")

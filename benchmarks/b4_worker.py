@@ -88,6 +88,16 @@ class CyclePipeline:
         return self.inner.relay_status()
 
 
+class CurrentDaemon:
+    """The HTTP server's view of the daemon of the current cycle (B10)."""
+
+    daemon: Daemon | None = None
+
+    def snapshot(self) -> Any:
+        assert self.daemon is not None
+        return self.daemon.snapshot()
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Start the daemon, run the cycles, return the figures."""
     users = [f"bench{i:05d}" for i in range(args.users)]
@@ -125,11 +135,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # waits in CyclePipeline for the cycle's end).
         grace=10.0,
     )
+    current = CurrentDaemon()
+    server = None
+    if args.http_port:  # B10: the HTTP server on this loop, answering a client in another process
+        from nostrweet.http.server import HttpServer, HttpSettings
+
+        server = HttpServer(current, HttpSettings("127.0.0.1", args.http_port))  # type: ignore[arg-type]
+        await server.start()
     cycles: list[dict[str, Any]] = []
     for _ in range(args.cycles):
         wrapper.new_cycle()
         stop = asyncio.Event()
         daemon = Daemon(wrapper, users, settings)
+        current.daemon = daemon
+        if server is not None and args.http_warmup:
+            await asyncio.sleep(args.http_warmup)  # the client is under way before the cycle starts
         started = time.perf_counter()
         task = asyncio.create_task(daemon.run(stop))
         await asyncio.wait_for(wrapper.all_done.wait(), timeout=args.timeout)
@@ -144,6 +164,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "polls": len(wrapper.done),
             }
         )
+    if server is not None:
+        await server.close()
     result = {
         "open_store_s": t_open,
         "startup_s": t_start,
@@ -171,6 +193,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--cycles", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--http-port", type=int, default=0, help="B10: serve HTTP here during the cycles")
+    parser.add_argument("--http-warmup", type=float, default=1.0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     profile_to = os.environ.get("NOSTRWEET_BENCH_PROFILE")  # a path: write a pyinstrument profile there

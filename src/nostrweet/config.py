@@ -70,6 +70,8 @@ CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "log_format": str,
     },
     "state": {"url": str, "lease_seconds": int},
+    "http": {"listen": str},
+    "admin": {"token_file": str},
     "rate_limits": {
         "max_wait_seconds": int,
         "low_budget_fraction": (float, int),
@@ -236,6 +238,16 @@ def _npub(value: Any) -> str | None:
     return None
 
 
+def _listen(value: Any) -> str | None:
+    from nostrweet.http.address import parse_listen
+
+    try:
+        parse_listen(value, "listen")
+    except InputError as exc:
+        return str(exc)
+    return None
+
+
 def _alert_urls(value: Any) -> str | None:
     from nostrweet.alerts.config import split_alert_urls  # Apprise loads only for a file with alerts
     from nostrweet.alerts.sender import check_alert_urls
@@ -268,6 +280,7 @@ VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("nostr", "nip05_domain"): _hostname,
     ("twitter", "api_url"): _urls(lambda v: parse_urls(v, ("http", "https"), "API")),
     ("state", "lease_seconds"): _between(5, 3600),
+    ("http", "listen"): _listen,
     ("rate_limits", "max_wait_seconds"): _at_least(1),
     ("rate_limits", "low_budget_fraction"): _fraction,
     ("rate_limits", "requests_per_window"): _at_least(1),

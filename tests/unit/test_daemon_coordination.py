@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from nostrweet.daemon.control import PersistentControl, watched_users
 from nostrweet.daemon.coordination import StateCoordination
 from nostrweet.daemon.runner import Daemon, LoopSettings, ManualClock
 from nostrweet.state.engine import State, open_state
@@ -64,7 +65,10 @@ async def test_users_added_removed_paused_and_resumed_at_run_time(state: State) 
     stop = asyncio.Event()
     clock = ManualClock(0.0)
     pipe = FakePipeline(clock)
-    daemon = Daemon(pipe, ["a"], SETTINGS, clock=clock, coordination=StateCoordination(state, "one"))
+    daemon = Daemon(
+        pipe, ["a"], SETTINGS, clock=clock, coordination=StateCoordination(state, "one"), fixed=["a"]
+    )
+    control = PersistentControl(daemon, UserRepo(state))
     task = asyncio.create_task(daemon.run(stop))
 
     async def until(check: object) -> None:
@@ -75,24 +79,24 @@ async def test_users_added_removed_paused_and_resumed_at_run_time(state: State) 
         raise AssertionError("never happened")
 
     await until(lambda: "a" in pipe.polls)
-    assert await daemon.add_user("@B") and not await daemon.add_user("b")
-    await until(lambda: "b" in pipe.polls)
-    assert await daemon.pause("b") and not await daemon.pause("nobody")
+    control.add_user("@B")
+    await until(lambda: "b" in pipe.polls)  # the loop takes it (its lease, alone: the user) at once
+    control.pause("b")
     row = UserRepo(state).load("b")
     assert row is not None and row.paused and row.added_at_runtime
-    assert StateCoordination(state, "two").added_users() == ["b"]
+    assert watched_users(["a"], UserRepo(state).load_all()).users == ["a", "b"]  # what a restart watches
     polls_of_b = len(pipe.polls["b"])
     clock.t += 3000
     daemon._wake.set()
     await until(lambda: len(pipe.polls["a"]) >= 3)
     assert len(pipe.polls["b"]) == polls_of_b  # paused: not polled
-    assert await daemon.resume("b")
+    control.resume("b")
     await until(lambda: len(pipe.polls["b"]) > polls_of_b)
     resumed = UserRepo(state).load("b")
     assert resumed is not None and not resumed.paused
-    assert await daemon.remove_user("b") and not await daemon.remove_user("b")
-    assert UserRepo(state).load("b") is None and "b" not in daemon.schedules
-    assert StateCoordination(state, "two").added_users() == []
+    control.remove_user("b")
+    assert "b" not in daemon.schedules and "b" not in daemon.mine
+    assert watched_users(["a"], UserRepo(state).load_all()).users == ["a"]
     stop.set()
     await task
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Annotated
 
 import typer
 
 from nostrweet.cli.common import BlossomOption, Nip05DomainOption, RelayOption
 from nostrweet.cli.root import app, options_of
+
+log = logging.getLogger("nostrweet.daemon")
 
 
 @app.command("daemon")
@@ -57,6 +60,26 @@ def daemon(
             help="Names this instance in logs, leases and the admin API (SPEC §7).",
         ),
     ] = None,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            envvar="NOSTRWEET_HTTP",
+            metavar="HOST:PORT",
+            show_default="none",
+            help="Serve /healthz, /readyz, /metrics, the dashboard and the admin API here (e.g. 127.0.0.1:8080).",
+        ),
+    ] = None,
+    admin_token_file: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-token-file",
+            envvar="NOSTRWEET_ADMIN_TOKEN_FILE",
+            metavar="FILE",
+            show_default="none",
+            help="File holding the admin API's bearer token; without one, /api/v1 answers 404.",
+        ),
+    ] = None,
 ) -> None:
     """Watch accounts and keep their mirror current until SIGINT or SIGTERM (docs/DAEMON.md)."""
     from nostrweet.daemon.config import resolve_daemon_config
@@ -76,10 +99,24 @@ def daemon(
         nip05_domain=nip05,
         alerts=alert,
         instance_id=instance_id,
+        http=http,
+        admin_token_file=admin_token_file,
     )
     options.require_bearer_token()
     for override in config.overrides.values():
         if override.key_file is not None:
             load_key_file(override.key_file)  # a missing or bad key file exits 2 before we start
+    admin_token = None
+    if config.admin_token_file is not None:  # a missing or empty token file exits 2 before we start
+        from nostrweet.http.token import read_admin_token
+        from nostrweet.logs import register_secret
+
+        warnings: list[str] = []
+        admin_token = read_admin_token(config.admin_token_file, warnings)
+        register_secret(admin_token.reveal())
+        for warning in warnings:
+            log.warning("%s", warning)
+        if config.http_listen is None:
+            log.warning("--admin-token-file has no effect without --http HOST:PORT")
     keys = KeyDeriver(options.require_mnemonic(), options.key_derivation)  # a bad mnemonic exits 2 here
-    asyncio.run(run_daemon(options, config, keys))
+    asyncio.run(run_daemon(options, config, keys, admin_token=admin_token))

@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from nostrweet.alerts.config import AlertConfig, resolve_alert_config
@@ -21,6 +22,7 @@ from nostrweet.config import UserOverrides
 from nostrweet.daemon import scheduler
 from nostrweet.domains import resolve_nip05_domain
 from nostrweet.errors import InputError
+from nostrweet.http.address import parse_listen
 from nostrweet.settings import GlobalOptions
 from nostrweet.shaping.filters import FilterBook
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, split_list
@@ -66,6 +68,8 @@ class DaemonConfig:
     deletion_window: int = DEFAULT_DELETION_WINDOW
     instance_id: str | None = None  # names this instance (SPEC §7); None: host name and pid
     lease_seconds: int = DEFAULT_LEASE_SECONDS  # [state] lease_seconds: how long a user's lease lasts
+    http_listen: tuple[str, int] | None = None  # SPEC §8: --http HOST:PORT; None serves nothing
+    admin_token_file: Path | None = None  # SPEC §8: the admin API's token; None turns the API off
 
     def relays_for(self, username: str) -> tuple[str, ...]:
         """The relays a user's events go to: its ``[users.<name>] relays`` if set, else the global ones."""
@@ -114,6 +118,20 @@ def _poll_interval(flag: int | None, options: GlobalOptions) -> int:
     return value
 
 
+def _http_listen(flag: str | None, options: GlobalOptions) -> tuple[str, int] | None:
+    """``--http`` (or ``NOSTRWEET_HTTP``) over ``[http] listen``; None: no HTTP server."""
+    if flag is not None and flag.strip():
+        return parse_listen(flag, "--http")
+    value = options.config.get("http", "listen")
+    return parse_listen(value, "[http] listen") if value else None
+
+
+def _admin_token_file(flag: str | None, options: GlobalOptions) -> Path | None:
+    """``--admin-token-file`` (or ``NOSTRWEET_ADMIN_TOKEN_FILE``) over ``[admin] token_file``."""
+    value = flag if flag is not None and flag.strip() else options.config.get("admin", "token_file")
+    return Path(value).expanduser() if value else None
+
+
 def resolve_daemon_config(
     options: GlobalOptions,
     *,
@@ -127,6 +145,8 @@ def resolve_daemon_config(
     nip05_domain: str | None = None,
     alerts: Sequence[str] | None = None,
     instance_id: str | None = None,
+    http: str | None = None,
+    admin_token_file: str | None = None,
 ) -> DaemonConfig:
     """Merge the daemon's flags with the config file. Raises InputError (exit 2) on bad or missing input."""
     cfg = options.config
@@ -168,6 +188,8 @@ def resolve_daemon_config(
         filters=cfg.filter_book(),
         nip05_domain=resolve_nip05_domain(nip05_domain, cfg.get("nostr", "nip05_domain")),
         alerts=resolve_alert_config(alerts, cfg.values.get("alerts", {})),
+        http_listen=_http_listen(http, options),
+        admin_token_file=_admin_token_file(admin_token_file, options),
         requests_per_window=_optional_int(options, "rate_limits", "requests_per_window"),
         window_seconds=_optional_int(options, "rate_limits", "window_seconds"),
         safety=float(_pick(None, options, "rate_limits", "safety_factor", scheduler.DEFAULT_SAFETY)),

@@ -90,25 +90,11 @@ class StateCoordination:
                 paused=paused,
             )
 
-    async def add(self, user: str) -> None:
-        """Remember a user added at run time (watched again after a restart)."""
-        async with self._writes:
-            await asyncio.to_thread(self.users.mark_added, user)
-
-    def added_users(self) -> list[str]:
-        """The users added at run time and not removed since (blocking; at start)."""
-        return sorted(name for name, row in self.users.repo.load_all().items() if row.added_at_runtime)
-
     async def balance(self, users: Sequence[str], busy: set[str], now: float) -> set[str]:
         """Every user on SQLite; this instance's leased share on PostgreSQL (``busy`` ones kept)."""
         if self.leases is None:
             return set(users)
         return set(await asyncio.to_thread(self.leases.balance, users, now, busy=busy))
-
-    async def remove(self, user: str) -> None:
-        """Forget the user's row (its watermark too: added again, it backfills again)."""
-        async with self._writes:
-            await asyncio.to_thread(self.users.repo.remove, user)
 
     async def release(self) -> None:
         """Hand every lease back (PostgreSQL)."""

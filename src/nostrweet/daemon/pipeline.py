@@ -127,6 +127,7 @@ class DaemonPipeline:
         self.lifecycle = LifecycleRepo(self.state)
         self._retractor: Retractor | None = None
         self._next_deletion_check = time.time() + config.deletion_interval
+        self.backfills: dict[str, int] = {}  # users added through the admin API with their own backfill
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -216,7 +217,7 @@ class DaemonPipeline:
 
     async def _first_run(self, name: str, user: User) -> UserState:
         """Find the backfill target (the N newest ids now) and persist it before caching anything."""
-        want = self.config.backfill
+        want = self.backfills.get(name, self.config.backfill)
         ids: list[int] = []
         token: str | None = None
         while True:
@@ -421,6 +422,30 @@ class DaemonPipeline:
             log.warning(
                 "deletion check failed: %s: %s", exc.__class__.__name__, exc, extra={"action": "delete"}
             )
+
+    # -- for the HTTP server (daemon/control.py) -------------------------------------------
+
+    def set_backfill(self, name: str, backfill: int) -> None:
+        """The backfill of a user's first run, when it is not ``--backfill``."""
+        self.backfills[name] = backfill
+
+    def retry_relay(self, url: str) -> None:
+        """The next outbox pass re-sends what ``url`` has not accepted whatever its backoff, as when
+        the relay comes back up (rejections stay final: the outbox never retries them)."""
+        self._relay_was_up[url] = False
+
+    def user_id(self, name: str) -> str | None:
+        """A watched user's numeric id, once resolved."""
+        user = self._users.get(name)
+        return user.id if user is not None else None
+
+    def tweet_count(self, name: str | None = None) -> int:
+        """Tweets in the archive: all of them, or one user's."""
+        index = self.store.index
+        if name is None:
+            return index.tweet_count()
+        entry = index.users.get(name)
+        return entry.tweet_count if entry is not None else 0
 
     # -- views for the stats ---------------------------------------------------------------
 

@@ -20,17 +20,20 @@ import dataclasses
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from nostrweet.cache.layout import normalize_username
 from nostrweet.daemon import scheduler
+from nostrweet.daemon.control import Conflict, DaemonSnapshot, RecentError, UnknownUser, UserView
 from nostrweet.daemon.scheduler import UserSchedule
 from nostrweet.daemon.stats import UserStats, build_stats_record, log_stats
 from nostrweet.logs import context_with
 
 log = logging.getLogger("nostrweet.daemon")
+
+RECENT_ERRORS = 20  # failed polls the dashboard lists
 
 TIMELINE_ENDPOINT = "/2/users/:id/tweets"
 
@@ -95,14 +98,6 @@ class Coordination(Protocol):
         """The users this instance polls from now on; ``busy`` ones (being polled) are kept."""
         ...
 
-    async def add(self, user: str) -> None:
-        """Remember a user added at run time."""
-        ...
-
-    async def remove(self, user: str) -> None:
-        """Forget a user that is no longer watched."""
-        ...
-
     async def release(self) -> None:
         """Hand every user back (a clean stop)."""
         ...
@@ -123,12 +118,6 @@ class Solo:
     async def balance(self, users: Sequence[str], busy: set[str], now: float) -> set[str]:
         """Every user."""
         return set(users)
-
-    async def add(self, user: str) -> None:
-        """Nothing kept."""
-
-    async def remove(self, user: str) -> None:
-        """Nothing kept."""
 
     async def release(self) -> None:
         """Nothing held."""
@@ -230,11 +219,15 @@ class Daemon:
         clock: Clock | None = None,
         hooks: Sequence[LoopHook] = (),
         coordination: Coordination | None = None,
+        paused: Sequence[str] = (),
+        fixed: Sequence[str] | None = None,
+        instance: str = "",
+        tweet_count: Callable[[str | None], int] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.coordination: Coordination = coordination or Solo()
         self.mine: set[str] = set()  # the users this instance polls (its leases)
-        self.paused: set[str] = set()
+        self._rebalance_asked = False  # a user added or removed at run time: balance at the next round
         self.hooks = tuple(hooks)
         self.users = list(dict.fromkeys(users))
         self.settings = settings
@@ -247,6 +240,15 @@ class Daemon:
         self._wake = asyncio.Event()
         self._polls: dict[str, asyncio.Task[None]] = {}
         self._outbox: asyncio.Task[None] | None = None
+        # -- for the HTTP server (daemon/control.py) --
+        self.paused: set[str] = set(paused) & set(self.users)
+        self.fixed = set(self.users if fixed is None else fixed)
+        self.instance = instance
+        self.tweet_count = tweet_count
+        self.last_success: dict[str, float] = {}
+        self.recent_errors: deque[RecentError] = deque(maxlen=RECENT_ERRORS)
+        self.last_round = self.started
+        self._outbox_asked = False
 
     # -- policy --------------------------------------------------------------------------------
     def _timeline_budget(self) -> tuple[int | None, float | None]:
@@ -311,16 +313,18 @@ class Daemon:
         try:
             while not stop.is_set():
                 now = self.clock.now()
-                if now >= renew_due:
+                if now >= renew_due or self._rebalance_asked:
+                    self._rebalance_asked = False
                     await self._balance(now)
                     now = self.clock.now()
                     renew_due = now + self.coordination.renew_every
-                if now >= outbox_due and self._outbox is None:
+                if (now >= outbox_due or self._outbox_asked) and self._outbox is None:
+                    self._outbox_asked = False
                     self._outbox = asyncio.create_task(
                         self._run_outbox(), context=context_with(action="outbox")
                     )
                     outbox_due = now + outbox_every
-                busy = set(self._polls)
+                busy = set(self._polls) | self.paused
                 allowed = self._polls_allowed(now)
                 held = False
                 for user in scheduler.due_users(self._pollable(), now, busy):
@@ -344,6 +348,7 @@ class Daemon:
                         deadline = min(deadline, reset + scheduler.RESET_MARGIN)
                 elif len(self._polls) < self.settings.max_concurrent:
                     deadline = min(deadline, scheduler.next_wakeup(self._pollable(), set(self._polls)))
+                self.last_round = now
                 self._run_hooks(lambda hook: hook.after_round(self))
                 self._wake.clear()
                 await self.clock.wait(self._wake, deadline)
@@ -398,56 +403,6 @@ class Daemon:
         except Exception as exc:
             log.warning("@%s: schedule not saved: %s: %s", user, exc.__class__.__name__, exc)
 
-    # -- users at run time (the admin API) -----------------------------------------------------
-    async def add_user(self, username: str) -> bool:
-        """Watch one more user from now on (its first poll comes at once); False if watched already."""
-        user = normalize_username(username)
-        if user in self.schedules:
-            return False
-        now = self.clock.now()
-        self.users.append(user)
-        self.stats[user] = UserStats()
-        self.schedules[user] = scheduler.UserSchedule(next_due=now, last_activity=now)
-        await self.coordination.add(user)
-        await self._save(user)
-        await self._balance(now)
-        self._wake.set()
-        return True
-
-    async def remove_user(self, username: str) -> bool:
-        """Stop watching a user (a poll in flight finishes) and forget its state; False if not watched."""
-        user = normalize_username(username)
-        if user not in self.schedules:
-            return False
-        self.users.remove(user)
-        self.schedules.pop(user, None)
-        self.stats.pop(user, None)
-        self.paused.discard(user)
-        self.mine.discard(user)
-        await self.coordination.remove(user)
-        self._wake.set()
-        return True
-
-    async def pause(self, username: str) -> bool:
-        """Stop polling a user until :meth:`resume` (kept across restarts); False if not watched."""
-        user = normalize_username(username)
-        if user not in self.schedules:
-            return False
-        self.paused.add(user)
-        await self._save(user)
-        return True
-
-    async def resume(self, username: str) -> bool:
-        """Poll a paused user again, at once; False if not watched."""
-        user = normalize_username(username)
-        if user not in self.schedules:
-            return False
-        self.paused.discard(user)
-        self.schedules[user] = dataclasses.replace(self.schedules[user], next_due=self.clock.now())
-        await self._save(user)
-        self._wake.set()
-        return True
-
     def _run_hooks(self, call: Callable[[LoopHook], None]) -> None:
         for hook in self.hooks:
             try:
@@ -464,7 +419,7 @@ class Daemon:
 
     async def _poll(self, user: str) -> None:
         stats = self.stats[user]
-        start = self.schedules[user]
+        began = self.clock.now()
         log.debug("@%s: poll starts", user, extra={"user": user, "action": "poll_start"})
         try:
             result = await self.pipeline.poll_user(user)
@@ -472,13 +427,16 @@ class Daemon:
             raise
         except Exception as exc:
             now = self.clock.now()
-            state = scheduler.after_failure(self.schedules.get(user, start), now)
-            if user in self.schedules:  # not removed meanwhile
-                self.schedules[user] = state
+            stats.last_duration = now - began
+            if user not in self.schedules:  # removed while it was polled
+                return
+            state = scheduler.after_failure(self.schedules[user], now)
+            self.schedules[user] = state
             stats.errors += 1
             stats.polls += 1
             stats.last_poll = now
             stats.last_error = f"{exc.__class__.__name__}: {exc}"
+            self.recent_errors.append(RecentError(now, user, stats.last_error))
             log.warning(
                 "@%s: poll failed (%s); retry in %.0f s (failure %d)",
                 user,
@@ -491,6 +449,10 @@ class Daemon:
             await self._save(user)
         else:
             now = self.clock.now()
+            stats.last_duration = now - began
+            if user not in self.schedules:  # removed while it was polled
+                return
+            self.last_success[user] = now
             self._update_effective_interval()
             if user in self.schedules:  # not removed meanwhile
                 self.schedules[user] = scheduler.after_success(
@@ -559,3 +521,93 @@ class Daemon:
     def log_stats(self) -> None:
         """Log one stats record."""
         log_stats(self.stats_record())
+
+    # -- control: what the HTTP server asks (daemon/control.py) -------------------------------
+    def add_user(self, username: str, backfill: int | None = None) -> None:
+        """Watch one more user; its first poll is due at once."""
+        if username in self.stats:
+            raise Conflict(f"@{username} is already watched")
+        self.users.append(username)
+        self.stats[username] = UserStats()
+        self.schedules[username] = UserSchedule(next_due=self.clock.now(), last_activity=self.clock.now())
+        self._rebalance_asked = True  # its lease (or, alone, simply the user) is taken at the next round
+        self._wake.set()
+
+    def remove_user(self, username: str) -> None:
+        """Stop watching a user; a poll of it in flight finishes, and is not counted."""
+        if username not in self.stats:
+            raise UnknownUser(f"@{username} is not watched")
+        self.users.remove(username)
+        for table in (self.stats, self.schedules, self.last_success):
+            table.pop(username, None)
+        self.paused.discard(username)
+        self.mine.discard(username)
+        self._rebalance_asked = True
+        self._wake.set()
+
+    def pause(self, username: str) -> None:
+        """Start no poll of the user until it is resumed."""
+        if username not in self.stats:
+            raise UnknownUser(f"@{username} is not watched")
+        self.paused.add(username)
+
+    def resume(self, username: str) -> None:
+        """Poll a paused user again, at once."""
+        if username not in self.stats:
+            raise UnknownUser(f"@{username} is not watched")
+        if username in self.paused:
+            self.paused.discard(username)
+            self.poll_now(username)
+
+    def poll_now(self, username: str) -> None:
+        """Make the user's poll due now (the budget gate still applies)."""
+        if username not in self.stats:
+            raise UnknownUser(f"@{username} is not watched")
+        if username in self.paused:
+            raise Conflict(f"@{username} is paused: resume it first")
+        schedule = self.schedules.get(username)
+        if schedule is not None:
+            self.schedules[username] = dataclasses.replace(schedule, next_due=self.clock.now())
+        self._wake.set()
+
+    def outbox_now(self) -> None:
+        """Start an outbox pass at the next round (at once, unless one is running)."""
+        self._outbox_asked = True
+        self._wake.set()
+
+    def snapshot(self) -> DaemonSnapshot:
+        """What the daemon knows now: users, relays, budgets, recent errors."""
+        count = self.tweet_count
+        users = {}
+        for name in self.users:
+            st = self.stats[name]
+            sched = self.schedules.get(name)
+            users[name] = UserView(
+                last_poll=st.last_poll,
+                last_success=self.last_success.get(name),
+                polls=st.polls,
+                new_tweets=st.new_tweets,
+                posted=st.posted,
+                failures=sched.failures if sched else 0,
+                errors_total=st.errors,
+                backoff_seconds=sched.backoff if sched else 0.0,
+                next_poll=sched.next_due if sched else None,
+                paused=name in self.paused,
+                fixed=name in self.fixed,
+                last_error=st.last_error,
+                last_duration=st.last_duration,
+                tweets_cached=count(name) if count is not None else 0,
+            )
+        return DaemonSnapshot(
+            now=self.clock.now(),
+            started=self.started,
+            instance=self.instance,
+            poll_interval=self.settings.poll_interval,
+            effective_interval=self.effective_interval,
+            last_progress=self.last_round,
+            users=users,
+            relays=self.pipeline.relay_status(),
+            budgets=self.pipeline.budgets(),
+            recent_errors=tuple(self.recent_errors),
+            tweets_cached=count(None) if count is not None else 0,
+        )

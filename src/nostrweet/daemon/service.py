@@ -19,18 +19,23 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from nostrweet.alerts.monitor import AlertMonitor
 from nostrweet.daemon.config import DaemonConfig
+from nostrweet.daemon.control import PersistentControl, UserSync, watched_users
 from nostrweet.daemon.coordination import StateCoordination
 from nostrweet.daemon.lock import DaemonLock, default_instance_id
 from nostrweet.daemon.pipeline import DaemonPipeline, summary_lines
 from nostrweet.daemon.runner import Daemon, LoopHook, LoopSettings
 from nostrweet.daemon.systemd_notify import SystemdNotifier
+from nostrweet.errors import OperationalError
 from nostrweet.nostr.keys import KeyDeriver
+from nostrweet.secret import Secret
 from nostrweet.settings import GlobalOptions
 from nostrweet.state.engine import STATE_FILE, State, parse_state_url
 from nostrweet.state.opening import open_data_state
+from nostrweet.state.users import UserRepo
 
 log = logging.getLogger("nostrweet.daemon")
 
@@ -91,7 +96,13 @@ class SignalHandler:
             self.watchdog.cancel()
 
 
-async def run_daemon(options: GlobalOptions, config: DaemonConfig, keys: KeyDeriver | None = None) -> None:
+async def run_daemon(
+    options: GlobalOptions,
+    config: DaemonConfig,
+    keys: KeyDeriver | None = None,
+    *,
+    admin_token: Secret | None = None,
+) -> None:
     """Run the daemon until SIGINT or SIGTERM (``keys``: a deriver already built, so PBKDF2 runs once).
 
     First it takes the data directory's daemon lock, and the lock of a SQLite state kept elsewhere
@@ -109,7 +120,7 @@ async def run_daemon(options: GlobalOptions, config: DaemonConfig, keys: KeyDeri
             lock.acquire(instance_id)
         state = await asyncio.to_thread(open_data_state, options.data_dir, options.state_url, now=time.time())
         try:
-            await _run_locked(options, config, keys, state, instance_id)
+            await _run_locked(options, config, keys, state, instance_id, admin_token)
         finally:
             state.close()
     finally:
@@ -123,8 +134,70 @@ async def _tell_stopping(stop: asyncio.Event, systemd: SystemdNotifier) -> None:
     systemd.stopping()
 
 
+async def _start_http(
+    daemon: Daemon,
+    pipeline: DaemonPipeline,
+    repo: UserRepo,
+    config: DaemonConfig,
+    admin_token: Secret | None,
+) -> Any:
+    """The HTTP server (SPEC §8) on this loop, or None without ``--http`` (aiohttp loads only with it)."""
+    if config.http_listen is None:
+        return None
+    from nostrweet.http.metrics import PollDurationHook
+    from nostrweet.http.server import HttpServer, HttpSettings, Nip05Source
+
+    control = PersistentControl(
+        daemon, repo, set_backfill=pipeline.set_backfill, retry_relay=pipeline.retry_relay
+    )
+    nip05 = None
+    if config.nip05_domain:
+        pubkeys: dict[str, str] = {}
+
+        def lookup(name: str | None) -> dict[str, str]:
+            wanted = [name] if name is not None else list(daemon.users)
+            out = {}
+            for user in wanted:
+                if user not in daemon.stats:
+                    continue
+                if user not in pubkeys:
+                    user_id = pipeline.user_id(user)
+                    if user_id is None:
+                        continue
+                    pubkeys[user] = pipeline.keys.for_user(user_id).pubkey_hex
+                out[user] = pubkeys[user]
+            return out
+
+        nip05 = Nip05Source(
+            lookup,
+            config.relays,
+            lambda user: config.overrides[user].relays if user in config.overrides else None,
+        )
+    host, port = config.http_listen
+    server = HttpServer(
+        control,
+        HttpSettings(host, port, admin_token=admin_token, nip05=nip05, backfill_default=config.backfill),
+    )
+
+    def duration(user: str) -> float | None:
+        stats = daemon.stats.get(user)
+        return stats.last_duration if stats is not None else None
+
+    daemon.hooks = (*daemon.hooks, PollDurationHook(server.metrics, duration))
+    try:
+        await server.start()
+    except OSError as exc:
+        raise OperationalError(f"cannot serve HTTP on {host}:{port}: {exc.strerror or exc}") from None
+    return server
+
+
 async def _run_locked(
-    options: GlobalOptions, config: DaemonConfig, keys: KeyDeriver | None, state: State, instance_id: str
+    options: GlobalOptions,
+    config: DaemonConfig,
+    keys: KeyDeriver | None,
+    state: State,
+    instance_id: str,
+    admin_token: Secret | None,
 ) -> None:
     coordination = StateCoordination(state, instance_id, lease_seconds=config.lease_seconds)
     await asyncio.to_thread(coordination.check_unique, time.time())
@@ -137,6 +210,7 @@ async def _run_locked(
     alerts = AlertMonitor(config.alerts, instance=instance_id)
     alerts.start()
     stopping = asyncio.ensure_future(_tell_stopping(stop, systemd))
+    server: Any = None
     try:
         log.info(
             "daemon %s starting: %d user(s), poll interval %d s, at most %d at once, data dir %s, state %s",
@@ -147,6 +221,10 @@ async def _run_locked(
             options.data_dir,
             state.shown,
         )
+        repo = UserRepo(state)
+        watched = watched_users(config.users, await asyncio.to_thread(repo.load_all))
+        for name, backfill in watched.backfills.items():
+            pipeline.set_backfill(name, backfill)
         lines = await pipeline.start()
         for line in summary_lines(lines, config.relays):
             log.info("%s", line)
@@ -160,12 +238,24 @@ async def _run_locked(
             grace=GRACE_SECONDS,
         )
         hooks: list[LoopHook] = [alerts, systemd]
-        systemd.ready(f"watching {len(config.users)} user(s)")
-        added = [u for u in await asyncio.to_thread(coordination.added_users) if u not in config.users]
-        if added:
-            log.info("also watching the users added at run time: %s", ", ".join(added))
-        users = [*config.users, *added]
-        daemon = Daemon(pipeline, users, settings, hooks=hooks, coordination=coordination)
+        daemon = Daemon(
+            pipeline,
+            watched.users,
+            settings,
+            hooks=hooks,
+            coordination=coordination,
+            paused=sorted(watched.paused),
+            fixed=config.users,
+            instance=instance_id,
+            tweet_count=pipeline.tweet_count,
+        )
+        # users added, removed or paused through another instance's admin API (a shared state)
+        daemon.hooks = (
+            *daemon.hooks,
+            UserSync(daemon, repo, config.users, set_backfill=pipeline.set_backfill),
+        )
+        server = await _start_http(daemon, pipeline, repo, config, admin_token)
+        systemd.ready(f"watching {len(watched.users)} user(s)")
         await daemon.run(stop)
     except Exception as exc:  # not a signal: say so to the alert targets before the error ends the process
         alerts.stopped(f"{exc.__class__.__name__}: {exc}", time.time())
@@ -178,5 +268,7 @@ async def _run_locked(
             await asyncio.wait_for(pipeline.aclose(), timeout=1.0)
         except (TimeoutError, Exception) as exc:
             log.debug("closing connections: %s", exc.__class__.__name__)
+        if server is not None:
+            await server.close()
         await asyncio.to_thread(alerts.close)
         handler.uninstall(loop)

@@ -180,9 +180,3 @@ class UserStates:
                 paused=row.paused if paused is None else paused,
             )
         )
-
-    def mark_added(self, username: str) -> None:
-        """Mark the user as added at run time (its row made if needed)."""
-        row = self.row(username)
-        if not row.added_at_runtime or self.repo.load(username) is None:
-            self.repo.save(replace(row, added_at_runtime=True))

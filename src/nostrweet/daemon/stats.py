@@ -26,6 +26,7 @@ class UserStats:
     errors: int = 0
     last_poll: float | None = None
     last_error: str | None = None
+    last_duration: float | None = None  # seconds the last poll took
 
 
 def iso(epoch: float | None) -> str | None:
