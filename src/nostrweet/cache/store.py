@@ -15,6 +15,7 @@ import errno
 import logging
 import os
 import stat
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +39,8 @@ from nostrweet.cache.atomic import (
 )
 from nostrweet.cache.index import CacheIndex, UserEntry, build_index, scan_names
 from nostrweet.errors import InputError, OperationalError
+from nostrweet.state.engine import State
+from nostrweet.state.opening import open_data_state
 from nostrweet.twitter.models import TweetDocument, User, decode_document
 
 __all__ = [
@@ -86,8 +89,18 @@ class CacheStore:
     skipped with a warning instead of being moved aside.
     """
 
-    def __init__(self, data_dir: Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        read_only: bool = False,
+        state: State | None = None,
+        state_url: str | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
+        self._state = state
+        self._state_url = state_url
+        self._owns_state = False
         self.events_dir = self.data_dir / layout.EVENTS_DIR
         self.read_only = read_only
         if self.data_dir.exists() and not self.data_dir.is_dir():
@@ -107,6 +120,25 @@ class CacheStore:
             if removed:
                 log.info("removed %d temp file(s) left by an interrupted write", removed)
         self.index.temp_files.clear()
+
+    @property
+    def state(self) -> State:
+        """The state database of this data directory (SPEC §7): the one given, else the one at
+        ``state_url`` (default: ``<data-dir>/nostrweet.sqlite3``), opened on first use (imported once from
+        the files of an older layout) and closed by :meth:`close`."""
+        if self._state is None:
+            self._state = open_data_state(
+                self.data_dir, self._state_url, now=time.time(), read_only=self.read_only
+            )
+            self._owns_state = True
+        return self._state
+
+    def close(self) -> None:
+        """Close the state if this store opened it (a state given to it is its caller's to close)."""
+        if self._owns_state and self._state is not None:
+            self._state.close()
+            self._state = None
+            self._owns_state = False
 
     def _set_aside(self, path: Path, reason: str) -> None:
         """Move a file that does not parse aside; a read-only store only warns."""

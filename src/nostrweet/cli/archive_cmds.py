@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -18,7 +18,7 @@ from nostrweet.archive.archiver import Archiver
 from nostrweet.bridge.content import decode_html_entities
 from nostrweet.cache import layout, legacy
 from nostrweet.cache.store import CacheStore
-from nostrweet.cli.common import SkipProfilesOption, emit, summary
+from nostrweet.cli.common import SkipProfilesOption, command_store, emit, summary
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import NotFoundError
 from nostrweet.settings import GlobalOptions
@@ -39,16 +39,21 @@ def _limiter(options: GlobalOptions) -> RateLimiter:
 
 
 @asynccontextmanager
-async def open_archiver(options: GlobalOptions, *, skip_profiles: bool = False) -> AsyncIterator[Archiver]:
-    """An Archiver over the data dir and an X client with the configured budgets; closes the client."""
+async def open_archiver(
+    options: GlobalOptions, *, skip_profiles: bool = False, store: CacheStore | None = None
+) -> AsyncIterator[Archiver]:
+    """An Archiver over the data dir (``store``, else one opened here with its state) and an X client with
+    the configured budgets; closes what it opened."""
     token = options.require_bearer_token()
-    store = CacheStore(options.data_dir)
-    limiter = _limiter(options)
-    client = TwitterClient(options.twitter_api_url, token, limiter=limiter, max_429_wait=limiter.max_wait)
-    try:
-        yield Archiver(store, client, skip_profiles=skip_profiles)
-    finally:
-        await client.aclose()
+    with ExitStack() as stack:
+        if store is None:
+            store = stack.enter_context(command_store(options))
+        limiter = _limiter(options)
+        client = TwitterClient(options.twitter_api_url, token, limiter=limiter, max_429_wait=limiter.max_wait)
+        try:
+            yield Archiver(store, client, skip_profiles=skip_profiles)
+        finally:
+            await client.aclose()
 
 
 @contextmanager
@@ -172,7 +177,11 @@ def list_tweets(
     when there is none)."""
     options = options_of(ctx)
     only = layout.normalize_username(user) if user else None
-    store = CacheStore(options.data_dir, read_only=True)
+    with command_store(options, read_only=True) as store:
+        _list(options, store, only, as_json)
+
+
+def _list(options: GlobalOptions, store: CacheStore, only: str | None, as_json: bool) -> None:
     ids = store.tweet_ids_of(only) if only else sorted(store.index.tweets)
     listed = 0
     for tweet_id in reversed(ids):
@@ -224,5 +233,6 @@ def clear_cache(
     if not force and not typer.confirm(f"Delete the cached {what} in {options.data_dir}?", default=False):
         summary(options, "nothing deleted")
         return
-    removed = CacheStore(options.data_dir).clear(include_events=all_)
+    with command_store(options) as store:
+        removed = store.clear(include_events=all_)
     summary(options, f"deleted {removed} file(s) from {options.data_dir}")

@@ -87,7 +87,8 @@ class DaemonPipeline:
         self.options = options
         self.bounds = bounds
         self.config = config
-        self.store = CacheStore(options.data_dir)
+        self.store = CacheStore(options.data_dir, state_url=options.state_url)
+        self.store.state  # noqa: B018 (opened, migrated and imported before the first poll)
         self.states = StateStore(options.data_dir)
         self.keys = KeyRing(
             keys or KeyDeriver(options.require_mnemonic(), options.key_derivation),
@@ -351,6 +352,7 @@ class DaemonPipeline:
                 log.debug("closing a publisher: %s", exc)
         await self.pool.close()
         await self.client.aclose()
+        self.store.close()
 
 
 def summary_lines(lines: Sequence[StartupLine], relays: Sequence[str]) -> list[str]:
