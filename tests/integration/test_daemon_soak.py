@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from nostrweet.cache.layout import EventSubject, parse_event_filename
 from nostrweet.config import ConfigFile, UserOverrides
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.pipeline import DaemonPipeline
@@ -34,6 +33,7 @@ from tests.fakes.x_world import (
     PHILLY_USERNAME,
     World,
 )
+from tests.integration.publish_helpers import tweet_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -115,13 +115,8 @@ LIMITS = {
 
 
 def _records_by_tweet(data_dir: Path) -> dict[str, list[str]]:
-    """Tweet id -> event ids of its records on disk (the cache directory is the state)."""
-    out: dict[str, list[str]] = {}
-    for path in (data_dir / "nostr_events").iterdir():
-        parsed = parse_event_filename(path.name)
-        if parsed is not None and parsed.subject is EventSubject.TWEET:
-            out.setdefault(str(parsed.subject_id), []).append(parsed.event_id)
-    return out
+    """Tweet id -> event ids of its records in the state."""
+    return tweet_records(data_dir)
 
 
 async def _relay_events(relay: str) -> list[Any]:

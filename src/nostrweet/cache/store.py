@@ -40,7 +40,9 @@ from nostrweet.cache.atomic import (
 from nostrweet.cache.index import CacheIndex, UserEntry, build_index, scan_names
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.state.engine import State
+from nostrweet.state.index import ArchiveIndex, TweetRow
 from nostrweet.state.opening import open_data_state
+from nostrweet.state.records import RecordRepo
 from nostrweet.twitter.models import TweetDocument, User, decode_document
 
 __all__ = [
@@ -263,6 +265,8 @@ class CacheStore:
         if parsed is not None:
             self.index.add_corrupt(parsed.username, tweet_id)
         self.index.remove_tweet(tweet_id)
+        if not self.read_only:
+            ArchiveIndex(self.state).remove_tweet(tweet_id)
 
     def corrupt_tweet_ids_of(self, username: str) -> list[int]:
         """Ids of a user's tweets whose files were moved aside (``*.corrupt``) and that are not cached
@@ -288,7 +292,9 @@ class CacheStore:
         atomic_write_json(path, raw_document)
         previous = self.index.tweet_name(tweet_id)
         parsed = layout.parse_tweet_filename(name)
-        assert parsed is not None
+        row = TweetRow.from_name(name)
+        assert parsed is not None and row is not None
+        ArchiveIndex(self.state).put_tweet(row)  # the row after the file (crash order)
         self.index.add_tweet(name, parsed)
         if previous is not None and previous != name and layout.parse_tweet_filename(previous) is not None:
             # (a file of the earlier tool, named in its own case, is never ours to remove: SPEC §11)
@@ -317,6 +323,7 @@ class CacheStore:
         """Write ``tweet_<id>.not_found`` (holding the API's Problem, if given)."""
         path = self.data_dir / layout.not_found_filename(tweet_id)
         atomic_write_json(path, problem or {})
+        ArchiveIndex(self.state).add_not_found([int(tweet_id)])
         self.index.not_found.add(int(tweet_id))
         return path
 
@@ -329,6 +336,7 @@ class CacheStore:
         atomic_write_json(path, raw_user)
         parsed = layout.parse_profile_filename(name)
         assert parsed is not None
+        ArchiveIndex(self.state).add_profiles([name])
         self.index.add_profile(name, parsed)
         return path
 
@@ -388,7 +396,9 @@ class CacheStore:
                 removed += remove_orphaned_temp_files([self.data_dir / name])
             elif _is_cache_file(name):
                 removed += _remove(self.data_dir / name)
+        ArchiveIndex(self.state).clear()
         if include_events:
+            RecordRepo(self.state).delete_all()
             for name in list(scan_names(self.events_dir)):
                 if layout.is_temp_filename(name):
                     removed += remove_orphaned_temp_files([self.events_dir / name])

@@ -20,8 +20,9 @@ from nostrweet.cache import layout, legacy
 from nostrweet.cache.store import CacheStore
 from nostrweet.cli.common import SkipProfilesOption, command_store, emit, summary
 from nostrweet.cli.root import app, options_of
-from nostrweet.errors import NotFoundError
+from nostrweet.errors import InputError, NotFoundError
 from nostrweet.settings import GlobalOptions
+from nostrweet.state.index import ArchiveIndex
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.ratelimit import RateLimiter
@@ -236,3 +237,19 @@ def clear_cache(
     with command_store(options) as store:
         removed = store.clear(include_events=all_)
     summary(options, f"deleted {removed} file(s) from {options.data_dir}")
+
+
+@app.command("reindex")
+def reindex(ctx: typer.Context) -> None:
+    """Add the cache files that the state does not know to it (copied in by hand, or left by a crash
+    between a file and its row)."""
+    options = options_of(ctx)
+    if not options.data_dir.is_dir():
+        raise InputError(f"data dir {options.data_dir} does not exist: nothing to reindex")
+    with command_store(options) as store:
+        added = ArchiveIndex(store.state).add_listing(store.index)
+    summary(
+        options,
+        f"reindexed {options.data_dir}: {added.tweets} tweet(s), {added.profiles} profile(s) and "
+        f"{added.not_found} not-found marker(s) added to the state",
+    )

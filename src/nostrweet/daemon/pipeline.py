@@ -227,9 +227,10 @@ class DaemonPipeline:
         archiver = Archiver(self.store, self.client)
         result = await archiver.archive_timeline(name, count=None, since_id=state.since_id)
         new_ids = sorted({int(t) for t in result.new})
-        # cached by an earlier poll that was cut short before publishing them
-        unpublished = {int(t) for t in result.skipped if not self.store.index.has_tweet_events(int(t))}
         publisher = self.publisher_for(name)
+        # cached by an earlier poll that was cut short before publishing them
+        publisher.records.preload(result.skipped)
+        unpublished = {int(t) for t in result.skipped if not publisher.records.for_tweet(t)}
         try:
             if name not in self._announced:
                 await self._announce(name, user, publisher)
