@@ -116,7 +116,7 @@ class CacheStore:
                 raise OperationalError(
                     f"cannot create data dir {self.data_dir}: {exc.strerror or exc}"
                 ) from None
-        self.index = build_index(self.data_dir)
+        self.index = build_index(self.data_dir, events=False)
         if not read_only and self.index.temp_files:
             removed = remove_orphaned_temp_files(self.index.temp_files)
             if removed:
@@ -404,7 +404,7 @@ class CacheStore:
                     removed += remove_orphaned_temp_files([self.events_dir / name])
                 elif layout.parse_event_filename(name) or ".json" in name:
                     removed += _remove(self.events_dir / name)
-        self.index = build_index(self.data_dir)
+        self.index = build_index(self.data_dir, events=False)
         return removed
 
 
