@@ -198,3 +198,18 @@ def test_reindex_adds_files_the_state_does_not_know(state_url: str, tmp_path: Pa
     finally:
         state.close()
     assert "0 tweet(s)" in cli.run("--state-url", state_url, "reindex").stdout  # nothing new the second time
+
+
+def test_read_only_commands_create_and_change_nothing_beside_a_state(
+    tmp_path: Path, fake_x: FakeXApi
+) -> None:
+    cli = make_cli(tmp_path, fake_x.url, fake_x.bearer_token)
+    data = cli.data_dir
+    cli.run("user-tweets", SMALL, "--count", "3")
+    assert (data / "nostrweet.sqlite3").is_file()
+    tweet = next(p.stem.rsplit("_", 1)[1] for p in data.glob("2*.json") if not p.stem.endswith("_profile"))
+    before = {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in data.rglob("*")}
+    assert tweet in cli.run("list-tweets").stdout
+    assert '"events"' in cli.run("show-tweet", tweet).stdout  # reads the state for recorded events
+    cli.run("keys", SMALL)
+    assert {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in data.rglob("*")} == before
