@@ -5,12 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.data import FIXTURES, OPENAPI_SPEC, REFERENCE_CASES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 __all__ = ["FIXTURES", "OPENAPI_SPEC", "REFERENCE_CASES", "REPO_ROOT"]
+
+# Property tests check what comes out, never how fast: a loaded machine must not fail them.
+settings.register_profile("nostrweet", deadline=None)
+settings.load_profile("nostrweet")
 
 
 @pytest.fixture
@@ -28,4 +33,5 @@ pytest_plugins = [
     "tests.fakes.blossom_fixtures",
     "tests.fakes.postgres_fixtures",
     "tests.fakes.alert_receiver",
+    "tests.fakes.webhook_receiver",
 ]

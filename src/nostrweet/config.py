@@ -16,7 +16,16 @@ from typing import Any
 from nostrweet.domains import parse_nip05_domain
 from nostrweet.errors import ConfigError, InputError
 from nostrweet.names import normalize_username
+from nostrweet.shaping.filters import (
+    FILTER_KEYS,
+    FilterBook,
+    FilterTable,
+    invalid_pattern,
+    parse_filter_table,
+)
+from nostrweet.shaping.media_settings import MEDIA_FORMATS, MediaSettings
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, parse_urls, split_list
+from nostrweet.webhook_config import WebhookSpec, check_webhooks
 
 __all__ = [
     "CONFIG_SCHEMA",
@@ -51,6 +60,8 @@ CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "data_dir": str,
         "users": list,
         "poll_interval": int,
+        "deletion_interval": int,
+        "deletion_window": int,
         "max_tweets_per_poll": int,
         "max_concurrent": int,
         "stats_interval": int,
@@ -72,6 +83,8 @@ CONFIG_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "relay_down_seconds": (float, int),
         "outbox_age_seconds": (float, int),
     },
+    "filters": FILTER_KEYS,
+    "media": {"max_dimension": int, "format": str, "quality": int, "strip_metadata": bool},
 }
 USER_TABLE_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "relays": list,
@@ -79,6 +92,9 @@ USER_TABLE_SCHEMA: dict[str, type | tuple[type, ...]] = {
     "skip_retweets": bool,
     "skip_replies": bool,
     "key_file": str,
+    "filters": dict,
+    "nostr_npub": str,
+    "handoff": str,
 }
 
 
@@ -91,6 +107,9 @@ class UserOverrides:
     skip_retweets: bool = False
     skip_replies: bool = False
     key_file: Path | None = None
+    filters: FilterTable | None = None
+    nostr_npub: str | None = None  # the real person is on Nostr now (SPEC §10 hand-off)
+    handoff_continue: bool = False  # handoff = "continue": keep mirroring after the pointer note
 
 
 @dataclass(frozen=True)
@@ -100,6 +119,7 @@ class ConfigFile:
     path: Path | None = None
     values: dict[str, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, UserOverrides] = field(default_factory=dict)
+    webhooks: tuple[WebhookSpec, ...] = ()
 
     def get(self, table: str, key: str) -> Any:
         """A value from the file, or None."""
@@ -108,6 +128,39 @@ class ConfigFile:
     def key_files(self) -> dict[str, Path]:
         """username -> fixed key file, from the ``[users.<name>] key_file`` entries."""
         return {name: o.key_file for name, o in self.users.items() if o.key_file is not None}
+
+    def media_settings(self) -> MediaSettings | None:
+        """The ``[media]`` table (SPEC §12), or None when the file has none: media go as they are."""
+        table = self.values.get("media")
+        if table is None:
+            return None
+        return MediaSettings(
+            max_dimension=table.get("max_dimension"),
+            format=MEDIA_FORMATS[str(table.get("format", "keep")).lower()],
+            quality=int(table.get("quality", 85)),
+            strip_metadata=bool(table.get("strip_metadata", True)),
+        )
+
+    def filter_book(self) -> FilterBook:
+        """The filters of SPEC §12: ``[filters]`` and every user's (``[users.<name>] skip_*`` first, then
+        ``[users.<name>.filters]``, whose keys win)."""
+        table = self.values.get("filters")
+        users: dict[str, tuple[FilterTable, ...]] = {}
+        for name, o in self.users.items():
+            own: list[FilterTable] = []
+            if o.skip_retweets or o.skip_replies:
+                own.append(
+                    FilterTable(
+                        where=f"users.{name}",
+                        skip_retweets=o.skip_retweets or None,
+                        skip_replies=o.skip_replies or None,
+                    )
+                )
+            if o.filters is not None:
+                own.append(o.filters)
+            if own:
+                users[name] = tuple(own)
+        return FilterBook(parse_filter_table("filters", table) if table is not None else None, users)
 
 
 Check = Callable[[Any], str | None]
@@ -166,6 +219,23 @@ def _hostname(value: Any) -> str | None:
     return None
 
 
+def _patterns(value: Any) -> str | None:
+    return invalid_pattern(value)
+
+
+def _npub(value: Any) -> str | None:
+    from nostrweet.nostr.event import pubkey_from_npub_or_hex
+
+    text = str(value).strip()
+    if not text.startswith("npub1"):
+        return "must be an npub1… public key"
+    try:
+        pubkey_from_npub_or_hex(text)
+    except InputError:
+        return "is not a valid npub"
+    return None
+
+
 def _alert_urls(value: Any) -> str | None:
     from nostrweet.alerts.config import split_alert_urls  # Apprise loads only for a file with alerts
     from nostrweet.alerts.sender import check_alert_urls
@@ -180,6 +250,10 @@ def _alert_urls(value: Any) -> str | None:
 # Value checks beyond the type, per (table, key); each returns a problem or None.
 VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("daemon", "poll_interval"): _between(1, 7 * 24 * 3600),
+    ("daemon", "deletion_interval"): _between(1, 7 * 24 * 3600),
+    ("daemon", "deletion_window"): _between(0, 100 * 365 * 24 * 3600),
+    ("users", "nostr_npub"): _npub,
+    ("users", "handoff"): _one_of("stop", "continue"),
     ("daemon", "max_concurrent"): _at_least(1),
     ("daemon", "stats_interval"): _at_least(1),
     ("daemon", "backfill"): _at_least(0),
@@ -203,6 +277,12 @@ VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("alerts", "user_failures"): _at_least(1),
     ("alerts", "relay_down_seconds"): _at_least(0),
     ("alerts", "outbox_age_seconds"): _at_least(0),
+    ("media", "max_dimension"): _between(16, 16384),
+    ("media", "format"): _one_of("keep", "jpeg", "webp"),
+    ("media", "quality"): _between(1, 100),
+    ("filters", "include"): _patterns,
+    ("filters", "exclude"): _patterns,
+    ("filters", "min_length"): _at_least(0),
     ("users", "relays"): _urls(parse_relay_urls),
     ("users", "blossom_servers"): _urls(parse_blossom_urls),
 }
@@ -285,6 +365,7 @@ def check_config(text: str, path: Path) -> tuple[ConfigFile, list[str]]:
         return ConfigFile(path=path), problems.lines
     values: dict[str, dict[str, Any]] = {}
     users: dict[str, UserOverrides] = {}
+    webhooks: tuple[WebhookSpec, ...] = ()
     for table, content in raw.items():
         if table == "users":
             if not isinstance(content, dict):
@@ -296,6 +377,9 @@ def check_config(text: str, path: Path) -> tuple[ConfigFile, list[str]]:
                 if parsed is not None and key is not None:
                     users[key] = parsed
             continue
+        if table == "webhooks":
+            webhooks = check_webhooks(content, problems.add)
+            continue
         schema = CONFIG_SCHEMA.get(table)
         if schema is None:
             problems.add(f"unknown key {table!r}")
@@ -304,7 +388,7 @@ def check_config(text: str, path: Path) -> tuple[ConfigFile, list[str]]:
             problems.add(f"{table!r} must be a table")
             continue
         values[table] = _check_table(problems, table, table, content, schema)
-    return ConfigFile(path=path, values=values, users=users), problems.lines
+    return ConfigFile(path=path, values=values, users=users, webhooks=webhooks), problems.lines
 
 
 def _check_table(
@@ -342,10 +426,20 @@ def _parse_user_table(problems: _Problems, username: str, table: Any) -> UserOve
     relays = good.get("relays")
     servers = good.get("blossom_servers")
     key_file = good.get("key_file")
+    filters = good.get("filters")
+    filter_table: FilterTable | None = None
+    if filters is not None:
+        fwhere = f"{where}.filters"
+        filter_table = parse_filter_table(
+            fwhere, _check_table(problems, fwhere, "filters", filters, FILTER_KEYS)
+        )
     return UserOverrides(
         relays=tuple(parse_relay_urls(relays)) if relays is not None else None,
         blossom_servers=tuple(parse_blossom_urls(servers)) if servers is not None else None,
         skip_retweets=bool(good.get("skip_retweets", False)),
         skip_replies=bool(good.get("skip_replies", False)),
         key_file=Path(key_file).expanduser() if key_file else None,
+        filters=filter_table,
+        nostr_npub=str(good["nostr_npub"]).strip() if good.get("nostr_npub") else None,
+        handoff_continue=str(good.get("handoff", "stop")).lower() == "continue",
     )

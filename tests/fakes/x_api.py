@@ -49,6 +49,7 @@ class RecordedRequest:
     time: float
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)  # the response headers we sent
+    over_budget: bool = False  # sent while the endpoint's budget was used up (not an injected 429)
 
 
 class FakeXApi:
@@ -196,7 +197,7 @@ class FakeXApi:
             if request.transport is not None:
                 request.transport.abort()
             raise asyncio.CancelledError
-        response = self._answer(request, template, found, query, arrival)
+        response = self._answer(request, template, found, query, arrival, record)
         record.status = response.status
         record.headers = dict(response.headers)
         return response
@@ -208,6 +209,7 @@ class FakeXApi:
         found: Any,
         query: dict[str, str],
         now: float,
+        record: RecordedRequest | None = None,
     ) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {self.bearer_token}":
             return web.json_response(UNAUTHORIZED, status=401)
@@ -222,6 +224,8 @@ class FakeXApi:
             body = {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank"}
             return web.json_response({**body, "status": status_5xx}, status=status_5xx)
         if not self.rate_limits.consume(key, now):
+            if record is not None:
+                record.over_budget = True
             return self._rate_limited(key, now)
         headers = self.rate_limits.headers(key, now)
         pairs = [(k, v) for k, v in request.query.items()]

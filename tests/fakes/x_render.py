@@ -42,7 +42,18 @@ def not_found(path: str) -> Raw:
 
 
 def resource_problem(kind: str, resource_type: str, parameter: str, value: str) -> Raw:
-    """A partial-error Problem, shaped like the recorded ones (kind: not_found|protected|suspended)."""
+    """A partial-error Problem, shaped like the recorded ones (kind: not_found|protected|suspended;
+    for suspended, ``value`` is the author's id, as in twarc-csv/entities_test.json)."""
+    if kind == "suspended":
+        return {
+            "parameter": parameter,
+            "resource_id": value,
+            "value": value,
+            "detail": f"User has been suspended: [{value}].",
+            "title": "Forbidden",
+            "resource_type": "user",
+            "type": NOT_FOUND_TYPE,
+        }
     if kind == "protected":
         return {
             "value": value,
@@ -260,6 +271,9 @@ class Renderer:
             state = self.world.tweet_state(tid)
             if state == "ok":
                 found.append(self.world.tweets[tid])
+            elif state == "suspended":
+                author = str(self.world.tweets[tid].get("author_id"))
+                self.errors.append(resource_problem(state, "user", parameter, author))
             else:
                 self.errors.append(resource_problem(state, "tweet", parameter, tid))
         lookup_errors = list(self.errors)
@@ -292,6 +306,9 @@ class Renderer:
         """Body of GET /2/users/{id}/tweets: one page, newest first, with meta."""
         if user_id not in self.world.users and not self.world.full_timeline(user_id):
             self.errors.append(resource_problem("not_found", "user", "id", user_id))
+            return 200, self._body(None, {})
+        if user_id in self.world.suspended:
+            self.errors.append(resource_problem("suspended", "user", "id", user_id))
             return 200, self._body(None, {})
         q = self.query
         ids = self.world.timeline(user_id)

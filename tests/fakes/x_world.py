@@ -12,6 +12,7 @@ import functools
 import json
 import pickle
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,8 @@ class World:
         self.fixtures_dir = fixtures_dir
         self.deleted: set[str] = set()
         self.protected: set[str] = set()
+        self.suspended: set[str] = set()  # user ids
+        self.superseded: set[str] = set()  # old versions of edited tweets: out of timelines, still looked up
         # Mutations and the server's reads take this lock, so a test may release tweets while a
         # client polls.
         self.lock = threading.RLock()
@@ -220,7 +223,10 @@ class World:
         return [
             t
             for t in self._by_author.get(user_id, [])
-            if t not in hidden and t not in self.deleted and t not in self.protected
+            if t not in hidden
+            and t not in self.deleted
+            and t not in self.protected
+            and t not in self.superseded
         ]
 
     def timeline_sizes(self) -> list[tuple[str, int]]:
@@ -229,13 +235,15 @@ class World:
         return sorted(sizes, key=lambda x: (-x[1], x[0]))
 
     def tweet_state(self, tweet_id: str) -> str:
-        """'ok', 'not_found' (absent, deleted or held back) or 'protected'."""
+        """'ok', 'not_found' (absent, deleted or held back), 'protected' or 'suspended' (its author)."""
         if tweet_id not in self.tweets or tweet_id in self.deleted:
             return "not_found"
         if tweet_id in self._hidden_all:
             return "not_found"
         if tweet_id in self.protected:
             return "protected"
+        if self.tweets[tweet_id].get("author_id") in self.suspended:
+            return "suspended"
         return "ok"
 
     def get_tweet(self, tweet_id: str) -> Raw | None:
@@ -283,6 +291,34 @@ class World:
         """Lookups of this tweet now answer a not-authorized-for-resource Problem."""
         with self.lock:
             self.protected.add(tweet_id)
+
+    def suspend_user(self, user_id: str) -> None:
+        """Lookups of this user's tweets now answer the recorded "User has been suspended" Problem."""
+        with self.lock:
+            self.suspended.add(user_id)
+
+    def edit_tweet(self, tweet_id: str, text: str) -> str:
+        """Edit a tweet as X does: a new version with a new (greater) id, the edit's time and the same
+        ``edit_history_tweet_ids`` (oldest first) on every version; timelines show the newest only,
+        lookups still answer the old one. Returns the new version's id."""
+        with self.lock:
+            old = self.tweets[tweet_id]
+            history = [str(i) for i in old.get("edit_history_tweet_ids") or [tweet_id]]
+            new_id = str(max(int(i) for i in self.tweets) + 1)
+            new = {k: v for k, v in old.items() if k not in ("entities", "note_tweet", "attachments")}
+            new.update(
+                id=new_id,
+                text=text,
+                created_at=time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                edit_history_tweet_ids=[*history, new_id],
+            )
+            for version in history:
+                if version in self.tweets:
+                    self.tweets[version]["edit_history_tweet_ids"] = [*history, new_id]
+                    self.superseded.add(version)
+            self.tweets[new_id] = new
+            self._reindex()
+            return new_id
 
     def add_tweet(self, raw: Raw) -> None:
         """Add (or merge) a raw tweet; it appears in its author's timeline at once."""

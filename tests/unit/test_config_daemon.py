@@ -112,6 +112,11 @@ def test_defaults_without_a_file() -> None:
         ("[users.alice]\nrelays = ['https://x']\n", "relays"),
         ("[users.alice]\nskip_replies = 'yes'\n", "skip_replies"),
         ("[users.'bad name']\nskip_replies = true\n", "bad name"),
+        ("[users.alice]\nnostr_npub = 'nsec1abc'\n", "nostr_npub"),
+        ("[users.alice]\nnostr_npub = 'npub1notbech32'\n", "nostr_npub"),
+        ("[users.alice]\nhandoff = 'later'\n", "handoff"),
+        ("[daemon]\ndeletion_interval = 0\n", "deletion_interval"),
+        ("[daemon]\ndeletion_window = -5\n", "deletion_window"),
         ("daemon = 3\n", "daemon"),
         ("[daemon\n", "TOML"),
     ],
@@ -125,6 +130,22 @@ def test_bad_files_name_the_key_and_the_file(tmp_path: Path, text: str, needle: 
     assert needle in message and str(path) in message
     assert "\n" not in message
     assert info.value.exit_code == 2
+
+
+def test_handoff_and_deletion_settings(tmp_path: Path) -> None:
+    npub = "npub1sn0wdenkukak0d9dfczzeacvhkrgz92ak56egt7vdgzn8pv2wfqqhrjdv9"
+    path = tmp_path / "daemon.toml"
+    path.write_text(
+        "[daemon]\ndeletion_interval = 60\ndeletion_window = 86400\n"
+        f"[users.Jack]\nnostr_npub = '{npub}'\n[users.bob]\nnostr_npub = '{npub}'\nhandoff = 'continue'\n"
+    )
+    cfg = load_config(path)
+    assert cfg.users["jack"].nostr_npub == npub and not cfg.users["jack"].handoff_continue
+    assert cfg.users["bob"].handoff_continue
+    dc = resolve(options_for(path), users=["jack"], relays=["ws://x"])
+    assert (dc.deletion_interval, dc.deletion_window) == (60, 86400)  # type: ignore[attr-defined]
+    defaults = resolve(options_for(None), users=["a"], relays=["ws://x"])
+    assert (defaults.deletion_interval, defaults.deletion_window) == (3600, 604800)  # type: ignore[attr-defined]
 
 
 def test_missing_users_or_relays_is_bad_input() -> None:

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nostrweet.daemon import scheduler
 from nostrweet.daemon.scheduler import (
     UserSchedule,
     after_failure,
@@ -203,3 +204,21 @@ def test_own_cap_is_never_exceeded(n_users: int, poll: float, cap: int, window: 
             # every poll finds something, so no spacing relief: the worst case for the cap
             s = after_success(s, s.next_due, new_tweets=1, interval=interval)
     assert max_polls_in_window(times, window * (1 - 1e-9)) <= cap
+
+
+@pytest.mark.parametrize(
+    ("limit", "remaining", "reset", "now", "spare"),
+    [
+        (None, None, None, 0.0, 1),  # unknown: one request learns the budget
+        (300, 300, 1000.0, 0.0, 150),
+        (300, 151, 1000.0, 0.0, 1),
+        (300, 150, 1000.0, 0.0, 0),  # the polls' half is never touched
+        (300, 3, 1000.0, 0.0, 0),
+        (300, 0, 1000.0, 1002.0, 150),  # the window is over
+        (1, 1, 1000.0, 0.0, 0),
+    ],
+)
+def test_spare_lookups_keep_the_polls_reserve(
+    limit: int | None, remaining: int | None, reset: float | None, now: float, spare: int
+) -> None:
+    assert scheduler.spare_lookups(limit, remaining, reset, now) == spare

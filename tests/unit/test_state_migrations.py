@@ -67,14 +67,26 @@ def test_later_step_runs_once_on_an_older_database(state_url: str) -> None:
         conn.execute(text("CREATE TABLE extra_v2 (x INTEGER)"))
 
     steps: list[Callable[[Connection], None]] = [*migrations.STEPS, step2]
-    state = open_state(state_url)  # at version 1
+    state = open_state(state_url)  # at the latest version
     try:
-        assert migrations.migrate(state, steps=steps) == 1
-        assert migrations.migrate(state, steps=steps) == 2
+        assert migrations.migrate(state, steps=steps) == migrations.LATEST
+        assert migrations.migrate(state, steps=steps) == migrations.LATEST + 1
     finally:
         state.close()
     assert runs == [2]
     assert "extra_v2" in tables(state_url)
+
+
+def test_a_version_1_database_gains_the_later_tables(state_url: str) -> None:
+    state = open_state(state_url, migrate=False)
+    try:
+        assert migrations.migrate(state, steps=migrations.STEPS[:1]) == 0
+        assert "webhook_deliveries" not in tables(state_url)
+        assert migrations.migrate(state) == 1
+    finally:
+        state.close()
+    assert {"webhook_deliveries", "skipped_tweets"} <= set(tables(state_url))
+    assert version(state_url) == migrations.LATEST
 
 
 @pytest.mark.integration

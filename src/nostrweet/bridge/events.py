@@ -86,6 +86,7 @@ class MediaLink:
     dim: tuple[int, int] | None = None
     alt: str | None = None
     fallbacks: tuple[str, ...] = ()  # other Blossom URLs, then the original URL
+    original_sha256: str | None = None  # imeta "ox": the file before optimisation, when it was changed
 
 
 @dataclass(frozen=True)
@@ -276,6 +277,8 @@ def imeta_tag(link: MediaLink) -> tuple[str, ...]:
         fields.append(f"m {link.mime}")
     if link.sha256:
         fields.append(f"x {link.sha256}")
+    if link.original_sha256 and link.original_sha256 != link.sha256:
+        fields.append(f"ox {link.original_sha256}")
     if link.dim:
         fields.append(f"dim {link.dim[0]}x{link.dim[1]}")
     if link.alt and link.alt.strip():

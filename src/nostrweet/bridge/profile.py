@@ -39,11 +39,14 @@ def _expand_description(user: User) -> str:
     return tidy(rendered.text)
 
 
-def profile_metadata(user: User, nip05_domain: str | None = None) -> dict[str, object]:
+def profile_metadata(
+    user: User, nip05_domain: str | None = None, handoff_npub: str | None = None
+) -> dict[str, object]:
     """The kind 0 content fields of a mirror identity (NIP-01 + NIP-24, and NIP-05 ``nip05`` when a domain
-    is given), empty ones left out."""
+    is given), empty ones left out. ``handoff_npub``: the real person's npub, named in ``about``."""
     notice = f"Mirrored from {profile_url(user.username)} by nostrweet; not run by the account's owner."
-    about = join_blocks([_expand_description(user), notice])
+    owner = f"The account's owner is on Nostr: nostr:{handoff_npub}" if handoff_npub else ""
+    about = join_blocks([_expand_description(user), owner, notice])
     picture = user.profile_image_url
     if picture:
         picture = re.sub(r"_normal(\.[A-Za-z0-9]+)?$", r"\1", picture)
@@ -68,10 +71,16 @@ def profile_metadata(user: User, nip05_domain: str | None = None) -> dict[str, o
 
 
 def build_profile_event(
-    user: User, pubkey: str, created_at: int, nip05_domain: str | None = None
+    user: User,
+    pubkey: str,
+    created_at: int,
+    nip05_domain: str | None = None,
+    handoff_npub: str | None = None,
 ) -> UnsignedEvent:
     """kind 0 of a mirror identity (NIP-01/24, ``bot: true``, NIP-05 ``nip05``) with a NIP-48 proxy tag."""
-    content = json.dumps(profile_metadata(user, nip05_domain), ensure_ascii=False, separators=(",", ":"))
+    content = json.dumps(
+        profile_metadata(user, nip05_domain, handoff_npub), ensure_ascii=False, separators=(",", ":")
+    )
     return UnsignedEvent(
         pubkey=pubkey,
         created_at=created_at,

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from nostrweet.archive.archiver import Archiver
 from nostrweet.bridge.content import decode_html_entities
+from nostrweet.bridge.lifecycle import Fate, problem_fate
 from nostrweet.cache import layout, legacy
 from nostrweet.cache.store import CacheStore
 from nostrweet.cli.common import SkipProfilesOption, command_store, emit, summary
@@ -23,6 +25,8 @@ from nostrweet.cli.root import app, options_of
 from nostrweet.errors import InputError, NotFoundError
 from nostrweet.settings import GlobalOptions
 from nostrweet.state.index import ArchiveIndex
+from nostrweet.state.lifecycle import DELETED, LifecycleRepo, TweetFate
+from nostrweet.state.records import RecordRepo
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.ratelimit import RateLimiter
@@ -79,6 +83,17 @@ def progress_bar(label: str, options: GlobalOptions) -> Iterator[Callable[[int, 
         yield update
 
 
+def _retire_if_mirrored(
+    options: GlobalOptions, store: CacheStore, tweet_id: str, problem: dict[str, Any]
+) -> bool:
+    """A mirrored tweet (one with event records) that X says is deleted is marked so in the state, as
+    the daemon's deletion check does; the daemon sends its kind 5 events (SPEC §10). True if marked."""
+    if problem_fate(problem) is not Fate.DELETED or not RecordRepo(store.state).for_tweet(tweet_id):
+        return False
+    LifecycleRepo(store.state).retire([TweetFate(str(tweet_id), DELETED, None, int(time.time()))])
+    return True
+
+
 @app.command("fetch-tweet")
 def fetch_tweet(
     ctx: typer.Context,
@@ -96,6 +111,8 @@ def fetch_tweet(
             if document is None:
                 problem = archiver.not_found_problem(tweet_id) or {}
                 detail = problem.get("title") or "deleted, protected or never existed"
+                if _retire_if_mirrored(options, archiver.store, tweet_id, problem):
+                    detail += "; it was mirrored: its deletion requests go out with the daemon's next check"
                 raise NotFoundError(f"tweet {tweet_id} not found ({detail})")
             path = archiver.store.tweet_path(tweet_id)
             return path.name if path else tweet_id

@@ -35,6 +35,8 @@ from nostrweet.publish.outcome import PublishOutcome, PublishSummary
 from nostrweet.publish.preview import preview_events
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
+from nostrweet.shaping.filters import Skip
+from nostrweet.state.lifecycle import LifecycleRepo
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.refs import parse_tweet_ref
 
@@ -87,10 +89,14 @@ async def _publisher(
             force=force,
             archiver=archiver,
             publish_profiles=not skip_profiles,  # as in the earlier tool: no kind 0 at all
+            filters=options.config.filter_book(),
         )
         # The command ends with one error line that counts the failures; each one is shown at -v.
         publisher.failure_log_level = logging.DEBUG
         publisher.nip05_domain = nip05_domain
+        publisher.media.optimize = options.config.media_settings()
+        publisher.handoff_npubs = {n: o.nostr_npub for n, o in options.config.users.items() if o.nostr_npub}
+        publisher.lifecycle = LifecycleRepo(store.state)
         stack.push_async_callback(publisher.aclose)
         yield publisher
 
@@ -126,8 +132,17 @@ def show_tweet(
         if doc is None:
             raise NotFoundError(f"tweet {tweet_id} is not cached: run fetch-tweet first")
         relays = relays_from(options, None, required=False)
-        events = preview_events(store, keys, doc, first_relay=relays[0] if relays else None)
+        book = options.config.filter_book()
+        events = preview_events(store, keys, doc, first_relay=relays[0] if relays else None, filters=book)
     out: dict[str, Any] = {"tweet": raw, "events": events}
+    decision = book.decide(doc)
+    if isinstance(decision, Skip):  # the events it would become if no rule skipped it
+        out = {"tweet": raw, "skipped_by": decision.rule, "skip_detail": decision.detail, "events": events}
+        summary(
+            options,
+            printable(f"tweet {tweet_id} is not published: skipped by {decision.describe()}"),
+            to_stderr=True,
+        )
     emit(
         json_safe(
             json.dumps(out, ensure_ascii=False, separators=(",", ":"))
@@ -185,6 +200,9 @@ def _post_tweet(
         outcome, everything = asyncio.run(
             _post_one(options, store, tweet_id, relays, blossom, fetch, force, skip_profiles, domain)
         )
+    if outcome.status == "skipped":
+        summary(options, f"tweet {tweet_id}: {outcome.describe()} (not published; show-tweet tells why)")
+        return
     if outcome.status == "error":
         raise NotFoundError(f"tweet {tweet_id}: {outcome.message}")
     summary(options, f"tweet {tweet_id}: {outcome.describe()}")

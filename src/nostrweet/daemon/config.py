@@ -21,6 +21,7 @@ from nostrweet.daemon import scheduler
 from nostrweet.domains import resolve_nip05_domain
 from nostrweet.errors import InputError
 from nostrweet.settings import GlobalOptions
+from nostrweet.shaping.filters import FilterBook
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, split_list
 
 log = logging.getLogger("nostrweet.daemon")
@@ -33,6 +34,8 @@ DEFAULT_STATS_INTERVAL = 60
 DEFAULT_BACKFILL = 20
 DEFAULT_MAX_429_WAIT = 900
 DEFAULT_LOW_FRACTION = 0.1
+DEFAULT_DELETION_INTERVAL = 3600  # seconds between two deletion checks (SPEC §10)
+DEFAULT_DELETION_WINDOW = 7 * 24 * 3600  # tweets younger than this are re-checked
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class DaemonConfig:
     backfill: int = DEFAULT_BACKFILL
     max_tweets_per_poll: int | None = None  # the page size of a timeline request; None: as many as X gives
     overrides: Mapping[str, UserOverrides] = field(default_factory=dict)
+    filters: FilterBook = field(default_factory=FilterBook)
     requests_per_window: int | None = None  # our own cap on timeline requests ...
     window_seconds: int | None = None  # ... per this many seconds; never an assumption about X
     safety: float = scheduler.DEFAULT_SAFETY
@@ -55,6 +59,8 @@ class DaemonConfig:
     low_budget_fraction: float = DEFAULT_LOW_FRACTION
     nip05_domain: str | None = None  # mirrors' kind 0 carry nip05 <username>@<domain>
     alerts: AlertConfig = field(default_factory=AlertConfig)  # SPEC §9: targets and thresholds
+    deletion_interval: int = DEFAULT_DELETION_INTERVAL
+    deletion_window: int = DEFAULT_DELETION_WINDOW
 
     def relays_for(self, username: str) -> tuple[str, ...]:
         """The relays a user's events go to: its ``[users.<name>] relays`` if set, else the global ones."""
@@ -149,6 +155,7 @@ def resolve_daemon_config(
         backfill=int(_pick(backfill, options, "daemon", "backfill", DEFAULT_BACKFILL)),
         max_tweets_per_poll=_optional_int(options, "daemon", "max_tweets_per_poll"),
         overrides=overrides,
+        filters=cfg.filter_book(),
         nip05_domain=resolve_nip05_domain(nip05_domain, cfg.get("nostr", "nip05_domain")),
         alerts=resolve_alert_config(alerts, cfg.values.get("alerts", {})),
         requests_per_window=_optional_int(options, "rate_limits", "requests_per_window"),
@@ -158,6 +165,8 @@ def resolve_daemon_config(
         low_budget_fraction=float(
             _pick(None, options, "rate_limits", "low_budget_fraction", DEFAULT_LOW_FRACTION)
         ),
+        deletion_interval=int(_pick(None, options, "daemon", "deletion_interval", DEFAULT_DELETION_INTERVAL)),
+        deletion_window=int(_pick(None, options, "daemon", "deletion_window", DEFAULT_DELETION_WINDOW)),
     )
     if (result.requests_per_window is None) != (result.window_seconds is None):
         raise InputError(

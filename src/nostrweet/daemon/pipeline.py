@@ -9,8 +9,9 @@ last move the user's watermark. The outbox pass re-sends what some relay has not
 
 Per-user overrides (``[users.<name>]``): a user with its own relays or Blossom servers gets its own
 publisher over the shared relay pool, so its events go to those relays; ``key_file`` replaces the
-derived key of that user's id; ``skip_retweets``/``skip_replies`` leave those tweets unpublished
-(they are still cached, as the archiver caches whole timeline pages).
+derived key of that user's id. Filters (``[filters]``, ``[users.<name>.filters]``, SPEC §12) are
+applied by the publisher; a skipped tweet stays cached, and the outbox leaves alone the records and
+unpublished tweets that the filters now skip.
 
 Memory over months: the publishers and outboxes live as long as the process, so everything they
 keep per tweet is capped by :class:`~nostrweet.publish.outcome.MemoryBounds` (``bounds``); the
@@ -30,18 +31,25 @@ from typing import Any
 from nostrweet.archive.archiver import Archiver
 from nostrweet.cache.layout import EventSubject, normalize_username, parse_tweet_filename
 from nostrweet.cache.store import CacheStore
+from nostrweet.daemon import scheduler
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.runner import PollResult
 from nostrweet.daemon.state import StateStore, UserState, advanced, first_run_state
-from nostrweet.nostr.keys import KeyDeriver
+from nostrweet.nostr.event import SignedEvent
+from nostrweet.nostr.keys import KeyDeriver, MirrorKey
 from nostrweet.nostr.record import BACKOFF_CAP
 from nostrweet.nostr.relays import RelayPool
+from nostrweet.publish.deletions import Retractor
+from nostrweet.publish.handoff import ensure_handoff
 from nostrweet.publish.keyring import KeyRing, cached_user_id
 from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.outcome import LruDict, MemoryBounds
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
-from nostrweet.twitter.api import EP_TIMELINE
+from nostrweet.shaping.filters import Skip
+from nostrweet.state.engine import State
+from nostrweet.state.lifecycle import LifecycleRepo
+from nostrweet.twitter.api import EP_TIMELINE, EP_TWEETS
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import User
 from nostrweet.twitter.ratelimit import RateLimiter
@@ -61,14 +69,6 @@ class StartupLine:
     npub: str | None
     resumes_from: str
     relays: tuple[str, ...]
-
-
-def _is_retweet(raw: Mapping[str, Any]) -> bool:
-    return any(r.get("type") == "retweeted" for r in raw.get("referenced_tweets") or [])
-
-
-def _is_reply(raw: Mapping[str, Any]) -> bool:
-    return any(r.get("type") == "replied_to" for r in raw.get("referenced_tweets") or [])
 
 
 class DaemonPipeline:
@@ -117,6 +117,10 @@ class DaemonPipeline:
         self._outboxes: dict[tuple[tuple[str, ...], tuple[str, ...]], Outbox] = {}
         self._skip_checked: LruDict[int, bool] = LruDict(bounds.skip_checks)
         self._relay_was_up: dict[str, bool] = {}
+        self.state: State = self.store.state  # one state for the records, the lifecycle and the rest
+        self.lifecycle = LifecycleRepo(self.state)
+        self._retractor: Retractor | None = None
+        self._next_deletion_check = time.time() + config.deletion_interval
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -188,8 +192,12 @@ class DaemonPipeline:
                 relays=list(relays),
                 blossom=list(blossom),
                 bounds=self.bounds,
+                filters=self.config.filters,
             )
             pub.nip05_domain = self.config.nip05_domain
+            pub.media.optimize = self.options.config.media_settings()
+            pub.lifecycle = self.lifecycle
+            pub.handoff_npubs = {n: o.nostr_npub for n, o in self.config.overrides.items() if o.nostr_npub}
             self._publishers[key] = pub
         return pub
 
@@ -217,6 +225,14 @@ class DaemonPipeline:
         """Fetch, cache and publish a user's new tweets; move its watermark. Raises on failure."""
         name = normalize_username(username)
         user = await self._resolve(name)
+        override = self.config.overrides.get(name)
+        if override is not None and override.nostr_npub:
+            publisher = self.publisher_for(name)
+            await ensure_handoff(
+                publisher, self.lifecycle, user, override.nostr_npub, continues=override.handoff_continue
+            )
+            if not override.handoff_continue:
+                return PollResult()  # the real person is on Nostr: nothing more is mirrored
         state = self.states.load(name)
         if state is None:
             newest = self.store.newest_tweet_id(name)
@@ -235,24 +251,31 @@ class DaemonPipeline:
             if name not in self._announced:
                 await self._announce(name, user, publisher)
             posted = 0
-            to_publish = [str(t) for t in sorted(unpublished.union(new_ids)) if self._wanted(name, t)]
+            handed_off = self._handed_off(name)  # its person is on Nostr: nothing more is published
+            to_publish = [] if handed_off else [str(t) for t in sorted(unpublished.union(new_ids))]
             if to_publish:
                 outcomes = await publisher.publish_tweets(to_publish)
                 posted = sum(1 for o in outcomes if o.status == "published")
+                await self.retractor().after_publish(to_publish)
         finally:
             publisher.take_outcomes()  # logged when noted; the poll's result is counted above
         self.states.save(name, advanced(state, self.store.newest_tweet_id(name)))
         return PollResult(new_tweets=len(new_ids), posted=posted)
 
     def _wanted(self, name: str, tweet_id: int) -> bool:
-        override = self.config.overrides.get(name)
-        if override is None or not (override.skip_retweets or override.skip_replies):
+        """False for a tweet of a handed-off account, or one that the filters skip (its records are not
+        re-sent either)."""
+        if self._handed_off(name):
+            return False  # handed off: none of its tweets is published any more
+        if self.config.filters.empty:
             return True
-        raw = self.store.read_tweet_raw(tweet_id)
-        data = (raw or {}).get("data") or {}
-        if override.skip_retweets and _is_retweet(data):
-            return False
-        return not (override.skip_replies and _is_reply(data))
+        doc = self.store.read_tweet(tweet_id)
+        return doc is None or not isinstance(self.config.filters.decide(doc), Skip)
+
+    def _handed_off(self, name: str) -> bool:
+        """The account's person is on Nostr and mirroring stops (``handoff = "stop"``)."""
+        override = self.config.overrides.get(name)
+        return override is not None and bool(override.nostr_npub) and not override.handoff_continue
 
     async def _announce(self, name: str, user: User, publisher: Publisher) -> None:
         """Once per process and user: kind 0 (if changed) and the relay list."""
@@ -311,8 +334,10 @@ class DaemonPipeline:
             ]
             self._relay_was_up = {url: st.connected for url, st in status.items()}
             groups = {self._group(name): name for name in self.config.users}
-            split = len(groups) > 1 or any(
-                o.skip_retweets or o.skip_replies for o in self.config.overrides.values()
+            split = (
+                len(groups) > 1
+                or not self.config.filters.empty
+                or any(self._handed_off(name) for name in self.config.overrides)
             )
             for group, name in groups.items():
                 publisher = self.publisher_for(name)
@@ -333,6 +358,59 @@ class DaemonPipeline:
                     await outbox.run_once()
                 finally:
                     publisher.take_outcomes()  # the pass's report has them; nothing keeps them
+            await self._lifecycle_pass()
+
+    # -- deletions and edits (SPEC §10) ------------------------------------------------------
+
+    def retractor(self) -> Retractor:
+        """The deletion checks and edit retractions of the watched users (built once)."""
+        if self._retractor is None:
+            publisher = self.publisher_for(self.config.users[0])
+
+            def allowance() -> int:
+                budget = self.limiter.budget(EP_TWEETS)
+                return scheduler.spare_lookups(
+                    budget.limit, budget.remaining, budget.reset_epoch, time.time()
+                )
+
+            self._retractor = Retractor(
+                store=self.store,
+                repo=self.lifecycle,
+                client=self.client,
+                pool=self.pool,
+                records_of=publisher.records.for_tweet,
+                key_of=self._key_of_event,
+                watched=lambda: self.config.users,
+                allowance=allowance,
+                window=float(self.config.deletion_window),
+            )
+        return self._retractor
+
+    def _key_of_event(self, event: SignedEvent, tweet_id: str) -> MirrorKey | None:
+        """The mirror key that signed a recorded event: from its cached tweet's author, else the key of
+        a watched user (a tweet whose file is gone, e.g. after clear-cache)."""
+        key = self.publisher_for(self.config.users[0]).own_key(event, tweet_id)
+        if key is None:
+            for user in self._users.values():
+                candidate = self.keys.for_user(user.id)
+                if candidate.pubkey_hex == event.pubkey:
+                    return candidate
+        return key
+
+    async def _lifecycle_pass(self) -> None:
+        """Every outbox pass: send the deletion requests not accepted yet; once per deletion interval
+        (the first one interval after start), re-check the recent tweets."""
+        retractor = self.retractor()
+        try:
+            if time.time() >= self._next_deletion_check:
+                self._next_deletion_check = time.time() + self.config.deletion_interval
+                await retractor.check()
+            else:
+                await retractor.flush()
+        except Exception as exc:
+            log.warning(
+                "deletion check failed: %s: %s", exc.__class__.__name__, exc, extra={"action": "delete"}
+            )
 
     # -- views for the stats ---------------------------------------------------------------
 

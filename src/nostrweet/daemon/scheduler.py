@@ -168,3 +168,28 @@ def max_polls_in_window(times: list[float], window: float) -> int:
             j += 1
         best = max(best, j - i)
     return best
+
+
+LOOKUP_RESERVE = 0.5
+"""The part of the tweet-lookup budget a deletion check never touches: the polls' own lookups (the
+references of new tweets) keep it."""
+
+
+def spare_lookups(
+    limit: int | None,
+    remaining: int | None,
+    reset: float | None,
+    now: float,
+    *,
+    reserve: float = LOOKUP_RESERVE,
+) -> int:
+    """How many lookup requests a deletion check may send now without starving the polls.
+
+    Unknown budget (no answer seen yet): one, whose answer tells the budget. A window that is over:
+    the limit above the reserve. Otherwise what is left above ``ceil(limit * reserve)``.
+    """
+    if limit is None or remaining is None:
+        return 1
+    if reset is not None and now >= reset + RESET_MARGIN:
+        remaining = limit
+    return max(0, remaining - math.ceil(limit * reserve))

@@ -57,13 +57,14 @@ async def _publish_replaceable(
 
 async def publish_profile(pub: Publisher, user: User) -> PublishOutcome:
     """kind 0 of ``user``'s mirror identity (``bot: true``, ``nip05`` with a domain), when its content
-    changed: a new domain or a renamed account changes it."""
+    changed: a new domain, a renamed account or a hand-off (``about`` names the owner's npub) changes it."""
     domain = pub.nip05_domain
+    owner = pub.handoff_npubs.get(user.username.lower())
     return await _publish_replaceable(
         pub,
         EventSubject.PROFILE,
         user.id,
-        lambda pubkey, ts: build_profile_event(user, pubkey, ts, domain),
+        lambda pubkey, ts: build_profile_event(user, pubkey, ts, domain, owner),
         _changed_content,
     )
 

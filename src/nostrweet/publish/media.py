@@ -11,6 +11,11 @@ Blossom: the hash is read here, at the I/O edge, from the cached file, and hande
 builder in the :class:`MediaLink`. With no Blossom server (or none that took the blob) the link is
 the original URL with that hash, since the original URL serves the bytes that were downloaded.
 
+Optimisation (``[media]``, :attr:`MediaUploader.optimize`): before a Blossom upload an image is
+shrunk, re-encoded and stripped of its metadata by :func:`nostrweet.shaping.media.optimize` (on a
+worker thread); the imeta ``x``, ``m`` and ``dim`` then describe the uploaded file and ``ox`` the
+cached original. A decompression bomb is not uploaded: the note keeps the original URL.
+
 Upload memo: the state's ``blossom_blobs`` (:class:`~nostrweet.state.blossom.BlossomMemo`) records, per
 blob, each server that holds it and the URL it gave (independent of the event records). A re-run asks no
 server that the memo lists again, so nothing is uploaded twice. A server that failed is tried again on the next build
@@ -35,6 +40,7 @@ from nostrweet.cache import layout, legacy
 from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.keys import MirrorKey
 from nostrweet.publish.outcome import LruDict
+from nostrweet.shaping.media_settings import MediaSettings
 from nostrweet.state.blossom import BlobCopy, BlossomMemo
 from nostrweet.twitter.models import TweetDocument
 
@@ -118,6 +124,8 @@ class MediaUploader:
         self._own_http = False
         self.clock = clock
         self._by_tweet: LruDict[tuple[int, int], str] = LruDict(cache_size)
+        self.optimize: MediaSettings | None = None
+        """``[media]``: how images are optimised before a Blossom upload (None: uploaded as cached)."""
         self.scans = 0
         """Scans of the index's media names (a lookup the file name candidates did not answer)."""
 
@@ -222,6 +230,20 @@ class MediaUploader:
             return None, False
         sha256 = hashlib.sha256(data).hexdigest()
         mime = mime_of(path.suffix)
+        original_sha256: str | None = None
+        dim: tuple[int, int] | None = None
+        if self.optimize is not None:
+            from nostrweet.shaping.media import MediaRefused, optimize  # Pillow loads only when asked
+
+            try:
+                better = await asyncio.to_thread(optimize, data, mime, self.optimize)
+            except MediaRefused as exc:
+                log.warning("media file %s not uploaded: %s", path.name, exc)
+                return (hashed_link(original, sha256) if original.url else None), False
+            if better.changed:
+                original_sha256, data, mime = sha256, better.data, better.mime
+                sha256 = hashlib.sha256(data).hexdigest()
+                dim = better.dim
         held = self._memo(sha256)
         missing = [s for s in self.servers if s not in held]
         uploaded = False
@@ -240,8 +262,10 @@ class MediaUploader:
             if uploaded:
                 self._save_memo(sha256, len(data), mime, held)
         link = choose_link(self.servers, held, original, sha256=sha256, mime=mime)
+        if link is not None and original_sha256 is not None:
+            link = dataclasses.replace(link, original_sha256=original_sha256, dim=dim or link.dim)
         if link is None and original.url:
-            link = hashed_link(original, sha256)
+            link = hashed_link(original, original_sha256 or sha256)  # X's URL serves the cached file
         return link, uploaded or bool(held)
 
 

@@ -141,6 +141,9 @@ class Outbox:
         return report
 
     async def _pass_batch(self, loaded: Sequence[EventRecord], now: float, report: OutboxReport) -> None:
+        retired = self.publisher.lifecycle.retired(r.tweet_id for r in loaded if r.tweet_id)
+        if retired:  # deleted or edited on X: never sent again
+            loaded = [r for r in loaded if r.tweet_id not in retired]
         sends, settled, _ = plan_outbox(((r.event_id, r) for r in loaded), self.relays, now)
         report.settled += len(settled)
         if sends:

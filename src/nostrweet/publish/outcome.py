@@ -18,9 +18,11 @@ from nostrweet.nostr.keys import MirrorKey
 from nostrweet.nostr.record import EventRecord
 from nostrweet.textsafe import printable
 
-Status = Literal["published", "already", "failed", "error"]
+Status = Literal["published", "already", "failed", "error", "skipped", "retired"]
 """published: sent now and some relay took it; already: nothing to send, some relay holds it;
-failed: no relay holds it (rejected or pending everywhere); error: no event could be built."""
+failed: no relay holds it (rejected or pending everywhere); error: no event could be built;
+skipped: a filter rule skips it (SPEC §12); retired: deleted or replaced by an edit on X, so not
+published again (SPEC §10)."""
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -121,6 +123,10 @@ class PublishOutcome:
         """One line for logs; the relays' messages with control and bidi characters escaped."""
         if self.status == "error":
             return f"not published: {printable(self.message)}"
+        if self.status == "skipped":
+            return f"skipped by {printable(self.message)}"
+        if self.status == "retired":
+            return f"not published: {printable(self.message)} (--force publishes it anyway)"
         parts = [f"{self.status} (event {(self.event_id or '')[:12]}, kind {self.kind})"]
         if self.accepted:
             parts.append(f"accepted by {len(self.accepted)}")
@@ -179,7 +185,10 @@ class PublishSummary:
     @property
     def ok(self) -> bool:
         """Every event handled reached at least one relay (else the CLI exits 1)."""
-        return all(o.status in ("published", "already") for o in self.all_outcomes or self.outcomes)
+        return all(
+            o.status in ("published", "already", "skipped", "retired")
+            for o in self.all_outcomes or self.outcomes
+        )
 
     def line(self) -> str:
         """The summary line the CLI prints."""
@@ -190,6 +199,10 @@ class PublishSummary:
             f"{self.count('already')} already posted, {self.count('failed')} reached no relay, "
             f"{self.count('error')} not publishable"
         )
+        if self.count("skipped"):
+            text += f", {self.count('skipped')} skipped by filters"
+        if self.count("retired"):
+            text += f", {self.count('retired')} deleted or edited on X"
         if len(events) != len(self.outcomes):
             text += f" ({len(events)} events in all"
             text += f", {pending} still pending on some relay)" if pending else ")"

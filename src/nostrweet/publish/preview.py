@@ -15,6 +15,7 @@ from nostrweet.nostr.record import best_record
 from nostrweet.publish.plan import plan_tweet
 from nostrweet.publish.publisher import KeySource
 from nostrweet.publish.records import PublishRecords
+from nostrweet.shaping.filters import FilterBook
 from nostrweet.twitter.models import TweetDocument
 
 
@@ -25,16 +26,24 @@ def _unsigned_dict(event: SignedEvent, tweet_id: str, recorded: bool) -> dict[st
 
 
 def preview_events(
-    store: CacheStore, keys: KeySource, doc: TweetDocument, *, first_relay: str | None = None
+    store: CacheStore,
+    keys: KeySource,
+    doc: TweetDocument,
+    *,
+    first_relay: str | None = None,
+    filters: FilterBook | None = None,
 ) -> list[dict[str, Any]]:
-    """The events of a tweet and its dependencies (dependencies first), as unsigned JSON objects."""
+    """The events of a tweet and its dependencies (dependencies first), as unsigned JSON objects;
+    with ``filters``, a dependency they skip is left out, as the publisher leaves it out."""
+    book = filters or FilterBook()
     records = PublishRecords(store.state)
     refs: dict[str, EventRef] = {}
     out: list[dict[str, Any]] = []
 
     def resolve(parent: TweetDocument, tweet_id: str) -> TweetDocument | None:
         own = store.read_tweet(tweet_id) if store.has_tweet(tweet_id) else None
-        return own if own is not None else sub_document(parent, tweet_id)
+        found = own if own is not None else sub_document(parent, tweet_id)
+        return found if found is not None and book.keeps_dependency(parent, found) else None
 
     for item in plan_tweet(doc, resolve=resolve):
         best = best_record(records.for_tweet(item.tweet_id))

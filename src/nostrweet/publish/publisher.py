@@ -74,6 +74,7 @@ from nostrweet.publish.plan import (
     send_targets,
 )
 from nostrweet.publish.records import PublishRecords
+from nostrweet.shaping.filters import FilterBook, Skip
 from nostrweet.twitter.models import TweetDocument, User
 
 log = logging.getLogger(__name__)
@@ -120,10 +121,29 @@ class _ProgressCount:
             self.progress(len(self.done), self.total)
 
 
+class RetiredTweets(Protocol):
+    """Which tweets X deleted or an edit replaced (``state.lifecycle.LifecycleRepo``)."""
+
+    def retired(self, tweet_ids: Iterable[str | int]) -> Mapping[str, str | None]:
+        """Of ``tweet_ids``, those retired: id -> the newest version's id (an edit), or None (deleted)."""
+        ...
+
+
+class _NoneRetired:
+    def retired(self, tweet_ids: Iterable[str | int]) -> Mapping[str, str | None]:
+        return {}
+
+
 class KeySource(Protocol):
     """Where mirror keys come from (a KeyDeriver)."""
 
     def for_user(self, user_id: str | int) -> MirrorKey: ...
+
+
+class SkipLog(Protocol):
+    """Where skipped tweets are recorded (the state's ``skipped_tweets``; SPEC §12)."""
+
+    def record_skip(self, tweet_id: str, rule: str) -> None: ...
 
 
 class Publisher:
@@ -133,6 +153,8 @@ class Publisher:
     """Level of the log line of each event that reached no relay (the CLI sums them up in one error)."""
     nip05_domain: str | None = None
     """The domain of the mirrors' NIP-05 names (``nip05`` in kind 0), or None for none."""
+    handoff_npubs: Mapping[str, str] = {}
+    """Lower-case username -> the real person's npub, for the accounts handed off (kind 0 ``about``)."""
 
     def __init__(
         self,
@@ -149,8 +171,12 @@ class Publisher:
         lookup_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
         bounds: MemoryBounds | None = None,
+        filters: FilterBook | None = None,
+        skip_log: SkipLog | None = None,
     ) -> None:
         self.bounds = bounds = bounds or MemoryBounds()
+        self.filters = filters or FilterBook()
+        self.skip_log = skip_log
         self.store = store
         self.keys = keys
         self.pool = pool
@@ -162,6 +188,8 @@ class Publisher:
         self.lookup_timeout = lookup_timeout
         self.clock = clock
         self.records = PublishRecords(store.state, cache_size=bounds.records)
+        self.lifecycle: RetiredTweets = _NoneRetired()
+        """Tweets deleted or replaced on X: never published again, ``force`` aside (SPEC §10)."""
         self.media = MediaUploader(store, self.blossom, http, clock=clock, cache_size=bounds.media_names)
         self.outcomes: list[PublishOutcome] = []
         self._refs: LruDict[str, EventRef] = LruDict(bounds.refs)
@@ -229,7 +257,23 @@ class Publisher:
         from nostrweet.bridge.events import sub_document
 
         own = self.store.read_tweet(tweet_id) if self.store.has_tweet(tweet_id) else None
-        return own if own is not None else sub_document(parent, tweet_id)
+        doc = own if own is not None else sub_document(parent, tweet_id)
+        return doc if doc is not None and self.filters.keeps_dependency(parent, doc) else None
+
+    def _skipped(self, doc: TweetDocument) -> PublishOutcome | None:
+        """The filters' one decision point (SPEC §12): a skipped tweet's outcome, recorded; else None."""
+        decision = self.filters.decide(doc)
+        if not isinstance(decision, Skip):
+            return None
+        if self.skip_log is not None:
+            self.skip_log.record_skip(doc.data.id, decision.rule)
+        log.info(
+            "tweet %s skipped by %s",
+            doc.data.id,
+            decision.describe(),
+            extra={"tweet_id": doc.data.id, "action": "filter"},
+        )
+        return PublishOutcome(doc.data.id, "skipped", message=decision.rule)
 
     async def _publish_chunk(
         self,
@@ -241,12 +285,24 @@ class Publisher:
     ) -> None:
         items: list[PlanItem] = []
         authors: dict[str, User] = {}
+        retired = {} if self.force else dict(self.lifecycle.retired(chunk))
         for tid in chunk:
             if tid in seen:
+                continue
+            if tid in retired:
+                seen.add(tid)
+                newer = retired[tid]
+                why = f"edited on X (newest version {newer})" if newer else "deleted on X"
+                by_id[tid] = self.note(PublishOutcome(tid, "retired", message=why))
                 continue
             doc = await self._load(tid)
             if doc is None:
                 by_id[tid] = self.note(PublishOutcome(tid, "error", message="tweet not cached or not found"))
+                seen.add(tid)
+                continue
+            skipped = self._skipped(doc)
+            if skipped is not None:
+                by_id[tid] = self.note(skipped)
                 seen.add(tid)
                 continue
             for item in plan_tweet(doc, seen=seen, resolve=self._resolve):
@@ -256,6 +312,8 @@ class Publisher:
                     authors.setdefault(author.id, author)
         self.records.preload(i.tweet_id for i in items)
         if not self.force:
+            gone = self.lifecycle.retired([i.tweet_id for i in items])
+            items = [i for i in items if i.tweet_id not in gone]  # a retired dependency stays as it is
             await self._duplicate_check({i.tweet_id: i.author_id for i in items})
         units: list[Unit] = []
         levels: list[list[Unit]] = []
@@ -341,6 +399,10 @@ class Publisher:
             found = round_refs.get(tweet_id)
             if found is not None:
                 return found
+        if tweet_id.isdigit():
+            newer = self.lifecycle.retired([tweet_id]).get(tweet_id)
+            if newer is not None and newer != tweet_id and (found := self.ref_of(newer)) is not None:
+                return found  # a reply or quote of an edited tweet points at its newest version
         ref = self._refs.hit(tweet_id)
         if ref is None:
             best = best_record(self.records.for_tweet(tweet_id)) if tweet_id.isdigit() else None

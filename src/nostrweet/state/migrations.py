@@ -48,8 +48,23 @@ def _create_tables(version: int) -> Callable[[Connection], None]:
     return step
 
 
+def add_skipped_tweets(conn: Connection) -> None:
+    """The tweets the filters skipped, each with the rule's name (SPEC §12)."""
+    schema.skipped_tweets.create(conn, checkfirst=True)
+
+
+def lifecycle_tables(conn: Connection) -> None:
+    """Create the tables of a tweet's later life: fates (deleted, superseded), the kind 5 deletion
+    requests sent for them, and each account's hand-off (SPEC §10)."""
+    for table in schema.tables_of_step(schema.LIFECYCLE_STEP):
+        table.create(conn, checkfirst=True)
+
+
 STEPS: list[Callable[[Connection], None]] = [
     _create_tables(1),
+    _create_tables(2),  # webhook_deliveries
+    add_skipped_tweets,
+    lifecycle_tables,
 ]
 """Step ``i`` (0-based) migrates from version ``i`` to ``i + 1``."""
 LATEST = len(STEPS)

@@ -156,6 +156,82 @@ leases = Table(
     info={"since": 1},
 )
 
+skipped_tweets = Table(
+    "skipped_tweets",
+    metadata,
+    Column("tweet_id", BigInteger, primary_key=True),
+    Column("rule", Text, nullable=False),  # the filter rule's name: filters.exclude, users.<name>.filters.…
+    Column("skipped_at", BigInteger, nullable=False),
+    info={"since": 3},
+)
+
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("delivery_id", Text, nullable=False, unique=True),
+    Column("webhook", Text, nullable=False),  # the URL it goes to
+    Column("username", Text, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("body", Text, nullable=False),  # the exact JSON that is signed and sent
+    Column("created_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger),
+    Column("last_error", Text),
+    Column("claimed_by", Text),
+    Column("claim_expires", BigInteger),
+    Index("webhook_deliveries_queue", "webhook", "username", "delivered_at", "seq"),
+    info={"since": 2},
+)
+
+# -- a tweet's later life (SPEC §10): created by the named migration step ``lifecycle_tables`` --------
+
+LIFECYCLE_STEP = "lifecycle"
+
+tweet_fates = Table(
+    "tweet_fates",
+    metadata,
+    Column("tweet_id", Text, primary_key=True),
+    Column("fate", Text, nullable=False),  # deleted | superseded
+    Column("successor", Text),  # superseded: the newest version's tweet id
+    Column("decided_at", BigInteger, nullable=False),
+    info={"step": LIFECYCLE_STEP},
+)
+
+retractions = Table(
+    "retractions",
+    metadata,
+    Column("event_id", Text, primary_key=True),  # the kind 5
+    Column("target_id", Text, nullable=False, unique=True),  # the event it asks to delete
+    Column("tweet_id", Text, nullable=False),
+    Column("event_json", Text, nullable=False),
+    Column("relays", Text, nullable=False, default=""),  # where it goes (the target's), space-separated
+    Column("accepted", Text, nullable=False, default=""),  # relays that took it, space-separated
+    Column("created_at", BigInteger, nullable=False),
+    Index("retractions_tweet", "tweet_id"),
+    info={"step": LIFECYCLE_STEP},
+)
+
+handoffs = Table(
+    "handoffs",
+    metadata,
+    Column("username", Text, primary_key=True),  # lower case
+    Column("npub", Text, nullable=False),
+    Column("event_id", Text, nullable=False),  # the pointer note
+    Column("event_json", Text, nullable=False),
+    Column("accepted", Text, nullable=False, default=""),
+    Column("profile_done", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    info={"step": LIFECYCLE_STEP},
+)
+
+
+def tables_of_step(step: str) -> list[Table]:
+    """The tables that the named migration step ``step`` creates, in dependency order."""
+    return [t for t in metadata.sorted_tables if t.info.get("step") == step]
+
 
 def tables_since(version: int) -> list[Table]:
     """The tables that the migration to ``version`` creates, in dependency order."""

@@ -1,0 +1,1 @@
+"""Shaping the mirror (SPEC §12): which tweets are published (filters) and how their images are sent."""
