@@ -36,7 +36,6 @@ import msgspec
 
 from nostrweet.cache import layout
 from nostrweet.cache.layout import EventSubject
-from nostrweet.publish.records import RECONCILED_FILE, write_reconciled
 
 GENERATOR_VERSION = 2
 BASE_USER_ID = 10_000_000
@@ -330,10 +329,18 @@ def generate(root: Path, spec: CacheSpec, *, progress: bool = False) -> Manifest
     return manifest
 
 
+RECONCILED_FILE = "relays.json"
+"""The file layout's ``nostr_events/relays.json``: the relays the settled records were reconciled against."""
+
+
 def write_relay_marker(data: Path, spec: CacheSpec) -> None:
-    """Write ``nostr_events/relays.json`` as publish/records.py does for a settled cache: every record is
-    accepted by ``spec.relay_url``, so scope ``*`` lists it and the daemon's outbox has nothing to reconcile."""
-    write_reconciled(data / layout.EVENTS_DIR, {"*": [spec.relay_url]})
+    """Write ``nostr_events/relays.json`` as the file layout did for a settled cache (every record is
+    accepted by ``spec.relay_url``, so scope ``*`` lists it). The generator writes that older layout, the
+    one a first start imports into the state."""
+    events = data / layout.EVENTS_DIR
+    events.mkdir(parents=True, exist_ok=True)
+    doc = {"format": 1, "scopes": {"*": [spec.relay_url]}}
+    _write(events / RECONCILED_FILE, _encode(doc))
 
 
 def load_manifest(root: Path) -> Manifest | None:

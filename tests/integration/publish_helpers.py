@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mnemonic import Mnemonic
+from sqlalchemy import select
 
+from nostrweet.cache.layout import event_filename
 from nostrweet.nostr.event import SignedEvent
+from nostrweet.state.engine import STATE_FILE, default_state_url, open_state
+from nostrweet.state.records import RecordRepo
+from nostrweet.state.schema import events
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,15 +70,53 @@ def make_cli(tmp_path: Path, api_url: str | None = None, bearer_token: str | Non
 
 
 def records(data_dir: Path) -> dict[str, dict[str, Any]]:
-    """Every event record in the data dir, by file name without the ``.pending`` marker (the record's
-    identity: the name changes when its relays settle)."""
-    events = data_dir / "nostr_events"
-    if not events.exists():
+    """Every event record in the data dir's state, as JSON, by the name the file layout gave it
+    (``event_<id>_<subject>_<subject id>.json``, so tests can pick records by subject)."""
+    if not (data_dir / STATE_FILE).exists():
         return {}
-    out = {}
-    for p in sorted(events.glob("event_*.json")):  # a pending name sorts after its settled twin
-        out[p.name.replace(".pending.json", ".json")] = json.loads(p.read_text())
+    state = open_state(default_state_url(data_dir))
+    try:
+        repo = RecordRepo(state)
+        with state.engine.connect() as conn:
+            ids = list(conn.execute(select(events.c.event_id)).scalars())
+        found = repo.get_many(ids)
+    finally:
+        state.close()
+    return {
+        event_filename(r.event_id, r.subject, r.subject_id): r.to_json()
+        for r in sorted(found, key=lambda r: r.event_id)
+    }
+
+
+def tweet_record_count(data_dir: Path) -> int:
+    """How many tweet event records the data dir's state holds, read while a daemon may write it (a
+    read-only connection of the standard sqlite3 module; 0 before the state exists)."""
+    path = data_dir / STATE_FILE
+    if not path.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as conn:
+            return int(conn.execute("SELECT count(*) FROM events WHERE subject = 'tweet'").fetchone()[0])
+    except sqlite3.Error:
+        return 0  # (the schema is being created)
+
+
+def tweet_records(data_dir: Path) -> dict[str, list[str]]:
+    """Tweet id -> event ids of its records in the data dir's state."""
+    out: dict[str, list[str]] = {}
+    for record in records(data_dir).values():
+        if record["subject"] == "tweet":
+            out.setdefault(str(record["subject_id"]), []).append(record["event"]["id"])
     return out
+
+
+def forget_records(data_dir: Path) -> None:
+    """Delete every event record from the data dir's state (as if they were lost)."""
+    state = open_state(default_state_url(data_dir))
+    try:
+        RecordRepo(state).delete_all()
+    finally:
+        state.close()
 
 
 def query(cli: Cli, relay: str, kinds: tuple[int, ...] = (0, 1, 6, 10002, 10063)) -> list[SignedEvent]:

@@ -228,6 +228,7 @@ def test_fetch_profile_and_clear_cache(fake_x: FakeXApi, data_dir: Path) -> None
     (events / layout.event_filename("b" * 64, layout.EventSubject.TWEET, 5)).write_text("{}")
     result = run_cli(fake_x, data_dir, "clear-cache", "--force")
     assert result.returncode == 0, result.stderr
-    assert os.listdir(data_dir) == [layout.EVENTS_DIR] and os.listdir(events)
+    # the state (nostrweet.sqlite3) is not the cache: it stays, with the posting records
+    assert sorted(os.listdir(data_dir)) == [layout.EVENTS_DIR, "nostrweet.sqlite3"] and os.listdir(events)
     result = run_cli(fake_x, data_dir, "clear-cache", "--force", "--all")
     assert os.listdir(events) == []

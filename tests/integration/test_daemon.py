@@ -22,6 +22,7 @@ from tests.fakes.nostr_relay_proc import RelayProcess
 from tests.fakes.relay_fixtures import SdkRelay
 from tests.fakes.x_api import FakeXApi
 from tests.fakes.x_world import BIG_TIMELINE_USER_ID, BIG_TIMELINE_USERNAME, PHILLY_USER_ID, PHILLY_USERNAME
+from tests.integration.publish_helpers import tweet_record_count
 
 pytestmark = pytest.mark.integration
 
@@ -277,13 +278,12 @@ def crash_and_compare(
     assert event_ids(relay.url) == set()
     # the same with SIGKILL at random moments during the backfill
     data = tmp_path / "crashy"
-    events_dir = data / "nostr_events"
 
     def cached() -> int:
         return len(list(data.glob("2*_*_[0-9]*.json")))
 
     def records() -> int:
-        return len(list(events_dir.glob("event_*_tweet_*.json"))) if events_dir.exists() else 0
+        return tweet_record_count(data)
 
     kill_points: list[tuple[int, int]] = []
     for n in range(kills):
@@ -401,14 +401,13 @@ def test_sigterm_during_publishing_exits_0_and_a_restart_completes(
     tmp_path: Path, fake_x: FakeXApi, sdk_relay: str, daemons: list[DaemonProc]
 ) -> None:
     data = tmp_path / "data"
-    events_dir = data / "nostr_events"
     users = [PHILLY_USERNAME, BIG_TIMELINE_USERNAME]
     expected = {t for uid in (PHILLY_USER_ID, BIG_TIMELINE_USER_ID) for t in fake_x.world.timeline(uid)[:60]}
     d = DaemonProc(tmp_path, data, fake_x, [sdk_relay], users, poll=2, backfill=60)
     daemons.append(d.start())
 
     def records() -> int:
-        return len(list(events_dir.glob("event_*_tweet_*.json"))) if events_dir.exists() else 0
+        return tweet_record_count(data)
 
     deadline = time.monotonic() + 60
     while records() < 5 and time.monotonic() < deadline:

@@ -22,7 +22,7 @@ from nostrweet.state.lifecycle import LifecycleRepo, TweetFate, open_lifecycle_s
 from tests.fakes.nostr_helpers import random_key
 from tests.fakes.relay_fixtures import SdkRelay
 from tests.fakes.x_api import FakeXApi
-from tests.integration.publish_helpers import make_cli
+from tests.integration.publish_helpers import make_cli, records
 from tests.integration.test_daemon import DaemonProc, query_events, wait_for
 
 pytestmark = pytest.mark.integration
@@ -46,10 +46,8 @@ def daemons() -> Iterator[list[DaemonProc]]:
 def records_by_tweet(data_dir: Path) -> dict[str, list[SignedEvent]]:
     """The signed events of the tweet records in the data dir, by tweet id."""
     out: dict[str, dict[str, SignedEvent]] = {}
-    for path in (data_dir / "nostr_events").glob("event_*_tweet_*.json"):
-        try:
-            doc = json.loads(path.read_text())
-        except FileNotFoundError:  # renamed (pending → settled) since the listing
+    for doc in records(data_dir).values():
+        if doc["subject"] != "tweet":
             continue
         event = SignedEvent.from_dict(doc["event"])
         out.setdefault(str(doc["tweet_id"]), {})[event.id] = event

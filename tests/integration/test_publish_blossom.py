@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from nostrweet.nostr.event import SignedEvent
 from tests.fakes.blossom_server import BlossomServer
 from tests.fakes.x_api import FakeXApi
-from tests.integration.publish_helpers import make_cli, query, records
+from tests.integration.publish_helpers import forget_records, make_cli, query, records
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +59,7 @@ def test_uploads_one_failing_server_links_and_blossom_list(
         # Forget every event record: the rebuild finds the uploads in the memo, uploads nothing
         # again, and gives the very same event ids (the relay holds them already).
         uploads = (len(good1.auth_events), len(good2.auth_events))
-        shutil.rmtree(cli.data_dir / "nostr_events")
+        forget_records(cli.data_dir)
         out = cli.run(*args).stdout
         assert (len(good1.auth_events), len(good2.auth_events)) == uploads
         after = records(cli.data_dir)

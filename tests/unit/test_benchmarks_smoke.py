@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from nostrweet.cache import layout
 from nostrweet.cache.store import build_index
-from nostrweet.publish.records import RECONCILED_FILE, read_reconciled
 from nostrweet.twitter.models import decode_document
+from tests.data.file_layout import RECONCILED_FILE, read_reconciled
 
 
 @pytest.fixture(scope="module")

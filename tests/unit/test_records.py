@@ -1,4 +1,4 @@
-"""Event records: status transitions, retry policy, and the record store on disk."""
+"""Event records: status transitions, retry policy, and the file layout's record writer (older caches)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from nostrweet.nostr.record import (
     needs_marker,
     next_due,
 )
-from nostrweet.publish.records import RecordStore
+from tests.data.file_layout import RecordStore
 
 NOW = 1_700_000_000
 R1, R2, R3 = "ws://127.0.0.1:1", "ws://127.0.0.1:2", "wss://relay.example"
@@ -155,7 +155,7 @@ def test_best_record_prefers_most_accepted_then_newest() -> None:
     assert best_record([]) is None
 
 
-# ---- the store -------------------------------------------------------------------------------------
+# ---- the file layout of earlier versions (the writer that builds older caches for the import) ---------
 
 
 def test_store_round_trip_and_index(data_dir: Path) -> None:

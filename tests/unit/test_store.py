@@ -13,6 +13,9 @@ from hypothesis import strategies as st
 
 from nostrweet.cache import layout
 from nostrweet.cache.store import CacheIndex, CacheStore, build_index
+from nostrweet.nostr.record import EventRecord, RelayState
+from nostrweet.state.index import ArchiveIndex
+from nostrweet.state.records import RecordRepo
 
 T0 = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -106,8 +109,12 @@ def test_corrupt_tweet_moved_aside_and_counts_as_missing(data_dir: Path) -> None
 def test_stale_temp_files_removed_on_open(data_dir: Path) -> None:
     (data_dir / ".20240102_030405_foo_1.json.abcd1234.tmp").write_text("{")
     (data_dir / layout.EVENTS_DIR).mkdir()
-    (data_dir / layout.EVENTS_DIR / ".event_x.json.00000000.tmp").write_text("{")
-    CacheStore(data_dir)
+    old = data_dir / layout.EVENTS_DIR / ".event_x.json.00000000.tmp"
+    old.write_text("{")
+    store = CacheStore(data_dir)
+    # nostr_events/ is an earlier version's directory, not listed at start: only clear-cache --all goes there
+    assert [p.name for p in data_dir.rglob("*.tmp")] == [old.name]
+    store.clear(include_events=True)
     assert [p.name for p in data_dir.rglob("*.tmp")] == []
 
 
@@ -151,11 +158,19 @@ def test_clear_keeps_events_unless_all(data_dir: Path) -> None:
     events.mkdir()
     record = events / layout.event_filename("a" * 64, layout.EventSubject.TWEET, 1)
     record.write_text("{}")
+    repo = RecordRepo(store.state)
+    event = {"id": "b" * 64, "pubkey": "ab" * 32, "kind": 1, "created_at": 1}
+    repo.save(EventRecord(event, layout.EventSubject.TWEET, "1", {"wss://r": RelayState("accepted")}, "1"))
+    archive = ArchiveIndex(store.state)
+    assert archive.tweet_ids_of("foo") == [1] and archive.is_not_found(2)
     assert store.clear() == 4
-    assert sorted(p.name for p in data_dir.iterdir()) == [layout.EVENTS_DIR, "notes.txt"]
+    names = sorted(p.name for p in data_dir.iterdir() if not p.name.startswith("nostrweet.sqlite3"))
+    assert names == [layout.EVENTS_DIR, "notes.txt"]
     assert record.exists() and store.index.tweets == {}
+    assert archive.tweet_ids_of("foo") == [] and not archive.is_not_found(2)  # the state's index too
+    assert repo.count() == 1  # the posting records stay
     store.clear(include_events=True)
-    assert not record.exists()
+    assert not record.exists() and repo.count() == 0
 
 
 USERS = st.sampled_from(["foo", "foo_bar", "Foo", "bar", "a_b_c"])

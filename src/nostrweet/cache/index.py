@@ -393,8 +393,10 @@ def scan_chunks(directory: Path) -> Iterator[list[str]]:
             yield chunk
 
 
-def build_index(data_dir: Path) -> CacheIndex:
-    """Rebuild the index from one scan of ``data_dir`` and ``data_dir/nostr_events``. Reads no file.
+def build_index(data_dir: Path, *, events: bool = True) -> CacheIndex:
+    """Rebuild the index from one scan of ``data_dir`` and (with ``events``) ``data_dir/nostr_events``.
+    Reads no file. The commands pass ``events=False``: their records are in the state, and the record
+    files of earlier versions are read only by the state's one-time import.
 
     Temp files that a killed writer left behind are listed in ``index.temp_files`` (paths) during the
     same scan, so that the store can remove them without listing the directories again.
@@ -419,7 +421,8 @@ def build_index(data_dir: Path) -> CacheIndex:
         del tweets
         for name in legacy_tweets:
             index.add_legacy_tweet(name)
-        _add_events(index, data_dir)
+        if events:
+            _add_events(index, data_dir)
         return index
     finally:
         if collecting:

@@ -15,6 +15,7 @@ import errno
 import logging
 import os
 import stat
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +39,10 @@ from nostrweet.cache.atomic import (
 )
 from nostrweet.cache.index import CacheIndex, UserEntry, build_index, scan_names
 from nostrweet.errors import InputError, OperationalError
+from nostrweet.state.engine import State
+from nostrweet.state.index import ArchiveIndex, TweetRow
+from nostrweet.state.opening import open_data_state
+from nostrweet.state.records import RecordRepo
 from nostrweet.twitter.models import TweetDocument, User, decode_document
 
 __all__ = [
@@ -86,8 +91,18 @@ class CacheStore:
     skipped with a warning instead of being moved aside.
     """
 
-    def __init__(self, data_dir: Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        read_only: bool = False,
+        state: State | None = None,
+        state_url: str | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
+        self._state = state
+        self._state_url = state_url
+        self._owns_state = False
         self.events_dir = self.data_dir / layout.EVENTS_DIR
         self.read_only = read_only
         if self.data_dir.exists() and not self.data_dir.is_dir():
@@ -101,12 +116,31 @@ class CacheStore:
                 raise OperationalError(
                     f"cannot create data dir {self.data_dir}: {exc.strerror or exc}"
                 ) from None
-        self.index = build_index(self.data_dir)
+        self.index = build_index(self.data_dir, events=False)
         if not read_only and self.index.temp_files:
             removed = remove_orphaned_temp_files(self.index.temp_files)
             if removed:
                 log.info("removed %d temp file(s) left by an interrupted write", removed)
         self.index.temp_files.clear()
+
+    @property
+    def state(self) -> State:
+        """The state database of this data directory (SPEC §7): the one given, else the one at
+        ``state_url`` (default: ``<data-dir>/nostrweet.sqlite3``), opened on first use (imported once from
+        the files of an older layout) and closed by :meth:`close`."""
+        if self._state is None:
+            self._state = open_data_state(
+                self.data_dir, self._state_url, now=time.time(), read_only=self.read_only
+            )
+            self._owns_state = True
+        return self._state
+
+    def close(self) -> None:
+        """Close the state if this store opened it (a state given to it is its caller's to close)."""
+        if self._owns_state and self._state is not None:
+            self._state.close()
+            self._state = None
+            self._owns_state = False
 
     def _set_aside(self, path: Path, reason: str) -> None:
         """Move a file that does not parse aside; a read-only store only warns."""
@@ -231,6 +265,8 @@ class CacheStore:
         if parsed is not None:
             self.index.add_corrupt(parsed.username, tweet_id)
         self.index.remove_tweet(tweet_id)
+        if not self.read_only:
+            ArchiveIndex(self.state).remove_tweet(tweet_id)
 
     def corrupt_tweet_ids_of(self, username: str) -> list[int]:
         """Ids of a user's tweets whose files were moved aside (``*.corrupt``) and that are not cached
@@ -256,7 +292,9 @@ class CacheStore:
         atomic_write_json(path, raw_document)
         previous = self.index.tweet_name(tweet_id)
         parsed = layout.parse_tweet_filename(name)
-        assert parsed is not None
+        row = TweetRow.from_name(name)
+        assert parsed is not None and row is not None
+        ArchiveIndex(self.state).put_tweet(row)  # the row after the file (crash order)
         self.index.add_tweet(name, parsed)
         if previous is not None and previous != name and layout.parse_tweet_filename(previous) is not None:
             # (a file of the earlier tool, named in its own case, is never ours to remove: SPEC §11)
@@ -285,6 +323,7 @@ class CacheStore:
         """Write ``tweet_<id>.not_found`` (holding the API's Problem, if given)."""
         path = self.data_dir / layout.not_found_filename(tweet_id)
         atomic_write_json(path, problem or {})
+        ArchiveIndex(self.state).add_not_found([int(tweet_id)])
         self.index.not_found.add(int(tweet_id))
         return path
 
@@ -297,6 +336,7 @@ class CacheStore:
         atomic_write_json(path, raw_user)
         parsed = layout.parse_profile_filename(name)
         assert parsed is not None
+        ArchiveIndex(self.state).add_profiles([name])
         self.index.add_profile(name, parsed)
         return path
 
@@ -356,13 +396,15 @@ class CacheStore:
                 removed += remove_orphaned_temp_files([self.data_dir / name])
             elif _is_cache_file(name):
                 removed += _remove(self.data_dir / name)
+        ArchiveIndex(self.state).clear()
         if include_events:
+            RecordRepo(self.state).delete_all()
             for name in list(scan_names(self.events_dir)):
                 if layout.is_temp_filename(name):
                     removed += remove_orphaned_temp_files([self.events_dir / name])
                 elif layout.parse_event_filename(name) or ".json" in name:
                     removed += _remove(self.events_dir / name)
-        self.index = build_index(self.data_dir)
+        self.index = build_index(self.data_dir, events=False)
         return removed
 
 

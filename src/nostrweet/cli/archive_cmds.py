@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -20,10 +20,13 @@ from nostrweet.bridge.content import decode_html_entities
 from nostrweet.bridge.lifecycle import Fate, problem_fate
 from nostrweet.cache import layout, legacy
 from nostrweet.cache.store import CacheStore
-from nostrweet.cli.common import SkipProfilesOption, emit, summary
+from nostrweet.cli.common import SkipProfilesOption, command_store, emit, summary
 from nostrweet.cli.root import app, options_of
-from nostrweet.errors import NotFoundError
+from nostrweet.errors import InputError, NotFoundError
 from nostrweet.settings import GlobalOptions
+from nostrweet.state.index import ArchiveIndex
+from nostrweet.state.lifecycle import DELETED, LifecycleRepo, TweetFate
+from nostrweet.state.records import RecordRepo
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.ratelimit import RateLimiter
@@ -41,16 +44,21 @@ def _limiter(options: GlobalOptions) -> RateLimiter:
 
 
 @asynccontextmanager
-async def open_archiver(options: GlobalOptions, *, skip_profiles: bool = False) -> AsyncIterator[Archiver]:
-    """An Archiver over the data dir and an X client with the configured budgets; closes the client."""
+async def open_archiver(
+    options: GlobalOptions, *, skip_profiles: bool = False, store: CacheStore | None = None
+) -> AsyncIterator[Archiver]:
+    """An Archiver over the data dir (``store``, else one opened here with its state) and an X client with
+    the configured budgets; closes what it opened."""
     token = options.require_bearer_token()
-    store = CacheStore(options.data_dir)
-    limiter = _limiter(options)
-    client = TwitterClient(options.twitter_api_url, token, limiter=limiter, max_429_wait=limiter.max_wait)
-    try:
-        yield Archiver(store, client, skip_profiles=skip_profiles)
-    finally:
-        await client.aclose()
+    with ExitStack() as stack:
+        if store is None:
+            store = stack.enter_context(command_store(options))
+        limiter = _limiter(options)
+        client = TwitterClient(options.twitter_api_url, token, limiter=limiter, max_429_wait=limiter.max_wait)
+        try:
+            yield Archiver(store, client, skip_profiles=skip_profiles)
+        finally:
+            await client.aclose()
 
 
 @contextmanager
@@ -80,16 +88,9 @@ def _retire_if_mirrored(
 ) -> bool:
     """A mirrored tweet (one with event records) that X says is deleted is marked so in the state, as
     the daemon's deletion check does; the daemon sends its kind 5 events (SPEC §10). True if marked."""
-    if problem_fate(problem) is not Fate.DELETED or not store.index.events_of_tweet(int(tweet_id)):
+    if problem_fate(problem) is not Fate.DELETED or not RecordRepo(store.state).for_tweet(tweet_id):
         return False
-    from nostrweet.state.lifecycle import DELETED, LifecycleRepo, TweetFate, open_lifecycle_state
-
-    state = open_lifecycle_state(options.data_dir, options.state_url, create=True)
-    assert state is not None
-    try:
-        LifecycleRepo(state).retire([TweetFate(str(tweet_id), DELETED, None, int(time.time()))])
-    finally:
-        state.close()
+    LifecycleRepo(store.state).retire([TweetFate(str(tweet_id), DELETED, None, int(time.time()))])
     return True
 
 
@@ -194,7 +195,11 @@ def list_tweets(
     when there is none)."""
     options = options_of(ctx)
     only = layout.normalize_username(user) if user else None
-    store = CacheStore(options.data_dir, read_only=True)
+    with command_store(options, read_only=True) as store:
+        _list(options, store, only, as_json)
+
+
+def _list(options: GlobalOptions, store: CacheStore, only: str | None, as_json: bool) -> None:
     ids = store.tweet_ids_of(only) if only else sorted(store.index.tweets)
     listed = 0
     for tweet_id in reversed(ids):
@@ -246,5 +251,22 @@ def clear_cache(
     if not force and not typer.confirm(f"Delete the cached {what} in {options.data_dir}?", default=False):
         summary(options, "nothing deleted")
         return
-    removed = CacheStore(options.data_dir).clear(include_events=all_)
+    with command_store(options) as store:
+        removed = store.clear(include_events=all_)
     summary(options, f"deleted {removed} file(s) from {options.data_dir}")
+
+
+@app.command("reindex")
+def reindex(ctx: typer.Context) -> None:
+    """Add the cache files that the state does not know to it (copied in by hand, or left by a crash
+    between a file and its row)."""
+    options = options_of(ctx)
+    if not options.data_dir.is_dir():
+        raise InputError(f"data dir {options.data_dir} does not exist: nothing to reindex")
+    with command_store(options) as store:
+        added = ArchiveIndex(store.state).add_listing(store.index)
+    summary(
+        options,
+        f"reindexed {options.data_dir}: {added.tweets} tweet(s), {added.profiles} profile(s) and "
+        f"{added.not_found} not-found marker(s) added to the state",
+    )

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, NoReturn
 
 import typer
 
+from nostrweet.cache.store import CacheStore
 from nostrweet.domains import resolve_nip05_domain
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.settings import GlobalOptions
@@ -50,6 +53,24 @@ ForceOption = Annotated[bool, typer.Option("-f", "--force", help="Publish again 
 SkipProfilesOption = Annotated[
     bool, typer.Option("--skip-profiles", help="Do not fetch the profiles of referenced users.")
 ]
+
+
+@contextmanager
+def command_store(options: GlobalOptions, *, read_only: bool = False) -> Iterator[CacheStore]:
+    """The cache of a command with its state (SPEC §7): the one place every command opens and closes it.
+
+    The state is ``--state-url`` (default ``<data-dir>/nostrweet.sqlite3``). A command that writes opens
+    it at once (so the first start imports an older cache before anything else happens); a read-only
+    command opens it only if it needs it, and then creates nothing on disk (a state in memory when the
+    file does not exist yet).
+    """
+    store = CacheStore(options.data_dir, read_only=read_only, state_url=options.state_url)
+    try:
+        if not read_only:
+            store.state  # noqa: B018 (opened now: migrated and imported before the command works)
+        yield store
+    finally:
+        store.close()
 
 
 def relays_from(options: GlobalOptions, values: list[str] | None, *, required: bool = True) -> list[str]:

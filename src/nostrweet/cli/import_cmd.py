@@ -9,8 +9,8 @@ import typer
 
 from nostrweet.archive.xarchive.importer import Importer
 from nostrweet.archive.xarchive.reader import XArchive
-from nostrweet.cache.store import CacheStore
 from nostrweet.cli.archive_cmds import progress_bar
+from nostrweet.cli.common import command_store
 from nostrweet.cli.root import app, options_of
 
 
@@ -25,8 +25,7 @@ def import_archive(
     options = options_of(ctx)
     archive = XArchive(Path(path).expanduser())  # refuses a bad archive before anything is written
     try:
-        store = CacheStore(options.data_dir)
-        with progress_bar("import", options) as progress:
+        with command_store(options) as store, progress_bar("import", options) as progress:
             summary = Importer(archive, store).run(progress)
     finally:
         archive.close()

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from nostrweet.cache import layout
-from nostrweet.cache.store import CacheStore, build_index, read_json_or_quarantine
+from nostrweet.cache.store import build_index, read_json_or_quarantine
+from nostrweet.cli.common import command_store
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import InputError, NotFoundError
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey, parse_user_id
@@ -90,15 +91,16 @@ def keys(
 ) -> None:
     """Print a mirror identity: user id, derivation path, npub, hex pubkey."""
     options = options_of(ctx)
-    ring = key_ring(
-        CacheStore(options.data_dir, read_only=True),
-        options.config.key_files(),
-        lambda: KeyDeriver(options.require_mnemonic(), options.key_derivation),
-    )
-    username = _username_of(who)
-    key = ring.by_username(username) if username else None  # a fixed key file needs no mnemonic
-    if key is None:
-        key = ring.for_user(resolve_or_fetch_user_id(options, who))
+    with command_store(options, read_only=True) as store:
+        ring = key_ring(
+            store,
+            options.config.key_files(),
+            lambda: KeyDeriver(options.require_mnemonic(), options.key_derivation),
+        )
+        username = _username_of(who)
+        key = ring.by_username(username) if username else None  # a fixed key file needs no mnemonic
+        if key is None:
+            key = ring.for_user(resolve_or_fetch_user_id(options, who))
     if as_json:
         typer.echo(json.dumps(identity_json(key, _username_of(who), show_secret=show_secret)))
         return

@@ -16,7 +16,7 @@ from nostrweet.bridge.nip05 import (
 )
 from nostrweet.cache.atomic import atomic_write_bytes
 from nostrweet.cache.store import CacheStore
-from nostrweet.cli.common import RelayOption, relays_from, summary
+from nostrweet.cli.common import RelayOption, command_store, relays_from, summary
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import NotFoundError
 from nostrweet.nostr.keys import KeyDeriver
@@ -68,16 +68,16 @@ def nip05_export(
     options = options_of(ctx)
     relays = relays_from(options, relay, required=False)
     options.require_mnemonic()
-    store = CacheStore(options.data_dir, read_only=True)
-    names = current_names(_snapshots(store))
-    if not names:
-        raise NotFoundError("no cached profiles: run fetch-profile or user-tweets first")
-    relays_of = {
-        name: list(o.relays)
-        for name, o in options.config.users.items()
-        if o.relays is not None and name in names
-    }
-    document = nip05_document(_pubkeys(options, store, names), relays, relays_of=relays_of)
+    with command_store(options, read_only=True) as store:
+        names = current_names(_snapshots(store))
+        if not names:
+            raise NotFoundError("no cached profiles: run fetch-profile or user-tweets first")
+        relays_of = {
+            name: list(o.relays)
+            for name, o in options.config.users.items()
+            if o.relays is not None and name in names
+        }
+        document = nip05_document(_pubkeys(options, store, names), relays, relays_of=relays_of)
     target = directory / NIP05_PATH.lstrip("/")
     target.parent.mkdir(parents=True, exist_ok=True)  # for a web server: not private
     atomic_write_bytes(target, render_nip05_document(document), mode=PUBLIC_FILE_MODE)

@@ -20,6 +20,7 @@ from nostrweet.cli.common import (
     Nip05DomainOption,
     RelayOption,
     blossom_from,
+    command_store,
     emit,
     nip05_domain_from,
     relays_from,
@@ -35,6 +36,7 @@ from nostrweet.publish.preview import preview_events
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
 from nostrweet.shaping.filters import Skip
+from nostrweet.state.lifecycle import LifecycleRepo
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.refs import parse_tweet_ref
 
@@ -59,6 +61,7 @@ def _keys(options: GlobalOptions, store: CacheStore) -> KeyRing:
 @asynccontextmanager
 async def _publisher(
     options: GlobalOptions,
+    store: CacheStore,
     relays: list[str],
     blossom: list[str],
     *,
@@ -70,10 +73,9 @@ async def _publisher(
     async with AsyncExitStack() as stack:
         archiver = None
         if fetch:
-            archiver = await stack.enter_async_context(open_archiver(options, skip_profiles=skip_profiles))
-            store = archiver.store
-        else:
-            store = CacheStore(options.data_dir)
+            archiver = await stack.enter_async_context(
+                open_archiver(options, skip_profiles=skip_profiles, store=store)
+            )
         keys = _keys(options, store)
         pool = RelayPool(relays)
         await pool.start()
@@ -94,12 +96,7 @@ async def _publisher(
         publisher.nip05_domain = nip05_domain
         publisher.media.optimize = options.config.media_settings()
         publisher.handoff_npubs = {n: o.nostr_npub for n, o in options.config.users.items() if o.nostr_npub}
-        from nostrweet.state.lifecycle import LifecycleRepo, open_lifecycle_state  # SQLAlchemy: on use
-
-        state = open_lifecycle_state(options.data_dir, options.state_url, create=False)
-        if state is not None:
-            stack.callback(state.close)
-            publisher.lifecycle = LifecycleRepo(state)
+        publisher.lifecycle = LifecycleRepo(store.state)
         stack.push_async_callback(publisher.aclose)
         yield publisher
 
@@ -127,16 +124,16 @@ def show_tweet(
     options = options_of(ctx)
     tweet_id = parse_tweet_ref(tweet)
     options.require_mnemonic()
-    store = CacheStore(options.data_dir, read_only=True)
-    keys = _keys(options, store)
-    path = store.tweet_path(tweet_id)
-    raw = read_json_or_quarantine(path, quarantine=False) if path is not None else None
-    doc = store.read_tweet(tweet_id) if raw is not None else None
-    if doc is None:
-        raise NotFoundError(f"tweet {tweet_id} is not cached: run fetch-tweet first")
-    relays = relays_from(options, None, required=False)
-    book = options.config.filter_book()
-    events = preview_events(store, keys, doc, first_relay=relays[0] if relays else None, filters=book)
+    with command_store(options, read_only=True) as store:
+        keys = _keys(options, store)
+        path = store.tweet_path(tweet_id)
+        raw = read_json_or_quarantine(path, quarantine=False) if path is not None else None
+        doc = store.read_tweet(tweet_id) if raw is not None else None
+        if doc is None:
+            raise NotFoundError(f"tweet {tweet_id} is not cached: run fetch-tweet first")
+        relays = relays_from(options, None, required=False)
+        book = options.config.filter_book()
+        events = preview_events(store, keys, doc, first_relay=relays[0] if relays else None, filters=book)
     out: dict[str, Any] = {"tweet": raw, "events": events}
     decision = book.decide(doc)
     if isinstance(decision, Skip):  # the events it would become if no rule skipped it
@@ -155,6 +152,31 @@ def show_tweet(
     )
 
 
+async def _post_one(
+    options: GlobalOptions,
+    store: CacheStore,
+    tweet_id: str,
+    relays: list[str],
+    blossom: list[str],
+    fetch: bool,
+    force: bool,
+    skip_profiles: bool,
+    domain: str | None,
+) -> tuple[PublishOutcome, list[PublishOutcome]]:
+    async with _publisher(
+        options,
+        store,
+        relays,
+        blossom,
+        force=force,
+        fetch=fetch,
+        skip_profiles=skip_profiles,
+        nip05_domain=domain,
+    ) as publisher:
+        outcome = await publisher.publish_tweet(tweet_id)
+        return outcome, list(publisher.outcomes)
+
+
 def _post_tweet(
     ctx: typer.Context,
     tweet: Annotated[str, typer.Argument(metavar="URL_OR_ID")],
@@ -171,24 +193,13 @@ def _post_tweet(
     domain = nip05_domain_from(options, nip05)
     blossom = blossom_from(options, blossom_server)
     options.require_mnemonic()
-    fetch = not CacheStore(options.data_dir).has_tweet(tweet_id)
-    if fetch:
-        options.require_bearer_token()
-
-    async def run() -> tuple[PublishOutcome, list[PublishOutcome]]:
-        async with _publisher(
-            options,
-            relays,
-            blossom,
-            force=force,
-            fetch=fetch,
-            skip_profiles=skip_profiles,
-            nip05_domain=domain,
-        ) as publisher:
-            outcome = await publisher.publish_tweet(tweet_id)
-            return outcome, list(publisher.outcomes)
-
-    outcome, everything = asyncio.run(run())
+    with command_store(options) as store:
+        fetch = not store.has_tweet(tweet_id)
+        if fetch:
+            options.require_bearer_token()
+        outcome, everything = asyncio.run(
+            _post_one(options, store, tweet_id, relays, blossom, fetch, force, skip_profiles, domain)
+        )
     if outcome.status == "skipped":
         summary(options, f"tweet {tweet_id}: {outcome.describe()} (not published; show-tweet tells why)")
         return
@@ -219,17 +230,18 @@ def post_user(
     domain = nip05_domain_from(options, nip05)
     blossom = blossom_from(options, blossom_server)
     options.require_mnemonic()
-    if not CacheStore(options.data_dir).tweet_ids_of(name):
-        raise NotFoundError(f"no cached tweets of @{name}: run user-tweets first")
+    with command_store(options) as store:
+        if not store.tweet_ids_of(name):
+            raise NotFoundError(f"no cached tweets of @{name}: run user-tweets first")
 
-    async def run() -> PublishSummary:
-        async with _publisher(
-            options, relays, blossom, force=force, skip_profiles=skip_profiles, nip05_domain=domain
-        ) as publisher:
-            with progress_bar(f"@{name}", options) as progress:
-                return await publisher.publish_user(name, progress=progress)
+        async def run() -> PublishSummary:
+            async with _publisher(
+                options, store, relays, blossom, force=force, skip_profiles=skip_profiles, nip05_domain=domain
+            ) as publisher:
+                with progress_bar(f"@{name}", options) as progress:
+                    return await publisher.publish_user(name, progress=progress)
 
-    result = asyncio.run(run())
+        result = asyncio.run(run())
     summary(options, f"@{name}: {result.line()}")
     _fail_if_unreached(result.all_outcomes)
 
@@ -247,15 +259,16 @@ def post_profile(
     relays = relays_from(options, relay)
     domain = nip05_domain_from(options, nip05)
     options.require_mnemonic()
-    user = CacheStore(options.data_dir).newest_profile(name)
-    if user is None:
-        raise NotFoundError(f"no cached profile of @{name}: run fetch-profile first")
+    with command_store(options) as store:
+        user = store.newest_profile(name)
+        if user is None:
+            raise NotFoundError(f"no cached profile of @{name}: run fetch-profile first")
 
-    async def run() -> PublishOutcome:
-        async with _publisher(options, relays, [], nip05_domain=domain) as publisher:
-            return await publisher.publish_profile(user)
+        async def run() -> PublishOutcome:
+            async with _publisher(options, store, relays, [], nip05_domain=domain) as publisher:
+                return await publisher.publish_profile(user)
 
-    outcome = asyncio.run(run())
+        outcome = asyncio.run(run())
     summary(options, printable(f"@{user.username} profile: {outcome.describe()}"))
     _fail_if_unreached([outcome])
 
@@ -296,20 +309,20 @@ def update_relay_list(
     options = options_of(ctx)
     relays = relays_from(options, relay)
     options.require_mnemonic()
-    store = CacheStore(options.data_dir)
-    names = [normalize_username(u) for u in user] if user else archived_users(store)
-    ids = _cached_user_ids(store, names)
-    unknown = [n for n in names if n not in ids]
-    if user and unknown:
-        raise NotFoundError(f"@{unknown[0]} is not cached: run fetch-profile first")
-    if not ids:
-        raise NotFoundError("no cached users: run user-tweets first, or name one with --user")
+    with command_store(options) as store:
+        names = [normalize_username(u) for u in user] if user else archived_users(store)
+        ids = _cached_user_ids(store, names)
+        unknown = [n for n in names if n not in ids]
+        if user and unknown:
+            raise NotFoundError(f"@{unknown[0]} is not cached: run fetch-profile first")
+        if not ids:
+            raise NotFoundError("no cached users: run user-tweets first, or name one with --user")
 
-    async def run() -> list[PublishOutcome]:
-        async with _publisher(options, relays, []) as publisher:
-            return [await publisher.publish_relay_list(uid) for uid in ids.values()]
+        async def run() -> list[PublishOutcome]:
+            async with _publisher(options, store, relays, []) as publisher:
+                return [await publisher.publish_relay_list(uid) for uid in ids.values()]
 
-    outcomes = asyncio.run(run())
+        outcomes = asyncio.run(run())
     for name, outcome in zip(ids, outcomes, strict=True):
         summary(options, f"@{name} relay list: {outcome.describe()}")
     _fail_if_unreached(outcomes)

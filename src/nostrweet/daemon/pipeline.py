@@ -50,7 +50,6 @@ from nostrweet.shaping.filters import Skip
 from nostrweet.state.budgets import SharedBudgets
 from nostrweet.state.engine import State
 from nostrweet.state.lifecycle import LifecycleRepo
-from nostrweet.state.opening import open_data_state
 from nostrweet.state.users import UserRepo, UserRow
 from nostrweet.twitter.api import EP_TIMELINE, EP_TWEETS
 from nostrweet.twitter.client import TwitterClient
@@ -91,9 +90,10 @@ class DaemonPipeline:
         self.options = options
         self.bounds = bounds
         self.config = config
-        self.store = CacheStore(options.data_dir)
-        self._owns_state = state is None
-        self.state = state or open_data_state(options.data_dir, options.state_url, now=time.time())
+        # one state for the records, the users, the lifecycle and the rest: the one given (the service
+        # opens it), else the store opens it (imported once from an older layout before the first poll)
+        self.store = CacheStore(options.data_dir, state=state, state_url=options.state_url)
+        self.state: State = self.store.state
         self.states = UserStates(UserRepo(self.state))
         self.keys = KeyRing(
             keys or KeyDeriver(options.require_mnemonic(), options.key_derivation),
@@ -255,9 +255,10 @@ class DaemonPipeline:
         archiver = Archiver(self.store, self.client)
         result = await archiver.archive_timeline(name, count=None, since_id=state.since_id)
         new_ids = sorted({int(t) for t in result.new})
-        # cached by an earlier poll that was cut short before publishing them
-        unpublished = {int(t) for t in result.skipped if not self.store.index.has_tweet_events(int(t))}
         publisher = self.publisher_for(name)
+        # cached by an earlier poll that was cut short before publishing them
+        publisher.records.preload(result.skipped)
+        unpublished = {int(t) for t in result.skipped if not publisher.records.for_tweet(t)}
         try:
             if name not in self._announced:
                 await self._announce(name, user, publisher)
@@ -466,8 +467,7 @@ class DaemonPipeline:
                 log.debug("closing a publisher: %s", exc)
         await self.pool.close()
         await self.client.aclose()
-        if self._owns_state:
-            self.state.close()
+        self.store.close()  # the state too, when the store opened it
 
 
 def summary_lines(lines: Sequence[StartupLine], relays: Sequence[str]) -> list[str]:

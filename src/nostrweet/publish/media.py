@@ -16,9 +16,9 @@ shrunk, re-encoded and stripped of its metadata by :func:`nostrweet.shaping.medi
 worker thread); the imeta ``x``, ``m`` and ``dim`` then describe the uploaded file and ``ox`` the
 cached original. A decompression bomb is not uploaded: the note keeps the original URL.
 
-Upload memo: ``<data-dir>/blossom/<sha256>.json`` records, per blob, each server that holds it and the
-URL it gave (written atomically; independent of ``nostr_events/``). A re-run asks no server that the
-memo lists again, so nothing is uploaded twice. A server that failed is tried again on the next build
+Upload memo: the state's ``blossom_blobs`` (:class:`~nostrweet.state.blossom.BlossomMemo`) records, per
+blob, each server that holds it and the URL it gave (independent of the event records). A re-run asks no
+server that the memo lists again, so nothing is uploaded twice. A server that failed is tried again on the next build
 of a note that has no event record yet (a recorded event is never rebuilt, so its id never changes).
 """
 
@@ -32,21 +32,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from nostrweet.bridge.events import MediaLink, original_media_link
 from nostrweet.cache import layout, legacy
-from nostrweet.cache.store import CacheStore, atomic_write_json, make_private_dir, read_json_or_quarantine
+from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.keys import MirrorKey
 from nostrweet.publish.outcome import LruDict
 from nostrweet.shaping.media_settings import MediaSettings
+from nostrweet.state.blossom import BlobCopy, BlossomMemo
 from nostrweet.twitter.models import TweetDocument
 
 log = logging.getLogger(__name__)
 
-MEMO_DIR = "blossom"
 _MIME = {
     "jpg": "image/jpeg",
     "jpeg": "image/jpeg",
@@ -124,7 +123,6 @@ class MediaUploader:
         self._http = http
         self._own_http = False
         self.clock = clock
-        self.memo_dir = store.data_dir / MEMO_DIR
         self._by_tweet: LruDict[tuple[int, int], str] = LruDict(cache_size)
         self.optimize: MediaSettings | None = None
         """``[media]``: how images are optimised before a Blossom upload (None: uploaded as cached)."""
@@ -179,14 +177,12 @@ class MediaUploader:
         return None
 
     def _memo(self, sha256: str) -> dict[str, str]:
-        data = read_json_or_quarantine(self.memo_dir / f"{sha256}.json")
-        servers = data.get("servers") if isinstance(data, dict) else None
-        return {str(k): str(v) for k, v in servers.items()} if isinstance(servers, dict) else {}
+        return BlossomMemo(self.store.state).servers_of(sha256)
 
     def _save_memo(self, sha256: str, size: int, mime: str, servers: dict[str, str]) -> None:
-        make_private_dir(self.memo_dir)
-        doc: dict[str, Any] = {"sha256": sha256, "size": size, "type": mime, "servers": servers}
-        atomic_write_json(self.memo_dir / f"{sha256}.json", doc)
+        BlossomMemo(self.store.state).remember(
+            BlobCopy(sha256, server, url, size, mime) for server, url in servers.items()
+        )
 
     async def links_for(self, doc: TweetDocument, key: MirrorKey) -> MediaResult:
         """Upload the media of ``doc`` (the tweet itself, not its references) and return its links.

@@ -1,25 +1,21 @@
 """The outbox: every event some configured relay has not accepted yet is sent again, with backoff.
 
-One :meth:`Outbox.run_once` pass:
+It works from the state (SPEC §7). One :meth:`Outbox.run_once` pass:
 
-1. *reconcile* (only when the configured relays are not all in ``nostr_events/relays.json`` for this
-   outbox's scope, or that file does not exist yet): one streaming pass over the settled records (those
-   without the ``.pending`` marker), read in batches and not kept, reopens each record that lacks a
-   configured relay (it becomes ``….pending.json``); then ``relays.json`` is written. Killed midway,
-   the pass runs again at the next start and skips what it already reopened;
-2. the records with the ``.pending`` marker (names from the index; nothing else is read) are read in
-   batches of ``batch``: configured relays missing from a record are added as ``pending``; the relays
-   that are due (pending, and ``next_attempt`` reached) get the event again, a batch at a time with one
-   sync before sending and one after. Rejected relays are never retried. A record that still waits for
-   its backoff is not read again until its ``next_attempt``;
+1. *reconcile* (only when the configured relays are not all in the set this outbox's scope was last
+   reconciled against, a ``meta`` row of the state): every record of the scope that lacks a configured
+   relay gets a ``pending`` row for it, in one transaction; then the set is written. Killed midway, the
+   pass runs again at the next start;
+2. the records with a configured relay that is ``pending`` and due (``next_attempt`` reached) are read
+   from the state, ``batch`` at a time, oldest first, and sent the event again, with one transaction
+   before sending and one after. Rejected relays are never retried; a record that waits for its
+   backoff is not read;
 3. cached tweets that have no record at all (never published, e.g. cached just before a crash) are
    published through the publisher, oldest first — each at most once per process.
 
 Memory stays flat in the number of records: no pass keeps the records it read. What the outbox
-remembers between passes is pruned every pass and capped (``tracked``): the pending names that wait
-for their backoff or have nothing to do (only names still pending are kept), and the tweets it tried
-to publish (dropped once they have a record or left the cache). Forgetting one costs a read or a
-retry, never a different result.
+remembers between passes is capped (``tracked``): the tweets it tried to publish (dropped once they
+have a record or left the cache). Forgetting one costs a retry, never a different result.
 The decisions (:func:`records.due_relays`, :func:`records.is_settled`, :func:`plan_outbox`) are pure.
 """
 
@@ -31,13 +27,13 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from nostrweet.cache.layout import EventSubject, parse_event_filename
+from nostrweet.cache.layout import EventSubject
 from nostrweet.nostr.event import SignedEvent
-from nostrweet.nostr.record import EventRecord, due_relays, is_settled, next_due
+from nostrweet.nostr.record import EventRecord, due_relays, is_settled
 from nostrweet.publish.outcome import LruDict, PublishOutcome, Unit
 from nostrweet.publish.plan import oldest_first
 from nostrweet.publish.publisher import Publisher
-from nostrweet.publish.records import read_reconciled, write_reconciled
+from nostrweet.state.index import ArchiveIndex
 
 log = logging.getLogger(__name__)
 
@@ -78,20 +74,12 @@ def plan_outbox(
     return sends, settled, waiting
 
 
-def reopen_needed(record: EventRecord, relays: Sequence[str]) -> bool:
-    """Pure: a settled-named record must be reopened when it lacks a configured relay or lists a relay
-    that has not answered for good (a record written before the marker existed)."""
-    return any(url not in record.relays for url in relays) or any(
-        not st.is_final for st in record.relays.values()
-    )
-
-
 class Outbox:
     """Re-sends what relays do not hold yet, and publishes cached tweets that were never published.
 
-    ``scope`` names the records this outbox reconciles in ``relays.json``: ``*`` (every record) when
-    ``owns`` is None, else ``owned <relays>``. ``reconcile`` (default: ``publish_unrecorded``) turns the
-    reconcile pass off for short-lived outboxes that only flush one relay.
+    ``scope`` names the records this outbox reconciles: ``*`` (every record) when ``owns`` is None, else
+    ``owned <relays>``. ``reconcile`` (default: ``publish_unrecorded``) turns the reconcile pass off for
+    short-lived outboxes that only flush one relay.
     """
 
     def __init__(
@@ -118,33 +106,27 @@ class Outbox:
         self.scope = scope or ("*" if owns is None else "owned " + " ".join(sorted(self.relays)))
         self.reconcile = publish_unrecorded if reconcile is None else reconcile
         self.tracked = max(1, tracked if tracked is not None else publisher.bounds.tracked)
-        self._skip: LruDict[str, bool] = LruDict(self.tracked)  # pending, nothing to do here
-        self._due: LruDict[str, int] = LruDict(self.tracked)  # pending name -> next attempt
         self._attempted: LruDict[int, bool] = LruDict(self.tracked)  # tried, had no record then
 
     async def run_once(self, now: float | None = None) -> OutboxReport:
-        """One pass: reconcile if the relay set grew, the pending records, the unpublished tweets."""
+        """One pass: reconcile if the relay set grew, the due records, the unpublished tweets."""
         now = self.clock() if now is None else now
         report = OutboxReport()
-        records = self.publisher.records
-        reads = records.reads
+        repo = self.publisher.records.repo
         if self.reconcile:
             report.reopened = await self._reconcile()
-        pending = records.index.pending_events
-        for gone in [n for n in self._due if n not in pending]:
-            del self._due[gone]
-        for gone in [n for n in self._skip if n not in pending]:
-            del self._skip[gone]
-        names = [
-            n
-            for n in records.pending_names()
-            if n not in self._skip and self._due.get(n, 0) <= now and self._owns_record(n)
-        ]
-        for start in range(0, len(names), self.batch):
-            await self._pass_batch(names[start : start + self.batch], now, report)
-        report.waiting += sum(1 for n in pending if n in self._due and n not in self._skip)
-        report.settled = records.count() - len(pending - self._skip.keys())
-        report.read = records.reads - reads
+        after: tuple[int, str] | None = None
+        while self.relays:
+            await asyncio.sleep(0)
+            page = repo.pending(now, self.relays, limit=self.batch, after=after)
+            if not page:
+                break
+            after = (page[-1].created_at, page[-1].event_id)
+            report.read += len(page)
+            await self._pass_batch([r for r in page if self._owns_record(r)], now, report)
+            if len(page) < self.batch:
+                break
+        report.waiting += repo.waiting(now, self.relays) if self.relays else 0
         if self.publish_unrecorded:
             report.published = await self._publish_unrecorded()
         if report.resent or report.published or report.reopened:
@@ -158,80 +140,43 @@ class Outbox:
             )
         return report
 
-    async def _pass_batch(self, names: Sequence[str], now: float, report: OutboxReport) -> None:
-        records = self.publisher.records
-        loaded = [(n, r) for n in names if (r := records.load(n, keep=False)) is not None]
-        for name in set(names).difference(n for n, _ in loaded):
-            self._skip[name] = True  # unreadable (a directory, no permission): skipped, warned once
-        retired = self.publisher.lifecycle.retired(r.tweet_id for _, r in loaded if r.tweet_id)
+    async def _pass_batch(self, loaded: Sequence[EventRecord], now: float, report: OutboxReport) -> None:
+        retired = self.publisher.lifecycle.retired(r.tweet_id for r in loaded if r.tweet_id)
         if retired:  # deleted or edited on X: never sent again
-            for name, record in loaded:
-                if record.tweet_id in retired:
-                    self._skip[name] = True
-            loaded = [(n, r) for n, r in loaded if r.tweet_id not in retired]
-        sends, settled, _ = plan_outbox(loaded, self.relays, now)
-        by_name = dict(loaded)
-        tidy = []
-        for name in settled:
-            record = by_name[name]
-            if records.is_pending(record):
-                self._skip[name] = True  # e.g. pending only on a relay no longer configured
-            else:
-                tidy.append(record)  # settled for good: drop the marker
-        records.save_many(tidy)
-        handled = {id(r) for r, _ in sends} | {id(r) for r in tidy}
-        for name, record in loaded:
-            if name not in self._skip and id(record) not in handled:
-                self._due[name] = next_due(record, self.relays) or 0
+            loaded = [r for r in loaded if r.tweet_id not in retired]
+        sends, settled, _ = plan_outbox(((r.event_id, r) for r in loaded), self.relays, now)
+        report.settled += len(settled)
         if sends:
             units = [self._unit(record, due) for record, due in sends]
             outcomes = await self.publisher.deliver_units(units)
             report.resent.extend(self.publisher.note(o) for o in outcomes)
-            for record, _ in sends:
-                if record.stored_name in records.index.pending_events:
-                    assert record.stored_name is not None
-                    self._due[record.stored_name] = next_due(record, self.relays) or 0
 
     async def _reconcile(self) -> int:
-        """Reopen the settled records that lack a configured relay; returns how many were reopened."""
-        records = self.publisher.records
-        scopes = read_reconciled(records.dir)
+        """Give the records of this scope a pending row for each configured relay they lack; returns how
+        many records were reopened."""
+        repo = self.publisher.records.repo
         configured = frozenset(self.relays)
-        done = (scopes or {}).get(self.scope)
+        done = repo.reconciled(self.scope)
         if done is not None and configured <= done:
             if done != configured:  # a relay was dropped: forget it, so re-adding it reconciles again
-                write_reconciled(records.dir, {**(scopes or {}), self.scope: configured})
-            if self.scope == "*":
-                records.required = configured
+                repo.set_reconciled(self.scope, configured)
             return 0
-        reopened = 0
-        names = list(records.settled_names())
-        for start in range(0, len(names), self.batch):
-            batch = []
-            for name in names[start : start + self.batch]:
-                if not self._owns_record(name):
-                    continue
-                record = records.load(name, keep=False)
-                if record is not None and reopen_needed(record, self.relays):
-                    record.ensure_relays(self.relays)
-                    batch.append(record)
-            records.save_many(batch)
-            for record in batch:
-                records.forget(record.key)
-            reopened += len(batch)
-            await asyncio.sleep(0)
-        write_reconciled(records.dir, {**(scopes or {}), self.scope: configured})
-        if self.scope == "*":
-            records.required = configured
-        if reopened:
-            log.info("outbox: %d settled record(s) reopened for relays they do not list yet", reopened)
-        return reopened
+        lacking = repo.lacking(sorted(configured))
+        ids = [e for e, subject, sid in lacking if self._owns(subject, sid)]
+        if ids:
+            repo.add_pending(ids, configured)
+            self.publisher.records.forget()
+            log.info("outbox: %d record(s) reopened for relays they do not list yet", len(ids))
+        repo.set_reconciled(self.scope, configured)
+        return len(ids)
 
-    def _owns_record(self, name: str) -> bool:
+    def _owns(self, subject: EventSubject, subject_id: str) -> bool:
         if self.owns is None:
             return True
-        parsed = parse_event_filename(name)
-        return parsed is None or self.owns(parsed.subject, parsed.subject_id)
+        return not subject_id.isdigit() or self.owns(subject, int(subject_id))
+
+    def _owns_record(self, record: EventRecord) -> bool:
+        return self._owns(record.subject, record.subject_id)
 
     def _unit(self, record: EventRecord, due: list[str]) -> Unit:
         event = SignedEvent.from_dict(record.event)
@@ -244,11 +189,13 @@ class Outbox:
         return Unit(record.tweet_id or record.subject_id, record, event, due, key)
 
     async def _publish_unrecorded(self) -> list[PublishOutcome]:
-        index = self.publisher.store.index
-        for done in [t for t in self._attempted if t not in index.tweets or index.has_tweet_events(t)]:
-            del self._attempted[done]
-        todo = [tid for tid in index.tweets_without_events() if tid not in self._attempted]
-        todo = self.publisher.store.readable_tweet_ids(todo)  # a directory named like a tweet is skipped
+        store = self.publisher.store
+        todo = [
+            tid
+            for tid in ArchiveIndex(store.state).tweets_without_events()
+            if tid not in self._attempted and store.has_tweet(tid)
+        ]
+        todo = store.readable_tweet_ids(todo)  # a directory named like a tweet is skipped
         if self.owns is not None:
             todo = [tid for tid in todo if self.owns(EventSubject.TWEET, tid)]
         if not todo:

@@ -61,7 +61,8 @@ class MemoryBounds:
     """
 
     records: int = 4096
-    """Event records kept by the :class:`~nostrweet.publish.records.RecordStore`."""
+    """Subjects (tweets, users' replaceable events) whose records the
+    :class:`~nostrweet.publish.records.PublishRecords` keeps in memory."""
     refs: int = 1024
     """Signed events of published tweets kept to build replies, quotes and reposts (else read back)."""
     signers: int = 1024

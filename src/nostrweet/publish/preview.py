@@ -14,7 +14,7 @@ from nostrweet.nostr.event import SignedEvent, sign_event
 from nostrweet.nostr.record import best_record
 from nostrweet.publish.plan import plan_tweet
 from nostrweet.publish.publisher import KeySource
-from nostrweet.publish.records import RecordStore
+from nostrweet.publish.records import PublishRecords
 from nostrweet.shaping.filters import FilterBook
 from nostrweet.twitter.models import TweetDocument
 
@@ -36,7 +36,7 @@ def preview_events(
     """The events of a tweet and its dependencies (dependencies first), as unsigned JSON objects;
     with ``filters``, a dependency they skip is left out, as the publisher leaves it out."""
     book = filters or FilterBook()
-    records = RecordStore(store.data_dir, store.index)
+    records = PublishRecords(store.state)
     refs: dict[str, EventRef] = {}
     out: list[dict[str, Any]] = []
 

@@ -21,14 +21,14 @@ level's events go out in parts of :data:`PROGRESS_STEP`, so the count moves whil
 
 A tweet is published as: its dependencies first (parent, quoted, retweeted original; each under its
 own author's identity, 3 levels at most, each id once per call), then itself. Tweets go in rounds of
-:data:`BATCH`: the round's records are written with their target relays ``pending`` (one sync for the
+:data:`BATCH`: the round's records are written with their target relays ``pending`` (one transaction for the
 round) before anything is sent, the events are sent level by level (:func:`plan.dependency_levels`;
-a level's events are all in flight at once), and the answers are written (again one sync).
+a level's events are all in flight at once), and the answers are written (again one transaction).
 An event that has a record is never rebuilt: its recorded event is sent again, so ids stay stable.
 
 Memory (:class:`~nostrweet.publish.outcome.MemoryBounds`): a publisher lives as long as the daemon,
 so what it keeps per tweet is capped. The refs a reply, quote or repost is built with are looked up
-in the current round first, then in a small LRU, then in the tweet's event record on disk (the
+in the current round first, then in a small LRU, then in the tweet's event record in the state (the
 record a re-send would use), so a cache miss reads the record and never builds a different event.
 ``outcomes`` grows until :meth:`Publisher.take_outcomes` (the daemon calls it after every poll and
 outbox pass), and never beyond ``bounds.outcomes`` when that is set.
@@ -73,7 +73,7 @@ from nostrweet.publish.plan import (
     plan_tweet,
     send_targets,
 )
-from nostrweet.publish.records import RecordStore
+from nostrweet.publish.records import PublishRecords
 from nostrweet.shaping.filters import FilterBook, Skip
 from nostrweet.twitter.models import TweetDocument, User
 
@@ -81,7 +81,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 BATCH = 250
-"""Requested tweets handled per round of lookup, build and send (one sync before sending, one after)."""
+"""Requested tweets handled per round of lookup, build and send (one transaction before sending, one after)."""
 IN_FLIGHT = 8
 """Events awaiting their OK at once. Measured (docs/PERFORMANCE.md, B2): 8 is the fastest against both
 local relays; 64 and 256 are slower, because each nostr-sdk send in flight is polled from Python."""
@@ -187,7 +187,7 @@ class Publisher:
         self.publish_profiles = publish_profiles
         self.lookup_timeout = lookup_timeout
         self.clock = clock
-        self.records = RecordStore(store.data_dir, store.index, cache_size=bounds.records)
+        self.records = PublishRecords(store.state, cache_size=bounds.records)
         self.lifecycle: RetiredTweets = _NoneRetired()
         """Tweets deleted or replaced on X: never published again, ``force`` aside (SPEC §10)."""
         self.media = MediaUploader(store, self.blossom, http, clock=clock, cache_size=bounds.media_names)
@@ -310,6 +310,7 @@ class Publisher:
                 author = item.doc.author()
                 if author is not None:
                     authors.setdefault(author.id, author)
+        self.records.preload(i.tweet_id for i in items)
         if not self.force:
             gone = self.lifecycle.retired([i.tweet_id for i in items])
             items = [i for i in items if i.tweet_id not in gone]  # a retired dependency stays as it is
@@ -393,7 +394,7 @@ class Publisher:
 
     def ref_of(self, tweet_id: str) -> EventRef | None:
         """The event a tweet is referenced by (reply ``e``, quote ``q``, repost): from a round in
-        progress, else the LRU, else the tweet's best event record on disk; None if it has none."""
+        progress, else the LRU, else the tweet's best event record in the state; None if it has none."""
         for round_refs in self._rounds.values():
             found = round_refs.get(tweet_id)
             if found is not None:
@@ -510,8 +511,8 @@ class Publisher:
     # -- sending ---------------------------------------------------------------------------
 
     async def _deliver(self, levels: Sequence[Sequence[Unit]]) -> None:
-        """Write every unit's record with its targets pending (one sync), send level after level with
-        all of a level's events in flight at once, then write the answers (one sync)."""
+        """Write every unit's record with its targets pending (one transaction), send level after level
+        with all of a level's events in flight at once, then write the answers (one transaction)."""
         units = [u for level in levels for u in level]
         fresh = [u.record for u in units if u.record.ensure_relays(u.targets) or u.record.stored_name is None]
         self.records.save_many(fresh)

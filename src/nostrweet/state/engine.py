@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from sqlalchemy import Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,6 +27,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
 
 from nostrweet.errors import InputError, OperationalError
+from nostrweet.state.migrations import LATEST, current_version
 from nostrweet.state.migrations import migrate as apply_migrations
 
 Backend = Literal["sqlite", "postgresql"]
@@ -152,4 +155,38 @@ def open_state(url: str | StateUrl, *, migrate: bool = True) -> State:
         except BaseException:
             state.close()
             raise
+    return state
+
+
+def open_sqlite_read_only(path: Path) -> State:
+    """A SQLite state file opened only to read, for a read-only command: it creates, renames and changes
+    nothing (SPEC §2), not even SQLite's ``-wal`` and ``-shm`` files.
+
+    When a writer has the file open (its ``-wal`` file exists), it is read through that (``mode=ro``),
+    so what the writer committed is seen; otherwise it is opened ``immutable``. Nothing is migrated: a
+    newer schema is refused as :func:`open_state` refuses it.
+    """
+    shown = redact(f"sqlite:///{path}")
+    wal = path.with_name(path.name + "-wal")
+    uri = f"file:{quote(str(path))}?{'mode=ro' if wal.exists() else 'immutable=1'}"
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.isolation_level = None
+        return conn
+
+    engine = create_engine("sqlite+pysqlite://", creator=connect, poolclass=StaticPool)
+    state = State(engine, "sqlite", shown)
+    try:
+        with engine.connect() as conn:
+            version = current_version(conn)
+    except DBAPIError as exc:
+        state.close()
+        raise OperationalError(f"cannot read the state at {shown}: {exc.orig}") from None
+    if version > LATEST:
+        state.close()
+        raise InputError(
+            f"the state at {shown} has schema version {version}, newer than the {LATEST} "
+            "this nostrweet knows: upgrade nostrweet"
+        )
     return state

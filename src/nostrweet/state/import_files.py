@@ -163,7 +163,7 @@ def _import_blossom(state: State, data_dir: Path, report: ImportReport) -> None:
 
 
 def _import_index(state: State, data_dir: Path, report: ImportReport) -> None:
-    index = build_index(data_dir)
+    index = build_index(data_dir, events=False)  # (the records were read by their own listing)
     archive = ArchiveIndex(state)
     rows = [
         row for i in index.iter_tweet_ids() if (n := index.tweet_name(i)) and (row := TweetRow.from_name(n))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Text, cast, delete, func, select
 
 from nostrweet.cache import layout
+from nostrweet.cache.index import CacheIndex
 from nostrweet.cache.layout import EventSubject, normalize_username
 from nostrweet.state.engine import State
 from nostrweet.state.schema import events, not_found, profiles, tweets
@@ -37,6 +38,20 @@ class TweetRow:
         return cls(key[1], key[0], stamp, name)
 
 
+@dataclass(frozen=True, slots=True)
+class ReindexReport:
+    """What ``reindex`` added to the state: files it did not know."""
+
+    tweets: int
+    profiles: int
+    not_found: int
+
+    @property
+    def total(self) -> int:
+        """Everything added."""
+        return self.tweets + self.profiles + self.not_found
+
+
 class ArchiveIndex:
     """The ``tweets``, ``profiles`` and ``not_found`` tables."""
 
@@ -54,6 +69,55 @@ class ArchiveIndex:
         stmt = self.state.insert(tweets).on_conflict_do_nothing(index_elements=["tweet_id"])
         with self.state.engine.begin() as conn:
             conn.execute(stmt, values)
+
+    def add_listing(self, index: CacheIndex) -> ReindexReport:
+        """Add what one listing of the data directory shows and the state does not know: tweet files,
+        newer profile snapshots, not-found markers (``reindex``; what is known stays as it is)."""
+        rows = [
+            row
+            for i in index.iter_tweet_ids()
+            if (n := index.tweet_name(i)) and (row := TweetRow.from_name(n))
+        ]
+        names = [e.newest_profile for e in index.users.values() if e.newest_profile]
+        before = self._counts()
+        self.add_tweets(rows)
+        self.add_profiles(n for n in names if n)
+        self.add_not_found(index.not_found)
+        after = self._counts()
+        changed_profiles = after[1] - before[1]
+        return ReindexReport(after[0] - before[0], changed_profiles, after[2] - before[2])
+
+    def _counts(self) -> tuple[int, int, int]:
+        with self.state.engine.connect() as conn:
+            n = [
+                int(conn.execute(select(func.count()).select_from(t)).scalar() or 0)
+                for t in (tweets, profiles, not_found)
+            ]
+        return n[0], n[1], n[2]
+
+    def put_tweet(self, row: TweetRow) -> None:
+        """Record a tweet file just written (its row replaces an older one of the same id: the author
+        was renamed, so the file name changed); its not-found marker, if any, goes."""
+        stmt = self.state.insert(tweets)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["tweet_id"],
+            set_={c: stmt.excluded[c] for c in ("username", "stamp", "file_name")},
+        )
+        value = {
+            "tweet_id": row.tweet_id,
+            "username": row.username,
+            "stamp": row.stamp,
+            "file_name": row.file_name,
+        }
+        with self.state.engine.begin() as conn:
+            conn.execute(stmt, [value])
+            conn.execute(delete(not_found).where(not_found.c.tweet_id == row.tweet_id))
+
+    def clear(self) -> None:
+        """Forget every tweet, profile and not-found marker (``clear-cache``)."""
+        with self.state.engine.begin() as conn:
+            for table in (tweets, profiles, not_found):
+                conn.execute(delete(table))
 
     def remove_tweet(self, tweet_id: int) -> None:
         """Forget a tweet file (it was moved aside)."""

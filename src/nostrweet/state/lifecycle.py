@@ -72,8 +72,9 @@ def open_lifecycle_state(data_dir: Path, url: str | None, *, create: bool) -> St
     migrated; None when ``create`` is False and the default file does not exist (a data dir no daemon
     ran on has nothing retired).
 
-    It does not import the file layout (``state.opening``): event records and the rest still live in
-    files, and their one-time import belongs to the code that moves them into the state.
+    It does not import the file layout: the commands and the daemon open the state through
+    :func:`~nostrweet.state.opening.open_data_state`, which does, and share it with the lifecycle; this
+    opener is for tools and tests that only look at the lifecycle tables.
     """
     if url is None:
         if not create and not (Path(data_dir) / STATE_FILE).exists():

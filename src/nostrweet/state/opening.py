@@ -11,7 +11,8 @@ Every command and the daemon open the state through :func:`open_data_state`:
   :func:`~nostrweet.state.import_legacy.import_legacy` makes its files known the same way, in place (SPEC
   §11; ``migrate`` runs the same import on demand);
 - a command that only reads (``list-tweets``, ``show-tweet`` …) creates nothing: when the default SQLite
-  file does not exist yet, it works on a state in memory, filled from the files the same way.
+  file does not exist yet, it works on a state in memory, filled from the files the same way; when it
+  exists, it is opened only to read (:func:`~nostrweet.state.engine.open_sqlite_read_only`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from nostrweet.cache.atomic import make_private_dir
-from nostrweet.state.engine import MEMORY, STATE_FILE, State, default_state_url, open_state
+from nostrweet.state.engine import (
+    MEMORY,
+    STATE_FILE,
+    State,
+    default_state_url,
+    open_sqlite_read_only,
+    open_state,
+)
 from nostrweet.state.import_files import import_files
 from nostrweet.state.import_legacy import import_legacy
 
@@ -27,7 +35,9 @@ from nostrweet.state.import_legacy import import_legacy
 def open_data_state(data_dir: Path, url: str | None, *, now: float, read_only: bool = False) -> State:
     """The state for ``data_dir`` (see the module docstring); the caller closes it."""
     data_dir = Path(data_dir)
-    if url is None and read_only and not (data_dir / STATE_FILE).exists():
+    if url is None and read_only and (data_dir / STATE_FILE).is_file():
+        return open_sqlite_read_only(data_dir / STATE_FILE)  # imported by the writer that created it
+    if url is None and read_only:
         state = open_state(MEMORY)
     else:
         if url is None:

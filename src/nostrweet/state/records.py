@@ -20,14 +20,16 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, and_, func, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, and_, func, literal, or_, select, tuple_, update
 
 from nostrweet.cache.layout import EventSubject
 from nostrweet.nostr.record import EventRecord, RelayState, apply_answer
 from nostrweet.state.engine import State
-from nostrweet.state.schema import events, relay_states
+from nostrweet.state.schema import events, meta, relay_states
 
 BATCH = 500
+RECONCILED_KEY = "reconciled "
+"""``meta`` key prefix: per outbox scope, the relays every record of it was given a row for."""
 """Rows per statement of an IN (…) lookup or a multi-row insert."""
 
 
@@ -193,6 +195,19 @@ class RecordRepo:
                 out[rel.event_id].relays[rel.relay] = _relay_state(rel)
         return list(out.values())
 
+    def for_subjects(
+        self, subject: EventSubject, subject_ids: Iterable[str | int]
+    ) -> dict[str, list[EventRecord]]:
+        """The records of many subjects at once (each id maps to its list, empty when it has none)."""
+        ids = sorted({str(i) for i in subject_ids})
+        out: dict[str, list[EventRecord]] = {i: [] for i in ids}
+        with self.state.engine.connect() as conn:
+            for part in _chunks(ids):
+                where = and_(events.c.subject == subject.value, events.c.subject_id.in_(part))
+                for record in self._load(conn, where):
+                    out[record.subject_id].append(record)
+        return out
+
     def get_many(self, event_ids: Iterable[str]) -> list[EventRecord]:
         """The records of these event ids (unknown ids are left out)."""
         ids = sorted(set(event_ids))
@@ -259,19 +274,89 @@ class RecordRepo:
         return cond
 
     def pending(
-        self, now: float, relays: Sequence[str] | None = None, *, limit: int = 1000
+        self,
+        now: float,
+        relays: Sequence[str] | None = None,
+        *,
+        limit: int = 1000,
+        after: tuple[int, str] | None = None,
     ) -> list[EventRecord]:
         """Records with a relay that is pending and due at ``now`` (among ``relays``, if given), oldest
-        event first; at most ``limit``."""
+        event first; at most ``limit``, and only those after ``after`` = ``(created_at, event_id)`` of the
+        last one of a previous page."""
         ids = select(relay_states.c.event_id).where(self._due(now, relays)).distinct().scalar_subquery()
-        query = (
-            select(events)
-            .where(events.c.event_id.in_(ids))
-            .order_by(events.c.created_at, events.c.event_id)
-            .limit(limit)
-        )
+        where: ColumnElement[bool] = events.c.event_id.in_(ids)
+        if after is not None:
+            where = and_(where, tuple_(events.c.created_at, events.c.event_id) > tuple_(*after))
+        query = select(events).where(where).order_by(events.c.created_at, events.c.event_id).limit(limit)
         with self.state.engine.connect() as conn:
             return self._records(conn, list(conn.execute(query)))
+
+    def waiting(self, now: float, relays: Sequence[str]) -> int:
+        """How many records are pending on one of ``relays`` and none of those is due before ``now``
+        (they wait for their backoff)."""
+        due = select(relay_states.c.event_id).where(self._due(now, relays))
+        query = select(func.count(func.distinct(relay_states.c.event_id))).where(
+            relay_states.c.status == "pending",
+            relay_states.c.relay.in_(list(relays)),
+            relay_states.c.event_id.not_in(due),
+        )
+        with self.state.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def lacking(self, relays: Sequence[str]) -> list[tuple[str, EventSubject, str]]:
+        """``(event id, subject, subject id)`` of every record that lacks a row for one of ``relays``."""
+        has_all = [
+            select(relay_states.c.event_id)
+            .where(relay_states.c.event_id == events.c.event_id, relay_states.c.relay == relay)
+            .exists()
+            for relay in sorted(set(relays))
+        ]
+        if not has_all:
+            return []
+        query = select(events.c.event_id, events.c.subject, events.c.subject_id).where(~and_(*has_all))
+        with self.state.engine.connect() as conn:
+            return [(str(e), EventSubject(s), str(i)) for e, s, i in conn.execute(query)]
+
+    def add_pending(self, event_ids: Iterable[str], relays: Iterable[str]) -> int:
+        """Give these records a ``pending`` row for each of ``relays`` they lack, in one transaction;
+        return how many rows were added."""
+        rows = [
+            {"event_id": e, "relay": r, "status": "pending", "message": "", "attempts": 0, "updated_at": 0}
+            for e in sorted(set(event_ids))
+            for r in sorted(set(relays))
+        ]
+        if not rows:
+            return 0
+        stmt = self.state.insert(relay_states).on_conflict_do_nothing(index_elements=["event_id", "relay"])
+        added = 0
+        with self.state.engine.begin() as conn:
+            for part in _chunks(rows):
+                added += conn.execute(stmt, list(part)).rowcount or 0
+        return added
+
+    def reconciled(self, scope: str) -> frozenset[str] | None:
+        """The relays every record of an outbox ``scope`` was reconciled against (None: never)."""
+        key = RECONCILED_KEY + scope
+        with self.state.engine.connect() as conn:
+            value = conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+        if value is None:
+            return None
+        return frozenset(str(u) for u in msgspec.json.decode(value))
+
+    def set_reconciled(self, scope: str, relays: Iterable[str]) -> None:
+        """Remember the relays a scope was reconciled against (after its rows were added)."""
+        stmt = self.state.insert(meta)
+        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
+        value = msgspec.json.encode(sorted(set(relays))).decode()
+        with self.state.engine.begin() as conn:
+            conn.execute(stmt, [{"key": RECONCILED_KEY + scope, "value": value}])
+
+    def delete_all(self) -> int:
+        """Forget every event record and relay answer (``clear-cache --all``); how many records there were."""
+        with self.state.engine.begin() as conn:
+            conn.execute(relay_states.delete())
+            return int(conn.execute(events.delete()).rowcount or 0)
 
     def claim(
         self, relay: str, instance_id: str, now: float, *, limit: int = 100, hold_seconds: int = 60
