@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.harness import Row, median_pair, not_measured
-from nostrweet.cache.store import build_index
 from nostrweet.settings import Secret
+from nostrweet.store import build_index
 
 if TYPE_CHECKING:
     from benchmarks.__main__ import Context

@@ -1,6 +1,6 @@
 """B3 (startup index) and B6 (cost growth of the index, time and memory).
 
-B3: the time opening ``nostrweet.cache.store.CacheStore`` takes (what every command and the daemon do
+B3: the time opening ``nostrweet.store.CacheStore`` takes (what every command and the daemon do
 at startup: remove stale temp files, then ``build_index``) to rebuild the state from the generated
 cache, next to one bare ``os.scandir`` pass over the same two directories (the data dir and
 ``nostr_events/``) that only touches each entry's name. Both run warm (the directory listings are in
@@ -25,7 +25,7 @@ from typing import Any
 from benchmarks.gen_cache import Manifest
 from benchmarks.harness import Row, fit_exponent, median_pair
 from nostrweet.cache import layout
-from nostrweet.cache.store import build_index
+from nostrweet.store import build_index
 
 
 def bare_scan(data_dir: Path) -> int:
@@ -42,7 +42,7 @@ def bare_scan(data_dir: Path) -> int:
 def open_store(data_dir: Path) -> object:
     """What a command or the daemon does at startup: open the CacheStore (temp clean-up + index)."""
     try:
-        from nostrweet.cache.store import CacheStore
+        from nostrweet.store import CacheStore
     except ImportError:  # before the store landed, the index alone
         return build_index(data_dir)
     return CacheStore(data_dir)
@@ -72,7 +72,7 @@ def _timed(fn: Callable[[], object]) -> float:
 _MEM_SCRIPT = """
 import json, sys
 from pathlib import Path
-from nostrweet.cache.store import build_index
+from nostrweet.store import build_index
 def hwm():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):

@@ -14,11 +14,11 @@ from typing import Any
 
 from benchmarks.harness import Row, median_pair
 from nostrweet.cache.layout import EventSubject
-from nostrweet.cache.store import CacheIndex
 from nostrweet.nostr.record import EventRecord, RelayState
 from nostrweet.publish.records import RecordStore
 from nostrweet.state.engine import default_state_url, open_state
 from nostrweet.state.records import RecordRepo
+from nostrweet.store import CacheIndex
 
 BATCH = 500
 NOW = 1_700_000_000.0

@@ -29,7 +29,7 @@ _OURS = textwrap.dedent(
     from pathlib import Path
     from nostrweet.archive.xarchive.importer import Importer
     from nostrweet.archive.xarchive.reader import XArchive
-    from nostrweet.cache.store import CacheStore
+    from nostrweet.store import CacheStore
     archive = XArchive(Path(sys.argv[1]))
     t0 = time.perf_counter()
     summary = Importer(archive, CacheStore(Path(sys.argv[2]))).run()
@@ -45,7 +45,7 @@ _INDEX = textwrap.dedent(
     from datetime import UTC, datetime
     from pathlib import Path
     from nostrweet.cache import layout
-    from nostrweet.cache.store import CacheStore
+    from nostrweet.store import CacheStore
     def rss():
         return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:"))
     store = CacheStore(Path(tempfile.mkdtemp()))

@@ -239,7 +239,7 @@ def _npub(value: Any) -> str | None:
 
 
 def _listen(value: Any) -> str | None:
-    from nostrweet.http.address import parse_listen
+    from nostrweet.listen import parse_listen
 
     try:
         parse_listen(value, "listen")

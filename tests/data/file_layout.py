@@ -34,18 +34,18 @@ from typing import Any
 from nostrweet.cache import layout
 from nostrweet.cache.atomic import create_private, make_private_dir, sync_filesystem, temp_path
 from nostrweet.cache.layout import EventSubject
-from nostrweet.cache.store import (
+from nostrweet.nostr.record import (
+    RECORD_FORMAT,
+    EventRecord,
+    needs_marker,
+)
+from nostrweet.store import (
     CacheIndex,
     atomic_write_json,
     encode_json,
     fsync_dir,
     move_aside,
     read_json_or_quarantine,
-)
-from nostrweet.nostr.record import (
-    RECORD_FORMAT,
-    EventRecord,
-    needs_marker,
 )
 
 log = logging.getLogger(__name__)

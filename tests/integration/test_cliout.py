@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import Secret
+from nostrweet.store import CacheStore
 from nostrweet.textsafe import is_unsafe
 from tests.fakes.x_api import FakeXApi
 from tests.fakes.x_world import World

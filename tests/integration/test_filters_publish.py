@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from nostrweet.cache.store import CacheStore
 from nostrweet.config import parse_config
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import KeyDeriver
@@ -19,6 +18,7 @@ from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import Secret
 from nostrweet.state.engine import open_state
 from nostrweet.state.skips import SkippedTweets
+from nostrweet.store import CacheStore
 from tests.fakes.x_api import FakeXApi
 from tests.integration.publish_helpers import make_cli, query
 

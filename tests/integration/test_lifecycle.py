@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.event import SignedEvent, verify_event
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import QueryFilter, RelayPool
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import Secret
 from nostrweet.state.lifecycle import LifecycleRepo, TweetFate, open_lifecycle_state
+from nostrweet.store import CacheStore
 from tests.fakes.nostr_helpers import random_key
 from tests.fakes.relay_fixtures import SdkRelay
 from tests.fakes.x_api import FakeXApi

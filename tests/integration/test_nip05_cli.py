@@ -14,8 +14,8 @@ from pathlib import Path
 import nostr_sdk
 import pytest
 
-from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.event import SignedEvent, verify_event
+from nostrweet.store import CacheStore
 from tests.fakes.x_api import FakeXApi
 from tests.integration.publish_helpers import Cli, make_cli, query
 from tests.integration.test_daemon import DaemonProc, daemons, query_events, wait_for  # noqa: F401

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from mnemonic import Mnemonic
 
-from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import QueryFilter, RelayPool
 from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import Secret
+from nostrweet.store import CacheStore
 from tests.fakes.relay_fixtures import SdkRelay
 from tests.fakes.x_api import FakeXApi
 from tests.integration.publish_helpers import make_cli, records

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from mnemonic import Mnemonic
 
-from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.record import BACKOFF_CAP
 from nostrweet.nostr.relays import QueryFilter, RelayPool
@@ -20,6 +19,7 @@ from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.publisher import Publisher
 from nostrweet.publish.records import PublishRecords
 from nostrweet.settings import Secret
+from nostrweet.store import CacheStore
 from tests.fakes.relay_fixtures import SdkRelay
 from tests.fakes.x_api import FakeXApi
 from tests.integration.publish_helpers import make_cli, records

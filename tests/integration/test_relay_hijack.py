@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from mnemonic import Mnemonic
 
-from nostrweet.cache.store import CacheStore
 from nostrweet.config import ConfigFile
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.pipeline import DaemonPipeline
@@ -21,6 +20,7 @@ from nostrweet.nostr.event import SignedEvent, UnsignedEvent, sign_event
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey
 from nostrweet.nostr.relays import QueryFilter, RelayPool
 from nostrweet.settings import GlobalOptions, Secret
+from nostrweet.store import CacheStore
 from tests.fakes.x_api import FakeXApi
 from tests.fakes.x_world import World
 from tests.integration.publish_helpers import make_cli, records

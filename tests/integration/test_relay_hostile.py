@@ -20,12 +20,12 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import Secret
+from nostrweet.store import CacheStore
 from tests.fakes.x_api import FakeXApi
 from tests.integration.publish_helpers import REPO, make_cli, records
 

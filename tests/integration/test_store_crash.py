@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from nostrweet.cache import layout
-from nostrweet.cache.store import CacheStore
+from nostrweet.store import CacheStore
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,7 @@ WRITER = r"""
 import json
 import sys
 from pathlib import Path
-from nostrweet.cache.store import atomic_write_json
+from nostrweet.store import atomic_write_json
 
 data_dir = Path(sys.argv[1])
 names = sys.argv[2:]

@@ -19,7 +19,7 @@ import msgspec
 import pytest
 
 from nostrweet.cache import layout
-from nostrweet.cache.store import CacheStore
+from nostrweet.store import CacheStore
 from tests.fakes.blossom_server import BlossomServer
 from tests.fakes.x_api import FakeXApi
 from tests.fakes.x_world import SYNTHETIC_USER_ID, SYNTHETIC_USERNAME

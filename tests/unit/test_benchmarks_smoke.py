@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nostrweet.cache import layout
-from nostrweet.cache.store import build_index
+from nostrweet.store import build_index
 from nostrweet.twitter.models import decode_document
 from tests.data.file_layout import RECONCILED_FILE, read_reconciled
 

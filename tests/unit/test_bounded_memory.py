@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from nostrweet.bridge.events import EventRef
 from nostrweet.cache.layout import EventSubject, media_filename
-from nostrweet.cache.store import CacheStore
 from nostrweet.nostr import keys as keys_module
 from nostrweet.nostr.event import UnsignedEvent, sign_event
 from nostrweet.nostr.keys import KeyDeriver
@@ -25,6 +24,7 @@ from nostrweet.publish.outbox import Outbox
 from nostrweet.publish.outcome import LruDict, MemoryBounds, PublishOutcome
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import Secret
+from nostrweet.store import CacheStore
 
 MNEMONIC = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
 RELAY = "ws://127.0.0.1:9"  # never connected to: nothing here sends

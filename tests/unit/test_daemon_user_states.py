@@ -40,3 +40,16 @@ def test_pause_flag_survives_both_writes(states: UserStates) -> None:
     states.save_schedule("bob", next_poll=5, failures=1, backoff=60.0)
     row = states.repo.load("bob")
     assert row is not None and row.paused and row.since_id == "8"
+
+
+def test_update_writes_only_its_columns_and_creates_a_missing_row(states: UserStates) -> None:
+    repo = states.repo
+    repo.update("Carol", paused=True)  # the admin API's pause of a user never polled
+    row = repo.load("carol")
+    assert row is not None and row.paused and row.since_id is None and row.backfill_done
+    states.save("carol", first_run_state("9", [20, 19], backfill=2))
+    repo.update("carol", added_at_runtime=True)
+    row = repo.load("carol")
+    assert row is not None and row.paused and row.added_at_runtime and row.user_id == "9"
+    with pytest.raises(ValueError, match="not columns"):
+        repo.update("carol", nonsense=1)

@@ -24,9 +24,9 @@ from nostrweet.daemon.control import (
 from nostrweet.daemon.runner import Daemon, LoopSettings, ManualClock, PollResult
 from nostrweet.errors import InputError
 from nostrweet.http import views
-from nostrweet.http.address import parse_listen
 from nostrweet.http.api import ApiError, parse_new_user
 from nostrweet.http.token import authorized, read_admin_token, token_file_warning
+from nostrweet.listen import parse_listen
 from nostrweet.secret import Secret
 from nostrweet.state.engine import MEMORY, open_state
 from nostrweet.state.users import UserRepo, UserRow

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nostrweet.cache import layout, legacy
-from nostrweet.cache.store import CacheStore
+from nostrweet.store import CacheStore
 from nostrweet.twitter.models import decode_document
 from tests.data.legacy_dir import CAMEL, build_legacy_dir, case_tweet, legacy_event, tree_digest
 

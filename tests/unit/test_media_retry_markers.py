@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nostrweet.archive.media_fetch import RETRY_DIR, RETRY_MAX_TRIES, MediaFetcher
-from nostrweet.cache.store import CacheStore
+from nostrweet.store import CacheStore
 
 
 class _NoClient:

@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nostrweet.cache.layout import MAX_NAME_ID, EventSubject, event_filename
-from nostrweet.cache.store import build_index
 from nostrweet.nostr.record import (
     BACKOFF_CAP,
     EventRecord,
@@ -24,6 +23,7 @@ from nostrweet.nostr.record import (
     needs_marker,
     next_due,
 )
+from nostrweet.store import build_index
 from tests.data.file_layout import RecordStore
 
 NOW = 1_700_000_000

@@ -11,12 +11,12 @@ import pytest
 
 from nostrweet.cache.atomic import atomic_write_json
 from nostrweet.cache.layout import EventSubject
-from nostrweet.cache.store import CacheIndex
 from nostrweet.nostr.record import EventRecord, RelayState
 from nostrweet.state.engine import open_state
 from nostrweet.state.import_files import ImportReport, import_files
 from nostrweet.state.records import RecordRepo
 from nostrweet.state.users import UserRepo
+from nostrweet.store import CacheIndex
 from tests.data.file_layout import RecordStore
 
 R1 = "wss://one.example"

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nostrweet.cache import layout
-from nostrweet.cache.store import CacheIndex, CacheStore, build_index
 from nostrweet.nostr.record import EventRecord, RelayState
 from nostrweet.state.index import ArchiveIndex
 from nostrweet.state.records import RecordRepo
+from nostrweet.store import CacheIndex, CacheStore, build_index
 
 T0 = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 

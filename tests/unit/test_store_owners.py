@@ -23,9 +23,9 @@ from nostrweet.cache.atomic import (
     make_private_dir,
     remove_orphaned_temp_files,
 )
-from nostrweet.cache.store import CacheStore, build_index
 from nostrweet.daemon.lock import DaemonLock, describe_holder, lock_content
 from nostrweet.errors import OperationalError
+from nostrweet.store import CacheStore, build_index
 
 T0 = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 NOW = 1_800_000_000.0

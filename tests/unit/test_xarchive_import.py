@@ -13,8 +13,8 @@ import pytest
 
 from nostrweet.archive.xarchive.importer import Importer, ImportSummary
 from nostrweet.archive.xarchive.reader import XArchive, tweet_parts
-from nostrweet.cache.store import CacheStore
 from nostrweet.errors import InputError
+from nostrweet.store import CacheStore
 from tests.fakes import x_archive_builder as xb
 
 CLOCK = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

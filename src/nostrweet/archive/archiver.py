@@ -40,7 +40,7 @@ import msgspec
 
 from nostrweet.archive.media_fetch import MediaFetcher, canonical_id
 from nostrweet.cache import layout
-from nostrweet.cache.store import CacheStore, created_at_of
+from nostrweet.store import CacheStore, created_at_of
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import TweetDocument, User, decode_document
 

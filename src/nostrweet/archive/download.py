@@ -19,7 +19,7 @@ from urllib.parse import urljoin
 import httpx
 
 from nostrweet.cache.atomic import create_private, temp_path
-from nostrweet.cache.store import fsync_dir
+from nostrweet.store import fsync_dir
 from nostrweet.twitter.media_policy import MAX_REDIRECTS, acceptable_content_type, refusal
 from nostrweet.twitter.session import ApiSession
 

@@ -23,7 +23,7 @@ import msgspec
 from nostrweet.archive.download import download
 from nostrweet.archive.media import choose_download
 from nostrweet.cache import layout
-from nostrweet.cache.store import CacheStore, atomic_write_json, make_private_dir
+from nostrweet.store import CacheStore, atomic_write_json, make_private_dir
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import Tweet, TweetDocument
 

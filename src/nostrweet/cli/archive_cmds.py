@@ -19,7 +19,6 @@ from nostrweet.archive.archiver import Archiver
 from nostrweet.bridge.content import decode_html_entities
 from nostrweet.bridge.lifecycle import Fate, problem_fate
 from nostrweet.cache import layout, legacy
-from nostrweet.cache.store import CacheStore
 from nostrweet.cli.common import SkipProfilesOption, command_store, emit, summary
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import InputError, NotFoundError
@@ -27,6 +26,7 @@ from nostrweet.settings import GlobalOptions
 from nostrweet.state.index import ArchiveIndex
 from nostrweet.state.lifecycle import DELETED, LifecycleRepo, TweetFate
 from nostrweet.state.records import RecordRepo
+from nostrweet.store import CacheStore
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.ratelimit import RateLimiter

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from nostrweet.cache.store import CacheStore
 from nostrweet.domains import resolve_nip05_domain
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.settings import GlobalOptions
+from nostrweet.store import CacheStore
 from nostrweet.values import parse_blossom_urls, parse_relay_urls
+
+if TYPE_CHECKING:
+    from nostrweet.webhooks.sender import Webhooks
 
 RelayOption = Annotated[
     list[str] | None,
@@ -65,12 +69,48 @@ def command_store(options: GlobalOptions, *, read_only: bool = False) -> Iterato
     file does not exist yet).
     """
     store = CacheStore(options.data_dir, read_only=read_only, state_url=options.state_url)
+    webhooks = None
     try:
         if not read_only:
             store.state  # noqa: B018 (opened now: migrated and imported before the command works)
+            webhooks = command_webhooks(options, store)
         yield store
+        if webhooks is not None:
+            deliver_before_exit(webhooks)
     finally:
         store.close()
+
+
+def command_webhooks(options: GlobalOptions, store: CacheStore) -> Webhooks | None:
+    """The config's webhooks told of what this command does (SPEC §12), or None without any."""
+    if not options.config.webhooks:
+        return None
+    from nostrweet.daemon.lock import default_instance_id
+    from nostrweet.state.webhooks import WebhookQueue
+    from nostrweet.webhook_config import load_webhooks
+    from nostrweet.webhooks.sender import Webhooks
+
+    hooks = Webhooks(
+        load_webhooks(options.config.webhooks), WebhookQueue(store.state), instance_id=default_instance_id()
+    )
+    store.events = hooks
+    return hooks
+
+
+def deliver_before_exit(webhooks: Webhooks) -> None:
+    """A short command's deliveries: at most 10 s, on a thread of its own (the command may be inside
+    an event loop or not); what is left stays queued for the next run or the daemon."""
+    import threading
+
+    async def drain() -> None:
+        try:
+            await webhooks.drain()
+        finally:
+            await webhooks.aclose()
+
+    worker = threading.Thread(target=lambda: asyncio.run(drain()), name="webhooks", daemon=True)
+    worker.start()
+    worker.join(timeout=12.0)
 
 
 def relays_from(options: GlobalOptions, values: list[str] | None, *, required: bool = True) -> list[str]:

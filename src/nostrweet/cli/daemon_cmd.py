@@ -119,4 +119,9 @@ def daemon(
         if config.http_listen is None:
             log.warning("--admin-token-file has no effect without --http HOST:PORT")
     keys = KeyDeriver(options.require_mnemonic(), options.key_derivation)  # a bad mnemonic exits 2 here
-    asyncio.run(run_daemon(options, config, keys, admin_token=admin_token))
+    starter = None
+    if config.http_listen is not None:
+        from nostrweet.http.daemon_server import start_daemon_http  # aiohttp loads only with --http
+
+        starter = start_daemon_http
+    asyncio.run(run_daemon(options, config, keys, admin_token=admin_token, http=starter))

@@ -10,13 +10,13 @@ from typing import Annotated
 import typer
 
 from nostrweet.cache import layout
-from nostrweet.cache.store import build_index, read_json_or_quarantine
 from nostrweet.cli.common import command_store
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import InputError, NotFoundError
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey, parse_user_id
 from nostrweet.publish.keyring import key_ring
 from nostrweet.settings import GlobalOptions
+from nostrweet.store import build_index, read_json_or_quarantine
 
 
 def resolve_user_id(data_dir: Path, who: str) -> str:

@@ -20,7 +20,6 @@ import typer
 
 from nostrweet.cache import legacy
 from nostrweet.cache.atomic import atomic_write_chunks, make_private_dir
-from nostrweet.cache.store import CacheStore
 from nostrweet.cli.archive_cmds import open_archiver
 from nostrweet.cli.common import summary
 from nostrweet.cli.root import app, options_of
@@ -29,6 +28,7 @@ from nostrweet.settings import GlobalOptions
 from nostrweet.state.engine import default_state_url, open_state
 from nostrweet.state.import_files import import_files
 from nostrweet.state.import_legacy import LegacyReport, has_traces, import_legacy
+from nostrweet.store import CacheStore
 
 _CHUNK = 1 << 20
 

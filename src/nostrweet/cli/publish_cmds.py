@@ -12,7 +12,6 @@ from typing import Annotated, Any
 import typer
 
 from nostrweet.cache.layout import normalize_username
-from nostrweet.cache.store import CacheStore, read_json_or_quarantine
 from nostrweet.cli.archive_cmds import open_archiver, progress_bar
 from nostrweet.cli.common import (
     BlossomOption,
@@ -37,6 +36,7 @@ from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
 from nostrweet.shaping.filters import Skip
 from nostrweet.state.lifecycle import LifecycleRepo
+from nostrweet.store import CacheStore, read_json_or_quarantine
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.refs import parse_tweet_ref
 

@@ -22,7 +22,7 @@ from nostrweet.config import UserOverrides
 from nostrweet.daemon import scheduler
 from nostrweet.domains import resolve_nip05_domain
 from nostrweet.errors import InputError
-from nostrweet.http.address import parse_listen
+from nostrweet.listen import parse_listen
 from nostrweet.settings import GlobalOptions
 from nostrweet.shaping.filters import FilterBook
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, split_list

@@ -14,7 +14,6 @@ keeps the rest of its row (its watermark), its archive and its records.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -185,13 +184,10 @@ class PersistentControl:
         self.set_backfill = set_backfill
         self.retry_relay = retry_relay
 
-    def _row(self, name: str) -> UserRow:
-        found = self.repo.load(name) if self.repo is not None else None
-        return found if found is not None else UserRow(username=name)
-
-    def _save(self, row: UserRow) -> None:
+    def _update(self, name: str, **values: object) -> None:
+        """Write only these columns (the loop writes the others at the same time)."""
         if self.repo is not None:
-            self.repo.save(row)
+            self.repo.update(name, **values)
 
     def _known(self, username: str) -> str:
         name = normalize_username(username)
@@ -208,10 +204,10 @@ class PersistentControl:
         name = normalize_username(username)
         if name in self.loop.snapshot().users:
             raise Conflict(f"@{name} is already watched")
-        row = self._row(name)
-        self._save(
-            dataclasses.replace(row, added_at_runtime=True, paused=False, backfill=backfill or row.backfill)
-        )
+        if backfill is not None:
+            self._update(name, added_at_runtime=True, paused=False, backfill=backfill)
+        else:
+            self._update(name, added_at_runtime=True, paused=False)
         if backfill is not None and self.set_backfill is not None:
             self.set_backfill(name, backfill)
         self.loop.add_user(name, backfill)
@@ -221,19 +217,19 @@ class PersistentControl:
         name = self._known(username)
         if self.loop.snapshot().users[name].fixed:
             raise Conflict(f"@{name} is given on the command line or in the config file: pause it instead")
-        self._save(dataclasses.replace(self._row(name), added_at_runtime=False, paused=False))
+        self._update(name, added_at_runtime=False, paused=False)
         self.loop.remove_user(name)
 
     def pause(self, username: str) -> None:
         """Keep the pause in the state, then stop polling."""
         name = self._known(username)
-        self._save(dataclasses.replace(self._row(name), paused=True))
+        self._update(name, paused=True)
         self.loop.pause(name)
 
     def resume(self, username: str) -> None:
         """Keep the resume in the state, then poll again."""
         name = self._known(username)
-        self._save(dataclasses.replace(self._row(name), paused=False))
+        self._update(name, paused=False)
         self.loop.resume(name)
 
     def poll_now(self, username: str) -> None:

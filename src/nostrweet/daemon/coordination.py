@@ -78,16 +78,11 @@ class StateCoordination:
             if name in wanted
         }
 
-    async def save(self, user: str, schedule: UserSchedule, *, paused: bool) -> None:
-        """Write the user's schedule and pause."""
+    async def save(self, user: str, schedule: UserSchedule) -> None:
+        """Write the user's schedule (its columns only)."""
         async with self._writes:
             await asyncio.to_thread(
-                self.users.save_schedule,
-                user,
-                schedule.next_due,
-                schedule.failures,
-                schedule.backoff,
-                paused=paused,
+                self.users.save_schedule, user, schedule.next_due, schedule.failures, schedule.backoff
             )
 
     async def balance(self, users: Sequence[str], busy: set[str], now: float) -> set[str]:

@@ -30,7 +30,6 @@ from typing import Any
 
 from nostrweet.archive.archiver import Archiver
 from nostrweet.cache.layout import EventSubject, normalize_username, parse_tweet_filename
-from nostrweet.cache.store import CacheStore
 from nostrweet.daemon import scheduler
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.runner import PollResult
@@ -51,6 +50,7 @@ from nostrweet.state.budgets import SharedBudgets
 from nostrweet.state.engine import State
 from nostrweet.state.lifecycle import LifecycleRepo
 from nostrweet.state.users import UserRepo, UserRow
+from nostrweet.store import CacheStore
 from nostrweet.twitter.api import EP_TIMELINE, EP_TWEETS
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import User

@@ -90,8 +90,8 @@ class Coordination(Protocol):
         """The saved schedules of ``users`` (those that have one)."""
         ...
 
-    async def save(self, user: str, schedule: UserSchedule, *, paused: bool) -> None:
-        """Remember a user's schedule after a poll (or a pause)."""
+    async def save(self, user: str, schedule: UserSchedule) -> None:
+        """Remember a user's schedule after a poll (a pause is the admin API's to keep)."""
         ...
 
     async def balance(self, users: Sequence[str], busy: set[str], now: float) -> set[str]:
@@ -112,7 +112,7 @@ class Solo:
         """Nothing saved."""
         return {}
 
-    async def save(self, user: str, schedule: UserSchedule, *, paused: bool) -> None:
+    async def save(self, user: str, schedule: UserSchedule) -> None:
         """Nothing kept."""
 
     async def balance(self, users: Sequence[str], busy: set[str], now: float) -> set[str]:
@@ -399,7 +399,7 @@ class Daemon:
         if schedule is None:
             return
         try:
-            await self.coordination.save(user, schedule, paused=user in self.paused)
+            await self.coordination.save(user, schedule)
         except Exception as exc:
             log.warning("@%s: schedule not saved: %s: %s", user, exc.__class__.__name__, exc)
 

@@ -17,25 +17,30 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nostrweet.alerts.monitor import AlertMonitor
 from nostrweet.daemon.config import DaemonConfig
-from nostrweet.daemon.control import PersistentControl, UserSync, watched_users
+from nostrweet.daemon.control import UserSync, watched_users
 from nostrweet.daemon.coordination import StateCoordination
 from nostrweet.daemon.lock import DaemonLock, default_instance_id
 from nostrweet.daemon.pipeline import DaemonPipeline, summary_lines
 from nostrweet.daemon.runner import Daemon, LoopHook, LoopSettings
 from nostrweet.daemon.systemd_notify import SystemdNotifier
-from nostrweet.errors import OperationalError
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.secret import Secret
 from nostrweet.settings import GlobalOptions
 from nostrweet.state.engine import STATE_FILE, State, parse_state_url
 from nostrweet.state.opening import open_data_state
 from nostrweet.state.users import UserRepo
+
+HttpStarter = Callable[[Daemon, DaemonPipeline, UserRepo, DaemonConfig, Secret | None], Awaitable[Any]]
+"""Starts the HTTP server on the daemon's loop (returns it, with an async ``close``; None: not serving)."""
+
+if TYPE_CHECKING:
+    from nostrweet.webhooks.loop import WebhookLoopHook
 
 log = logging.getLogger("nostrweet.daemon")
 
@@ -102,8 +107,10 @@ async def run_daemon(
     keys: KeyDeriver | None = None,
     *,
     admin_token: Secret | None = None,
+    http: HttpStarter | None = None,
 ) -> None:
-    """Run the daemon until SIGINT or SIGTERM (``keys``: a deriver already built, so PBKDF2 runs once).
+    """Run the daemon until SIGINT or SIGTERM (``keys``: a deriver already built, so PBKDF2 runs once;
+    ``http``: what starts the HTTP server, ``nostrweet.http.daemon_server.start_daemon_http``).
 
     First it takes the data directory's daemon lock, and the lock of a SQLite state kept elsewhere
     (SPEC §7): if another daemon holds one, this one exits 1 at once, naming it. Then it opens the state.
@@ -120,7 +127,7 @@ async def run_daemon(
             lock.acquire(instance_id)
         state = await asyncio.to_thread(open_data_state, options.data_dir, options.state_url, now=time.time())
         try:
-            await _run_locked(options, config, keys, state, instance_id, admin_token)
+            await _run_locked(options, config, keys, state, instance_id, admin_token, http)
         finally:
             state.close()
     finally:
@@ -134,61 +141,21 @@ async def _tell_stopping(stop: asyncio.Event, systemd: SystemdNotifier) -> None:
     systemd.stopping()
 
 
-async def _start_http(
-    daemon: Daemon,
-    pipeline: DaemonPipeline,
-    repo: UserRepo,
-    config: DaemonConfig,
-    admin_token: Secret | None,
-) -> Any:
-    """The HTTP server (SPEC §8) on this loop, or None without ``--http`` (aiohttp loads only with it)."""
-    if config.http_listen is None:
+def _webhook_hook(
+    options: GlobalOptions, config: DaemonConfig, pipeline: DaemonPipeline, state: State, instance_id: str
+) -> WebhookLoopHook | None:
+    """The config's webhooks (SPEC §12): told of every tweet the pipeline archives, publishes or
+    retracts, and of failing users; delivered in the background. None without any."""
+    if not options.config.webhooks:
         return None
-    from nostrweet.http.metrics import PollDurationHook
-    from nostrweet.http.server import HttpServer, HttpSettings, Nip05Source
+    from nostrweet.state.webhooks import WebhookQueue
+    from nostrweet.webhook_config import load_webhooks
+    from nostrweet.webhooks.loop import WebhookLoopHook
+    from nostrweet.webhooks.sender import Webhooks
 
-    control = PersistentControl(
-        daemon, repo, set_backfill=pipeline.set_backfill, retry_relay=pipeline.retry_relay
-    )
-    nip05 = None
-    if config.nip05_domain:
-        pubkeys: dict[str, str] = {}
-
-        def lookup(name: str | None) -> dict[str, str]:
-            wanted = [name] if name is not None else list(daemon.users)
-            out = {}
-            for user in wanted:
-                if user not in daemon.stats:
-                    continue
-                if user not in pubkeys:
-                    user_id = pipeline.user_id(user)
-                    if user_id is None:
-                        continue
-                    pubkeys[user] = pipeline.keys.for_user(user_id).pubkey_hex
-                out[user] = pubkeys[user]
-            return out
-
-        nip05 = Nip05Source(
-            lookup,
-            config.relays,
-            lambda user: config.overrides[user].relays if user in config.overrides else None,
-        )
-    host, port = config.http_listen
-    server = HttpServer(
-        control,
-        HttpSettings(host, port, admin_token=admin_token, nip05=nip05, backfill_default=config.backfill),
-    )
-
-    def duration(user: str) -> float | None:
-        stats = daemon.stats.get(user)
-        return stats.last_duration if stats is not None else None
-
-    daemon.hooks = (*daemon.hooks, PollDurationHook(server.metrics, duration))
-    try:
-        await server.start()
-    except OSError as exc:
-        raise OperationalError(f"cannot serve HTTP on {host}:{port}: {exc.strerror or exc}") from None
-    return server
+    webhooks = Webhooks(load_webhooks(options.config.webhooks), WebhookQueue(state), instance_id=instance_id)
+    pipeline.store.events = webhooks
+    return WebhookLoopHook(webhooks, failures_threshold=config.alerts.thresholds.user_failures)
 
 
 async def _run_locked(
@@ -198,6 +165,7 @@ async def _run_locked(
     state: State,
     instance_id: str,
     admin_token: Secret | None,
+    http: HttpStarter | None,
 ) -> None:
     coordination = StateCoordination(state, instance_id, lease_seconds=config.lease_seconds)
     await asyncio.to_thread(coordination.check_unique, time.time())
@@ -211,6 +179,7 @@ async def _run_locked(
     alerts.start()
     stopping = asyncio.ensure_future(_tell_stopping(stop, systemd))
     server: Any = None
+    webhook_hook: WebhookLoopHook | None = None
     try:
         log.info(
             "daemon %s starting: %d user(s), poll interval %d s, at most %d at once, data dir %s, state %s",
@@ -238,6 +207,9 @@ async def _run_locked(
             grace=GRACE_SECONDS,
         )
         hooks: list[LoopHook] = [alerts, systemd]
+        webhook_hook = _webhook_hook(options, config, pipeline, state, instance_id)
+        if webhook_hook is not None:
+            hooks.append(webhook_hook)
         daemon = Daemon(
             pipeline,
             watched.users,
@@ -254,7 +226,7 @@ async def _run_locked(
             *daemon.hooks,
             UserSync(daemon, repo, config.users, set_backfill=pipeline.set_backfill),
         )
-        server = await _start_http(daemon, pipeline, repo, config, admin_token)
+        server = await http(daemon, pipeline, repo, config, admin_token) if http is not None else None
         systemd.ready(f"watching {len(watched.users)} user(s)")
         await daemon.run(stop)
     except Exception as exc:  # not a signal: say so to the alert targets before the error ends the process
@@ -270,5 +242,7 @@ async def _run_locked(
             log.debug("closing connections: %s", exc.__class__.__name__)
         if server is not None:
             await server.close()
+        if webhook_hook is not None:
+            await webhook_hook.aclose()
         await asyncio.to_thread(alerts.close)
         handler.uninstall(loop)

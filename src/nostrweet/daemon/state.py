@@ -153,30 +153,22 @@ class UserStates:
         return state_of_row(found) if found is not None else None
 
     def save(self, username: str, state: UserState) -> None:
-        """Write the user's poll state, keeping the rest of its row (only if it changed)."""
-        found = self.repo.load(username)
-        new = with_state(found or UserRow(username=normalize_username(username)), state)
-        if new != found:
-            self.repo.save(new)
+        """Write the user's poll state (only those columns: the schedule and the pause stay)."""
+        self.repo.update(
+            username,
+            user_id=state.user_id,
+            since_id=state.since_id,
+            backfill=state.backfill,
+            backfill_floor=state.backfill_floor,
+            backfill_done=state.backfill_done,
+        )
 
-    def save_schedule(
-        self,
-        username: str,
-        next_poll: float | None,
-        failures: int,
-        backoff: float,
-        *,
-        paused: bool | None = None,
-    ) -> None:
-        """Write when the user is due next, its failures and backoff, and (if given) whether it is
-        paused; the poll state is kept."""
-        row = self.row(username)
-        self.repo.save(
-            replace(
-                row,
-                next_poll=None if next_poll is None else int(next_poll),
-                failures=failures,
-                backoff=backoff,
-                paused=row.paused if paused is None else paused,
-            )
+    def save_schedule(self, username: str, next_poll: float | None, failures: int, backoff: float) -> None:
+        """Write when the user is due next, its failures and backoff (only those columns: the poll state
+        and the pause, which the admin API owns, stay)."""
+        self.repo.update(
+            username,
+            next_poll=None if next_poll is None else int(next_poll),
+            failures=failures,
+            backoff=backoff,
         )

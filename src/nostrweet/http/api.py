@@ -89,6 +89,7 @@ def admin_api(
     backfill_default: int,
     max_body: int,
     on_change: Callable[[], None] = lambda: None,
+    webhook_log: Callable[[int], list[dict[str, Any]]] | None = None,
 ) -> web.Application:
     """The ``/api/v1`` sub-application; ``on_change`` is called after every change it made."""
 
@@ -156,6 +157,13 @@ def admin_api(
         log.info("admin API: outbox retry for %s", relay[:200], extra={"relay": relay[:200]})
         return web.json_response({"ok": True}, status=202)
 
+    async def webhooks(request: web.Request) -> web.Response:
+        raw = request.query.get("limit", "100")
+        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+            raise ApiError(400, "limit must be a whole number from 1 to 1000")
+        deliveries = webhook_log(int(raw)) if webhook_log is not None else []
+        return web.json_response({"deliveries": deliveries})
+
     async def not_found(request: web.Request) -> web.Response:
         raise ApiError(404, f"no such API path: {request.path[:80]}")
 
@@ -168,5 +176,6 @@ def admin_api(
     app.router.add_post("/users/{username}/poll", action("poll_now"))
     app.router.add_get("/outbox", outbox)
     app.router.add_post("/outbox/retry", retry)
+    app.router.add_get("/webhooks", webhooks)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app

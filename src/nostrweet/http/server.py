@@ -69,6 +69,7 @@ class HttpSettings:
     refresh_seconds: int = REFRESH_SECONDS
     cache_seconds: float = CACHE_SECONDS
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    webhook_log: Callable[[int], list[dict[str, Any]]] | None = None  # newest deliveries (SPEC §12)
 
 
 _templates = jinja2.Environment(
@@ -164,6 +165,7 @@ class HttpServer:
                 backfill_default=self.settings.backfill_default,
                 max_body=self.settings.max_body,
                 on_change=self.forget,
+                webhook_log=self.settings.webhook_log,
             ),
         )
         return app

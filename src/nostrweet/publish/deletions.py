@@ -35,13 +35,13 @@ from nostrweet.bridge.lifecycle import (
     superseded_versions,
 )
 from nostrweet.cache.layout import normalize_username
-from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.event import SignedEvent, nevent_of, sign_event
 from nostrweet.nostr.keys import MirrorKey
 from nostrweet.nostr.record import EventRecord, best_record
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish.outcome import LruDict
 from nostrweet.state.lifecycle import DELETED, SUPERSEDED, LifecycleRepo, Retraction, TweetFate
+from nostrweet.store import CacheStore
 from nostrweet.twitter.api import BATCH
 from nostrweet.twitter.client import TwitterClient
 
@@ -206,6 +206,12 @@ class Retractor:
             )
         self.repo.add_retractions(items)
         self.repo.retire(fates)
+        if self.store.events is not None:
+            for fate in fates:
+                owner = self.store.tweet_owner(fate.tweet_id)
+                if owner is not None:
+                    targets = [r.target_id for r in items if r.tweet_id == fate.tweet_id]
+                    self.store.events.tweet_deleted(owner, fate.tweet_id, targets)
         return len(tweet_ids)
 
     async def retire_superseded(self, pairs: Sequence[tuple[str, str]]) -> int:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey, load_key_file
+from nostrweet.store import CacheStore
 
 __all__ = ["KeyRing", "cached_user_id", "key_ring"]
 

@@ -37,11 +37,11 @@ import httpx
 
 from nostrweet.bridge.events import MediaLink, original_media_link
 from nostrweet.cache import layout, legacy
-from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.keys import MirrorKey
 from nostrweet.publish.outcome import LruDict
 from nostrweet.shaping.media_settings import MediaSettings
 from nostrweet.state.blossom import BlobCopy, BlossomMemo
+from nostrweet.store import CacheStore
 from nostrweet.twitter.models import TweetDocument
 
 log = logging.getLogger(__name__)

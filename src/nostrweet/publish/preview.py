@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from nostrweet.bridge.events import BuildContext, EventRef, build_tweet_event, sub_document
-from nostrweet.cache.store import CacheStore
 from nostrweet.nostr.event import SignedEvent, sign_event
 from nostrweet.nostr.record import best_record
 from nostrweet.publish.plan import plan_tweet
 from nostrweet.publish.publisher import KeySource
 from nostrweet.publish.records import PublishRecords
 from nostrweet.shaping.filters import FilterBook
+from nostrweet.store import CacheStore
 from nostrweet.twitter.models import TweetDocument
 
 

@@ -47,7 +47,6 @@ import httpx
 from nostrweet.archive.archiver import Archiver
 from nostrweet.bridge.events import BuildContext, EventRef, build_tweet_event
 from nostrweet.cache.layout import EventSubject, normalize_username
-from nostrweet.cache.store import CacheStore
 from nostrweet.errors import NostrweetError
 from nostrweet.nostr.event import SignedEvent, sign_event
 from nostrweet.nostr.keys import MirrorKey
@@ -75,6 +74,7 @@ from nostrweet.publish.plan import (
 )
 from nostrweet.publish.records import PublishRecords
 from nostrweet.shaping.filters import FilterBook, Skip
+from nostrweet.store import CacheStore
 from nostrweet.twitter.models import TweetDocument, User
 
 log = logging.getLogger(__name__)
@@ -342,8 +342,20 @@ class Publisher:
             self.note(await identity.publish_blossom_list(self, user_id))
 
     def note(self, outcome: PublishOutcome) -> PublishOutcome:
-        """Keep (until taken) and log an outcome; returns it."""
+        """Keep (until taken) and log an outcome, and tell the webhooks of a tweet published; returns it."""
         self.outcomes.append(outcome)
+        events = self.store.events
+        if (
+            events is not None
+            and outcome.what == "tweet"
+            and outcome.status == "published"
+            and outcome.event_id
+        ):
+            owner = self.store.tweet_owner(outcome.subject_id)
+            if owner is not None:
+                relays = {r: "accepted" for r in outcome.accepted}
+                relays |= {r: "rejected" for r in outcome.rejected} | {r: "pending" for r in outcome.pending}
+                events.tweet_published(owner, outcome.subject_id, [outcome.event_id], relays)
         cap = self.bounds.outcomes
         if cap is not None and len(self.outcomes) > cap:
             del self.outcomes[: len(self.outcomes) - cap]

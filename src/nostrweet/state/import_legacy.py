@@ -4,7 +4,7 @@ Its files (names and shapes: ``cache.legacy``) become rows that point at them as
 renamed, changed or deleted:
 
 - tweet files → ``tweets`` rows (``file_name`` = the file's own name, its username in its real case); the
-  tweet loader (``cache.store``) reads the earlier tool's shape into our document form;
+  tweet loader (``store``) reads the earlier tool's shape into our document form;
 - profile files ``YYYYMMDDHHMMSS_<username>_<userid>.json`` → ``profiles`` rows (the newest per user; a
   snapshot of ours that is newer wins);
 - ``<id>.not_found`` → ``not_found`` rows;

@@ -77,6 +77,21 @@ class UserRepo:
         """Write one row."""
         self.save_many([row])
 
+    def update(self, username: str, **values: Any) -> None:
+        """Write only these columns of the user's row (created with defaults when missing), in one
+        statement: writers of different columns (the poll's watermark, the schedule, the admin API's
+        pause) never undo each other."""
+        unknown = set(values) - set(_FIELDS)
+        if unknown or "username" in values:
+            raise ValueError(f"not columns of a user's row: {sorted(unknown | {'username'} & set(values))}")
+        row = {**asdict(UserRow(username=normalize_username(username))), **values}
+        stmt = self.state.insert(users)
+        stmt = stmt.values(row).on_conflict_do_update(
+            index_elements=["username"], set_={n: stmt.excluded[n] for n in values}
+        )
+        with self.state.engine.begin() as conn:
+            conn.execute(stmt)
+
     def remove(self, username: str) -> None:
         """Forget a user."""
         with self.state.engine.begin() as conn:

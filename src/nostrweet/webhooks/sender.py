@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import httpx
@@ -75,6 +75,44 @@ class Webhooks:
         ]
         if queued:
             self.queue.enqueue(queued, self.clock())
+
+    # -- what happened (store.ArchiveEvents, and the daemon's failing users) ---------------
+    def tweet_archived(self, username: str, tweet_id: str) -> None:
+        """A tweet's file was written (fetch, user-tweets, import-archive, the daemon)."""
+        self.emit(WebhookEvent("tweet.archived", username, self.clock(), subject=tweet_id, tweet_id=tweet_id))
+
+    def tweet_published(
+        self, username: str, tweet_id: str, event_ids: Sequence[str], relays: Mapping[str, str]
+    ) -> None:
+        """A relay took a tweet's event (the delivery id makes it once per tweet)."""
+        self.emit(
+            WebhookEvent(
+                "tweet.published",
+                username,
+                self.clock(),
+                subject=tweet_id,
+                tweet_id=tweet_id,
+                nostr_event_ids=tuple(event_ids),
+                relays=dict(relays),
+            )
+        )
+
+    def tweet_deleted(self, username: str, tweet_id: str, event_ids: Sequence[str]) -> None:
+        """The tweet was deleted on X; ``event_ids`` are the events its deletion requests retract."""
+        self.emit(
+            WebhookEvent(
+                "tweet.deleted",
+                username,
+                self.clock(),
+                subject=tweet_id,
+                tweet_id=tweet_id,
+                nostr_event_ids=tuple(event_ids),
+            )
+        )
+
+    def user_failing(self, username: str, since: float) -> None:
+        """A user's polls keep failing, since ``since`` (one delivery per streak of failures)."""
+        self.emit(WebhookEvent("user.failing", username, self.clock(), subject=f"failing since {since:.0f}"))
 
     async def deliver_due(self, *, max_rounds: int = 100) -> int:
         """POST every due delivery, in order per (webhook, user); returns how many were delivered."""

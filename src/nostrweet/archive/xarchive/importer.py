@@ -20,8 +20,8 @@ from nostrweet.archive.xarchive import parse, schema
 from nostrweet.archive.xarchive.reader import XArchive
 from nostrweet.cache import layout
 from nostrweet.cache.atomic import atomic_write_chunks
-from nostrweet.cache.store import CacheStore
 from nostrweet.errors import InputError
+from nostrweet.store import CacheStore
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -78,6 +78,24 @@ def created_at_of(raw_tweet: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(millis / 1000, tz=UTC)
 
 
+class ArchiveEvents(Protocol):
+    """Told what happens to tweets, for the webhooks (SPEC §12); each call only queues, never sends."""
+
+    def tweet_archived(self, username: str, tweet_id: str) -> None:
+        """A tweet's file was written."""
+        ...
+
+    def tweet_published(
+        self, username: str, tweet_id: str, event_ids: Sequence[str], relays: Mapping[str, str]
+    ) -> None:
+        """A relay took a tweet's event."""
+        ...
+
+    def tweet_deleted(self, username: str, tweet_id: str, event_ids: Sequence[str]) -> None:
+        """The tweet was deleted on X and its events get deletion requests."""
+        ...
+
+
 class CacheStore:
     """The cache directory (SPEC §2): owns the data dir, its index, and every read and write of it.
 
@@ -100,6 +118,8 @@ class CacheStore:
         state_url: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.events: ArchiveEvents | None = None
+        """Told of each tweet written (webhooks); None when nobody listens."""
         self._state = state
         self._state_url = state_url
         self._owns_state = False
@@ -273,6 +293,12 @@ class CacheStore:
         again yet: a fetching command looks them up by id (SPEC §2)."""
         return self.index.corrupt_ids_of(username)
 
+    def tweet_owner(self, tweet_id: int | str) -> str | None:
+        """The lower-case username in a cached tweet's file name (None: not cached)."""
+        name = self.index.tweet_name(int(tweet_id))
+        parsed = layout.parse_tweet_filename(name) if name else None
+        return parsed.username.lower() if parsed is not None else None
+
     def write_tweet(self, raw_document: dict[str, Any]) -> Path:
         """Write a tweet document atomically under its layout name and record it in the index.
 
@@ -290,6 +316,8 @@ class CacheStore:
         name = layout.tweet_filename(created_at_of(data), author["username"], tweet_id)
         path = self.data_dir / name
         atomic_write_json(path, raw_document)
+        if self.events is not None:  # queued before the row: a crash between them repeats it, never loses it
+            self.events.tweet_archived(author["username"].lower(), str(tweet_id))
         previous = self.index.tweet_name(tweet_id)
         parsed = layout.parse_tweet_filename(name)
         row = TweetRow.from_name(name)
