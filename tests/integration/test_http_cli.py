@@ -126,6 +126,11 @@ def test_health_metrics_admin_api_and_nip05(
     visible0 = set(fake_x.world.timeline(uid0))
     wait_for(lambda: visible0 <= tweet_ids_on(relay), 40, "the first user's tweets on the relay", d)
     wait_for(lambda: (http.metric("nostrweet_polls_total", user=name0) or 0) >= 1, 20, "a counted poll", d)
+
+    def settled() -> bool:  # the answers to the last sends (profile, relay list) are recorded
+        return bool(http.get("/healthz").json()["relays"].get(relay, {}).get("pending") == 0)
+
+    wait_for(settled, 20, "no event pending on the relay", d)
     health = http.get("/healthz")
     assert health.status_code == 200
     body = health.json()
