@@ -131,6 +131,10 @@ def test_health_metrics_admin_api_and_nip05(
         return bool(http.get("/healthz").json()["relays"].get(relay, {}).get("pending") == 0)
 
     wait_for(settled, 20, "no event pending on the relay", d)
+    # every OK of the relay is in the latency histogram: at least one per tweet published
+    oks = http.metric("nostrweet_relay_ok_latency_seconds_count", relay=relay) or 0
+    assert oks >= len(visible0), oks
+    assert (http.metric("nostrweet_relay_ok_latency_seconds_bucket", relay=relay, le="+Inf") or 0) == oks
     health = http.get("/healthz")
     assert health.status_code == 200
     body = health.json()

@@ -83,7 +83,9 @@ def test_second_daemon_on_the_same_data_dir_exits_1_naming_the_first(
     assert len(errors) == 1, second.log_text()
     host = os.uname().nodename
     pid = first.proc.pid
-    assert errors[0]["message"] == f"another daemon ({host}:{pid}, host {host}, pid {pid}) is running on {data}"
+    assert (
+        errors[0]["message"] == f"another daemon ({host}:{pid}, host {host}, pid {pid}) is running on {data}"
+    )
     assert "Traceback" not in second.log_text()
     # the first one is not disturbed: it keeps running and publishing
     wait_for(lambda: bool(tweet_ids_on(sdk_relay)), 30, "the first daemon's events", first)

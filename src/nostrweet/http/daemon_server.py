@@ -105,6 +105,7 @@ async def start_daemon_http(
         return stats.last_duration if stats is not None else None
 
     daemon.hooks = (*daemon.hooks, PollDurationHook(server.metrics, duration))
+    pipeline.pool.on_ok_latency = server.metrics.observe_ok_latency
     try:
         await server.start()
     except OSError as exc:

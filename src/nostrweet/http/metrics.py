@@ -20,6 +20,8 @@ from nostrweet.daemon.control import DaemonSnapshot
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 POLL_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+OK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""Seconds from EVENT to OK: a local relay answers in milliseconds, a far one in a second or more."""
 RESULTS = ("accepted", "duplicate", "rejected", "failed")
 
 
@@ -129,6 +131,17 @@ class Metrics:
             buckets=POLL_BUCKETS,
             registry=self.registry,
         )
+        self.ok_latency = Histogram(
+            "nostrweet_relay_ok_latency_seconds",
+            "From an EVENT frame sent to the relay's OK for it.",
+            ["relay"],
+            buckets=OK_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe_ok_latency(self, relay: str, seconds: float) -> None:
+        """One OK's latency (the relay pool calls this for every OK)."""
+        self.ok_latency.labels(relay).observe(seconds)
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -119,8 +119,11 @@ class RelayConnection:
         self.authenticated: set[str] = set()
         """The pubkeys that answered this socket's AUTH challenge."""
         self.on_lost: Callable[[str], None] | None = None
+        self.on_ok_latency: Callable[[str, float], None] | None = None
+        """Told (relay URL, seconds) for each OK, from its EVENT frame's send (metrics)."""
         self._ws = ws
         self._futures: dict[str, asyncio.Future[Ok | None]] = {}
+        self._sent_at: dict[str, float] = {}  # event id -> when its EVENT frame went (as _futures)
         self._subscriptions: dict[str, asyncio.Queue[RelayMessage | None]] = {}
         self._challenged = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
@@ -164,6 +167,7 @@ class RelayConnection:
         if future is None or future.done():
             future = asyncio.get_running_loop().create_future()
             self._futures[event_id] = future
+            self._sent_at[event_id] = self.clock()
         return future
 
     async def send_event(self, event: SignedEvent) -> asyncio.Future[Ok | None]:
@@ -180,6 +184,7 @@ class RelayConnection:
     def forget(self, event_id: str) -> None:
         """Stop waiting for an event's OK (its sender gave up)."""
         self._futures.pop(event_id, None)
+        self._sent_at.pop(event_id, None)
         self.protocol.forget(event_id)
 
     def quick_ack(self) -> None:
@@ -279,6 +284,9 @@ class RelayConnection:
     def _dispatch(self, msg: RelayMessage) -> None:
         if isinstance(msg, Ok):
             future = self._futures.pop(msg.event_id, None)
+            sent = self._sent_at.pop(msg.event_id, None)
+            if sent is not None and self.on_ok_latency is not None:
+                self.on_ok_latency(self.url, max(0.0, self.clock() - sent))
             if future is not None and not future.done():
                 future.set_result(msg)
         elif isinstance(msg, Event | Eose | Closed):
@@ -319,6 +327,7 @@ class RelayConnection:
         self.closed = True
         self.close_reason = reason
         futures, self._futures = self._futures, {}
+        self._sent_at.clear()
         for future in futures.values():
             if not future.done():
                 future.set_result(None)

@@ -104,6 +104,8 @@ class RelayPool:
         self.clock = clock
         self.wall_clock = wall_clock
         self.sleep = sleep
+        self.on_ok_latency: Callable[[str, float], None] | None = None
+        """Told (relay URL, seconds from EVENT to OK) for every OK (the daemon's metrics)."""
         self._relays: dict[str, RelayState] = {}
         self._order: list[str] = []
         self._conns: dict[str, RelayConnection] = {}
@@ -166,6 +168,7 @@ class RelayPool:
                 await conn.close()
                 return
             conn.on_lost = lambda reason: self._mark_down(relay, reason)
+            conn.on_ok_latency = self._ok_latency
             self._conns[relay.url] = conn
             self._limits[relay.url] = limits
             relay.connected()
@@ -180,6 +183,10 @@ class RelayPool:
             log.info(
                 "relay %s is down (%s); retrying in %.1f s", relay.url, relay.last_error, relay.retry_delay
             )
+
+    def _ok_latency(self, url: str, seconds: float) -> None:
+        if self.on_ok_latency is not None:
+            self.on_ok_latency(url, seconds)
 
     def _mark_down(self, relay: RelayState, reason: str) -> None:
         if relay.mark_down(reason, self.clock(), self.max_retry_interval):
