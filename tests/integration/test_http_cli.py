@@ -195,7 +195,8 @@ def test_health_metrics_admin_api_and_nip05(
     wait_for(lambda: (http.metric("nostrweet_polls_total", user=name1) or 0) > polls, 20, "a poll now", d)
 
     # -- the outbox
-    assert http.api("GET", "/outbox").json() == {"relays": {relay: {"pending": 0}}}
+    assert http.api("GET", "/outbox").json() == {"relays": {relay: {"pending": 0, "events": []}}}
+    assert http.api("GET", "/outbox?limit=0").status_code == 400
     assert http.api("POST", "/outbox/retry", json={"relay": relay}).status_code == 202
     assert http.api("POST", "/outbox/retry", json={"relay": "wss://elsewhere.example"}).status_code == 400
     assert http.api("POST", "/outbox/retry", json={"relay": relay, "x": 1}).status_code == 400

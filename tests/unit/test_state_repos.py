@@ -229,3 +229,24 @@ def test_shared_budget_is_never_overspent(state: State) -> None:
         taken = sum(pool.map(grab, range(8)))
     assert taken == 25
     assert budgets.get(ep).remaining == 0
+
+
+def test_unaccepted_lists_oldest_first_and_reopen_makes_rejections_due(state: State) -> None:
+    repo = RecordRepo(state)
+    repo.save_many(
+        [
+            record(3, relays={R1: RelayState("rejected", "blocked: spam", 1, None, 5)}, created=300),
+            record(1, relays={R1: RelayState("pending", "", 2, int(NOW) + 900, 5)}, created=100),
+            record(2, relays={R1: RelayState("accepted", "", 1, None, 5)}, created=200),
+        ]
+    )
+    listed = repo.unaccepted(R1)
+    assert [(r["event_id"], r["status"]) for r in listed] == [
+        (f"{1:064x}", "pending"),
+        (f"{3:064x}", "rejected"),
+    ]
+    assert repo.unaccepted(R2) == []
+    assert repo.reopen(R1, NOW) == 2
+    states = {r.event_id: r.relays[R1] for r in repo.get_many([f"{n:064x}" for n in (1, 2, 3)])}
+    assert states[f"{3:064x}"].status == "pending" and states[f"{2:064x}"].status == "accepted"
+    assert all(s.next_attempt == int(NOW) for k, s in states.items() if k != f"{2:064x}")

@@ -49,6 +49,7 @@ from nostrweet.shaping.filters import Skip
 from nostrweet.state.budgets import SharedBudgets
 from nostrweet.state.engine import State
 from nostrweet.state.lifecycle import LifecycleRepo
+from nostrweet.state.records import RecordRepo
 from nostrweet.state.users import UserRepo, UserRow
 from nostrweet.store import CacheStore
 from nostrweet.twitter.api import EP_TIMELINE, EP_TWEETS
@@ -431,8 +432,10 @@ class DaemonPipeline:
         self.backfills[name] = backfill
 
     def retry_relay(self, url: str) -> None:
-        """The next outbox pass re-sends what ``url`` has not accepted whatever its backoff, as when
-        the relay comes back up (rejections stay final: the outbox never retries them)."""
+        """The next outbox pass re-sends what ``url`` has not accepted, rejections too (SPEC §8), whatever
+        its backoff, as when the relay comes back up."""
+        reopened = RecordRepo(self.state).reopen(url, time.time())
+        log.info("outbox retry for %s: %d event(s) due now", url, reopened)
         self._relay_was_up[url] = False
 
     def user_id(self, name: str) -> str | None:

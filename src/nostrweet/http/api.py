@@ -90,6 +90,7 @@ def admin_api(
     max_body: int,
     on_change: Callable[[], None] = lambda: None,
     webhook_log: Callable[[int], list[dict[str, Any]]] | None = None,
+    outbox_events: Callable[[str, int], list[dict[str, Any]]] | None = None,
 ) -> web.Application:
     """The ``/api/v1`` sub-application; ``on_change`` is called after every change it made."""
 
@@ -138,15 +139,22 @@ def admin_api(
 
         return handle
 
+    def _limit(request: web.Request) -> int:
+        raw = request.query.get("limit", "100")
+        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+            raise ApiError(400, "limit must be a whole number from 1 to 1000")
+        return int(raw)
+
     async def outbox(request: web.Request) -> web.Response:
+        limit = _limit(request)
         snap = control.snapshot()
-        return web.json_response(
-            {
-                "relays": {
-                    url: {"pending": int(info.get("pending", 0) or 0)} for url, info in snap.relays.items()
-                }
-            }
-        )
+        relays: dict[str, Any] = {}
+        for url, info in snap.relays.items():
+            entry: dict[str, Any] = {"pending": int(info.get("pending", 0) or 0)}
+            if outbox_events is not None:
+                entry["events"] = outbox_events(url, limit)  # oldest first
+            relays[url] = entry
+        return web.json_response({"relays": relays})
 
     async def retry(request: web.Request) -> web.Response:
         body = await _json_body(request, max_body)
@@ -158,10 +166,8 @@ def admin_api(
         return web.json_response({"ok": True}, status=202)
 
     async def webhooks(request: web.Request) -> web.Response:
-        raw = request.query.get("limit", "100")
-        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-            raise ApiError(400, "limit must be a whole number from 1 to 1000")
-        deliveries = webhook_log(int(raw)) if webhook_log is not None else []
+        limit = _limit(request)
+        deliveries = webhook_log(limit) if webhook_log is not None else []
         return web.json_response({"deliveries": deliveries})
 
     async def not_found(request: web.Request) -> web.Response:

@@ -19,8 +19,10 @@ from nostrweet.http.metrics import PollDurationHook
 from nostrweet.http.server import HttpServer, HttpSettings, Nip05Source
 from nostrweet.secret import Secret
 from nostrweet.state.engine import State
+from nostrweet.state.records import RecordRepo
 from nostrweet.state.users import UserRepo
 from nostrweet.state.webhooks import WebhookQueue
+from nostrweet.textsafe import printable
 
 __all__ = ["start_daemon_http"]
 
@@ -48,6 +50,29 @@ def _webhook_log(state: State) -> Callable[[int], list[dict[str, Any]]]:
         ]
 
     return newest
+
+
+def _outbox_events(state: State) -> Callable[[str, int], list[dict[str, Any]]]:
+    """A relay's events not accepted there, oldest first, as the admin API shows them."""
+    repo = RecordRepo(state)
+
+    def unaccepted(relay: str, limit: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": row["event_id"],
+                "kind": row["kind"],
+                "subject": row["subject"],
+                "subject_id": row["subject_id"],
+                "created_at": row["created_at"],
+                "status": row["status"],
+                "attempts": row["attempts"],
+                "message": printable(str(row["message"] or ""))[:200],
+                "next_try_at": row["next_attempt"],
+            }
+            for row in repo.unaccepted(relay, limit)
+        ]
+
+    return unaccepted
 
 
 async def start_daemon_http(
@@ -97,6 +122,7 @@ async def start_daemon_http(
             nip05=nip05,
             backfill_default=config.backfill,
             webhook_log=_webhook_log(repo.state),
+            outbox_events=_outbox_events(repo.state),
         ),
     )
 

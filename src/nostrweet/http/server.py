@@ -70,6 +70,9 @@ class HttpSettings:
     cache_seconds: float = CACHE_SECONDS
     extra_headers: Mapping[str, str] = field(default_factory=dict)
     webhook_log: Callable[[int], list[dict[str, Any]]] | None = None  # newest deliveries (SPEC §12)
+    outbox_events: Callable[[str, int], list[dict[str, Any]]] | None = (
+        None  # a relay's unaccepted, oldest first
+    )
 
 
 _templates = jinja2.Environment(
@@ -166,6 +169,7 @@ class HttpServer:
                 max_body=self.settings.max_body,
                 on_change=self.forget,
                 webhook_log=self.settings.webhook_log,
+                outbox_events=self.settings.outbox_events,
             ),
         )
         return app

@@ -352,6 +352,38 @@ class RecordRepo:
         with self.state.engine.begin() as conn:
             conn.execute(stmt, [{"key": RECONCILED_KEY + scope, "value": value}])
 
+    def unaccepted(self, relay: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The events ``relay`` has not accepted (pending or rejected), oldest first (the admin API)."""
+        query = (
+            select(
+                events.c.event_id,
+                events.c.kind,
+                events.c.subject,
+                events.c.subject_id,
+                events.c.created_at,
+                relay_states.c.status,
+                relay_states.c.attempts,
+                relay_states.c.message,
+                relay_states.c.next_attempt,
+            )
+            .join(relay_states, relay_states.c.event_id == events.c.event_id)
+            .where(relay_states.c.relay == relay, relay_states.c.status != "accepted")
+            .order_by(events.c.created_at, events.c.event_id)
+            .limit(max(1, min(limit, 1000)))
+        )
+        with self.state.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def reopen(self, relay: str, now: float) -> int:
+        """Make every event ``relay`` has not accepted (rejections too) due now; returns how many."""
+        stmt = (
+            update(relay_states)
+            .where(relay_states.c.relay == relay, relay_states.c.status != "accepted")
+            .values(status="pending", next_attempt=int(now), claimed_by=None, claim_expires=None)
+        )
+        with self.state.engine.begin() as conn:
+            return int(conn.execute(stmt).rowcount or 0)
+
     def delete_all(self) -> int:
         """Forget every event record and relay answer (``clear-cache --all``); how many records there were."""
         with self.state.engine.begin() as conn:
