@@ -610,4 +610,5 @@ class Daemon:
             budgets=self.pipeline.budgets(),
             recent_errors=tuple(self.recent_errors),
             tweets_cached=count(None) if count is not None else 0,
+            leases_held=len(self.mine - self.paused),  # the users this instance polls (its leases)
         )
