@@ -82,6 +82,15 @@ exclude = ["(?i)GARAGE"]
         wait_for(functools.partial(has_stats, d, 3), 20, "a few polls and outbox passes", d)
         assert d.stop() == 0
         assert not tweet_ids_on(sdk_relay) & skipped
+    from nostrweet.state.engine import open_state
+    from nostrweet.state.skips import SkippedTweets
+
+    state = open_state(f"sqlite:///{data / 'nostrweet.sqlite3'}")
+    try:  # the daemon kept each skip with its rule in the state
+        assert SkippedTweets(state).rule_of(GARAGE) == f"users.{who}.filters.exclude"
+        assert SkippedTweets(state).rule_of(LARRY) == "filters.exclude"
+    finally:
+        state.close()
     first = runs[0].log_text()
     assert f"tweet {GARAGE} skipped by users.{who}.filters.exclude" in first
     assert f"tweet {LARRY} skipped by filters.exclude ('Larry Bird')" in first

@@ -74,6 +74,7 @@ from nostrweet.publish.plan import (
 )
 from nostrweet.publish.records import PublishRecords
 from nostrweet.shaping.filters import FilterBook, Skip
+from nostrweet.state.skips import SkippedTweets
 from nostrweet.store import CacheStore
 from nostrweet.twitter.models import TweetDocument, User
 
@@ -176,8 +177,9 @@ class Publisher:
     ) -> None:
         self.bounds = bounds = bounds or MemoryBounds()
         self.filters = filters or FilterBook()
-        self.skip_log = skip_log
         self.store = store
+        self.skip_log: SkipLog = skip_log if skip_log is not None else SkippedTweets(store.state)
+        """Where a skipped tweet and its rule are kept (the state's ``skipped_tweets``)."""
         self.keys = keys
         self.pool = pool
         self.relays = list(relays)
@@ -265,8 +267,7 @@ class Publisher:
         decision = self.filters.decide(doc)
         if not isinstance(decision, Skip):
             return None
-        if self.skip_log is not None:
-            self.skip_log.record_skip(doc.data.id, decision.rule)
+        self.skip_log.record_skip(doc.data.id, decision.rule)
         log.info(
             "tweet %s skipped by %s",
             doc.data.id,
