@@ -22,6 +22,7 @@ import os
 import socket
 from collections.abc import Mapping, Sequence
 
+from nostrweet.cache.atomic import pid_alive
 from nostrweet.cache.layout import normalize_username
 from nostrweet.daemon.runner import SavedSchedule
 from nostrweet.daemon.scheduler import UserSchedule
@@ -56,7 +57,7 @@ class StateCoordination:
         if self.leases is None:
             return
         other = self.leases.other_holder(now)
-        if other is not None and not (other[0] == self.leases.host and not _alive(other[1])):
+        if other is not None and not (other[0] == self.leases.host and not pid_alive(other[1])):
             host, pid = other
             raise OperationalError(
                 f"another daemon (host {host}, pid {pid}) is running as instance {self.instance_id} "
@@ -95,14 +96,3 @@ class StateCoordination:
         """Hand every lease back (PostgreSQL)."""
         if self.leases is not None:
             await asyncio.to_thread(self.leases.release)
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process of this host has that pid (a crashed instance restarted under its id has not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
