@@ -402,9 +402,12 @@ class Archiver:
         days: int | None = None,
         since_id: str | None = None,
         progress: Progress | None = None,
+        user: User | None = None,
     ) -> ArchiveResult:
-        """Cache the ``count`` newest tweets of a user (all new ones if None); see the module docstring."""
-        user = await self.resolve_user(username)
+        """Cache the ``count`` newest tweets of a user (all new ones if None); see the module docstring.
+        ``user``: the user as resolved already (the daemon's every poll), so its profile is not read again."""
+        if user is None:
+            user = await self.resolve_user(username)
         result = ArchiveResult(user=user)
         await self.media.retry_marked(user.username)
         cutoff = self.clock() - timedelta(days=days) if days else None

@@ -24,7 +24,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +96,9 @@ class DaemonPipeline:
         self.store = CacheStore(options.data_dir, state=state, state_url=options.state_url)
         self.state: State = self.store.state
         self.states = UserStates(UserRepo(self.state))
+        # each polled user's poll state as its row holds it, kept while this instance holds the user (a
+        # lease that moves drops it: :meth:`forget`), so a steady poll neither reads nor rewrites the row
+        self._held: dict[str, UserState | None] = {}
         self.keys = KeyRing(
             keys or KeyDeriver(options.require_mnemonic(), options.key_derivation),
             {name: o.key_file for name, o in config.overrides.items() if o.key_file is not None},
@@ -230,7 +233,7 @@ class DaemonPipeline:
                 break
             token = page.next_token
         state = first_run_state(user.id, ids, want)
-        await asyncio.to_thread(self.states.save, name, state)
+        await self._save_state(name, state)
         log.info("@%s: first run, backfilling the %d newest tweets", name, min(want, len(ids)))
         return state
 
@@ -246,7 +249,10 @@ class DaemonPipeline:
             )
             if not override.handoff_continue:
                 return PollResult()  # the real person is on Nostr: nothing more is mirrored
-        state = await asyncio.to_thread(self.states.load, name)
+        if name in self._held:
+            state = self._held[name]
+        else:
+            state = self._held[name] = await asyncio.to_thread(self.states.load, name)
         if state is None:
             newest = self.store.newest_tweet_id(name)
             if newest is not None:
@@ -254,7 +260,7 @@ class DaemonPipeline:
             else:
                 state = await self._first_run(name, user)
         archiver = Archiver(self.store, self.client)
-        result = await archiver.archive_timeline(name, count=None, since_id=state.since_id)
+        result = await archiver.archive_timeline(name, count=None, since_id=state.since_id, user=user)
         new_ids = sorted({int(t) for t in result.new})
         publisher = self.publisher_for(name)
         # cached by an earlier poll that was cut short before publishing them
@@ -272,8 +278,23 @@ class DaemonPipeline:
         finally:
             publisher.take_outcomes()  # logged when noted; the poll's result is counted above
         # the tweets' files and rows are written: only now may the watermark move
-        await asyncio.to_thread(self.states.save, name, advanced(state, self.store.newest_tweet_id(name)))
+        await self._save_state(name, advanced(state, self.store.newest_tweet_id(name)))
         return PollResult(new_tweets=len(new_ids), posted=posted)
+
+    async def _save_state(self, name: str, state: UserState) -> None:
+        """Write the user's poll state, unless its row already holds exactly that (a poll that found
+        nothing new moves nothing)."""
+        if name in self._held and self._held[name] == state:
+            return
+        self._held.pop(name, None)  # until the write is known to have landed
+        await asyncio.to_thread(self.states.save, name, state)
+        self._held[name] = state
+
+    def forget(self, names: Iterable[str]) -> None:
+        """Read these users' rows again at their next poll: they were taken or handed back (another
+        instance may have moved their watermark meanwhile)."""
+        for name in names:
+            self._held.pop(normalize_username(name), None)
 
     def _wanted(self, name: str, tweet_id: int) -> bool:
         """False for a tweet of a handed-off account, or one that the filters skip (its records are not

@@ -175,6 +175,7 @@ async def _run_locked(
     handler.install(loop)
     systemd = SystemdNotifier()
     pipeline = DaemonPipeline(options, config, keys=keys, state=state)
+    coordination.moved = pipeline.forget  # a user taken or handed back: its row is read again
     alerts = AlertMonitor(config.alerts, instance=instance_id)
     alerts.start()
     stopping = asyncio.ensure_future(_tell_stopping(stop, systemd))

@@ -23,6 +23,7 @@ The row also keeps the scheduler's view (next poll, failures, backoff) and ``pau
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -166,9 +167,12 @@ class UserStates:
     def save_schedule(self, username: str, next_poll: float | None, failures: int, backoff: float) -> None:
         """Write when the user is due next, its failures and backoff (only those columns: the poll state
         and the pause, which the admin API owns, stay)."""
-        self.repo.update(
-            username,
-            next_poll=None if next_poll is None else int(next_poll),
-            failures=failures,
-            backoff=backoff,
+        self.save_schedules({username: (None if next_poll is None else int(next_poll), failures, backoff)})
+
+    def save_schedules(self, schedules: Mapping[str, tuple[int | None, int, float]]) -> None:
+        """:meth:`save_schedule` for several users (username -> next poll, failures, backoff), in one
+        transaction."""
+        self.repo.update_many(
+            {"username": name, "next_poll": next_poll, "failures": failures, "backoff": backoff}
+            for name, (next_poll, failures, backoff) in schedules.items()
         )

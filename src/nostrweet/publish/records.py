@@ -61,7 +61,8 @@ class PublishRecords:
 
     def preload(self, tweet_ids: Iterable[str | int]) -> None:
         """Read the records of many tweets with one query (those not in memory yet)."""
-        todo = {str(t) for t in tweet_ids} - {sid for s, sid in self._cache if s == EventSubject.TWEET.value}
+        tweet = EventSubject.TWEET.value
+        todo = {str(t) for t in tweet_ids if (tweet, str(t)) not in self._cache}  # not a scan of the cache
         if not todo:
             return
         self.reads += 1

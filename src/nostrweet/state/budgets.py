@@ -93,15 +93,24 @@ class SharedBudgets:
             reset = conn.execute(select(_b.reset_epoch).where(_b.endpoint == endpoint)).scalar()
         return max(0.0, float(reset or 0) + RESET_MARGIN - now)
 
+    def settled(
+        self, endpoint: str, limit: int | None, remaining: int | None, reset_epoch: int | None
+    ) -> RateBudget | None:
+        """No database: when merging these headers cannot change the row, the budget as our reservations
+        last saw it (the row holds at most that); else None (:meth:`update` must merge them)."""
+        seen = self._seen.get(endpoint)
+        if seen is None or not merge_changes_nothing(seen, limit, remaining, reset_epoch):
+            return None
+        return RateBudget(seen.limit, seen.remaining, seen.reset_epoch)
+
     def update(
         self, endpoint: str, limit: int | None, remaining: int | None, reset_epoch: int | None
     ) -> RateBudget:
         """Take in a response's headers (:meth:`RateBudget.update` decides); the budget as it is now (at
         most what the row holds when the merge was skipped: it changed nothing)."""
-        seen = self._seen.get(endpoint)
-        if merge_changes_nothing(seen, limit, remaining, reset_epoch):
-            assert seen is not None
-            return RateBudget(seen.limit, seen.remaining, seen.reset_epoch)
+        skipped = self.settled(endpoint, limit, remaining, reset_epoch)
+        if skipped is not None:
+            return skipped
         self._ensure(endpoint)
         query = select(rate_budgets).where(_b.endpoint == endpoint)
         if self.state.is_postgres:
