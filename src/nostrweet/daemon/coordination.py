@@ -59,6 +59,7 @@ class StateCoordination:
         self._pending: dict[str, Schedule] = {}  # schedules not written yet
         self._failures: dict[str, int] = {}  # the failures each user's row says
         self._flushed = time.monotonic()
+        self.flush_every = FLUSH_SECONDS
         self._mine: set[str] | None = None
         self.moved: Callable[[Iterable[str]], None] | None = None
         """Told which users this instance took or handed back at a :meth:`balance`."""
@@ -104,7 +105,7 @@ class StateCoordination:
         next_poll = None if schedule.next_due is None else int(schedule.next_due)
         self._pending[name] = (next_poll, schedule.failures, schedule.backoff)
         urgent = schedule.failures != self._failures.get(name)
-        if urgent or time.monotonic() - self._flushed >= FLUSH_SECONDS:
+        if urgent or time.monotonic() - self._flushed >= self.flush_every:
             await self.flush()
 
     async def flush(self) -> None:
