@@ -51,6 +51,7 @@ FULL = Sizes(
     b4_latency=0.05,
     b4_concurrency=8,
     b8_records=10_000,
+    b7_users=1000,  # B4's users, latency and concurrency: the same cycle, on 1 and on 3 instances
 )
 SMOKE = Sizes(
     b3=CacheSpec(2000, 20),
