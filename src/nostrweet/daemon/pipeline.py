@@ -33,7 +33,14 @@ from nostrweet.cache.layout import EventSubject, normalize_username, parse_tweet
 from nostrweet.daemon import scheduler
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.runner import PollResult
-from nostrweet.daemon.state import UserState, UserStates, advanced, first_run_state, state_of_row
+from nostrweet.daemon.state import (
+    HeldStates,
+    UserState,
+    UserStates,
+    advanced,
+    first_run_state,
+    state_of_row,
+)
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey
 from nostrweet.nostr.record import BACKOFF_CAP
@@ -96,9 +103,7 @@ class DaemonPipeline:
         self.store = CacheStore(options.data_dir, state=state, state_url=options.state_url)
         self.state: State = self.store.state
         self.states = UserStates(UserRepo(self.state))
-        # each polled user's poll state as its row holds it, kept while this instance holds the user (a
-        # lease that moves drops it: :meth:`forget`), so a steady poll neither reads nor rewrites the row
-        self._held: dict[str, UserState | None] = {}
+        self.held = HeldStates(self.states)  # a steady poll neither reads nor rewrites its user's row
         self.keys = KeyRing(
             keys or KeyDeriver(options.require_mnemonic(), options.key_derivation),
             {name: o.key_file for name, o in config.overrides.items() if o.key_file is not None},
@@ -233,7 +238,7 @@ class DaemonPipeline:
                 break
             token = page.next_token
         state = first_run_state(user.id, ids, want)
-        await self._save_state(name, state)
+        await self.held.save(name, state)
         log.info("@%s: first run, backfilling the %d newest tweets", name, min(want, len(ids)))
         return state
 
@@ -249,10 +254,7 @@ class DaemonPipeline:
             )
             if not override.handoff_continue:
                 return PollResult()  # the real person is on Nostr: nothing more is mirrored
-        if name in self._held:
-            state = self._held[name]
-        else:
-            state = self._held[name] = await asyncio.to_thread(self.states.load, name)
+        state = await self.held.load(name)
         if state is None:
             newest = self.store.newest_tweet_id(name)
             if newest is not None:
@@ -278,23 +280,13 @@ class DaemonPipeline:
         finally:
             publisher.take_outcomes()  # logged when noted; the poll's result is counted above
         # the tweets' files and rows are written: only now may the watermark move
-        await self._save_state(name, advanced(state, self.store.newest_tweet_id(name)))
+        await self.held.save(name, advanced(state, self.store.newest_tweet_id(name)))
         return PollResult(new_tweets=len(new_ids), posted=posted)
-
-    async def _save_state(self, name: str, state: UserState) -> None:
-        """Write the user's poll state, unless its row already holds exactly that (a poll that found
-        nothing new moves nothing)."""
-        if name in self._held and self._held[name] == state:
-            return
-        self._held.pop(name, None)  # until the write is known to have landed
-        await asyncio.to_thread(self.states.save, name, state)
-        self._held[name] = state
 
     def forget(self, names: Iterable[str]) -> None:
         """Read these users' rows again at their next poll: they were taken or handed back (another
         instance may have moved their watermark meanwhile)."""
-        for name in names:
-            self._held.pop(normalize_username(name), None)
+        self.held.forget(names)
 
     def _wanted(self, name: str, tweet_id: int) -> bool:
         """False for a tweet of a handed-off account, or one that the filters skip (its records are not
