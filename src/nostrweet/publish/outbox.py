@@ -34,6 +34,7 @@ from nostrweet.publish.outcome import LruDict, PublishOutcome, Unit
 from nostrweet.publish.plan import oldest_first
 from nostrweet.publish.publisher import Publisher
 from nostrweet.state.index import ArchiveIndex
+from nostrweet.state.relay_locks import RelayHold, RelayLocks
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class OutboxReport:
     settled: int = 0
     reopened: int = 0
     read: int = 0
+    busy: list[str] = field(default_factory=list)
+    """Relays whose outbox another instance worked at the time: skipped by this pass."""
 
     @property
     def ok(self) -> bool:
@@ -115,18 +118,11 @@ class Outbox:
         repo = self.publisher.records.repo
         if self.reconcile:
             report.reopened = await self._reconcile()
-        after: tuple[int, str] | None = None
-        while self.relays:
-            await asyncio.sleep(0)
-            page = repo.pending(now, self.relays, limit=self.batch, after=after)
-            if not page:
-                break
-            after = (page[-1].created_at, page[-1].event_id)
-            report.read += len(page)
-            await self._pass_batch([r for r in page if self._owns_record(r)], now, report)
-            if len(page) < self.batch:
-                break
-        report.waiting += repo.waiting(now, self.relays) if self.relays else 0
+        with RelayLocks(repo.state).hold(self.relays) as hold:
+            report.busy = hold.busy
+            if hold.busy:
+                log.debug("outbox: %s worked by another instance now", ", ".join(hold.busy))
+            await self._resend_due(hold, now, report)
         if self.publish_unrecorded:
             report.published = await self._publish_unrecorded()
         if report.resent or report.published or report.reopened:
@@ -140,11 +136,32 @@ class Outbox:
             )
         return report
 
-    async def _pass_batch(self, loaded: Sequence[EventRecord], now: float, report: OutboxReport) -> None:
+    async def _resend_due(self, hold: RelayHold, now: float, report: OutboxReport) -> None:
+        """Re-send the due records of the relays this pass holds, ``batch`` at a time, oldest first."""
+        repo = self.publisher.records.repo
+        relays = hold.relays
+        after: tuple[int, str] | None = None
+        while relays:
+            await asyncio.sleep(0)
+            if not hold.alive():
+                return
+            page = repo.pending(now, relays, limit=self.batch, after=after)
+            if not page:
+                break
+            after = (page[-1].created_at, page[-1].event_id)
+            report.read += len(page)
+            await self._pass_batch([r for r in page if self._owns_record(r)], relays, now, report)
+            if len(page) < self.batch:
+                break
+        report.waiting += repo.waiting(now, relays) if relays else 0
+
+    async def _pass_batch(
+        self, loaded: Sequence[EventRecord], relays: Sequence[str], now: float, report: OutboxReport
+    ) -> None:
         retired = self.publisher.lifecycle.retired(r.tweet_id for r in loaded if r.tweet_id)
         if retired:  # deleted or edited on X: never sent again
             loaded = [r for r in loaded if r.tweet_id not in retired]
-        sends, settled, _ = plan_outbox(((r.event_id, r) for r in loaded), self.relays, now)
+        sends, settled, _ = plan_outbox(((r.event_id, r) for r in loaded), relays, now)
         report.settled += len(settled)
         if sends:
             units = [self._unit(record, due) for record, due in sends]
