@@ -6,10 +6,14 @@ It works from the state (SPEC §7). One :meth:`Outbox.run_once` pass:
    reconciled against, a ``meta`` row of the state): every record of the scope that lacks a configured
    relay gets a ``pending`` row for it, in one transaction; then the set is written. Killed midway, the
    pass runs again at the next start;
-2. the records with a configured relay that is ``pending`` and due (``next_attempt`` reached) are read
-   from the state, ``batch`` at a time, oldest first, and sent the event again, with one transaction
-   before sending and one after. Rejected relays are never retried; a record that waits for its
-   backoff is not read;
+2. the pass holds the configured relays no other instance works now
+   (:class:`~nostrweet.state.relay_locks.RelayLocks`: one PostgreSQL advisory lock per relay, every
+   relay on SQLite) and skips the others (``busy``), so each relay's outbox is worked by one instance at
+   a time. The records with a held relay that is ``pending`` and due (``next_attempt`` reached), built
+   by any instance (one that died too), are read from the state, ``batch`` at a time, oldest first, and
+   sent the recorded event again (nothing is signed), with one transaction before sending and one
+   after. Rejected relays are never retried; a record that waits for its backoff is not read. The
+   locks are released before step 3;
 3. cached tweets that have no record at all (never published, e.g. cached just before a crash) are
    published through the publisher, oldest first — each at most once per process.
 

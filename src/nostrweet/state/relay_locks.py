@@ -102,9 +102,11 @@ class RelayLocks:
 
 
 def _unlock_all(conn: Connection) -> bool:
-    """Release the session's advisory locks; False when the connection failed (its locks went with it)."""
+    """Release the session's advisory locks (and its name, before the pool lends the connection to other
+    work); False when the connection failed (its locks went with it)."""
     try:
         conn.execute(text("SELECT pg_advisory_unlock_all()"))
+        conn.execute(text("RESET application_name"))
     except Exception as exc:
         log.debug("outbox: the relay locks' connection failed at release: %s", exc)
         return False
