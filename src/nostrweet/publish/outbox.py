@@ -33,12 +33,14 @@ from dataclasses import dataclass, field
 
 from nostrweet.cache.layout import EventSubject
 from nostrweet.nostr.event import SignedEvent
+from nostrweet.nostr.keys import MirrorKey
 from nostrweet.nostr.record import EventRecord, due_relays, is_settled
 from nostrweet.publish.outcome import LruDict, PublishOutcome, Unit
 from nostrweet.publish.plan import oldest_first
 from nostrweet.publish.publisher import Publisher
-from nostrweet.state.index import ArchiveIndex
+from nostrweet.state.index import ArchiveIndex, TweetRow
 from nostrweet.state.relay_locks import RelayHold, RelayLocks
+from nostrweet.state.users import UserRepo
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +116,15 @@ class Outbox:
         self.reconcile = publish_unrecorded if reconcile is None else reconcile
         self.tracked = max(1, tracked if tracked is not None else publisher.bounds.tracked)
         self._attempted: LruDict[int, bool] = LruDict(self.tracked)  # tried, had no record then
+        self._owner_keys: LruDict[str, MirrorKey] = LruDict(publisher.bounds.signers)  # by pubkey
+        self._not_ours: set[str] = set()  # pubkeys no key was found for, in this pass
 
     async def run_once(self, now: float | None = None) -> OutboxReport:
         """One pass: reconcile if the relay set grew, the due records, the unpublished tweets."""
         now = self.clock() if now is None else now
         report = OutboxReport()
         repo = self.publisher.records.repo
+        self._not_ours.clear()
         if self.reconcile:
             report.reopened = await self._reconcile()
         with RelayLocks(repo.state).hold(self.relays) as hold:
@@ -206,8 +211,28 @@ class Outbox:
             candidate = self.publisher.keys.for_user(record.subject_id)
             key = candidate if candidate.pubkey_hex == event.pubkey else None
         else:
-            key = self.publisher.own_key(event, record.tweet_id)
+            key = self.publisher.own_key(event, record.tweet_id) or self._owner_key(event, record.tweet_id)
         return Unit(record.tweet_id or record.subject_id, record, event, due, key)
+
+    def _owner_key(self, event: SignedEvent, tweet_id: str) -> MirrorKey | None:
+        """The mirror key of a tweet whose file is not in this data directory (another instance cached
+        it), for NIP-42 AUTH: its owner's user id from the state's rows (the tweet's, then its user's).
+        Known keys are kept by pubkey (capped); a pubkey found to be none of ours is not asked again in
+        this pass."""
+        known = self._owner_keys.hit(event.pubkey)
+        if known is not None or event.pubkey in self._not_ours or not tweet_id.isdigit():
+            return known
+        state = self.publisher.records.repo.state
+        name = ArchiveIndex(state).tweet_name(int(tweet_id))
+        row = TweetRow.from_name(name) if name is not None else None
+        user = UserRepo(state).load(row.username) if row is not None else None
+        if user is not None and user.user_id:
+            candidate = self.publisher.keys.for_user(user.user_id)
+            if candidate.pubkey_hex == event.pubkey:
+                self._owner_keys[event.pubkey] = candidate
+                return candidate
+        self._not_ours.add(event.pubkey)
+        return None
 
     async def _publish_unrecorded(self) -> list[PublishOutcome]:
         store = self.publisher.store
