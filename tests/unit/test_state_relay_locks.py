@@ -21,10 +21,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nostrweet.cache.layout import EventSubject
+from nostrweet.nostr.record import EventRecord, RelayState
 from nostrweet.state.engine import State, open_state
+from nostrweet.state.records import RecordRepo
 from nostrweet.state.relay_locks import OUTBOX_LOCK_CLASS, RelayLocks, relay_lock_key
 
 R1, R2, R3 = "wss://one.example", "wss://two.example", "wss://three.example"
+NOW = 1_700_000_000.0
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -82,29 +86,34 @@ def test_an_error_in_the_pass_releases_the_relays(pg_states: list[State]) -> Non
         assert hold.relays == [R1]
 
 
-def test_two_claimants_never_hold_one_relay_at_once(pg_states: list[State]) -> None:
+def test_two_claimants_never_get_one_relays_rows_at_once(pg_states: list[State]) -> None:
+    """Four claimants (as four instances) work the due rows of three relays, built by "another instance",
+    over and over: a row (event, relay) is never in two claimants' hands at once."""
     relays = [R1, R2, R3]
-    working: dict[str, str] = {}
+    RecordRepo(pg_states[0]).save_many(record(n, relays) for n in range(1, 6))
+    working: dict[tuple[str, str], str] = {}
     clashes: list[str] = []
     worked: dict[str, set[str]] = {r: set() for r in relays}
     guard = threading.Lock()
     start = threading.Barrier(len(pg_states))
 
     def claimant(name: str, state: State) -> None:
-        locks = RelayLocks(state, name=name)
+        locks, repo = RelayLocks(state, name=name), RecordRepo(state)
         start.wait()
         for _ in range(40):
             with locks.hold(relays) as hold:
-                for relay in hold.relays:
-                    with guard:
-                        if relay in working:
-                            clashes.append(f"{relay}: {working[relay]} and {name}")
-                        working[relay] = name
+                rows = [(r.event_id, relay) for relay in hold.relays for r in repo.pending(NOW, [relay])]
+                with guard:
+                    for row in rows:
+                        if row in working:
+                            clashes.append(f"{row}: {working[row]} and {name}")
+                        working[row] = name
+                    for relay in hold.relays:
                         worked[relay].add(name)
                 time.sleep(0.002)
                 with guard:
-                    for relay in hold.relays:
-                        del working[relay]
+                    for row in rows:
+                        del working[row]
 
     threads = [threading.Thread(target=claimant, args=(f"i{k}", s)) for k, s in enumerate(pg_states)]
     for t in threads:
@@ -114,6 +123,19 @@ def test_two_claimants_never_hold_one_relay_at_once(pg_states: list[State]) -> N
     assert clashes == []
     assert all(worked[r] for r in relays)  # every relay was worked, by someone
     assert len(set().union(*worked.values())) > 1  # and the claimants did meet
+
+
+def record(n: int, relays: list[str]) -> EventRecord:
+    event = {
+        "id": f"{n:064x}",
+        "pubkey": "ab" * 32,
+        "kind": 1,
+        "created_at": 1_600_000_000 + n,
+        "tags": [],
+        "content": f"tweet {n}",
+        "sig": "cd" * 64,
+    }
+    return EventRecord(event, EventSubject.TWEET, str(n), {r: RelayState() for r in relays}, str(n))
 
 
 HOLDER = """
