@@ -1,8 +1,8 @@
 """The ``nostrweet`` entry point: the error boundary and exit codes (SPEC §1).
 
 Commands live in sibling modules (``archive_cmds``, ``publish_cmds``, ``daemon_cmd``, ``utils_cmds``, …)
-and register themselves on ``cli.root``'s app, which holds the global options. This module imports them,
-runs the command, and turns every error into one line on stderr and the exit code of SPEC §1; a
+and register themselves on ``cli.root``'s app, which holds the global options; the root group imports
+only the module of the command that runs (``cli.registry``). This module runs the command, and turns every error into one line on stderr and the exit code of SPEC §1; a
 traceback shows only at ``-vv``.
 """
 
@@ -19,7 +19,8 @@ from typing import NoReturn
 import typer
 from dotenv import load_dotenv
 
-from nostrweet.cli.argv import hoist_global_options
+from nostrweet.cli.argv import OptionNames, hoist_global_options
+from nostrweet.cli.registry import COMMANDS
 from nostrweet.cli.root import app as app
 from nostrweet.cli.root import state
 from nostrweet.errors import EXIT_BAD_INPUT, EXIT_FAILURE, NostrweetError, describe_os_error
@@ -78,20 +79,15 @@ def _kinds(exc: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(exc).__mro__}
 
 
-def _register_commands() -> None:
-    # Imported for their side effect of adding commands to `app`.
-    from nostrweet.cli import (  # noqa: F401
-        archive_cmds,
-        config_cmd,
-        daemon_cmd,
-        import_cmd,
-        keys_cmd,
-        migrate_cmd,
-        mnemonic_cmd,
-        nip05_cmd,
-        publish_cmds,
-        utils_cmds,
-    )
+def _load_named_command(args: list[str], group: typer.core.TyperGroup) -> None:
+    """Import the module of the command ``args`` name (after the global options), so that hoisting
+    sees its options; the others stay unimported (``cli.registry``)."""
+    globals_ = OptionNames.of(group.params)
+    i = 0
+    while i < len(args) and (width := globals_.width(args[i])) is not None:
+        i += width
+    if i < len(args) and args[i] in COMMANDS:
+        group.get_command(None, args[i])  # type: ignore[arg-type]
 
 
 def _handle(exc: Exception) -> NoReturn:
@@ -137,9 +133,11 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: load ``.env``, run the command, map errors to one line and an exit code."""
     load_dotenv(Path.cwd() / ".env", override=False)
     state.log_format = _requested_log_format(sys.argv[1:] if argv is None else argv)
-    _register_commands()
     command = typer.main.get_command(app)
-    args = hoist_global_options(sys.argv[1:] if argv is None else argv, command)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if isinstance(command, typer.core.TyperGroup):
+        _load_named_command(args, command)
+    args = hoist_global_options(args, command)
     try:
         result = command.main(args=args, prog_name="nostrweet", standalone_mode=False)
     except KeyboardInterrupt:

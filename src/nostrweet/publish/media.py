@@ -32,8 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from nostrweet.bridge.events import MediaLink, original_media_link
 from nostrweet.cache import layout, legacy
@@ -43,6 +42,9 @@ from nostrweet.shaping.media_settings import MediaSettings
 from nostrweet.state.blossom import BlobCopy, BlossomMemo
 from nostrweet.store import CacheStore
 from nostrweet.twitter.models import TweetDocument
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +139,8 @@ class MediaUploader:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
+            import httpx  # only when there is media to upload
+
             self._http = httpx.AsyncClient(timeout=60.0)
             self._own_http = True
         return self._http

@@ -40,11 +40,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import httpx
-
-from nostrweet.archive.archiver import Archiver
 from nostrweet.bridge.events import BuildContext, EventRef, build_tweet_event
 from nostrweet.cache.layout import EventSubject, normalize_username
 from nostrweet.errors import NostrweetError
@@ -77,6 +74,11 @@ from nostrweet.shaping.filters import FilterBook, Skip
 from nostrweet.state.skips import SkippedTweets
 from nostrweet.store import CacheStore
 from nostrweet.twitter.models import TweetDocument, User
+
+if TYPE_CHECKING:
+    import httpx
+
+    from nostrweet.archive.archiver import Archiver
 
 log = logging.getLogger(__name__)
 
