@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nostrweet.cli.app import app
-from nostrweet.cli.registry import import_all_commands
 from nostrweet.cli.argv import hoist_global_options
+from nostrweet.cli.registry import import_all_commands
 from nostrweet.settings import rust_log_level
 
 
