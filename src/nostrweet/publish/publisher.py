@@ -24,6 +24,8 @@ own author's identity, 3 levels at most, each id once per call), then itself. Tw
 :data:`BATCH`: the round's records are written with their target relays ``pending`` (one transaction for the
 round) before anything is sent, the events are sent level by level (:func:`plan.dependency_levels`;
 a level's events are all in flight at once), and the answers are written (again one transaction).
+The next round is built and signed while a round is in flight; its events go out once that round is
+answered.
 An event that has a record is never rebuilt: its recorded event is sent again, so ids stay stable.
 
 Memory (:class:`~nostrweet.publish.outcome.MemoryBounds`): a publisher lives as long as the daemon,
@@ -37,9 +39,11 @@ outbox pass), and never beyond ``bounds.outcomes`` when that is set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from nostrweet.bridge.events import BuildContext, EventRef, build_tweet_event
@@ -122,6 +126,16 @@ class _ProgressCount:
         if new:
             self.done |= new
             self.progress(len(self.done), self.total)
+
+
+@dataclass
+class _Round:
+    """A round built and signed, waiting to be sent (:meth:`Publisher._prepare_chunk`)."""
+
+    levels: list[list[Unit]]
+    units: list[Unit]
+    authors: dict[str, User]
+    uploaders: set[str]
 
 
 class RetiredTweets(Protocol):
@@ -233,21 +247,36 @@ class Publisher:
     async def publish_tweets(
         self, tweet_ids: Sequence[str | int], *, progress: Progress | None = None
     ) -> list[PublishOutcome]:
-        """Publish tweets in the given order (pass them oldest first), many events in flight at once."""
+        """Publish tweets in the given order (pass them oldest first), many events in flight at once.
+
+        A round is built and signed while the round before it is sent and answered; a round's events
+        go out only once the round before is answered, so the order of the rounds is kept."""
         ids = [str(i) for i in tweet_ids]
         seen: set[str] = set()
         by_id: dict[str, PublishOutcome] = {}
         profiled: set[str] = set()
         self._progress = _ProgressCount(progress, ids)
-        for chunk in chunked(ids, BATCH):
-            round_refs: dict[str, EventRef] = {}
-            token = object()
-            self._rounds[token] = round_refs
-            try:
-                await self._publish_chunk(chunk, seen, by_id, profiled, round_refs)
-            finally:
-                del self._rounds[token]
-            self._progress.advance(chunk)  # the chunk's tweets that had nothing to send
+        sending: asyncio.Task[None] | None = None
+        try:
+            for chunk in chunked(ids, BATCH):
+                token = object()
+                self._rounds[token] = {}
+                try:
+                    ready = await self._prepare_chunk(chunk, seen, by_id, self._rounds[token])
+                except BaseException:
+                    del self._rounds[token]
+                    raise
+                if sending is not None:
+                    await sending
+                sending = asyncio.create_task(self._send_chunk(ready, by_id, profiled, token, chunk))
+                await asyncio.sleep(0)  # its records are written and its events go out now
+            if sending is not None:
+                await sending
+        finally:
+            if sending is not None and not sending.done():
+                sending.cancel()
+                with contextlib.suppress(BaseException):
+                    await sending
         self._progress = _ProgressCount(None, [])
         return [by_id[i] for i in ids]
 
@@ -278,14 +307,14 @@ class Publisher:
         )
         return PublishOutcome(doc.data.id, "skipped", message=decision.rule)
 
-    async def _publish_chunk(
+    async def _prepare_chunk(
         self,
         chunk: Sequence[str],
         seen: set[str],
         by_id: dict[str, PublishOutcome],
-        profiled: set[str],
         round_refs: dict[str, EventRef],
-    ) -> None:
+    ) -> _Round:
+        """A round's tweets loaded, filtered, checked on the relays, built and signed (nothing sent)."""
         items: list[PlanItem] = []
         authors: dict[str, User] = {}
         retired = {} if self.force else dict(self.lifecycle.retired(chunk))
@@ -331,18 +360,33 @@ class Publisher:
                 level.append(unit)
             levels.append(level)
             units.extend(level)
-        await self._deliver(levels)
-        for unit in units:
-            by_id[unit.subject_id] = self.note(outcome_of(unit, self.relays, self._accepted_of(unit)))
-        if self.publish_profiles:
-            for user_id, user in authors.items():
-                if user_id not in profiled:
-                    profiled.add(user_id)
-                    await self._profile_for(user)
         uploaders, self._uploaders = self._uploaders, set()
-        for user_id in sorted(u for u in uploaders if self._blossom_listed.hit(u) is None):
-            self._blossom_listed[user_id] = True
-            self.note(await identity.publish_blossom_list(self, user_id))
+        return _Round(levels, units, authors, uploaders)
+
+    async def _send_chunk(
+        self,
+        ready: _Round,
+        by_id: dict[str, PublishOutcome],
+        profiled: set[str],
+        token: object,
+        chunk: Sequence[str],
+    ) -> None:
+        """Send a prepared round, note its outcomes, then its authors' profiles and media server lists."""
+        try:
+            await self._deliver(ready.levels)
+            for unit in ready.units:
+                by_id[unit.subject_id] = self.note(outcome_of(unit, self.relays, self._accepted_of(unit)))
+            if self.publish_profiles:
+                for user_id, user in ready.authors.items():
+                    if user_id not in profiled:
+                        profiled.add(user_id)
+                        await self._profile_for(user)
+            for user_id in sorted(u for u in ready.uploaders if self._blossom_listed.hit(u) is None):
+                self._blossom_listed[user_id] = True
+                self.note(await identity.publish_blossom_list(self, user_id))
+        finally:
+            del self._rounds[token]
+        self._progress.advance(chunk)  # the chunk's tweets that had nothing to send
 
     def note(self, outcome: PublishOutcome) -> PublishOutcome:
         """Keep (until taken) and log an outcome, and tell the webhooks of a tweet published; returns it."""
