@@ -24,8 +24,9 @@ own author's identity, 3 levels at most, each id once per call), then itself. Tw
 :data:`BATCH`: the round's records are written with their target relays ``pending`` (one transaction for the
 round) before anything is sent, the events are sent level by level (:func:`plan.dependency_levels`;
 a level's events are all in flight at once), and the answers are written (again one transaction).
-The next round is built and signed while a round is in flight; its events go out once that round is
-answered.
+The next round is built and signed while a round is in flight (its duplicate check was asked just
+before that round went out, so its answer does not queue behind that round's events on the relay);
+its events go out once that round is answered.
 An event that has a record is never rebuilt: its recorded event is sent again, so ids stay stable.
 
 Memory (:class:`~nostrweet.publish.outcome.MemoryBounds`): a publisher lives as long as the daemon,
@@ -129,8 +130,16 @@ class _ProgressCount:
 
 
 @dataclass
+class _Plan:
+    """A round's tweets to build, in order, and their authors (:meth:`Publisher._plan_chunk`)."""
+
+    items: list[PlanItem]
+    authors: dict[str, User]
+
+
+@dataclass
 class _Round:
-    """A round built and signed, waiting to be sent (:meth:`Publisher._prepare_chunk`)."""
+    """A round built and signed, waiting to be sent (:meth:`Publisher._build_chunk`)."""
 
     levels: list[list[Unit]]
     units: list[Unit]
@@ -250,24 +259,31 @@ class Publisher:
         """Publish tweets in the given order (pass them oldest first), many events in flight at once.
 
         A round is built and signed while the round before it is sent and answered; a round's events
-        go out only once the round before is answered, so the order of the rounds is kept."""
+        go out only once the round before is answered, so the order of the rounds is kept. Its
+        duplicate check is asked before the round before goes out."""
         ids = [str(i) for i in tweet_ids]
         seen: set[str] = set()
         by_id: dict[str, PublishOutcome] = {}
         profiled: set[str] = set()
         self._progress = _ProgressCount(progress, ids)
+        chunks = list(chunked(ids, BATCH))
+        plan = await self._plan_chunk(chunks[0], seen, by_id) if chunks else None
         sending: asyncio.Task[None] | None = None
         try:
-            for chunk in chunked(ids, BATCH):
+            for n, chunk in enumerate(chunks):
+                assert plan is not None
                 token = object()
                 self._rounds[token] = {}
                 try:
-                    ready = await self._prepare_chunk(chunk, seen, by_id, self._rounds[token])
+                    ready = await self._build_chunk(plan, by_id, self._rounds[token])
+                    if sending is not None:
+                        await sending
+                    # The next round's duplicate check goes before this round's events: asked behind
+                    # them, its answer would wait until the relay has stored them all.
+                    plan = await self._plan_chunk(chunks[n + 1], seen, by_id) if n + 1 < len(chunks) else None
                 except BaseException:
                     del self._rounds[token]
                     raise
-                if sending is not None:
-                    await sending
                 sending = asyncio.create_task(self._send_chunk(ready, by_id, profiled, token, chunk))
                 await asyncio.sleep(0)  # its records are written and its events go out now
             if sending is not None:
@@ -307,14 +323,10 @@ class Publisher:
         )
         return PublishOutcome(doc.data.id, "skipped", message=decision.rule)
 
-    async def _prepare_chunk(
-        self,
-        chunk: Sequence[str],
-        seen: set[str],
-        by_id: dict[str, PublishOutcome],
-        round_refs: dict[str, EventRef],
-    ) -> _Round:
-        """A round's tweets loaded, filtered, checked on the relays, built and signed (nothing sent)."""
+    async def _plan_chunk(
+        self, chunk: Sequence[str], seen: set[str], by_id: dict[str, PublishOutcome]
+    ) -> _Plan:
+        """A round's tweets loaded, filtered, planned and checked on the relays (nothing built)."""
         items: list[PlanItem] = []
         authors: dict[str, User] = {}
         retired = {} if self.force else dict(self.lifecycle.retired(chunk))
@@ -347,9 +359,15 @@ class Publisher:
             gone = self.lifecycle.retired([i.tweet_id for i in items])
             items = [i for i in items if i.tweet_id not in gone]  # a retired dependency stays as it is
             await self._duplicate_check({i.tweet_id: i.author_id for i in items})
+        return _Plan(items, authors)
+
+    async def _build_chunk(
+        self, plan: _Plan, by_id: dict[str, PublishOutcome], round_refs: dict[str, EventRef]
+    ) -> _Round:
+        """A planned round's events built and signed, level by level (nothing sent)."""
         units: list[Unit] = []
         levels: list[list[Unit]] = []
-        for group in dependency_levels(items):
+        for group in dependency_levels(plan.items):
             level: list[Unit] = []
             for item in group:
                 try:
@@ -361,7 +379,7 @@ class Publisher:
             levels.append(level)
             units.extend(level)
         uploaders, self._uploaders = self._uploaders, set()
-        return _Round(levels, units, authors, uploaders)
+        return _Round(levels, units, plan.authors, uploaders)
 
     async def _send_chunk(
         self,
