@@ -269,21 +269,19 @@ class Publisher:
         chunks = list(chunked(ids, BATCH))
         plan = await self._plan_chunk(chunks[0], seen, by_id) if chunks else None
         sending: asyncio.Task[None] | None = None
+        tokens: list[object] = []
         try:
             for n, chunk in enumerate(chunks):
                 assert plan is not None
                 token = object()
+                tokens.append(token)
                 self._rounds[token] = {}
-                try:
-                    ready = await self._build_chunk(plan, by_id, self._rounds[token])
-                    if sending is not None:
-                        await sending
-                    # The next round's duplicate check goes before this round's events: asked behind
-                    # them, its answer would wait until the relay has stored them all.
-                    plan = await self._plan_chunk(chunks[n + 1], seen, by_id) if n + 1 < len(chunks) else None
-                except BaseException:
-                    del self._rounds[token]
-                    raise
+                ready = await self._build_chunk(plan, by_id, self._rounds[token])
+                if sending is not None:
+                    await sending
+                # The next round's duplicate check goes before this round's events: asked behind
+                # them, its answer would wait until the relay has stored them all.
+                plan = await self._plan_chunk(chunks[n + 1], seen, by_id) if n + 1 < len(chunks) else None
                 sending = asyncio.create_task(self._send_chunk(ready, by_id, profiled, token, chunk))
                 await asyncio.sleep(0)  # its records are written and its events go out now
             if sending is not None:
@@ -293,6 +291,8 @@ class Publisher:
                 sending.cancel()
                 with contextlib.suppress(BaseException):
                     await sending
+            for token in tokens:  # a round cancelled before it started has not removed its own
+                self._rounds.pop(token, None)
         self._progress = _ProgressCount(None, [])
         return [by_id[i] for i in ids]
 
@@ -403,7 +403,7 @@ class Publisher:
                 self._blossom_listed[user_id] = True
                 self.note(await identity.publish_blossom_list(self, user_id))
         finally:
-            del self._rounds[token]
+            self._rounds.pop(token, None)
         self._progress.advance(chunk)  # the chunk's tweets that had nothing to send
 
     def note(self, outcome: PublishOutcome) -> PublishOutcome:
