@@ -12,12 +12,10 @@ import json
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import NoReturn
 
 import typer
-from dotenv import load_dotenv
 
 from nostrweet.cli.argv import OptionNames, hoist_global_options
 from nostrweet.cli.registry import COMMANDS
@@ -106,7 +104,11 @@ def _handle(exc: Exception) -> NoReturn:
         _fail("cannot tell which shell is running: run this from the shell that should complete nostrweet", 1)
     if "Abort" in kinds and not isinstance(exc, NostrweetError):
         _fail("aborted", EXIT_FAILURE)
-    trace = traceback.format_exc() if state.verbosity >= 2 else None
+    trace = None
+    if state.verbosity >= 2:
+        import traceback
+
+        trace = traceback.format_exc()
     if isinstance(exc, NostrweetError):
         _fail(str(exc), exc.exit_code, trace=trace)
     if isinstance(exc, OSError):  # the disk or the network, outside any typed error
@@ -131,7 +133,11 @@ def _requested_log_format(argv: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: load ``.env``, run the command, map errors to one line and an exit code."""
-    load_dotenv(Path.cwd() / ".env", override=False)
+    dotenv = Path.cwd() / ".env"
+    if dotenv.is_file():  # python-dotenv is imported only when there is a file to read
+        from dotenv import load_dotenv
+
+        load_dotenv(dotenv, override=False)
     state.log_format = _requested_log_format(sys.argv[1:] if argv is None else argv)
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
