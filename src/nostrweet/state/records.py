@@ -108,6 +108,14 @@ class RecordRepo:
         """Write one record (see :meth:`save_many`)."""
         self.save_many([record])
 
+    def save_relays(self, records: Iterable[EventRecord]) -> None:
+        """Write only the relay states of records whose event is stored already (the answers to a send),
+        in one transaction: the events' rows are not sent again."""
+        rows = [_relay_row(r.event_id, url, st) for r in records for url, st in r.relays.items()]
+        if rows:
+            with self.state.engine.begin() as conn:
+                self._upsert_relays(conn, rows)
+
     def _upsert_relays(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Insert or update relay rows: one statement, executed for many rows (``insertmanyvalues``).
 
