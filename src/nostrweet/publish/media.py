@@ -28,12 +28,12 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import httpx
+from typing import TYPE_CHECKING
 
 from nostrweet.bridge.events import MediaLink, original_media_link
 from nostrweet.cache import layout, legacy
@@ -43,6 +43,9 @@ from nostrweet.shaping.media_settings import MediaSettings
 from nostrweet.state.blossom import BlobCopy, BlossomMemo
 from nostrweet.store import CacheStore
 from nostrweet.twitter.models import TweetDocument
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +140,8 @@ class MediaUploader:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
+            import httpx  # only when there is media to upload
+
             self._http = httpx.AsyncClient(timeout=60.0)
             self._own_http = True
         return self._http
@@ -218,7 +223,8 @@ class MediaUploader:
             if not original.url:
                 return None, False
             try:
-                digest = await asyncio.to_thread(_file_sha256, path)
+                small = _small_file_sha256(path)
+                digest = small if small is not None else await asyncio.to_thread(_file_sha256, path)
             except OSError as exc:
                 log.warning("cannot read media file %s: %s", path.name, exc.__class__.__name__)
                 return None, False
@@ -267,6 +273,18 @@ class MediaUploader:
         if link is None and original.url:
             link = hashed_link(original, original_sha256 or sha256)  # X's URL serves the cached file
         return link, uploaded or bool(held)
+
+
+INLINE_HASH_BYTES = 1 << 20
+"""A media file up to this size is hashed on the loop: that takes less than the hop to a thread."""
+
+
+def _small_file_sha256(path: Path) -> str | None:
+    """The SHA-256 of a media file up to INLINE_HASH_BYTES (None for a larger one)."""
+    with path.open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size > INLINE_HASH_BYTES:
+            return None
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _file_sha256(path: Path) -> str:

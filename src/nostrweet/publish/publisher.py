@@ -24,6 +24,9 @@ own author's identity, 3 levels at most, each id once per call), then itself. Tw
 :data:`BATCH`: the round's records are written with their target relays ``pending`` (one transaction for the
 round) before anything is sent, the events are sent level by level (:func:`plan.dependency_levels`;
 a level's events are all in flight at once), and the answers are written (again one transaction).
+The next round is built and signed while a round is in flight (its duplicate check was asked just
+before that round went out, so its answer does not queue behind that round's events on the relay);
+its events go out once that round is answered.
 An event that has a record is never rebuilt: its recorded event is sent again, so ids stay stable.
 
 Memory (:class:`~nostrweet.publish.outcome.MemoryBounds`): a publisher lives as long as the daemon,
@@ -37,14 +40,13 @@ outbox pass), and never beyond ``bounds.outcomes`` when that is set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-import httpx
-
-from nostrweet.archive.archiver import Archiver
 from nostrweet.bridge.events import BuildContext, EventRef, build_tweet_event
 from nostrweet.cache.layout import EventSubject, normalize_username
 from nostrweet.errors import NostrweetError
@@ -77,6 +79,11 @@ from nostrweet.shaping.filters import FilterBook, Skip
 from nostrweet.state.skips import SkippedTweets
 from nostrweet.store import CacheStore
 from nostrweet.twitter.models import TweetDocument, User
+
+if TYPE_CHECKING:
+    import httpx
+
+    from nostrweet.archive.archiver import Archiver
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +127,24 @@ class _ProgressCount:
         if new:
             self.done |= new
             self.progress(len(self.done), self.total)
+
+
+@dataclass
+class _Plan:
+    """A round's tweets to build, in order, and their authors (:meth:`Publisher._plan_chunk`)."""
+
+    items: list[PlanItem]
+    authors: dict[str, User]
+
+
+@dataclass
+class _Round:
+    """A round built and signed, waiting to be sent (:meth:`Publisher._build_chunk`)."""
+
+    levels: list[list[Unit]]
+    units: list[Unit]
+    authors: dict[str, User]
+    uploaders: set[str]
 
 
 class RetiredTweets(Protocol):
@@ -231,21 +256,43 @@ class Publisher:
     async def publish_tweets(
         self, tweet_ids: Sequence[str | int], *, progress: Progress | None = None
     ) -> list[PublishOutcome]:
-        """Publish tweets in the given order (pass them oldest first), many events in flight at once."""
+        """Publish tweets in the given order (pass them oldest first), many events in flight at once.
+
+        A round is built and signed while the round before it is sent and answered; a round's events
+        go out only once the round before is answered, so the order of the rounds is kept. Its
+        duplicate check is asked before the round before goes out."""
         ids = [str(i) for i in tweet_ids]
         seen: set[str] = set()
         by_id: dict[str, PublishOutcome] = {}
         profiled: set[str] = set()
         self._progress = _ProgressCount(progress, ids)
-        for chunk in chunked(ids, BATCH):
-            round_refs: dict[str, EventRef] = {}
-            token = object()
-            self._rounds[token] = round_refs
-            try:
-                await self._publish_chunk(chunk, seen, by_id, profiled, round_refs)
-            finally:
-                del self._rounds[token]
-            self._progress.advance(chunk)  # the chunk's tweets that had nothing to send
+        chunks = list(chunked(ids, BATCH))
+        plan = await self._plan_chunk(chunks[0], seen, by_id) if chunks else None
+        sending: asyncio.Task[None] | None = None
+        tokens: list[object] = []
+        try:
+            for n, chunk in enumerate(chunks):
+                assert plan is not None
+                token = object()
+                tokens.append(token)
+                self._rounds[token] = {}
+                ready = await self._build_chunk(plan, by_id, self._rounds[token])
+                if sending is not None:
+                    await sending
+                # The next round's duplicate check goes before this round's events: asked behind
+                # them, its answer would wait until the relay has stored them all.
+                plan = await self._plan_chunk(chunks[n + 1], seen, by_id) if n + 1 < len(chunks) else None
+                sending = asyncio.create_task(self._send_chunk(ready, by_id, profiled, token, chunk))
+                await asyncio.sleep(0)  # its records are written and its events go out now
+            if sending is not None:
+                await sending
+        finally:
+            if sending is not None and not sending.done():
+                sending.cancel()
+                with contextlib.suppress(BaseException):
+                    await sending
+            for token in tokens:  # a round cancelled before it started has not removed its own
+                self._rounds.pop(token, None)
         self._progress = _ProgressCount(None, [])
         return [by_id[i] for i in ids]
 
@@ -276,14 +323,10 @@ class Publisher:
         )
         return PublishOutcome(doc.data.id, "skipped", message=decision.rule)
 
-    async def _publish_chunk(
-        self,
-        chunk: Sequence[str],
-        seen: set[str],
-        by_id: dict[str, PublishOutcome],
-        profiled: set[str],
-        round_refs: dict[str, EventRef],
-    ) -> None:
+    async def _plan_chunk(
+        self, chunk: Sequence[str], seen: set[str], by_id: dict[str, PublishOutcome]
+    ) -> _Plan:
+        """A round's tweets loaded, filtered, planned and checked on the relays (nothing built)."""
         items: list[PlanItem] = []
         authors: dict[str, User] = {}
         retired = {} if self.force else dict(self.lifecycle.retired(chunk))
@@ -316,9 +359,15 @@ class Publisher:
             gone = self.lifecycle.retired([i.tweet_id for i in items])
             items = [i for i in items if i.tweet_id not in gone]  # a retired dependency stays as it is
             await self._duplicate_check({i.tweet_id: i.author_id for i in items})
+        return _Plan(items, authors)
+
+    async def _build_chunk(
+        self, plan: _Plan, by_id: dict[str, PublishOutcome], round_refs: dict[str, EventRef]
+    ) -> _Round:
+        """A planned round's events built and signed, level by level (nothing sent)."""
         units: list[Unit] = []
         levels: list[list[Unit]] = []
-        for group in dependency_levels(items):
+        for group in dependency_levels(plan.items):
             level: list[Unit] = []
             for item in group:
                 try:
@@ -329,18 +378,33 @@ class Publisher:
                 level.append(unit)
             levels.append(level)
             units.extend(level)
-        await self._deliver(levels)
-        for unit in units:
-            by_id[unit.subject_id] = self.note(outcome_of(unit, self.relays, self._accepted_of(unit)))
-        if self.publish_profiles:
-            for user_id, user in authors.items():
-                if user_id not in profiled:
-                    profiled.add(user_id)
-                    await self._profile_for(user)
         uploaders, self._uploaders = self._uploaders, set()
-        for user_id in sorted(u for u in uploaders if self._blossom_listed.hit(u) is None):
-            self._blossom_listed[user_id] = True
-            self.note(await identity.publish_blossom_list(self, user_id))
+        return _Round(levels, units, plan.authors, uploaders)
+
+    async def _send_chunk(
+        self,
+        ready: _Round,
+        by_id: dict[str, PublishOutcome],
+        profiled: set[str],
+        token: object,
+        chunk: Sequence[str],
+    ) -> None:
+        """Send a prepared round, note its outcomes, then its authors' profiles and media server lists."""
+        try:
+            await self._deliver(ready.levels)
+            for unit in ready.units:
+                by_id[unit.subject_id] = self.note(outcome_of(unit, self.relays, self._accepted_of(unit)))
+            if self.publish_profiles:
+                for user_id, user in ready.authors.items():
+                    if user_id not in profiled:
+                        profiled.add(user_id)
+                        await self._profile_for(user)
+            for user_id in sorted(u for u in ready.uploaders if self._blossom_listed.hit(u) is None):
+                self._blossom_listed[user_id] = True
+                self.note(await identity.publish_blossom_list(self, user_id))
+        finally:
+            self._rounds.pop(token, None)
+        self._progress.advance(chunk)  # the chunk's tweets that had nothing to send
 
     def note(self, outcome: PublishOutcome) -> PublishOutcome:
         """Keep (until taken) and log an outcome, and tell the webhooks of a tweet published; returns it."""

@@ -106,7 +106,10 @@ class PublishRecords:
         batch = list({r.event_id: r for r in records}.values())
         if not batch:
             return
-        self.repo.save_many(batch)
+        if all(r.stored_name is not None for r in batch):
+            self.repo.save_relays(batch)  # answers to a send: the events are stored already
+        else:
+            self.repo.save_many(batch)
         self.syncs += 1
         for record in batch:
             record.stored_name = record.event_id

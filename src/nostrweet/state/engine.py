@@ -22,7 +22,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
@@ -126,7 +126,11 @@ class State:
 
     def insert(self, table: Table) -> Any:
         """An INSERT of the backend's dialect (it has ``on_conflict_do_nothing`` / ``…_do_update``)."""
-        return postgresql.insert(table) if self.is_postgres else sqlite.insert(table)
+        if self.is_postgres:
+            from sqlalchemy.dialects import postgresql  # imported on PostgreSQL only: it is large
+
+            return postgresql.insert(table)
+        return sqlite.insert(table)
 
     def one_statement(self) -> AbstractContextManager[Connection]:
         """A connection for ONE statement that is atomic on its own (an ``UPDATE … RETURNING``): on
