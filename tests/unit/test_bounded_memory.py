@@ -87,7 +87,7 @@ def test_refs_are_capped_and_a_miss_reads_the_record(data_dir: Path, deriver: Ke
     for tid in ids:
         ref = pub.ref_of(tid)
         assert ref is not None and ref.event_id == ids[tid]
-        assert len(pub._refs) <= 2 and len(pub.records._cache) <= 1
+        assert len(pub.refs.lru) <= 2 and len(pub.records._cache) <= 1
     # a fresh publisher (as after a restart, or once evicted) finds the same event on disk
     again = _publisher(data_dir, deriver, bounds)
     reads = again.records.reads
@@ -104,9 +104,9 @@ def test_refs_are_capped_and_a_miss_reads_the_record(data_dir: Path, deriver: Ke
 def test_refs_of_a_round_in_progress_are_never_evicted(data_dir: Path, deriver: KeyDeriver) -> None:
     pub = _publisher(data_dir, deriver, MemoryBounds(refs=1))
     pinned = EventRef("a" * 64, "b" * 64, 1, "{}")
-    pub._rounds[object()] = {"5": pinned}
+    pub.refs.rounds[object()] = {"5": pinned}
     for n in range(3):
-        pub._refs[str(n)] = EventRef(str(n) * 64, "b" * 64, 1, "{}")
+        pub.refs.lru[str(n)] = EventRef(str(n) * 64, "b" * 64, 1, "{}")
     assert pub.ref_of("5") is pinned  # not on disk, not in the LRU: only the round has it
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import coincurve
@@ -26,6 +27,8 @@ from nostrweet.bridge.events import (
     MediaLink,
     build_tweet_event,
     dependencies,
+    needed_refs,
+    needed_users,
     original_media_link,
     sub_document,
 )
@@ -43,6 +46,27 @@ RELAY = "wss://relay.example.com"
 
 def pubkey_for(user_id: str) -> str:
     return DERIVER.for_user(user_id).pubkey_hex
+
+
+class _Derived(Mapping[str, str]):
+    """Every user's mirror pubkey, derived when asked (for tests that build without needed_users)."""
+
+    def __getitem__(self, user_id: str) -> str:
+        return pubkey_for(user_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+PUBKEYS: Mapping[str, str] = _Derived()
+
+
+def exact_pubkeys(doc: TweetDocument) -> dict[str, str]:
+    """The pubkeys a publisher loads for ``doc``: exactly those of needed_users."""
+    return {uid: pubkey_for(uid) for uid in needed_users(doc)}
 
 
 @dataclass(frozen=True)
@@ -82,7 +106,11 @@ def build_signed(doc: TweetDocument, refs: dict[str, EventRef], depth: int = 0) 
         sub = sub_document(doc, dep)
         if dep not in refs and sub is not None and depth < 3:
             build_signed(sub, refs, depth + 1)
-    ctx = BuildContext(pubkey_for=pubkey_for, refs=refs, first_relay=RELAY)
+    ctx = BuildContext(
+        pubkeys=exact_pubkeys(doc),
+        refs={r: refs[r] for r in needed_refs(doc) if r in refs},
+        first_relay=RELAY,
+    )
     assert doc.data.author_id is not None
     event = sign_event(build_tweet_event(doc, ctx), DERIVER.for_user(doc.data.author_id))
     refs[doc.data.id] = EventRef(event.id, event.pubkey, event.kind, event.to_json())
@@ -239,7 +267,7 @@ def test_missing_author_or_time_is_a_conversion_error() -> None:
     for field in ("author_id", "created_at"):
         broken = TweetDocument(data=msgspec.structs.replace(doc.data, **{field: None}), includes=doc.includes)
         with pytest.raises(ConversionError):
-            build_tweet_event(broken, BuildContext(pubkey_for=pubkey_for))
+            build_tweet_event(broken, BuildContext(pubkeys=PUBKEYS))
 
 
 _MEDIA_CASES = [
@@ -268,7 +296,7 @@ def test_random_media_links_and_relays(
         )
         for key, (url, sha, fallbacks) in zip(keys, blossom, strict=False)
     }
-    ctx = BuildContext(pubkey_for=pubkey_for, media=media, first_relay=relays[0] if relays else None)
+    ctx = BuildContext(pubkeys=PUBKEYS, media=media, first_relay=relays[0] if relays else None)
     first = build_tweet_event(doc, ctx) if doc.data.reference("retweeted") is None else None
     if first is None:
         return

@@ -42,7 +42,7 @@ from nostrweet.archive.media_fetch import MediaFetcher, canonical_id
 from nostrweet.cache import layout
 from nostrweet.store import CacheStore, created_at_of
 from nostrweet.twitter.client import TwitterClient
-from nostrweet.twitter.models import TweetDocument, User, decode_document
+from nostrweet.twitter.models import Media, TweetDocument, User, decode_document
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,16 @@ def _mentions(tweet: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(entities, dict):
             out.extend(m for m in entities.get("mentions") or [] if isinstance(m, dict))
     return out
+
+
+def _typed_media(raw: dict[str, Any] | None) -> Media | None:
+    """A raw media object as the typed value the media choice reads (None: absent or not a media object)."""
+    if raw is None:
+        return None
+    try:
+        return msgspec.convert(raw, Media, strict=False)
+    except msgspec.ValidationError:
+        return None
 
 
 class Archiver:
@@ -254,7 +264,7 @@ class Archiver:
                 extra={"tweet_id": tweet["id"], "action": "media"},
             )
             return True
-        media = [self._media.get(key) for key in _media_keys(tweet)]
+        media = [_typed_media(self._media.get(key)) for key in _media_keys(tweet)]
         return await self.media.download_items(str(author["username"]), str(tweet["id"]), media)
 
     def _maybe_write_profile(self, raw_user: dict[str, Any]) -> None:

@@ -45,7 +45,7 @@ from typing import Protocol
 import httpx
 
 from nostrweet.archive.archiver import Archiver
-from nostrweet.bridge.events import BuildContext, EventRef, build_tweet_event
+from nostrweet.bridge.events import EventRef, build_tweet_event
 from nostrweet.cache.layout import EventSubject, normalize_username
 from nostrweet.errors import NostrweetError
 from nostrweet.nostr.event import SignedEvent, sign_event
@@ -53,6 +53,7 @@ from nostrweet.nostr.keys import MirrorKey
 from nostrweet.nostr.record import EventRecord, apply_answer, best_record
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish import identity
+from nostrweet.publish.building import KeySource, RefBook, load_context, ref_of_event
 from nostrweet.publish.duplicates import lookup_filter, mirror_pubkeys, pick_own
 from nostrweet.publish.media import MediaUploader
 from nostrweet.publish.outcome import (
@@ -135,12 +136,6 @@ class _NoneRetired:
         return {}
 
 
-class KeySource(Protocol):
-    """Where mirror keys come from (a KeyDeriver)."""
-
-    def for_user(self, user_id: str | int) -> MirrorKey: ...
-
-
 class SkipLog(Protocol):
     """Where skipped tweets are recorded (the state's ``skipped_tweets``; SPEC §12)."""
 
@@ -194,8 +189,8 @@ class Publisher:
         """Tweets deleted or replaced on X: never published again, ``force`` aside (SPEC §10)."""
         self.media = MediaUploader(store, self.blossom, http, clock=clock, cache_size=bounds.media_names)
         self.outcomes: list[PublishOutcome] = []
-        self._refs: LruDict[str, EventRef] = LruDict(bounds.refs)
-        self._rounds: dict[object, dict[str, EventRef]] = {}  # refs of the rounds in progress
+        self.refs = RefBook(self.records, lambda ids: self.lifecycle.retired(ids), cap=bounds.refs)
+        """Where the events tweets are referenced by are found (rounds, LRU, then the state)."""
         self._uploaders: set[str] = set()  # authors with media uploaded in the current round
         self._blossom_listed: LruDict[str, bool] = LruDict(bounds.listed)
         self._signers: LruDict[str, MirrorKey] = LruDict(bounds.signers)
@@ -240,11 +235,11 @@ class Publisher:
         for chunk in chunked(ids, BATCH):
             round_refs: dict[str, EventRef] = {}
             token = object()
-            self._rounds[token] = round_refs
+            self.refs.rounds[token] = round_refs
             try:
                 await self._publish_chunk(chunk, seen, by_id, profiled, round_refs)
             finally:
-                del self._rounds[token]
+                del self.refs.rounds[token]
             self._progress.advance(chunk)  # the chunk's tweets that had nothing to send
         self._progress = _ProgressCount(None, [])
         return [by_id[i] for i in ids]
@@ -398,8 +393,7 @@ class Publisher:
         else:
             event = await self._build(item)
             record = self.records.get_or_create(event.to_dict(), EventSubject.TWEET, tid, tweet_id=tid)
-        ref = EventRef(event.id, event.pubkey, event.kind, event.to_json())
-        round_refs[tid] = self._refs[tid] = ref
+        self.refs.remember(tid, ref_of_event(event), round_refs)
         accepted = self.records.accepted_relays(tid)
         rejected = {url for url, st in record.relays.items() if st.status == "rejected"}
         targets = send_targets(self.relays, accepted, rejected, force=self.force)
@@ -408,22 +402,7 @@ class Publisher:
     def ref_of(self, tweet_id: str) -> EventRef | None:
         """The event a tweet is referenced by (reply ``e``, quote ``q``, repost): from a round in
         progress, else the LRU, else the tweet's best event record in the state; None if it has none."""
-        for round_refs in self._rounds.values():
-            found = round_refs.get(tweet_id)
-            if found is not None:
-                return found
-        if tweet_id.isdigit():
-            newer = self.lifecycle.retired([tweet_id]).get(tweet_id)
-            if newer is not None and newer != tweet_id and (found := self.ref_of(newer)) is not None:
-                return found  # a reply or quote of an edited tweet points at its newest version
-        ref = self._refs.hit(tweet_id)
-        if ref is None:
-            best = best_record(self.records.for_tweet(tweet_id)) if tweet_id.isdigit() else None
-            if best is None:
-                return None
-            event = SignedEvent.from_dict(best.event)
-            ref = self._refs[tweet_id] = EventRef(event.id, event.pubkey, event.kind, event.to_json())
-        return ref
+        return self.refs.of(tweet_id)
 
     def own_key(self, event: SignedEvent, tweet_id: str | None = None) -> MirrorKey | None:
         """The mirror key that signed a recorded event, if it is ours (for NIP-42 AUTH): remembered
@@ -453,11 +432,8 @@ class Publisher:
         media = await self.media.links_for(item.doc, key)
         if media.uploaded_any:
             self._uploaders.add(author)
-        ctx = BuildContext(
-            pubkey_for=lambda uid: self.keys.for_user(uid).pubkey_hex,
-            media=media.links,
-            refs=_RefView(self),
-            first_relay=self.relays[0] if self.relays else None,
+        ctx = load_context(
+            item.doc, self.keys, self.refs, media.links, self.relays[0] if self.relays else None
         )
         return sign_event(build_tweet_event(item.doc, ctx), key)
 
@@ -573,22 +549,3 @@ class Publisher:
     async def publish_relay_list(self, user_id: str | int) -> PublishOutcome:
         """Publish the kind 10002 of a mirror identity with the configured relays."""
         return self.note(await identity.publish_relay_list(self, str(user_id)))
-
-
-class _RefView(Mapping[str, EventRef]):
-    """The refs a tweet event is built with, looked up on demand (:meth:`Publisher.ref_of`)."""
-
-    def __init__(self, publisher: Publisher) -> None:
-        self._publisher = publisher
-
-    def __getitem__(self, tweet_id: str) -> EventRef:
-        found = self._publisher.ref_of(tweet_id)
-        if found is None:
-            raise KeyError(tweet_id)
-        return found
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._publisher._refs))
-
-    def __len__(self) -> int:
-        return len(self._publisher._refs)
