@@ -293,11 +293,15 @@ def imeta_tag(link: MediaLink) -> tuple[str, ...]:
 
 
 def _mention_resolver(doc: TweetDocument) -> Callable[[MentionEntity], str | None]:
-    by_name = {u.username.lower(): u.id for u in doc.includes.users if u.username and u.id.isdigit()}
+    """A mention's numeric user id: its own, else that of the included user of that name."""
+    by_name: dict[str, str] | None = None
 
     def resolve(mention: MentionEntity) -> str | None:
+        nonlocal by_name
         if mention.id and mention.id.isdigit():
             return mention.id
+        if by_name is None:  # built once, and only for a mention without an id
+            by_name = {u.username.lower(): u.id for u in doc.includes.users if u.username and u.id.isdigit()}
         return by_name.get(mention.username.lower())
 
     return resolve
