@@ -86,9 +86,12 @@ class Rendered:
 def _locate(text: str, start: int, end: int, expected: str, taken: list[tuple[int, int]]) -> int | None:
     """Where ``expected`` sits: at the entity's position if it matches there, else its first free occurrence."""
     size = len(expected)
-    if 0 <= start <= end <= len(text) and text[start:end].lower() == expected.lower():
-        if not taken or all(start + size <= a or start >= b for a, b in taken):
-            return start
+    if (
+        0 <= start <= end <= len(text)
+        and text[start:end].lower() == expected.lower()
+        and (not taken or all(start + size <= a or start >= b for a, b in taken))
+    ):
+        return start
     low_text, low = text.lower(), expected.lower()
     pos = low_text.find(low)
     while pos != -1:
