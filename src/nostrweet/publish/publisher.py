@@ -45,7 +45,7 @@ from typing import Protocol
 import httpx
 
 from nostrweet.archive.archiver import Archiver
-from nostrweet.bridge.events import EventRef, build_tweet_event
+from nostrweet.bridge.events import EventRef, build_tweet_event, sub_document
 from nostrweet.cache.layout import EventSubject, normalize_username
 from nostrweet.errors import NostrweetError
 from nostrweet.nostr.event import SignedEvent, sign_event
@@ -194,6 +194,8 @@ class Publisher:
         self._uploaders: set[str] = set()  # authors with media uploaded in the current round
         self._blossom_listed: LruDict[str, bool] = LruDict(bounds.listed)
         self._signers: LruDict[str, MirrorKey] = LruDict(bounds.signers)
+        self._given: Mapping[str, TweetDocument] = {}  # documents handed to publish_tweets
+        self._read: dict[str, TweetDocument] = {}  # documents read from the cache in this round
         self._progress = _ProgressCount(None, [])
 
     async def aclose(self) -> None:
@@ -224,10 +226,24 @@ class Publisher:
         return taken
 
     async def publish_tweets(
-        self, tweet_ids: Sequence[str | int], *, progress: Progress | None = None
+        self,
+        tweet_ids: Sequence[str | int],
+        *,
+        progress: Progress | None = None,
+        documents: Mapping[str, TweetDocument] | None = None,
     ) -> list[PublishOutcome]:
-        """Publish tweets in the given order (pass them oldest first), many events in flight at once."""
-        ids = [str(i) for i in tweet_ids]
+        """Publish tweets in the given order (pass them oldest first), many events in flight at once.
+
+        ``documents``: tweet documents the caller holds already (the ones an archive run just wrote),
+        by id; they are used as they are, and only the other tweets are read from the cache.
+        """
+        self._given = documents or {}
+        try:
+            return await self._publish_tweets([str(i) for i in tweet_ids], progress)
+        finally:
+            self._given = {}
+
+    async def _publish_tweets(self, ids: list[str], progress: Progress | None) -> list[PublishOutcome]:
         seen: set[str] = set()
         by_id: dict[str, PublishOutcome] = {}
         profiled: set[str] = set()
@@ -240,20 +256,29 @@ class Publisher:
                 await self._publish_chunk(chunk, seen, by_id, profiled, round_refs)
             finally:
                 del self.refs.rounds[token]
+                self._read.clear()
             self._progress.advance(chunk)  # the chunk's tweets that had nothing to send
         self._progress = _ProgressCount(None, [])
         return [by_id[i] for i in ids]
 
+    def _cached(self, tweet_id: str) -> TweetDocument | None:
+        """A tweet's document: one handed in or already read for this round, else read from the cache
+        (once: it is kept for the round)."""
+        doc = self._given.get(tweet_id) or self._read.get(tweet_id)
+        if doc is None and self.store.has_tweet(tweet_id):
+            doc = self.store.read_tweet(tweet_id)
+            if doc is not None:
+                self._read[tweet_id] = doc
+        return doc
+
     async def _load(self, tweet_id: str) -> TweetDocument | None:
-        doc = self.store.read_tweet(tweet_id)
+        doc = self._cached(tweet_id)
         if doc is None and self.archiver is not None and not self.store.is_not_found(tweet_id):
             doc = await self.archiver.fetch_tweet(tweet_id)
         return doc
 
     def _resolve(self, parent: TweetDocument, tweet_id: str) -> TweetDocument | None:
-        from nostrweet.bridge.events import sub_document
-
-        own = self.store.read_tweet(tweet_id) if self.store.has_tweet(tweet_id) else None
+        own = self._cached(tweet_id)
         doc = own if own is not None else sub_document(parent, tweet_id)
         return doc if doc is not None and self.filters.keeps_dependency(parent, doc) else None
 

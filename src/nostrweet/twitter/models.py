@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 
-class _Base(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=False):
+class _Base(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=False, gc=False):
     pass
 
 
