@@ -129,9 +129,9 @@ def test_signers_are_capped(data_dir: Path, deriver: KeyDeriver) -> None:
     for uid in ("1", "2", "3"):
         key = deriver.for_user(uid)
         event = sign_event(UnsignedEvent(key.pubkey_hex, 1, 1, (), uid), key)
-        assert pub._key_of(uid, event) == key
+        assert pub.builder.key_of(uid, event) == key
         events.append(event)
-    assert len(pub._signers) == 2
+    assert len(pub.builder.signers) == 2
     assert pub.own_key(events[0]) is None  # evicted, and no cached tweet to derive it from
     assert pub.own_key(events[2]) == deriver.for_user("3")
 

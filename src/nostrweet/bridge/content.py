@@ -43,7 +43,7 @@ def decode_html_entities(text: str) -> str:
 
 def status_url_id(url: str | None) -> tuple[str, bool] | None:
     """For a tweet status URL: (tweet id, whether it points at one of the tweet's photos/videos)."""
-    if not url:
+    if not url or "/status" not in url:
         return None
     match = _STATUS_URL.match(url)
     if match is None:
@@ -61,7 +61,9 @@ def expanded_link(url: UrlEntity) -> str:
     for candidate in (url.expanded_url, url.unwound_url):
         if not candidate:
             continue
-        if "t.co/" in candidate and "#" in candidate:
+        if "t.co/" not in candidate:
+            return candidate
+        if "#" in candidate:
             candidate = candidate.split("#", 1)[0]
         if not _TCO.search(candidate):
             return candidate
