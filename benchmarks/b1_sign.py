@@ -1,6 +1,7 @@
 """B1: convert + sign cached tweets, against bare signing with the same library in the same process.
 
-Ours, per tweet, what the publisher does: read the cached file, decode it straight into the typed
+Ours, per tweet, what the publisher does: read the cached file (the store's reader,
+``cache.atomic.read_entry``), decode it straight into the typed
 tweet document (msgspec), load the pubkeys the build needs into a plain mapping
 (``bridge.events.needed_users``), build the kind 1 with ``bridge.events.build_tweet_event`` and sign
 it with ``nostr.event.sign_event`` under the author's mirror key (keys come from one ``KeyDeriver``;
@@ -44,6 +45,7 @@ def run_b1(ctx: Context) -> list[Row]:
         import coincurve
 
         from nostrweet.bridge.events import BuildContext, build_tweet_event, needed_users
+        from nostrweet.cache.atomic import read_entry
         from nostrweet.nostr.event import UnsignedEvent, sign_event
         from nostrweet.nostr.keys import KeyDeriver
         from nostrweet.twitter.models import decode_document
@@ -58,7 +60,9 @@ def run_b1(ctx: Context) -> list[Row]:
     def convert_and_sign() -> list[Any]:
         out = []
         for path in files:
-            doc = decode_document(path.read_bytes())
+            data = read_entry(path)
+            assert data is not None
+            doc = decode_document(data)
             ctx = BuildContext(pubkeys={uid: deriver.for_user(uid).pubkey_hex for uid in needed_users(doc)})
             unsigned = build_tweet_event(doc, ctx)
             out.append(sign_event(unsigned, deriver.for_user(doc.data.author_id or "")))

@@ -91,16 +91,24 @@ def _locate(text: str, start: int, end: int, expected: str, taken: list[tuple[in
     if (
         0 <= start <= end <= len(text)
         and text[start:end].lower() == expected.lower()
-        and (not taken or all(start + size <= a or start >= b for a, b in taken))
+        and _free(start, size, taken)
     ):
         return start
     low_text, low = text.lower(), expected.lower()
     pos = low_text.find(low)
     while pos != -1:
-        if all(pos + size <= a or pos >= b for a, b in taken):
+        if _free(pos, size, taken):
             return pos
         pos = low_text.find(low, pos + 1)
     return None
+
+
+def _free(start: int, size: int, taken: list[tuple[int, int]]) -> bool:
+    """True when ``size`` characters from ``start`` overlap no span already taken."""
+    for a, b in taken:
+        if start + size > a and start < b:
+            return False
+    return True
 
 
 def _plain(piece: str) -> str:

@@ -394,7 +394,8 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
         url_for=url_for,
     )
 
-    tags: list[tuple[str, ...]] = [("proxy", tweet_url(tweet.id), "web"), ("r", tweet_url(tweet.id))]
+    own_url = tweet_url(tweet.id)
+    tags: list[tuple[str, ...]] = [("proxy", own_url, "web"), ("r", own_url)]
     header = ""
     replied_pubkey: str | None = None
     parent = tweet.reference("replied_to")
@@ -427,8 +428,8 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
         if pk not in seen:
             seen.add(pk)
             tags.append(("p", pk))
-    tags.extend(("t", tag) for tag in rendered.hashtags)
-    tags.extend(imeta_tag(link) for link in media)
+    tags += [("t", tag) for tag in rendered.hashtags]
+    tags += [imeta_tag(link) for link in media]
     tags.append(CLIENT_TAG)
 
     content = join_blocks(
