@@ -1,21 +1,23 @@
 """B1: convert + sign cached tweets, against bare signing with the same library in the same process.
 
 Ours, per tweet, what the publisher does: read the cached file (the store's reader,
-``cache.atomic.read_entry``), decode it straight into the typed
-tweet document (msgspec), load the pubkeys the build needs into a plain mapping
-(``bridge.events.needed_users``), build the kind 1 with ``bridge.events.build_tweet_event`` and sign
+``cache.atomic.read_entry``), decode it straight into the typed tweet document (msgspec), load the
+pubkeys the build needs into a plain mapping (``bridge.events.needed_users``), build the kind 1 with ``bridge.events.build_tweet_event`` and sign
 it with ``nostr.event.sign_event`` under the author's mirror key (keys come from one ``KeyDeriver``;
 a warm-up round derives them, as a running process has).
 
 The limit: the same number of the same events, prepared (unsigned, keys already loaded), signed the
 bare NIP-01 way with coincurve, the library ``sign_event`` uses: compact JSON serialization, SHA-256,
-BIP-340 sign. Rates are events per second; the figure is our rate over the bare rate.
+BIP-340 sign. Rates are events per second of this process's CPU time (both run on one thread and
+never wait; on a shared machine wall time measures the other processes too); the figure is our rate
+over the bare rate. The same pair timed on the wall clock is in the details (``wall_figure``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,7 +101,14 @@ def run_b1(ctx: Context) -> list[Row]:
     if bare_sigs != [e.sig for e in signed]:
         return [not_measured("B1", WHAT, "bare signing does not reproduce sign_event's signatures")]
     n = len(files)
-    ours_s, bare_s, ours_all, bare_all = median_pair(convert_and_sign, bare_sign, ctx.sizes.reps)
+    # CPU time of this process: both sides run on one thread and never wait (the files are in the page
+    # cache after the warm-up round), so CPU time is their cost; wall time is kept beside it.
+    ours_s, bare_s, ours_all, bare_all = median_pair(
+        convert_and_sign, bare_sign, ctx.sizes.reps, clock=time.process_time
+    )
+    wall_ours, wall_bare, wall_ours_all, wall_bare_all = median_pair(
+        convert_and_sign, bare_sign, ctx.sizes.reps
+    )
     ours_rate = n / ours_s
     bare_rate = n / bare_s
     return [
@@ -114,6 +123,14 @@ def run_b1(ctx: Context) -> list[Row]:
             figure_what="of bare",
             op=">=",
             target=0.75,
-            details={"events": n, "ours_s": ours_all, "bare_s": bare_all},
+            details={
+                "events": n,
+                "clock": "process CPU time",
+                "ours_cpu_s": ours_all,
+                "bare_cpu_s": bare_all,
+                "wall_figure": (n / wall_ours) / (n / wall_bare),
+                "ours_wall_s": wall_ours_all,
+                "bare_wall_s": wall_bare_all,
+            },
         )
     ]
