@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,29 @@ def test_connection_tracking_is_capped() -> None:
     for event_id in ids:
         proto.receive(json.dumps(["OK", event_id, True, ""]))
     assert not proto._waiting
+
+
+def test_refs_a_build_needs_are_loaded_with_one_lifecycle_question(
+    data_dir: Path, deriver: KeyDeriver
+) -> None:
+    pub = _publisher(data_dir, deriver, MemoryBounds())
+    ids = {str(200 + n): _record(pub, deriver, str(200 + n)) for n in range(3)}
+    asked: list[list[str]] = []
+
+    class Lifecycle:
+        def retired(self, tweet_ids: Iterable[str | int]) -> dict[str, str | None]:
+            asked.append([str(t) for t in tweet_ids])
+            return {"201": "202"}  # 201 was edited: what names it names its newest version
+
+    pub.lifecycle = Lifecycle()
+    pinned = EventRef("c" * 64, "d" * 64, 1, "{}")
+    pub.refs.rounds[object()] = {"7": pinned}
+    loaded = pub.refs.load(["200", "201", "7", "999"])
+    assert loaded == {
+        "200": pub.refs.of("200", {}),
+        "201": pub.refs.of("202", {}),
+        "7": pinned,
+    }
+    assert loaded["200"].event_id == ids["200"] and loaded["201"].event_id == ids["202"]
+    assert asked[0] == ["200", "201", "999"]  # one question for all; none for a ref of the round
+    assert len(asked) == 2  # and one for the newest version 202 itself

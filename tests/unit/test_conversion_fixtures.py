@@ -221,6 +221,35 @@ def test_ids_and_signatures_verify_independently() -> None:
         assert independent_verify(built.note)
 
 
+def test_what_a_build_needs_is_what_needed_users_and_needed_refs_list() -> None:
+    """Built with only the listed pubkeys and refs, every event is the one built with everything at hand."""
+    for built in BUILT:
+        doc = built.case.doc
+        refs: dict[str, EventRef] = {}
+        for dep in dependencies(doc):
+            sub = sub_document(doc, dep)
+            if sub is not None:
+                build_signed(sub, refs)
+        everything = BuildContext(pubkeys=PUBKEYS, refs=refs, first_relay=RELAY)
+        listed = BuildContext(
+            pubkeys=exact_pubkeys(doc),
+            refs={r: refs[r] for r in needed_refs(doc) if r in refs},
+            first_relay=RELAY,
+        )
+        assert build_tweet_event(doc, listed) == build_tweet_event(doc, everything), built.case.file
+
+
+def test_a_pubkey_not_loaded_is_a_conversion_error_not_a_derivation() -> None:
+    def names_another(b: Built) -> bool:
+        others = set(exact_pubkeys(b.case.doc).values()) - {pubkey_for(b.case.doc.data.author_id or "")}
+        return b.note is b.event and any(t[0] == "p" and t[1] in others for t in b.event.tags)
+
+    doc = next(b.case.doc for b in BUILT if names_another(b))
+    only_author = {uid: pk for uid, pk in exact_pubkeys(doc).items() if uid == doc.data.author_id}
+    with pytest.raises(ConversionError, match="no mirror pubkey loaded"):
+        build_tweet_event(doc, BuildContext(pubkeys=only_author, first_relay=RELAY))
+
+
 def test_building_twice_gives_the_same_id() -> None:
     for built in BUILT:
         again = build_signed(built.case.doc, {})

@@ -154,15 +154,16 @@ class RefBook:
         """Keep a tweet's ref for its round (pinned) and in the LRU."""
         round_refs[tweet_id] = self.lru[tweet_id] = ref
 
-    def of(self, tweet_id: str) -> EventRef | None:
+    def of(self, tweet_id: str, retired: Mapping[str, str | None] | None = None) -> EventRef | None:
         """The event a tweet is referenced by; a reply or quote of an edited tweet names its newest
-        version's event. None if the tweet has no event."""
+        version's event. None if the tweet has no event. ``retired``: the answer of the lifecycle for
+        this id, when the caller asked it already (for several ids at once)."""
         for round_refs in self.rounds.values():
             found = round_refs.get(tweet_id)
             if found is not None:
                 return found
         if tweet_id.isdigit():
-            newer = self.retired([tweet_id]).get(tweet_id)
+            newer = (retired if retired is not None else self.retired([tweet_id])).get(tweet_id)
             if newer is not None and newer != tweet_id and (found := self.of(newer)) is not None:
                 return found
         ref = self.lru.hit(tweet_id)
@@ -173,11 +174,14 @@ class RefBook:
             ref = self.lru[tweet_id] = ref_of_event(SignedEvent.from_dict(best.event))
         return ref
 
-    def load(self, tweet_ids: Iterable[str]) -> dict[str, EventRef]:
-        """The refs of those of ``tweet_ids`` that have an event, as a plain mapping."""
+    def load(self, tweet_ids: Sequence[str]) -> dict[str, EventRef]:
+        """The refs of those of ``tweet_ids`` that have an event, as a plain mapping (the lifecycle is
+        asked once for all of them)."""
+        asked = [t for t in tweet_ids if t.isdigit() and not any(t in r for r in self.rounds.values())]
+        retired = self.retired(asked) if asked else {}
         out: dict[str, EventRef] = {}
         for tweet_id in tweet_ids:
-            ref = self.of(tweet_id)
+            ref = self.of(tweet_id, retired)
             if ref is not None:
                 out[tweet_id] = ref
         return out
