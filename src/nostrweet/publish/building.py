@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from nostrweet.archive.archiver import Archiver
 from nostrweet.bridge.events import (
     BuildContext,
     EventRef,
@@ -46,6 +45,9 @@ from nostrweet.publish.records import PublishRecords
 from nostrweet.shaping.filters import FilterBook, Skip
 from nostrweet.store import CacheStore
 from nostrweet.twitter.models import TweetDocument
+
+if TYPE_CHECKING:
+    from nostrweet.archive.archiver import Archiver
 
 log = logging.getLogger("nostrweet.publish.publisher")  # (the name the skip lines always had)
 
