@@ -180,9 +180,8 @@ class CacheStore:
         name = self.index.tweet_name(int(tweet_id))
         return self.data_dir / name if name else None
 
-    def read_tweet_raw(self, tweet_id: int | str) -> dict[str, Any] | None:
-        """The cached document as a dict; a file that does not parse is moved aside and gives None."""
-        tid = int(tweet_id)
+    def _tweet_bytes(self, tid: int) -> tuple[Path, bytes] | None:
+        """A cached tweet file's path and bytes; an entry that cannot be read is dropped from the index."""
         path = self.tweet_path(tid)
         if path is None:
             return None
@@ -193,6 +192,15 @@ class CacheStore:
             else:
                 self._forget_tweet(tid, path)
             return None
+        return path, data
+
+    def read_tweet_raw(self, tweet_id: int | str) -> dict[str, Any] | None:
+        """The cached document as a dict; a file that does not parse is moved aside and gives None."""
+        tid = int(tweet_id)
+        found = self._tweet_bytes(tid)
+        return self._raw_document(tid, *found) if found is not None else None
+
+    def _raw_document(self, tid: int, path: Path, data: bytes) -> dict[str, Any] | None:
         try:
             raw = msgspec.json.decode(data)
         except msgspec.DecodeError as exc:
@@ -237,8 +245,22 @@ class CacheStore:
         self.index.remove_tweet(tweet_id)
 
     def read_tweet(self, tweet_id: int | str) -> TweetDocument | None:
-        """The cached tweet document, or None (missing, or corrupt and moved aside)."""
-        raw = self.read_tweet_raw(tweet_id)
+        """The cached tweet document, or None (missing, or corrupt and moved aside).
+
+        The file's bytes are decoded straight into the typed document; only a file that is not one
+        (the earlier tool's model, an unknown shape, broken JSON) goes the way of :meth:`read_tweet_raw`.
+        """
+        tid = int(tweet_id)
+        found = self._tweet_bytes(tid)
+        if found is None:
+            return None
+        try:
+            doc = decode_document(found[1])
+        except msgspec.DecodeError:  # (a ValidationError is one)
+            doc = None
+        if doc is not None and doc.data.id == str(tid):
+            return doc
+        raw = self._raw_document(tid, *found)
         if raw is None:
             return None
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 
-from nostrweet.bridge.events import BuildContext, build_tweet_event, tweet_url
+from nostrweet.bridge.events import BuildContext, build_tweet_event, needed_users, tweet_url
 from nostrweet.bridge.lifecycle import (
     build_handoff_note,
     build_retraction,
@@ -47,7 +47,10 @@ def examples() -> dict[str, SignedEvent]:
     author = old.data.author_id
     assert author is not None
     key = DERIVER.for_user(author)
-    ctx = BuildContext(pubkey_for=lambda uid: DERIVER.for_user(uid).pubkey_hex, first_relay=RELAY)
+    ctx = BuildContext(
+        pubkeys={u: DERIVER.for_user(u).pubkey_hex for u in needed_users(old) + needed_users(new)},
+        first_relay=RELAY,
+    )
     old_event = sign_event(build_tweet_event(old, ctx), key)
     new_event = sign_event(build_tweet_event(new, ctx), key)
     deleted = build_retraction(

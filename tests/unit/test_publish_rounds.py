@@ -95,7 +95,7 @@ def test_rounds_interleave_and_go_out_in_order(
     sends = [texts for what, texts in pool.log if what == "send"]
     assert sends == [[f"tweet {i}" for i in ids[k : k + 3]] for k in (0, 3, 6)]  # in order, a round each
     assert pool.most_in_flight == 1  # a round goes out once the one before is answered
-    assert publisher._rounds == {}
+    assert publisher.refs.rounds == {}
     if not force:
         queries = [n for n, (what, _) in enumerate(pool.log) if what == "query"]
         first_sends = [n for n, (what, _) in enumerate(pool.log) if what == "send"]

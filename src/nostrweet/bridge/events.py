@@ -4,8 +4,10 @@
 - a profile → kind 0; the relays → kind 10002; the Blossom servers → kind 10063 (built in
   :mod:`nostrweet.bridge.profile`, re-exported here).
 
-What the publisher must supply is in :class:`BuildContext`: how to name a user's mirror identity, the
-media URLs (Blossom or original), and the events already built for referenced tweets.
+What the publisher must supply is in :class:`BuildContext`, loaded before the build as plain mappings
+(:func:`needed_users` and :func:`needed_refs` say which entries a document needs): the mirror pubkeys of
+the users it names, the media links (Blossom or original; :mod:`nostrweet.bridge.media`), and the
+events already built for the tweets it references.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from nostrweet.bridge.content import (
     decode_html_entities,
@@ -26,6 +27,7 @@ from nostrweet.bridge.content import (
     status_url_id,
     tidy,
 )
+from nostrweet.bridge.media import MediaLink, original_media_link
 from nostrweet.bridge.profile import (
     KIND_BLOSSOM_LIST,
     KIND_METADATA,
@@ -38,7 +40,7 @@ from nostrweet.bridge.profile import (
 )
 from nostrweet.errors import NostrweetError
 from nostrweet.nostr.event import UnsignedEvent, nevent_of, npub_of
-from nostrweet.twitter.models import Media, MentionEntity, TweetDocument, UrlEntity
+from nostrweet.twitter.models import Entities, MentionEntity, Tweet, TweetDocument, UrlEntity
 
 KIND_NOTE = 1
 KIND_REPOST = 6
@@ -63,6 +65,8 @@ __all__ = [
     "dependencies",
     "imeta_tag",
     "legacy_tweet_url",
+    "needed_refs",
+    "needed_users",
     "original_media_link",
     "profile_metadata",
     "profile_url",
@@ -74,19 +78,6 @@ __all__ = [
 
 class ConversionError(NostrweetError):
     """A tweet document cannot become an event as asked (e.g. a retweet whose original is not built)."""
-
-
-@dataclass(frozen=True)
-class MediaLink:
-    """How one media item appears in the note."""
-
-    url: str  # URL in the content and in imeta "url" (Blossom URL or the original)
-    mime: str | None = None
-    sha256: str | None = None
-    dim: tuple[int, int] | None = None
-    alt: str | None = None
-    fallbacks: tuple[str, ...] = ()  # other Blossom URLs, then the original URL
-    original_sha256: str | None = None  # imeta "ox": the file before optimisation, when it was changed
 
 
 @dataclass(frozen=True)
@@ -105,12 +96,74 @@ class EventRef:
 
 @dataclass(frozen=True)
 class BuildContext:
-    """Everything besides the document that decides the events."""
+    """Everything besides the document that decides the events, as plain values loaded beforehand:
+    building reads nothing else (no disk, no state, no key derivation).
 
-    pubkey_for: Callable[[str], str]  # numeric user id -> hex pubkey of its mirror identity
+    ``pubkeys`` must hold every id of :func:`needed_users` of the document, and ``refs`` every id of
+    :func:`needed_refs` that has an event (a ref that is absent is a tweet not mirrored).
+    """
+
+    pubkeys: Mapping[str, str]  # numeric user id -> hex pubkey of its mirror identity
     media: Mapping[str, MediaLink] = field(default_factory=lambda: MappingProxyType({}))
     refs: Mapping[str, EventRef] = field(default_factory=lambda: MappingProxyType({}))
     first_relay: str | None = None
+
+    def pubkey(self, user_id: str) -> str:
+        """The mirror pubkey of a user id the build needs; ConversionError if it was not loaded."""
+        try:
+            return self.pubkeys[user_id]
+        except KeyError:
+            raise ConversionError(f"no mirror pubkey loaded for user {user_id}") from None
+
+
+def _text_and_entities(tweet: Tweet) -> tuple[str, Entities | None]:
+    """The text a note is rendered from (``note_tweet`` where present) and its entities."""
+    note = tweet.note_tweet
+    if note is not None and note.text:
+        return note.text, note.entities or tweet.entities
+    return tweet.text, tweet.entities
+
+
+def needed_users(doc: TweetDocument) -> list[str]:
+    """The user ids whose mirror pubkeys building ``doc`` may read (``BuildContext.pubkeys``): the
+    author, each mention that resolves to an id, and a reply's parent author; first-seen order."""
+    tweet = doc.data
+    out: list[str] = [tweet.author_id] if tweet.author_id else []
+    original = tweet.reference("retweeted")
+    if original is not None and doc.tweet(original) is not None:
+        return out  # a repost names only its author; the original's pubkey comes with its ref
+    _, entities = _text_and_entities(tweet)
+    if entities is not None and entities.mentions:
+        resolve = _mention_resolver(doc)
+        for mention in entities.mentions:
+            uid = resolve(mention)
+            if uid is not None and mention.username:
+                out.append(uid)
+    parent = tweet.reference("replied_to")
+    if parent is not None:
+        parent_tweet = doc.tweet(parent)
+        parent_author = tweet.in_reply_to_user_id or (parent_tweet.author_id if parent_tweet else None)
+        if parent_author and parent_author.isdigit():
+            out.append(parent_author)
+    return list(dict.fromkeys(out))
+
+
+def needed_refs(doc: TweetDocument) -> list[str]:
+    """The tweet ids whose events building ``doc`` may name (``BuildContext.refs``): the retweeted
+    original, the quoted tweet, the parent and the conversation's first tweet."""
+    tweet = doc.data
+    out = [
+        ref
+        for ref in (
+            tweet.reference("retweeted"),
+            tweet.reference("quoted"),
+            tweet.reference("replied_to"),
+        )
+        if ref is not None
+    ]
+    if tweet.conversation_id and tweet.reference("replied_to") is not None:
+        out.append(tweet.conversation_id)
+    return list(dict.fromkeys(out))
 
 
 def tweet_url(tweet_id: str) -> str:
@@ -146,54 +199,6 @@ def dependencies(doc: TweetDocument) -> list[str]:
     return out
 
 
-_MIME_BY_EXT = {
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "mp4": "video/mp4",
-}
-
-
-def _mime_of(url: str) -> str | None:
-    path = url.split("#", 1)[0].split("?", 1)[0]
-    if "://" in path:
-        path = path.split("://", 1)[1]
-    last = path.rsplit("/", 1)[-1] if "/" in path else ""
-    ext = last.rsplit(".", 1)[-1].lower() if "." in last else ""
-    return _MIME_BY_EXT.get(ext)
-
-
-def _orig_photo_url(url: str) -> str:
-    if "?" not in url and "#" not in url:  # the usual form: no query to merge
-        return url + "?name=orig"
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "name"]
-    query.append(("name", "orig"))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
-
-
-def original_media_link(media: Media) -> MediaLink:
-    """The media item at its original URL: a photo with ``name=orig``; a video/GIF's best-bitrate mp4.
-
-    A video without variants falls back to its preview image. ``url`` is "" when the API gave no URL.
-    """
-    dim = (media.width, media.height) if media.width and media.height else None
-    alt = media.alt_text or None
-    if media.type != "photo":
-        mp4s = [v for v in media.variants if v.url and v.content_type == "video/mp4"]
-        if mp4s:
-            best = max(mp4s, key=lambda v: v.bit_rate or 0)
-            return MediaLink(url=best.url, mime="video/mp4", dim=dim, alt=alt)
-    url = media.url or media.preview_image_url or ""
-    if not url:
-        return MediaLink(url="", dim=dim, alt=alt)
-    if media.type == "photo" and url.startswith(("https://pbs.twimg.com/", "http://pbs.twimg.com/")):
-        url = _orig_photo_url(url)
-    return MediaLink(url=url, mime=_mime_of(url), dim=dim, alt=alt)
-
-
 def _created_at(doc: TweetDocument) -> int:
     stamp = doc.data.created_at
     if not stamp:
@@ -210,7 +215,7 @@ def _created_at(doc: TweetDocument) -> int:
 def _author_pubkey(doc: TweetDocument, ctx: BuildContext) -> str:
     if not doc.data.author_id:
         raise ConversionError(f"tweet {doc.data.id} has no author_id")
-    return ctx.pubkey_for(doc.data.author_id)
+    return ctx.pubkey(doc.data.author_id)
 
 
 def status_link(doc: TweetDocument, tweet_id: str, user_id: str | None) -> str:
@@ -288,11 +293,15 @@ def imeta_tag(link: MediaLink) -> tuple[str, ...]:
 
 
 def _mention_resolver(doc: TweetDocument) -> Callable[[MentionEntity], str | None]:
-    by_name = {u.username.lower(): u.id for u in doc.includes.users if u.username and u.id.isdigit()}
+    """A mention's numeric user id: its own, else that of the included user of that name."""
+    by_name: dict[str, str] | None = None
 
     def resolve(mention: MentionEntity) -> str | None:
+        nonlocal by_name
         if mention.id and mention.id.isdigit():
             return mention.id
+        if by_name is None:  # built once, and only for a mention without an id
+            by_name = {u.username.lower(): u.id for u in doc.includes.users if u.username and u.id.isdigit()}
         return by_name.get(mention.username.lower())
 
     return resolve
@@ -376,19 +385,17 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
             return quote_text if quote_ref is not None else expanded
         return expanded
 
-    if tweet.note_tweet is not None and tweet.note_tweet.text:
-        text, entities = tweet.note_tweet.text, tweet.note_tweet.entities or tweet.entities
-    else:
-        text, entities = tweet.text, tweet.entities
+    text, entities = _text_and_entities(tweet)
     rendered = render_text(
         text,
         entities,
         mention_id=_mention_resolver(doc),
-        npub_for=lambda uid: npub_of(ctx.pubkey_for(uid)),
+        npub_for=lambda uid: npub_of(ctx.pubkey(uid)),
         url_for=url_for,
     )
 
-    tags: list[tuple[str, ...]] = [("proxy", tweet_url(tweet.id), "web"), ("r", tweet_url(tweet.id))]
+    own_url = tweet_url(tweet.id)
+    tags: list[tuple[str, ...]] = [("proxy", own_url, "web"), ("r", own_url)]
     header = ""
     replied_pubkey: str | None = None
     parent = tweet.reference("replied_to")
@@ -409,11 +416,11 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
             parent_author = tweet.in_reply_to_user_id or (parent_tweet.author_id if parent_tweet else None)
             header = "In reply to " + status_link(doc, parent, parent_author)
             if parent_author and parent_author.isdigit():
-                replied_pubkey = ctx.pubkey_for(parent_author)
+                replied_pubkey = ctx.pubkey(parent_author)
     if quote_ref is not None and quoted is not None:
         tags.append(("q", quote_ref.event_id, "", quote_ref.pubkey))
 
-    pubkeys = [ctx.pubkey_for(uid) for uid in rendered.mentioned_ids]
+    pubkeys = [ctx.pubkey(uid) for uid in rendered.mentioned_ids]
     if replied_pubkey is not None:
         pubkeys.append(replied_pubkey)
     seen: set[str] = set()
@@ -421,8 +428,8 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
         if pk not in seen:
             seen.add(pk)
             tags.append(("p", pk))
-    tags.extend(("t", tag) for tag in rendered.hashtags)
-    tags.extend(imeta_tag(link) for link in media)
+    tags += [("t", tag) for tag in rendered.hashtags]
+    tags += [imeta_tag(link) for link in media]
     tags.append(CLIENT_TAG)
 
     content = join_blocks(

@@ -157,12 +157,24 @@ def read_entry(path: Path) -> bytes | None:
     """The bytes of a cache entry. None if it is missing, or unreadable (a directory, no permission):
     that is skipped with one warning naming it, and never stops the caller."""
     try:
-        return path.read_bytes()
+        return _read_all(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
         warn_unreadable(path, exc)
         return None
+
+
+def _read_all(path: Path) -> bytes:
+    """A file's bytes with plain system calls (no buffered reader: cache files are read whole, once)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 _WARNED: set[str] = set()

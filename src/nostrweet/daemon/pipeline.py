@@ -274,7 +274,8 @@ class DaemonPipeline:
             posted = 0
             to_publish = [str(t) for t in sorted(unpublished.union(new_ids))]
             if to_publish:
-                outcomes = await publisher.publish_tweets(to_publish)
+                # the documents this poll wrote go over in memory; only older ones are read
+                outcomes = await publisher.publish_tweets(to_publish, documents=result.documents)
                 posted = sum(1 for o in outcomes if o.status == "published")
                 await self.retractor().after_publish(to_publish)
         finally:

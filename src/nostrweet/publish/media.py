@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nostrweet.bridge.events import MediaLink, original_media_link
+from nostrweet.bridge.media import MediaLink, choose_link, hashed_link, mime_of, original_media_link
 from nostrweet.cache import layout, legacy
 from nostrweet.nostr.keys import MirrorKey
 from nostrweet.publish.outcome import LruDict
@@ -49,56 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_MIME = {
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "mp4": "video/mp4",
-    "mov": "video/quicktime",
-    "webm": "video/webm",
-}
-
-
 _EXTENSIONS = ("jpg", "png", "mp4", "gif", "webp", "mov", "m4v", "jpeg", "webm")
 """The extensions the archiver stores media with, most common first (tried before a scan)."""
-
-
-def mime_of(ext: str) -> str:
-    """MIME type of a media file extension (``application/octet-stream`` if unknown)."""
-    return _MIME.get(ext.lower().lstrip("."), "application/octet-stream")
-
-
-def choose_link(
-    servers: Sequence[str],
-    uploaded: dict[str, str],
-    original: MediaLink,
-    *,
-    sha256: str,
-    mime: str,
-) -> MediaLink | None:
-    """The media link from upload results (server -> blob URL); None when no server holds the blob.
-
-    Pure: the first configured server that holds the blob gives the URL; the others, then the original
-    URL, are the fallbacks.
-    """
-    urls = [uploaded[s] for s in servers if s in uploaded]
-    if not urls:
-        return None
-    return MediaLink(
-        url=urls[0],
-        mime=mime,
-        sha256=sha256,
-        dim=original.dim,
-        alt=original.alt,
-        fallbacks=(*urls[1:], original.url),
-    )
-
-
-def hashed_link(original: MediaLink, sha256: str) -> MediaLink:
-    """The original link, carrying the SHA-256 of the downloaded bytes (pure)."""
-    return dataclasses.replace(original, sha256=sha256)
 
 
 @dataclass
