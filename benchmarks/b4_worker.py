@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from benchmarks.loop_lag import LagProbe, StallSampler
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.pipeline import DaemonPipeline
 from nostrweet.daemon.runner import Daemon, LoopSettings, PollResult
@@ -142,6 +143,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         server = HttpServer(current, HttpSettings("127.0.0.1", args.http_port))  # type: ignore[arg-type]
         await server.start()
+    probe = LagProbe()  # the loop's own lag, beside B10's answers (benchmarks/loop_lag.py)
+    probe.start()
+    stalls_to = os.environ.get("NOSTRWEET_BENCH_STALLS")  # a path: what held the loop, as JSON
+    sampler = StallSampler(probe) if stalls_to else None
+    if sampler is not None:
+        sampler.start()
     cycles: list[dict[str, Any]] = []
     for _ in range(args.cycles):
         wrapper.new_cycle()
@@ -150,6 +157,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         current.daemon = daemon
         if server is not None and args.http_warmup:
             await asyncio.sleep(args.http_warmup)  # the client is under way before the cycle starts
+        probe.take()
+        wall_start = time.time()
         started = time.perf_counter()
         task = asyncio.create_task(daemon.run(stop))
         await asyncio.wait_for(wrapper.all_done.wait(), timeout=args.timeout)
@@ -162,8 +171,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "errors": len(wrapper.errors),
                 "first_error": next(iter(wrapper.errors.values()), None),
                 "polls": len(wrapper.done),
+                "loop_lag": probe.take(),
+                "wall": [wall_start, time.time()],  # B10 splits the HTTP answers by cycle
             }
         )
+    await probe.stop()
+    if sampler is not None and stalls_to:
+        sampler.stop()
+        sampler.dump(f"{stalls_to}.{'http' if args.http_port else 'plain'}.{os.getpid()}")
     if server is not None:
         await server.close()
     result = {
