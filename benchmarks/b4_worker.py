@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmarks.loop_lag import LagProbe, StallSampler
+from benchmarks.loop_lag import LagProbe, SlowCallbacks, StallSampler
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.pipeline import DaemonPipeline
 from nostrweet.daemon.runner import Daemon, LoopSettings, PollResult
@@ -123,6 +123,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     pipeline = DaemonPipeline(options, config)
     t_open = time.perf_counter() - t0
     await pipeline.start()
+    pipeline.freeze_startup_objects()  # as the service does
     t_start = time.perf_counter() - t0
     rss_after_start = vm_hwm_kb()
     wrapper = CyclePipeline(pipeline, users)
@@ -147,8 +148,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     probe.start()
     stalls_to = os.environ.get("NOSTRWEET_BENCH_STALLS")  # a path: what held the loop, as JSON
     sampler = StallSampler(probe) if stalls_to else None
-    if sampler is not None:
+    slow = SlowCallbacks() if stalls_to else None
+    if sampler is not None and slow is not None:
         sampler.start()
+        slow.start()
     cycles: list[dict[str, Any]] = []
     for _ in range(args.cycles):
         wrapper.new_cycle()
@@ -178,7 +181,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await probe.stop()
     if sampler is not None and stalls_to:
         sampler.stop()
-        sampler.dump(f"{stalls_to}.{'http' if args.http_port else 'plain'}.{os.getpid()}")
+        sampler.dump(slow=slow, path=f"{stalls_to}.{'http' if args.http_port else 'plain'}.{os.getpid()}")
     if server is not None:
         await server.close()
     result = {

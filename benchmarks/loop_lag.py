@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import sys
@@ -68,6 +69,99 @@ class LagProbe:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+class SlowCallbacks:
+    """Times every callback the loop runs by this thread's CPU time (not wall time, so a busy machine
+    does not count), and keeps those above ``threshold`` seconds by what they ran."""
+
+    def __init__(self, threshold: float = 0.01, wall_threshold: float = 0.05) -> None:
+        self.threshold = threshold
+        self.wall_threshold = wall_threshold  # also kept: callbacks that took this long by the clock
+        self.cpu: Counter[str] = Counter()  # what ran -> CPU seconds over the slow callbacks
+        self.wall: Counter[str] = Counter()
+        self.gc: list[float] = []  # seconds of each full (generation 2) collection
+        self._gc_began = 0.0
+        self.count: Counter[str] = Counter()
+        self.longest: Counter[str] = Counter()
+        self._original: Any = None
+
+    def start(self) -> None:
+        """Wrap ``asyncio.Handle._run`` (every callback and task step goes through it)."""
+        original = self._original = asyncio.events.Handle._run
+        slow = self
+
+        def run(handle: asyncio.Handle) -> None:
+            before = _where(handle)
+            began, wall = time.thread_time(), time.perf_counter()
+            try:
+                original(handle)
+            finally:
+                took = time.thread_time() - began
+                wall = time.perf_counter() - wall
+                if took > slow.threshold or wall > slow.wall_threshold:
+                    what = f"{_callback_name(handle)}: {before} -> {_where(handle)}"
+                    slow.cpu[what] += took
+                    slow.wall[what] += wall
+                    slow.count[what] += 1
+                    slow.longest[what] = max(slow.longest[what], wall)
+
+        asyncio.events.Handle._run = run  # type: ignore[method-assign]
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._gc_began = time.perf_counter()
+        else:
+            self.gc.append(time.perf_counter() - self._gc_began)
+
+    def stop(self) -> None:
+        """Unwrap."""
+        if self._original is not None:
+            asyncio.events.Handle._run = self._original  # type: ignore[method-assign]
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
+
+    def top(self, n: int = 25) -> list[dict[str, Any]]:
+        """The slow callbacks, most CPU first."""
+        return [
+            {
+                "what": w,
+                "wall_ms": t * 1000,
+                "cpu_ms": self.cpu[w] * 1000,
+                "count": self.count[w],
+                "longest_wall_ms": self.longest[w] * 1000,
+            }
+            for w, t in self.wall.most_common(n)
+        ]
+
+
+def _where(handle: asyncio.Handle) -> str:
+    """Where a task's innermost coroutine is suspended (file:line), or ""."""
+    task = getattr(getattr(handle, "_callback", None), "__self__", None)
+    if not isinstance(task, asyncio.Task):
+        return ""
+    inner: Any = task.get_coro()
+    while getattr(inner, "cr_await", None) is not None and hasattr(inner.cr_await, "cr_frame"):
+        inner = inner.cr_await
+    frame = getattr(inner, "cr_frame", None)
+    if frame is None:
+        return "start"
+    return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_code.co_name}:{frame.f_lineno}"
+
+
+def _callback_name(handle: asyncio.Handle) -> str:
+    callback = getattr(handle, "_callback", None)
+    task = getattr(callback, "__self__", None)
+    if isinstance(task, asyncio.Task):
+        coro = task.get_coro()
+        frame = getattr(coro, "cr_frame", None)
+        name = getattr(coro, "__qualname__", repr(coro))
+        where = f"{os.path.basename(frame.f_code.co_filename)}" if frame is not None else ""
+        return f"task {name} ({where})"
+    return getattr(callback, "__qualname__", repr(callback))
 
 
 def _signature(frame: Any) -> str:
@@ -125,7 +219,11 @@ class StallSampler:
         self._stop.set()
         self._thread.join(1.0)
 
-    def dump(self, path: str) -> None:
-        """Write the longest stalls (seconds) and ``top()`` to ``path`` as JSON."""
+    def dump(self, path: str, slow: SlowCallbacks | None = None) -> None:
+        """Write the longest stalls (seconds), ``top()`` and the slow callbacks to ``path`` as JSON."""
         with open(path, "w") as out:
-            json.dump({"stalls_s": sorted(self.stalls)[-20:], "top": self.top()}, out)
+            found = {"stalls_s": sorted(self.stalls)[-20:], "top": self.top()}
+            if slow is not None:
+                found["slow_callbacks"] = slow.top()
+                found["gc_full_ms"] = [round(g * 1000, 1) for g in slow.gc]
+            json.dump(found, out)
