@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -175,7 +176,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "first_error": next(iter(wrapper.errors.values()), None),
                 "polls": len(wrapper.done),
                 "loop_lag": probe.take(),
-                "wall": [wall_start, time.time()],  # B10 splits the HTTP answers by cycle
+                "wall": [wall_start, time.time()],
+                "gc_objects": len(gc.get_objects()),  # tracked, not frozen: what a full collection walks
+                "gc_frozen": gc.get_freeze_count(),
+                "gc_counts": gc.get_stats()[2],  # B10 splits the HTTP answers by cycle
             }
         )
     await probe.stop()
