@@ -61,7 +61,8 @@ class PublishRecords:
 
     def preload(self, tweet_ids: Iterable[str | int]) -> None:
         """Read the records of many tweets with one query (those not in memory yet)."""
-        todo = {str(t) for t in tweet_ids} - {sid for s, sid in self._cache if s == EventSubject.TWEET.value}
+        kind = EventSubject.TWEET.value  # looked up once: every poll calls this, mostly with no id
+        todo = {t for t in map(str, tweet_ids) if (kind, t) not in self._cache}
         if not todo:
             return
         self.reads += 1
