@@ -155,6 +155,7 @@ class HttpServer:
         self._cache: dict[str, tuple[float, Answer]] = {}  # key -> (when its snapshot was taken, answer)
         self._making: dict[str, asyncio.Future[Answer]] = {}  # answers being made in a worker thread
         self._generation = 0  # forget() moves it on: an answer begun before is not kept
+        self.clock: Callable[[], float] = time.monotonic  # the answers' age (tests set a fake)
 
     # -- the application ---------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -195,7 +196,7 @@ class HttpServer:
         so under steady traffic nobody waits for a page to be made.
         """
         hit = self._cache.get(key)
-        age = math.inf if hit is None else time.monotonic() - hit[0]
+        age = math.inf if hit is None else self.clock() - hit[0]
         if age >= self.settings.cache_seconds:
             answer = await asyncio.shield(self._making.get(key) or self._start(key, make))
         else:
@@ -208,7 +209,7 @@ class HttpServer:
 
     def _start(self, key: str, make: Callable[[DaemonSnapshot], Answer]) -> asyncio.Future[Answer]:
         """Start making the answer for ``key`` from a snapshot read now."""
-        taken = time.monotonic()
+        taken = self.clock()
         snapshot = self.control.snapshot()
         generation = self._generation
         running = asyncio.ensure_future(asyncio.to_thread(make, snapshot))
