@@ -134,10 +134,17 @@ def run_b10(ctx: Context) -> list[Row]:
     load: dict[str, Any] = {}
     lag: dict[str, list[Any]] = {"plain": [], "loaded": []}  # the loop's own lag per cycle (loop_lag.py)
     phases: dict[str, list[float]] = {"first cycle": [], "later cycles": []}  # answers of both paths
+    floor: list[float] = []  # the same client's answers from the stand-in server (plain runs)
     for _round in range(2):  # alternate, so both see the same machine noise
         # the same client runs beside the plain cycles too, against a stand-in server in its own
         # process, so that both see the client's own CPU on the shared cores
-        res = run_daemon(root, manifest, users, lat, conc, cycles=cycles, beside=stand_in_load)
+        stand_in: dict[str, Any] = {}
+        res = run_daemon(
+            root, manifest, users, lat, conc, cycles=cycles,
+            beside=lambda into=stand_in: stand_in_load(into),
+        )  # fmt: skip
+        for samples in stand_in.get("times", {}).values():
+            floor.extend(samples)
         plain.extend(c["seconds"] for c in res["cycles"][1:])
         lag["plain"].extend(c.get("loop_lag") for c in res["cycles"])
         port = _free_port()
@@ -186,6 +193,7 @@ def run_b10(ctx: Context) -> list[Row]:
             "phases": {
                 k: {"answers": len(v), "p99_ms": p99(v) * 1000 if v else None} for k, v in phases.items()
             },
+            "stand_in": {"answers": len(floor), "p99_ms": p99(floor) * 1000 if floor else None},
             "loop_lag_per_cycle": lag,
         },
     )
@@ -217,13 +225,16 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 
 
 @contextmanager
-def stand_in_load() -> Iterator[None]:
-    """The B10 client against a trivial server in another process (for the plain cycles)."""
+def stand_in_load(into: dict[str, Any] | None = None) -> Iterator[None]:
+    """The B10 client against a trivial server in another process (for the plain cycles); its figures
+    land in ``into``: the answer times of a server that does nothing, on this machine, at this moment."""
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-c", _STAND_IN, str(port)], cwd=REPO, env=_env())
     try:
-        with http_load(port):
+        with http_load(port) as figures:
             yield
+        if into is not None:
+            into.update(figures)
     finally:
         server.terminate()
         server.wait(10)
