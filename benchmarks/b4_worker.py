@@ -124,7 +124,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     pipeline = DaemonPipeline(options, config)
     t_open = time.perf_counter() - t0
     await pipeline.start()
-    pipeline.freeze_startup_objects()  # as the service does
+    pipeline.settle_for_the_loop()  # as the service does
     t_start = time.perf_counter() - t0
     rss_after_start = vm_hwm_kb()
     wrapper = CyclePipeline(pipeline, users)

@@ -195,7 +195,7 @@ async def _run_locked(
         for name, backfill in watched.backfills.items():
             pipeline.set_backfill(name, backfill)
         lines = await pipeline.start()
-        pipeline.freeze_startup_objects()
+        pipeline.settle_for_the_loop()
         for line in summary_lines(lines, config.relays):
             log.info("%s", line)
         settings = LoopSettings(
