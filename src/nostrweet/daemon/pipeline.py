@@ -24,7 +24,6 @@ import asyncio
 import dataclasses
 import gc
 import logging
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,9 +59,6 @@ from nostrweet.twitter.models import User
 from nostrweet.twitter.ratelimit import RateLimiter
 
 log = logging.getLogger("nostrweet.daemon")
-
-LOOP_SWITCH_INTERVAL = 0.001
-"""Seconds a worker thread may hold the interpreter lock while the loop waits for it (Python's default: 0.005)."""
 
 DAEMON_BOUNDS = MemoryBounds(outcomes=1000)
 """The daemon's caps: the defaults, and outcomes capped too (they are taken after every poll)."""
@@ -135,7 +131,6 @@ class DaemonPipeline:
         self._next_deletion_check = time.time() + config.deletion_interval
         self.backfills: dict[str, int] = {}  # users added through the admin API with their own backfill
         self._frozen = False  # settle_for_the_loop() was called
-        self._switch_interval = sys.getswitchinterval()
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -177,18 +172,12 @@ class DaemonPipeline:
         return [self._startup_line(name, self._users.get(name), rows.get(name)) for name in self.config.users]
 
     def settle_for_the_loop(self) -> None:
-        """Once start-up is done, make the process kinder to its one event loop (``aclose`` undoes it):
-
-        - what start-up built and keeps (the archive index, modules, connections) leaves the cyclic
-          garbage collector's full passes (``gc.freeze``): they live as long as the process, and walking
-          them again and again held the loop ~50-300 ms each time, every few seconds of polling;
-        - a worker thread (state writes, the HTTP answers being made) gives the interpreter lock back to
-          the loop within 1 ms instead of 5 ms, so a request or a relay's answer waits less on it.
-        """
+        """Once start-up is done: what it built and keeps (the archive index, modules, connections) leaves
+        the cyclic garbage collector's full passes (``gc.freeze``). They live as long as the process, and
+        walking them again and again held the loop ~50-300 ms each time, every few seconds of polling.
+        ``aclose`` thaws them."""
         gc.collect()
         gc.freeze()
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(LOOP_SWITCH_INTERVAL)
         self._frozen = True
 
     def _startup_line(self, name: str, user: User | None, row: UserRow | None) -> StartupLine:
@@ -498,7 +487,6 @@ class DaemonPipeline:
         if self._frozen:
             self._frozen = False
             gc.unfreeze()
-            sys.setswitchinterval(self._switch_interval)
 
 
 def summary_lines(lines: Sequence[StartupLine], relays: Sequence[str]) -> list[str]:
