@@ -1,5 +1,5 @@
 """How the HTTP server makes /healthz, /metrics and the page: from a snapshot read on the loop, made in a
-worker thread, kept for ``cache_seconds``, made ahead once half of that has passed, dropped by forget().
+worker thread, kept for ``cache_seconds``, made ahead once 0.8 of that has passed, dropped by forget().
 
 The server's clock is a fake, so no test waits or times anything.
 """
@@ -86,10 +86,10 @@ async def test_an_answer_is_kept_then_made_ahead_from_a_new_snapshot(clock: Cloc
     http, client = await _client(control, clock)
     try:
         assert await _cached_count(client) == 1
-        clock.t += 4  # younger than half its life: kept, nothing new read
+        clock.t += 7  # younger than 0.8 of its life: kept, nothing new read
         assert await _cached_count(client) == 1
         assert control.reads == 1
-        clock.t += 2  # half its life: still answered at once, and the next one is made meanwhile
+        clock.t += 1  # 0.8 of its life: still answered at once, and the next one is made meanwhile
         assert await _cached_count(client) == 1
         await _settle(http)
         assert control.reads == 2
@@ -103,7 +103,7 @@ async def test_an_answer_older_than_its_life_is_never_served(clock: Clock) -> No
     _http, client = await _client(control, clock)
     try:
         assert await _cached_count(client) == 1
-        clock.t += 11  # no request in the second half of its life: the next one waits for a new answer
+        clock.t += 11  # no request in the last part of its life: the next one waits for a new answer
         assert await _cached_count(client) == 2
     finally:
         await client.close()
@@ -125,7 +125,7 @@ async def test_forget_drops_the_answers_and_those_being_made(
     http, client = await _client(control, clock)
     try:
         assert await _cached_count(client) == 1
-        clock.t += 6
+        clock.t += 8
         assert await _cached_count(client) == 1  # starts making answer 2 in the background
         begun = list(http._making.values())
         assert begun

@@ -41,6 +41,7 @@ CONNECTION_SECONDS = 30.0
 KEEPALIVE_SECONDS = 5.0
 REFRESH_SECONDS = 10
 CACHE_SECONDS = 1.0  # /healthz, /readyz, /metrics and the page are made at most once a second each
+MAKE_AHEAD = 0.8  # an answer this old (a fraction of cache_seconds) has the next one made in the background
 SHUTDOWN_SECONDS = 2.0  # answers in flight when the daemon stops (well inside its 10 s grace)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -191,9 +192,10 @@ class HttpServer:
         the loop makes each page at most once a second (for 1,000 users /metrics takes ~30 ms).
 
         The snapshot is read on the loop (the daemon's state is the loop's); the answer is made from it
-        in a worker thread, so the loop goes on serving and polling meanwhile. Once an answer is half
-        its life old, the next request starts the next one in the background and is answered at once,
-        so under steady traffic nobody waits for a page to be made.
+        in a worker thread, so the loop goes on serving and polling meanwhile. Once an answer is
+        ``MAKE_AHEAD`` of its life old, the next request starts the next one in the background and is
+        answered at once, so under steady traffic nobody waits for a page to be made (and each is still
+        made about once a second, not more: the polling shares the cores with the making).
         """
         hit = self._cache.get(key)
         age = math.inf if hit is None else self.clock() - hit[0]
@@ -202,7 +204,7 @@ class HttpServer:
         else:
             assert hit is not None
             answer = hit[1]
-            if age >= self.settings.cache_seconds / 2 and key not in self._making:
+            if age >= self.settings.cache_seconds * MAKE_AHEAD and key not in self._making:
                 self._start(key, make)  # the next answer, made in the background
         status, body, headers = answer
         return web.Response(status=status, body=body, headers=headers)
