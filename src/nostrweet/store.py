@@ -381,14 +381,23 @@ class CacheStore:
 
     def write_profile(self, raw_user: dict[str, Any], fetched_at: datetime) -> Path:
         """Write a profile snapshot (the raw API user object) stamped with ``fetched_at``."""
+        name = self.save_profile_file(raw_user, fetched_at)
+        self.note_profile(name)
+        return self.data_dir / name
+
+    def save_profile_file(self, raw_user: dict[str, Any], fetched_at: datetime) -> str:
+        """:meth:`write_profile`'s file and its row in the state, not the in-memory index (so it may run in
+        a worker thread: the file is synced, which can take long); its name, for :meth:`note_profile`."""
         name = layout.profile_filename(fetched_at, raw_user["username"])
-        path = self.data_dir / name
-        atomic_write_json(path, raw_user)
+        atomic_write_json(self.data_dir / name, raw_user)
+        ArchiveIndex(self.state).add_profiles([name])
+        return name
+
+    def note_profile(self, name: str) -> None:
+        """Put a profile file written by :meth:`save_profile_file` in the in-memory index."""
         parsed = layout.parse_profile_filename(name)
         assert parsed is not None
-        ArchiveIndex(self.state).add_profiles([name])
         self.index.add_profile(name, parsed)
-        return path
 
     def newest_profile_raw(self, username: str) -> dict[str, Any] | None:
         """The newest cached profile snapshot of a user as a dict, or None."""

@@ -30,6 +30,7 @@ second phase) newest first, for the same reason at the other end.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -272,7 +273,7 @@ class Archiver:
         media = [_typed_media(self._media.get(key)) for key in _media_keys(tweet)]
         return await self.media.download_items(str(author["username"]), str(tweet["id"]), media)
 
-    def _maybe_write_profile(self, raw_user: dict[str, Any]) -> None:
+    async def _maybe_write_profile(self, raw_user: dict[str, Any]) -> None:
         username = str(raw_user["username"]).lower()
         if username in self._profiles_done:
             return
@@ -281,7 +282,9 @@ class Archiver:
         fetched = self.store.profile_fetched_at(username)
         if fetched is not None and now - fetched < PROFILE_MAX_AGE:
             return
-        self.store.write_profile(raw_user, now)
+        # the file is synced: in a worker thread, so a daemon's loop goes on meanwhile
+        name = await asyncio.to_thread(self.store.save_profile_file, raw_user, now)
+        self.store.note_profile(name)
 
     async def _save(self, root_id: str) -> TweetDocument:
         """Download media, cache profiles, then write the document of one enriched tweet; returns it."""
@@ -294,7 +297,7 @@ class Archiver:
             for tweet in (root, *closure):
                 user = self._users.get(str(tweet.get("author_id")))
                 if user is not None:
-                    self._maybe_write_profile(user)
+                    await self._maybe_write_profile(user)
         for missing in self._referenced_missing(root_id):
             if not self.store.is_not_found(missing):
                 self.store.mark_not_found(missing, self._missing[missing])
@@ -460,5 +463,5 @@ class Archiver:
         if not self.skip_profiles and user.username.lower() not in self._profiles_done:
             raw = self._users.get(user.id)
             if raw is not None:
-                self._maybe_write_profile(raw)
+                await self._maybe_write_profile(raw)
         return result

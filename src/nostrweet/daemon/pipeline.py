@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -137,6 +138,7 @@ class DaemonPipeline:
         self._retractor: Retractor | None = None
         self._next_deletion_check = time.time() + config.deletion_interval
         self.backfills: dict[str, int] = {}  # users added through the admin API with their own backfill
+        self._frozen = False  # settle_for_the_loop() was called
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -176,6 +178,15 @@ class DaemonPipeline:
                 task.cancel()
         rows = await asyncio.to_thread(self.states.repo.load_all)
         return [self._startup_line(name, self._users.get(name), rows.get(name)) for name in self.config.users]
+
+    def settle_for_the_loop(self) -> None:
+        """Once start-up is done: what it built and keeps (the archive index, modules, connections) leaves
+        the cyclic garbage collector's full passes (``gc.freeze``). They live as long as the process, and
+        walking them again and again held the loop ~50-300 ms each time, every few seconds of polling.
+        ``aclose`` thaws them."""
+        gc.collect()
+        gc.freeze()
+        self._frozen = True
 
     def _startup_line(self, name: str, user: User | None, row: UserRow | None) -> StartupLine:
         newest = self.store.newest_tweet_id(name)
@@ -307,7 +318,9 @@ class DaemonPipeline:
     async def _announce(self, name: str, user: User, publisher: Publisher) -> None:
         """Once per process and user: kind 0 (if changed) and the relay list."""
         try:
-            await publisher.publish_profile(self.store.newest_profile(name) or user)
+            # read in a worker thread: a file read can wait on a busy disk, and 1,000 users announce at once
+            cached = await asyncio.to_thread(self.store.newest_profile, name)
+            await publisher.publish_profile(cached or user)
             await publisher.publish_relay_list(user.id)
         except Exception as exc:
             log.warning("@%s: profile or relay list not published: %s", name, exc)
@@ -485,6 +498,9 @@ class DaemonPipeline:
         await self.pool.close()
         await self.client.aclose()
         self.store.close()  # the state too, when the store opened it
+        if self._frozen:
+            self._frozen = False
+            gc.unfreeze()
 
 
 def summary_lines(lines: Sequence[StartupLine], relays: Sequence[str]) -> list[str]:

@@ -196,6 +196,7 @@ async def _run_locked(
         for name, backfill in watched.backfills.items():
             pipeline.set_backfill(name, backfill)
         lines = await pipeline.start()
+        pipeline.settle_for_the_loop()
         for line in summary_lines(lines, config.relays):
             log.info("%s", line)
         settings = LoopSettings(
