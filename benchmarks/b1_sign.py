@@ -2,7 +2,7 @@
 
 Ours, per tweet, what the publisher does: read the cached file (the store's reader,
 ``cache.atomic.read_entry``), decode it straight into the typed tweet document (msgspec), load the
-pubkeys the build needs into a plain mapping (``bridge.events.needed_users``), build the kind 1 with ``bridge.events.build_tweet_event`` and sign
+pubkeys the build needs into a plain mapping (``bridge.context.needed_users``), build the kind 1 with ``bridge.events.build_tweet_event`` and sign
 it with ``nostr.event.sign_event`` under the author's mirror key (keys come from one ``KeyDeriver``;
 a warm-up round derives them, as a running process has).
 
@@ -46,7 +46,8 @@ def run_b1(ctx: Context) -> list[Row]:
     try:
         import coincurve
 
-        from nostrweet.bridge.events import BuildContext, build_tweet_event, needed_users
+        from nostrweet.bridge.context import BuildContext, needed_users
+        from nostrweet.bridge.events import build_tweet_event
         from nostrweet.cache.atomic import read_entry
         from nostrweet.nostr.event import UnsignedEvent, sign_event
         from nostrweet.nostr.keys import KeyDeriver

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nostrweet.bridge.events import EventRef
+from nostrweet.bridge.context import EventRef
 from nostrweet.cache.layout import EventSubject, media_filename
 from nostrweet.nostr import keys as keys_module
 from nostrweet.nostr.event import UnsignedEvent, sign_event

@@ -20,18 +20,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nostrweet.bridge.events import (
+from nostrweet.bridge.context import (
     BuildContext,
     ConversionError,
     EventRef,
-    MediaLink,
-    build_tweet_event,
     dependencies,
     needed_refs,
     needed_users,
-    original_media_link,
     sub_document,
 )
+from nostrweet.bridge.events import build_tweet_event
+from nostrweet.bridge.media import MediaLink, original_media_link
 from nostrweet.nostr.event import SignedEvent, UnsignedEvent, npub_of, sign_event
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.settings import Secret

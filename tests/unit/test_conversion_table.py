@@ -9,15 +9,9 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from nostrweet.bridge.events import (
-    BuildContext,
-    ConversionError,
-    EventRef,
-    build_blossom_list_event,
-    build_profile_event,
-    build_relay_list_event,
-    build_tweet_event,
-)
+from nostrweet.bridge.context import BuildContext, ConversionError, EventRef
+from nostrweet.bridge.events import build_tweet_event
+from nostrweet.bridge.profile import build_blossom_list_event, build_profile_event, build_relay_list_event
 from nostrweet.nostr.event import npub_of
 from nostrweet.twitter.models import TweetDocument, User, decode_document
 from tests.unit.test_conversion_fixtures import PUBKEYS, WORLD, build_signed, pubkey_for

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import msgspec
 
-from nostrweet.bridge.events import BuildContext, build_tweet_event, needed_users, tweet_url
+from nostrweet.bridge.context import BuildContext, needed_users
+from nostrweet.bridge.events import build_tweet_event
 from nostrweet.bridge.lifecycle import (
     build_handoff_note,
     build_retraction,
@@ -20,6 +21,7 @@ from nostrweet.bridge.lifecycle import (
     edit_reason,
 )
 from nostrweet.bridge.profile import build_profile_event
+from nostrweet.bridge.tags import tweet_url
 from nostrweet.nostr.event import SignedEvent, nevent_of, pubkey_from_npub_or_hex, sign_event
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.settings import Secret

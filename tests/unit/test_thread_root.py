@@ -19,7 +19,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from nostrweet.bridge.events import BuildContext, EventRef, build_tweet_event
+from nostrweet.bridge.context import BuildContext, EventRef
+from nostrweet.bridge.events import build_tweet_event
 from nostrweet.nostr.event import SignedEvent, sign_event
 from nostrweet.twitter.models import Includes, Tweet, TweetDocument
 from tests.fakes.x_world import World

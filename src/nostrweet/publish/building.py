@@ -6,7 +6,7 @@ archive run's, in memory), else the cache, each file read once per round, else f
 A tweet's event may name other events (a reply's parent and thread root, a quoted tweet, a retweeted
 original) and other identities (its author, the mentioned users, a reply's parent author). Before
 :func:`nostrweet.bridge.events.build_tweet_event` runs, :func:`load_context` loads exactly what
-:func:`~nostrweet.bridge.events.needed_refs` and :func:`~nostrweet.bridge.events.needed_users` list into
+:func:`~nostrweet.bridge.context.needed_refs` and :func:`~nostrweet.bridge.context.needed_users` list into
 plain mappings, so building reads neither the disk nor the state.
 
 :class:`RefBook` is where a tweet's event is found: a round in progress first (never evicted while it
@@ -24,14 +24,8 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from nostrweet.bridge.events import (
-    BuildContext,
-    EventRef,
-    build_tweet_event,
-    needed_refs,
-    needed_users,
-    sub_document,
-)
+from nostrweet.bridge.context import BuildContext, EventRef, needed_refs, needed_users, sub_document
+from nostrweet.bridge.events import build_tweet_event
 from nostrweet.bridge.media import MediaLink
 from nostrweet.cache.layout import EventSubject
 from nostrweet.errors import NostrweetError

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nostrweet.bridge.events import (
-    BuildContext,
-    EventRef,
-    build_tweet_event,
-    needed_refs,
-    needed_users,
-    sub_document,
-)
+from nostrweet.bridge.context import BuildContext, EventRef, needed_refs, needed_users, sub_document
+from nostrweet.bridge.events import build_tweet_event
 from nostrweet.nostr.event import SignedEvent, sign_event
 from nostrweet.nostr.record import best_record
 from nostrweet.publish.building import KeySource

@@ -46,7 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nostrweet.bridge.events import EventRef
+from nostrweet.bridge.context import EventRef
 from nostrweet.cache.layout import EventSubject, normalize_username
 from nostrweet.errors import NostrweetError
 from nostrweet.nostr.event import SignedEvent
