@@ -27,7 +27,8 @@ from typing import Any
 from benchmarks.loop_lag import LagProbe, SlowCallbacks, StallSampler
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.pipeline import DaemonPipeline
-from nostrweet.daemon.runner import Daemon, LoopSettings, PollResult
+from nostrweet.daemon.ports import LoopSettings, PollResult
+from nostrweet.daemon.runner import Daemon
 from nostrweet.settings import ConfigFile, GlobalOptions, Secret
 
 BENCH_MNEMONIC = "leader monkey parrot ring guide accident before fence cannon height naive bean"

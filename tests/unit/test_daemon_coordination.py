@@ -8,9 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from nostrweet.daemon.clock import ManualClock
 from nostrweet.daemon.control import PersistentControl, watched_users
 from nostrweet.daemon.coordination import StateCoordination
-from nostrweet.daemon.runner import Daemon, LoopSettings, ManualClock
+from nostrweet.daemon.ports import LoopSettings
+from nostrweet.daemon.runner import Daemon
 from nostrweet.daemon.scheduler import UserSchedule
 from nostrweet.state.engine import State, open_state
 from nostrweet.state.users import UserRepo

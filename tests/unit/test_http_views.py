@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nostrweet.daemon.clock import ManualClock
 from nostrweet.daemon.control import (
     Conflict,
     DaemonSnapshot,
@@ -21,7 +22,8 @@ from nostrweet.daemon.control import (
     UserView,
     watched_users,
 )
-from nostrweet.daemon.runner import Daemon, LoopSettings, ManualClock, PollResult
+from nostrweet.daemon.ports import LoopSettings, PollResult
+from nostrweet.daemon.runner import Daemon
 from nostrweet.errors import InputError
 from nostrweet.http import views
 from nostrweet.http.api import ApiError, parse_new_user

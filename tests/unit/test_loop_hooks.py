@@ -10,7 +10,8 @@ from nostrweet.alerts.config import AlertConfig
 from nostrweet.alerts.incidents import Thresholds
 from nostrweet.alerts.monitor import AlertMonitor
 from nostrweet.alerts.sender import Alert, AlertSender
-from nostrweet.daemon.runner import Daemon, LoopSettings
+from nostrweet.daemon.ports import LoopSettings
+from nostrweet.daemon.runner import Daemon
 from tests.unit.test_scheduler_runner import FakePipeline, HorizonClock
 
 

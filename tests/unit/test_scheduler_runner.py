@@ -14,7 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nostrweet.daemon.runner import Daemon, LoopSettings, ManualClock, PollResult
+from nostrweet.daemon.clock import ManualClock
+from nostrweet.daemon.ports import LoopSettings, PollResult
+from nostrweet.daemon.runner import Daemon
 from nostrweet.daemon.scheduler import max_polls_in_window
 from nostrweet.logs import JsonFormatter
 

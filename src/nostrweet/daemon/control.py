@@ -250,7 +250,7 @@ class PersistentControl:
 
 
 class UserSync:
-    """A loop hook (:class:`~nostrweet.daemon.runner.LoopHook`): every ``every`` seconds, the changes
+    """A loop hook (:class:`~nostrweet.daemon.ports.LoopHook`): every ``every`` seconds, the changes
     another instance sharing the state made through its admin API (users added, removed, paused,
     resumed) reach this loop. A failed read is logged and tried again at the next turn."""
 

@@ -1,6 +1,6 @@
 """The daemon's users in the state database: saved schedules, pauses, and leases (SPEC §7).
 
-:class:`StateCoordination` implements the loop's :class:`~nostrweet.daemon.runner.Coordination` over the
+:class:`StateCoordination` implements the loop's :class:`~nostrweet.daemon.ports.Coordination` over the
 state:
 
 - every poll's schedule (next poll, failures, backoff) and a pause are written to the user's row, so a
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from nostrweet.cache.atomic import pid_alive
 from nostrweet.cache.layout import normalize_username
-from nostrweet.daemon.runner import SavedSchedule
+from nostrweet.daemon.ports import SavedSchedule
 from nostrweet.daemon.scheduler import UserSchedule
 from nostrweet.daemon.state import UserStates
 from nostrweet.errors import OperationalError

@@ -33,7 +33,7 @@ from nostrweet.archive.archiver import Archiver
 from nostrweet.cache.layout import EventSubject, normalize_username, parse_tweet_filename
 from nostrweet.daemon import scheduler
 from nostrweet.daemon.config import DaemonConfig
-from nostrweet.daemon.runner import PollResult
+from nostrweet.daemon.ports import PollResult
 from nostrweet.daemon.state import (
     HeldStates,
     UserState,
@@ -83,7 +83,7 @@ class StartupLine:
 
 
 class DaemonPipeline:
-    """Implements :class:`nostrweet.daemon.runner.Pipeline` over the real parts."""
+    """Implements :class:`nostrweet.daemon.ports.Pipeline` over the real parts."""
 
     def __init__(
         self,

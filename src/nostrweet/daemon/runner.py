@@ -1,8 +1,8 @@
 """The daemon's loop: one asyncio event loop polling many users on the scheduler's policy (SPEC §5).
 
-The per-user work sits behind the small :class:`Pipeline` protocol (``poll_user``, ``run_outbox``, and
+The per-user work sits behind the small :class:`~nostrweet.daemon.ports.Pipeline` protocol (``poll_user``, ``run_outbox``, and
 two read-only views for the stats), so the loop can be driven in unit tests by a fake pipeline and a
-:class:`ManualClock` (no real hours). The real pipeline is :mod:`nostrweet.daemon.pipeline`.
+:class:`~nostrweet.daemon.clock.ManualClock` (no real hours). The real pipeline is :mod:`nostrweet.daemon.pipeline`.
 
 Concurrency: at most ``max_concurrent`` user polls run at once; the outbox runs beside them, one pass
 at a time. A poll that raises puts its user into backoff; nothing one user does stops the others.
@@ -15,18 +15,17 @@ no partial file) and logs a last stats record.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import math
-import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from nostrweet.daemon import scheduler
+from nostrweet.daemon.clock import Clock, SystemClock
 from nostrweet.daemon.control import Conflict, DaemonSnapshot, RecentError, UnknownUser, UserView
+from nostrweet.daemon.ports import Coordination, LoopHook, LoopSettings, Pipeline, Solo
 from nostrweet.daemon.scheduler import UserSchedule
 from nostrweet.daemon.stats import UserStats, build_stats_record, log_stats
 from nostrweet.logs import context_with
@@ -36,175 +35,6 @@ log = logging.getLogger("nostrweet.daemon")
 RECENT_ERRORS = 20  # failed polls the dashboard lists
 
 TIMELINE_ENDPOINT = "/2/users/:id/tweets"
-
-
-@dataclass(frozen=True, slots=True)
-class PollResult:
-    """What one successful poll of a user did."""
-
-    new_tweets: int = 0
-    posted: int = 0
-
-
-class Pipeline(Protocol):
-    """The per-user work the loop drives."""
-
-    async def poll_user(self, username: str) -> PollResult:
-        """Fetch, cache and publish the user's new tweets. Raise on failure (the user backs off)."""
-        ...
-
-    async def run_outbox(self) -> None:
-        """One outbox pass: re-send what some relay has not accepted yet."""
-        ...
-
-    def budgets(self) -> Mapping[str, Mapping[str, int | float | None]]:
-        """The X API budget per endpoint (``RateLimiter.snapshot()``)."""
-        ...
-
-    def relay_status(self) -> Mapping[str, Mapping[str, Any]]:
-        """Per relay: connected, accepted, rejected, pending."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class SavedSchedule:
-    """What the state remembers of a user's schedule across restarts."""
-
-    next_poll: float | None = None
-    failures: int = 0
-    backoff: float = 0.0
-    paused: bool = False
-
-
-class Coordination(Protocol):
-    """Where the loop keeps its users' schedules, and which users are this instance's to poll.
-
-    With one instance every watched user is its own; with several on one PostgreSQL state a user is
-    polled only by the instance holding its lease (:mod:`nostrweet.daemon.coordination`).
-    """
-
-    renew_every: float
-    """Seconds between two :meth:`balance` calls (a third of the lease time)."""
-
-    async def restore(self, users: Sequence[str]) -> Mapping[str, SavedSchedule]:
-        """The saved schedules of ``users`` (those that have one)."""
-        ...
-
-    async def save(self, user: str, schedule: UserSchedule) -> None:
-        """Remember a user's schedule after a poll (a pause is the admin API's to keep)."""
-        ...
-
-    async def balance(self, users: Sequence[str], busy: set[str], now: float) -> set[str]:
-        """The users this instance polls from now on; ``busy`` ones (being polled) are kept."""
-        ...
-
-    async def release(self) -> None:
-        """Hand every user back (a clean stop)."""
-        ...
-
-
-class Solo:
-    """One instance, nothing kept: every user is ours (the loop's default, for tests)."""
-
-    renew_every = math.inf
-
-    async def restore(self, users: Sequence[str]) -> Mapping[str, SavedSchedule]:
-        """Nothing saved."""
-        return {}
-
-    async def save(self, user: str, schedule: UserSchedule) -> None:
-        """Nothing kept."""
-
-    async def balance(self, users: Sequence[str], busy: set[str], now: float) -> set[str]:
-        """Every user."""
-        return set(users)
-
-    async def release(self) -> None:
-        """Nothing held."""
-
-
-class LoopHook(Protocol):
-    """Told about every round of the loop and every poll's end (alerts, the systemd watchdog).
-
-    A hook must return at once (queue its work elsewhere); an exception in it is logged, never fatal.
-    """
-
-    def after_round(self, loop: Any) -> None:
-        """One round of the loop ended (``loop`` is the :class:`Daemon`)."""
-        ...
-
-    def after_poll(self, user: str, error: BaseException | None) -> None:
-        """A poll of ``user`` ended, with ``error`` when it failed."""
-        ...
-
-
-class Clock(Protocol):
-    """Time for the loop: the current time and a wait that a wake-up event can cut short."""
-
-    def now(self) -> float:
-        """Seconds since the epoch."""
-        ...
-
-    async def wait(self, wake: asyncio.Event, deadline: float) -> None:
-        """Return when ``wake`` is set or at ``deadline``, whichever comes first."""
-        ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def now(self) -> float:
-        """Wall-clock epoch seconds."""
-        return time.time()
-
-    async def wait(self, wake: asyncio.Event, deadline: float) -> None:
-        """Wait for ``wake`` until ``deadline``."""
-        timeout = deadline - self.now()
-        if math.isinf(timeout):
-            await wake.wait()
-            return
-        if timeout <= 0:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout)
-
-
-class ManualClock:
-    """A clock for tests: waiting jumps straight to the deadline once the running tasks have settled."""
-
-    def __init__(self, start: float = 1_000_000.0) -> None:
-        self.t = start
-
-    def now(self) -> float:
-        """The manual time."""
-        return self.t
-
-    async def wait(self, wake: asyncio.Event, deadline: float) -> None:
-        """Let other tasks run; if nothing wakes us, jump to ``deadline``."""
-        for _ in range(20):
-            if wake.is_set():
-                return
-            await asyncio.sleep(0)
-        if wake.is_set():
-            return
-        if math.isinf(deadline):
-            await wake.wait()
-            return
-        self.t = max(self.t, deadline)
-
-
-@dataclass(frozen=True, slots=True)
-class LoopSettings:
-    """The loop's knobs (resolved from flags and the config file)."""
-
-    poll_interval: float = 300.0
-    max_concurrent: int = 3
-    stats_interval: float = 60.0
-    outbox_interval: float | None = None  # default: min(poll_interval, 60)
-    cap_requests: int | None = None  # our own cap: at most this many timeline requests ...
-    cap_window: float | None = None  # ... per this many seconds (``[rate_limits]``)
-    safety: float = scheduler.DEFAULT_SAFETY
-    grace: float = 10.0
 
 
 class Daemon:

@@ -27,7 +27,8 @@ from nostrweet.daemon.control import UserSync, watched_users
 from nostrweet.daemon.coordination import StateCoordination
 from nostrweet.daemon.lock import DaemonLock, default_instance_id
 from nostrweet.daemon.pipeline import DaemonPipeline, summary_lines
-from nostrweet.daemon.runner import Daemon, LoopHook, LoopSettings
+from nostrweet.daemon.ports import LoopHook, LoopSettings
+from nostrweet.daemon.runner import Daemon
 from nostrweet.daemon.systemd_notify import SystemdNotifier
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.secret import Secret

@@ -60,7 +60,7 @@ class SystemdNotifier:
         """``STOPPING=1``."""
         return self.notify("STOPPING=1")
 
-    # the daemon loop's hook (see nostrweet.daemon.runner.LoopHook)
+    # the daemon loop's hook (see nostrweet.daemon.ports.LoopHook)
     def after_round(self, loop: Any) -> None:
         """``WATCHDOG=1``: the loop made one more round."""
         self.notify("WATCHDOG=1")

@@ -159,7 +159,7 @@ class Metrics:
 
 
 class PollDurationHook:
-    """A loop hook (:class:`~nostrweet.daemon.runner.LoopHook`): observes each poll's duration."""
+    """A loop hook (:class:`~nostrweet.daemon.ports.LoopHook`): observes each poll's duration."""
 
     def __init__(self, metrics: Metrics, duration_of: Callable[[str], float | None]) -> None:
         self.metrics = metrics

@@ -24,7 +24,7 @@ DELIVERY_EVERY_SECONDS = 5.0
 
 
 class WebhookLoopHook:
-    """A :class:`~nostrweet.daemon.runner.LoopHook` for the webhooks."""
+    """A :class:`~nostrweet.daemon.ports.LoopHook` for the webhooks."""
 
     def __init__(
         self,
