@@ -36,13 +36,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import msgspec
-
 from nostrweet.archive.media_fetch import MediaFetcher, canonical_id
 from nostrweet.cache import layout
 from nostrweet.store import CacheStore, created_at_of
 from nostrweet.twitter.client import TwitterClient
-from nostrweet.twitter.models import Media, TweetDocument, User, decode_document
+from nostrweet.twitter.models import Media, MentionEntity, Poll, Tweet, TweetDocument, User, decode_document
+from nostrweet.twitter.wire import Decoded, WireIncludes, decode_media, decode_tweet, decode_user
 
 log = logging.getLogger(__name__)
 
@@ -76,41 +75,37 @@ class ArchiveResult:
     documents: dict[str, TweetDocument] = field(default_factory=dict)
 
 
-def _raw_refs(tweet: dict[str, Any]) -> list[str]:
-    return [str(r["id"]) for r in tweet.get("referenced_tweets") or [] if isinstance(r, dict) and "id" in r]
+def _raw_refs(tweet: Tweet | None) -> list[str]:
+    return [r.id for r in tweet.referenced_tweets] if tweet is not None else []
 
 
-def _refs(tweet: dict[str, Any]) -> list[str]:
+def _refs(tweet: Tweet | None) -> list[str]:
     """The referenced ids that are canonical tweet ids (the others are never followed)."""
     return [r for r in _raw_refs(tweet) if canonical_id(r)]
 
 
-def _media_keys(tweet: dict[str, Any]) -> list[str]:
-    attachments = tweet.get("attachments") or {}
-    return [str(k) for k in attachments.get("media_keys") or []]
+def _media_keys(tweet: Tweet) -> list[str]:
+    return list(tweet.attachments.media_keys) if tweet.attachments is not None else []
 
 
-def _poll_ids(tweet: dict[str, Any]) -> list[str]:
-    attachments = tweet.get("attachments") or {}
-    return [str(k) for k in attachments.get("poll_ids") or []]
+def _poll_ids(tweet: Tweet) -> list[str]:
+    return list(tweet.attachments.poll_ids) if tweet.attachments is not None else []
 
 
-def _mentions(tweet: dict[str, Any]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for entities in (tweet.get("entities"), (tweet.get("note_tweet") or {}).get("entities")):
-        if isinstance(entities, dict):
-            out.extend(m for m in entities.get("mentions") or [] if isinstance(m, dict))
+def _mentions(tweet: Tweet) -> list[MentionEntity]:
+    out: list[MentionEntity] = []
+    for entities in (tweet.entities, tweet.note_tweet.entities if tweet.note_tweet is not None else None):
+        if entities is not None:
+            out.extend(entities.mentions)
     return out
 
 
-def _typed_media(raw: dict[str, Any] | None) -> Media | None:
-    """A raw media object as the typed value the media choice reads (None: absent or not a media object)."""
-    if raw is None:
-        return None
-    try:
-        return msgspec.convert(raw, Media, strict=False)
-    except msgspec.ValidationError:
-        return None
+def _merged(old: Decoded[Tweet] | None, new: Decoded[Tweet]) -> Decoded[Tweet]:
+    """The same tweet seen again: the fields of both raw objects (the newer wins), read again."""
+    if old is None or old.raw == new.raw:
+        return new
+    merged = decode_tweet({**old.raw, **new.raw})
+    return merged if merged is not None else new
 
 
 class Archiver:
@@ -131,11 +126,12 @@ class Archiver:
         self.max_media_bytes = max_media_bytes
         self.media = MediaFetcher(store, client, max_bytes=max_media_bytes)
         self.clock = clock
-        # The per-run memo: raw objects seen in any response, and what was already asked for.
-        self._tweets: dict[str, dict[str, Any]] = {}
-        self._users: dict[str, dict[str, Any]] = {}
-        self._media: dict[str, dict[str, Any]] = {}
-        self._polls: dict[str, dict[str, Any]] = {}
+        # The per-run memo: objects seen in any response (typed, with their raw JSON for the files),
+        # and what was already asked for.
+        self._tweets: dict[str, Decoded[Tweet]] = {}
+        self._users: dict[str, Decoded[User]] = {}
+        self._media: dict[str, Decoded[Media]] = {}
+        self._polls: dict[str, Decoded[Poll]] = {}
         self._missing: dict[str, dict[str, Any]] = {}
         self._looked_up: set[str] = set()
         self._users_looked_up: set[str] = set()
@@ -144,24 +140,25 @@ class Archiver:
 
     # -- the memo ---------------------------------------------------------------------------
 
-    def _absorb(self, tweets: list[dict[str, Any]], includes: dict[str, list[dict[str, Any]]]) -> None:
-        for tweet in [*tweets, *includes.get("tweets", [])]:
-            tid = str(tweet["id"])
-            self._tweets[tid] = {**self._tweets.get(tid, {}), **tweet}
-            self._warn_bad_refs(tid, tweet)
-        for user in includes.get("users", []):
-            if "id" in user and "username" in user:
-                uid = str(user["id"])
-                self._users[uid] = {**self._users.get(uid, {}), **user}
-        for media in includes.get("media", []):
-            if "media_key" in media:
-                key = str(media["media_key"])
-                self._media[key] = {**self._media.get(key, {}), **media}
-        for poll in includes.get("polls", []):
-            if "id" in poll:
-                self._polls[str(poll["id"])] = poll
+    def _absorb(self, tweets: list[Decoded[Tweet]], includes: WireIncludes) -> None:
+        for tweet in [*tweets, *includes.tweets]:
+            tid = tweet.value.id
+            self._tweets[tid] = _merged(self._tweets.get(tid), tweet)
+            self._warn_bad_refs(tid, tweet.value)
+        for user in includes.users:
+            old = self._users.get(user.value.id)
+            if old is not None and old.raw != user.raw:
+                user = decode_user({**old.raw, **user.raw}) or user
+            self._users[user.value.id] = user
+        for media in includes.media:
+            old_media = self._media.get(media.value.media_key)
+            if old_media is not None and old_media.raw != media.raw:
+                media = decode_media({**old_media.raw, **media.raw}) or media
+            self._media[media.value.media_key] = media
+        for poll in includes.polls:
+            self._polls[poll.value.id] = poll
 
-    def _warn_bad_refs(self, tweet_id: str, tweet: dict[str, Any]) -> None:
+    def _warn_bad_refs(self, tweet_id: str, tweet: Tweet) -> None:
         for ref in _raw_refs(tweet):
             if not canonical_id(ref) and f"{tweet_id}/{ref}" not in self._bad_refs_seen:
                 self._bad_refs_seen.add(f"{tweet_id}/{ref}")
@@ -176,7 +173,7 @@ class Archiver:
         tweet = self._tweets.get(tweet_id)
         if tweet is None:
             return False
-        return all(k in self._media for k in _media_keys(tweet))
+        return all(k in self._media for k in _media_keys(tweet.value))
 
     async def _lookup(self, ids: list[str]) -> None:
         need = [i for i in dict.fromkeys(ids) if i not in self._looked_up and i not in self._missing]
@@ -202,7 +199,7 @@ class Archiver:
         """Ids referenced by the tweets of ``level`` not seen before (added to ``seen``)."""
         following: list[str] = []
         for tid in level:
-            for ref in _refs(self._tweets.get(tid, {})):
+            for ref in _refs(self._value(tid)):
                 if ref not in seen:
                     seen.add(ref)
                     following.append(ref)
@@ -210,7 +207,11 @@ class Archiver:
 
     def _referenced_missing(self, root_id: str) -> list[str]:
         seen = {root_id, *self._closure(root_id)}
-        return [r for t in seen for r in _refs(self._tweets.get(t, {})) if r in self._missing]
+        return [r for t in seen for r in _refs(self._value(t)) if r in self._missing]
+
+    def _value(self, tweet_id: str) -> Tweet | None:
+        known = self._tweets.get(tweet_id)
+        return known.value if known is not None else None
 
     async def _enrich(self, root_ids: list[str]) -> None:
         """Make the memo hold every referenced tweet (≤ 3 levels) and every author of the roots."""
@@ -222,58 +223,59 @@ class Archiver:
             level = [t for t in following if t in self._tweets]
         authors: list[str] = []
         for tid in seen:
-            tweet = self._tweets.get(tid)
-            if tweet is not None and tweet.get("author_id"):
-                authors.append(str(tweet["author_id"]))
+            tweet = self._value(tid)
+            if tweet is not None and tweet.author_id:
+                authors.append(tweet.author_id)
         need = [a for a in dict.fromkeys(authors) if a not in self._users and a not in self._users_looked_up]
         if need:
             self._users_looked_up.update(need)
-            self._users.update(await self.client.users_by_ids_raw(need))
+            self._users.update(await self.client.users_answer(need))
 
     # -- one tweet ----------------------------------------------------------------------------
 
     def _document(self, root_id: str) -> dict[str, Any]:
+        """The document of one tweet, built from the raw objects X sent (docs/CACHE.md)."""
         root = self._tweets[root_id]
         tweets = [root, *(self._tweets[t] for t in self._closure(root_id))]
         user_ids: list[str] = []
-        by_username = {u["username"].lower(): uid for uid, u in self._users.items()}
-        for tweet in tweets:
-            for uid in (tweet.get("author_id"), tweet.get("in_reply_to_user_id")):
+        by_username = {u.value.username.lower(): uid for uid, u in self._users.items()}
+        for tweet in (t.value for t in tweets):
+            for uid in (tweet.author_id, tweet.in_reply_to_user_id):
                 if uid:
-                    user_ids.append(str(uid))
+                    user_ids.append(uid)
             for mention in _mentions(tweet):
-                uid = mention.get("id") or by_username.get(str(mention.get("username", "")).lower())
+                uid = mention.id or by_username.get(mention.username.lower())
                 if uid:
-                    user_ids.append(str(uid))
-        media_keys = [k for t in tweets for k in _media_keys(t)]
-        poll_ids = [p for t in tweets for p in _poll_ids(t)]
+                    user_ids.append(uid)
+        media_keys = [k for t in tweets for k in _media_keys(t.value)]
+        poll_ids = [p for t in tweets for p in _poll_ids(t.value)]
         missing = self._referenced_missing(root_id)
         return {
-            "data": root,
+            "data": root.raw,
             "includes": {
-                "users": [self._users[u] for u in dict.fromkeys(user_ids) if u in self._users],
-                "tweets": tweets[1:],
-                "media": [self._media[k] for k in dict.fromkeys(media_keys) if k in self._media],
-                "polls": [self._polls[p] for p in dict.fromkeys(poll_ids) if p in self._polls],
+                "users": [self._users[u].raw for u in dict.fromkeys(user_ids) if u in self._users],
+                "tweets": [t.raw for t in tweets[1:]],
+                "media": [self._media[k].raw for k in dict.fromkeys(media_keys) if k in self._media],
+                "polls": [self._polls[p].raw for p in dict.fromkeys(poll_ids) if p in self._polls],
             },
             "errors": [self._missing[m] for m in dict.fromkeys(missing)],
             "nostrweet": {"format": DOCUMENT_FORMAT, "fetched_at": _iso(self.clock())},
         }
 
-    async def _download_media(self, tweet: dict[str, Any]) -> bool:
-        author = self._users.get(str(tweet.get("author_id")))
+    async def _download_media(self, tweet: Tweet) -> bool:
+        author = self._users.get(str(tweet.author_id))
         if author is None:
             log.warning(
                 "tweet %s: author unknown, its media is not downloaded",
-                tweet["id"],
-                extra={"tweet_id": tweet["id"], "action": "media"},
+                tweet.id,
+                extra={"tweet_id": tweet.id, "action": "media"},
             )
             return True
-        media = [_typed_media(self._media.get(key)) for key in _media_keys(tweet)]
-        return await self.media.download_items(str(author["username"]), str(tweet["id"]), media)
+        media = [m.value if (m := self._media.get(key)) is not None else None for key in _media_keys(tweet)]
+        return await self.media.download_items(author.value.username, tweet.id, media)
 
-    def _maybe_write_profile(self, raw_user: dict[str, Any]) -> None:
-        username = str(raw_user["username"]).lower()
+    def _maybe_write_profile(self, user: Decoded[User]) -> None:
+        username = user.value.username.lower()
         if username in self._profiles_done:
             return
         self._profiles_done.add(username)
@@ -281,18 +283,18 @@ class Archiver:
         fetched = self.store.profile_fetched_at(username)
         if fetched is not None and now - fetched < PROFILE_MAX_AGE:
             return
-        self.store.write_profile(raw_user, now)
+        self.store.write_profile(user.raw, now)
 
     async def _save(self, root_id: str) -> TweetDocument:
         """Download media, cache profiles, then write the document of one enriched tweet; returns it."""
-        root = self._tweets[root_id]
-        closure = [self._tweets[t] for t in self._closure(root_id)]
+        root = self._tweets[root_id].value
+        closure = [self._tweets[t].value for t in self._closure(root_id)]
         complete = True
         for tweet in (root, *closure):
             complete = await self._download_media(tweet) and complete
         if not self.skip_profiles:
             for tweet in (root, *closure):
-                user = self._users.get(str(tweet.get("author_id")))
+                user = self._users.get(str(tweet.author_id))
                 if user is not None:
                     self._maybe_write_profile(user)
         for missing in self._referenced_missing(root_id):
@@ -301,9 +303,9 @@ class Archiver:
         raw_document = self._document(root_id)
         self.store.write_tweet(raw_document)
         log.debug("tweet %s: cached", root_id, extra={"tweet_id": str(root_id), "action": "cache"})
-        author = self._users.get(str(root.get("author_id")))
+        author = self._users.get(str(root.author_id))
         if not complete and author is not None:
-            self.media.mark(root_id, str(author["username"]), complete)
+            self.media.mark(root_id, author.value.username, complete)
         return decode_document(raw_document)
 
     async def fetch_tweet(self, tweet_id: str) -> TweetDocument | None:
@@ -333,19 +335,20 @@ class Archiver:
 
     async def fetch_profile(self, username: str) -> User:
         """Fetch a profile from the API and write a snapshot (always, whatever its age)."""
-        raw = await self.client.user_by_username_raw(username)
-        self._users[str(raw["id"])] = raw
-        self.store.write_profile(raw, self.clock())
-        self._profiles_done.add(str(raw["username"]).lower())
-        return msgspec.convert(raw, User, strict=False)
+        user = await self.client.user_answer(username)
+        self._users[user.value.id] = user
+        self.store.write_profile(user.raw, self.clock())
+        self._profiles_done.add(user.value.username.lower())
+        return user.value
 
     async def resolve_user(self, username: str) -> User:
         """The user: the newest cached profile if any, else fetched from the API and cached."""
         name = layout.normalize_username(username)
         cached = self.store.newest_profile_raw(name)
-        if cached is not None:
-            self._users.setdefault(str(cached["id"]), cached)
-            return msgspec.convert(cached, User, strict=False)
+        known = decode_user(cached) if cached is not None else None
+        if known is not None:
+            self._users.setdefault(known.value.id, known)
+            return known.value
         return await self.fetch_profile(name)
 
     async def _fetch_again(self, username: str, planned: set[str]) -> list[str]:
@@ -378,9 +381,9 @@ class Archiver:
         since_id: str | None,
         until_id: str | None,
         cutoff: datetime | None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[Tweet]:
         """Timeline tweets newest first, paging until ``want`` tweets, the cutoff or the end."""
-        got: list[dict[str, Any]] = []
+        got: list[Tweet] = []
         ids: set[str] = set()
         token: str | None = None
         start_time = _iso(cutoff) if cutoff is not None else None
@@ -398,16 +401,16 @@ class Archiver:
             log.debug("timeline of user %s: a page of %d tweets", user_id, len(page.tweets))
             too_old = False
             for tweet in page.tweets:
-                if cutoff is not None and created_at_of(tweet) < cutoff:
+                if cutoff is not None and created_at_of(tweet.raw) < cutoff:
                     too_old = True
                     continue
-                if str(tweet["id"]) not in ids:
-                    ids.add(str(tweet["id"]))
-                    got.append(tweet)
+                if tweet.value.id not in ids:
+                    ids.add(tweet.value.id)
+                    got.append(tweet.value)
             if too_old or not page.next_token or not page.tweets:
                 break
             token = page.next_token
-        got.sort(key=lambda t: int(t["id"]), reverse=True)
+        got.sort(key=lambda t: int(t.id), reverse=True)
         return got if want is None else got[:want]
 
     async def archive_timeline(
@@ -428,7 +431,7 @@ class Archiver:
         explicit = since_id is not None
         since = since_id or (str(cached[-1]) if cached else None)
         newer = await self._page_through(user.id, want=count, since_id=since, until_id=None, cutoff=cutoff)
-        older: list[dict[str, Any]] = []
+        older: list[Tweet] = []
         if count is not None and cached and not explicit and len(newer) + len(cached) < count:
             older = await self._page_through(
                 user.id,
@@ -438,8 +441,8 @@ class Archiver:
                 cutoff=cutoff,
             )
         todo = [t for t in reversed(newer)] + older  # new ones oldest first, then older ones newest first
-        fresh = [str(t["id"]) for t in todo if not self.store.has_tweet(t["id"])]
-        result.skipped = [str(t["id"]) for t in todo if self.store.has_tweet(t["id"])]
+        fresh = [t.id for t in todo if not self.store.has_tweet(t.id)]
+        result.skipped = [t.id for t in todo if self.store.has_tweet(t.id)]
         fresh += await self._fetch_again(user.username, set(fresh))
         for tweet_id in result.skipped:
             known = self.store.read_tweet(tweet_id)
@@ -455,7 +458,7 @@ class Archiver:
             if progress is not None:
                 progress(done, len(fresh))
         if not self.skip_profiles and user.username.lower() not in self._profiles_done:
-            raw = self._users.get(user.id)
-            if raw is not None:
-                self._maybe_write_profile(raw)
+            profile = self._users.get(user.id)
+            if profile is not None:
+                self._maybe_write_profile(profile)
         return result
