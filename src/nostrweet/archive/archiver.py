@@ -38,6 +38,7 @@ from typing import Any
 
 from nostrweet.archive.media_fetch import MediaFetcher, canonical_id
 from nostrweet.cache import layout
+from nostrweet.errors import TwitterApiError
 from nostrweet.store import CacheStore, created_at_of
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import Media, MentionEntity, Poll, Tweet, TweetDocument, User, decode_document
@@ -137,6 +138,7 @@ class Archiver:
         self._users_looked_up: set[str] = set()
         self._profiles_done: set[str] = set()
         self._bad_refs_seen: set[str] = set()
+        self._unreadable: set[str] = set()  # ids X answered in a shape the typed models cannot read
 
     # -- the memo ---------------------------------------------------------------------------
 
@@ -184,6 +186,7 @@ class Archiver:
         self._absorb(list(result.tweets.values()), result.includes)
         for tid, problem in result.not_found.items():
             self._missing[tid] = problem
+        self._unreadable.update(result.unreadable)
 
     def _closure(self, root_id: str) -> list[str]:
         """Ids of the tweets referenced from ``root_id``, at most MAX_DEPTH levels, that the memo holds."""
@@ -320,6 +323,8 @@ class Archiver:
             return None
         if not self._complete(tweet_id):
             await self._lookup([tweet_id])
+        if tweet_id in self._unreadable and tweet_id not in self._tweets:
+            raise TwitterApiError(f"X API answered tweet {tweet_id} in a shape nostrweet cannot read")
         if tweet_id not in self._tweets:
             problem = self._missing.get(tweet_id)
             self.store.mark_not_found(tweet_id, problem)

@@ -15,7 +15,7 @@ from typing import Any
 
 from nostrweet.errors import NotFoundError, TwitterApiError
 from nostrweet.twitter.models import Tweet, User
-from nostrweet.twitter.wire import Decoded, WireIncludes, decode_tweets, decode_user
+from nostrweet.twitter.wire import Decoded, WireIncludes, decode_tweet, decode_tweets, decode_user
 
 TWEET_EXPANSIONS = (
     "author_id,referenced_tweets.id,referenced_tweets.id.author_id,"
@@ -71,6 +71,8 @@ class LookupResult:
     includes: WireIncludes = field(default_factory=WireIncludes.empty)
     problems: list[dict[str, Any]] = field(default_factory=list)
     not_found: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> its Problem
+    unreadable: set[str] = field(default_factory=set)
+    """Asked ids X answered with a tweet nostrweet cannot read: neither had nor "not found"."""
 
 
 def problem_is_not_found(problem: dict[str, Any]) -> bool:
@@ -142,10 +144,14 @@ def timeline_page(body: dict[str, Any]) -> TimelinePage:
 def collect_lookup(result: LookupResult, body: dict[str, Any], asked: Iterable[str]) -> None:
     """Add a lookup answer to ``result``; every asked id it neither returns nor explains is not found."""
     data = body.get("data")
-    for tweet in decode_tweets(data if isinstance(data, list) else [data] if isinstance(data, dict) else []):
-        result.tweets[tweet.value.id] = tweet
-    result.includes.extend(body.get("includes"))
     asked_set = set(asked)
+    for raw in data if isinstance(data, list) else [data] if isinstance(data, dict) else []:
+        tweet = decode_tweet(raw)
+        if tweet is not None:
+            result.tweets[tweet.value.id] = tweet
+        elif isinstance(raw, dict) and str(raw.get("id")) in asked_set:
+            result.unreadable.add(str(raw.get("id")))
+    result.includes.extend(body.get("includes"))
     for problem in body.get("errors") or []:
         if not isinstance(problem, dict):
             continue
@@ -154,7 +160,7 @@ def collect_lookup(result: LookupResult, body: dict[str, Any], asked: Iterable[s
         kind = problem.get("resource_type")
         if pid in asked_set and kind in (None, "tweet") and problem_is_not_found(problem):
             result.not_found[pid] = problem
-    for tweet_id in asked_set - result.tweets.keys() - result.not_found.keys():
+    for tweet_id in asked_set - result.tweets.keys() - result.not_found.keys() - result.unreadable:
         # Neither data nor a Problem: count it as not found, with a Problem of our own.
         result.not_found[tweet_id] = {
             "title": "Not Found Error",

@@ -22,7 +22,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from nostrweet.twitter.models import Media, Poll, Tweet, User
+from nostrweet.twitter.models import Media, Poll, Tweet, User, ids_as_strings, tweet_shape
 
 log = logging.getLogger(__name__)
 
@@ -35,53 +35,6 @@ class Decoded(Generic[T]):
 
     value: T
     raw: dict[str, Any]
-
-
-def _id(value: Any) -> Any:
-    """An id as a string when X sent a number (bool is not a number here); anything else unchanged."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-def _ids(values: Any) -> Any:
-    return [_id(v) for v in values] if isinstance(values, list) else values
-
-
-def _with_ids(raw: dict[str, Any], *keys: str) -> dict[str, Any]:
-    out = dict(raw)
-    for key in keys:
-        if key in out:
-            out[key] = _id(out[key])
-    return out
-
-
-def _entities(raw: Any) -> Any:
-    if not isinstance(raw, dict) or not isinstance(raw.get("mentions"), list):
-        return raw
-    mentions = [_with_ids(m, "id") if isinstance(m, dict) else m for m in raw["mentions"]]
-    return {**raw, "mentions": mentions}
-
-
-def _tweet_shape(raw: dict[str, Any]) -> dict[str, Any]:
-    """The tweet object with the leniency of the module docstring applied (a copy; ``raw`` is kept)."""
-    out = _with_ids(raw, "id", "author_id", "conversation_id", "in_reply_to_user_id")
-    refs = raw.get("referenced_tweets")
-    if isinstance(refs, list):
-        out["referenced_tweets"] = [
-            {**r, "id": _id(r["id"])}
-            for r in refs
-            if isinstance(r, dict) and isinstance(r.get("type"), str) and r.get("id") is not None
-        ]
-    attachments = raw.get("attachments")
-    if isinstance(attachments, dict):
-        out["attachments"] = {k: _ids(v) for k, v in attachments.items()}
-    if "entities" in raw:
-        out["entities"] = _entities(raw["entities"])
-    note = raw.get("note_tweet")
-    if isinstance(note, dict) and "entities" in note:
-        out["note_tweet"] = {**note, "entities": _entities(note["entities"])}
-    return out
 
 
 def _convert(shape: dict[str, Any], kind: type[T]) -> T:
@@ -102,22 +55,22 @@ def _decode(raw: Any, kind: type[T], shape: dict[str, Any] | None, what: str) ->
 
 def decode_tweet(raw: Any) -> Decoded[Tweet] | None:
     """A raw tweet object as a typed tweet; None (with a warning) if it cannot be read."""
-    return _decode(raw, Tweet, _tweet_shape(raw) if isinstance(raw, dict) else None, "tweet")
+    return _decode(raw, Tweet, tweet_shape(raw) if isinstance(raw, dict) else None, "tweet")
 
 
 def decode_user(raw: Any) -> Decoded[User] | None:
     """A raw user object as a typed user; None (with a warning) if it cannot be read."""
-    return _decode(raw, User, _with_ids(raw, "id") if isinstance(raw, dict) else None, "user")
+    return _decode(raw, User, ids_as_strings(raw, "id") if isinstance(raw, dict) else None, "user")
 
 
 def decode_media(raw: Any) -> Decoded[Media] | None:
     """A raw media object as a typed media object; None (with a warning) if it cannot be read."""
-    return _decode(raw, Media, _with_ids(raw, "media_key") if isinstance(raw, dict) else None, "media")
+    return _decode(raw, Media, ids_as_strings(raw, "media_key") if isinstance(raw, dict) else None, "media")
 
 
 def decode_poll(raw: Any) -> Decoded[Poll] | None:
     """A raw poll object as a typed poll; None (with a warning) if it cannot be read."""
-    return _decode(raw, Poll, _with_ids(raw, "id") if isinstance(raw, dict) else None, "poll")
+    return _decode(raw, Poll, ids_as_strings(raw, "id") if isinstance(raw, dict) else None, "poll")
 
 
 def _all(items: Any, decode: Any) -> list[Any]:
