@@ -1,11 +1,8 @@
 """X → cache orchestration: fetch tweets and timelines, enrich them, download media, cache profiles.
 
 Enrichment of a tweet (SPEC §4 "References", issue #2):
-- referenced tweets (retweeted, quoted, replied_to) are followed at most 3 levels deep; ids that
-  are neither in a response's includes nor complete (media missing) are looked up in batches of 100,
-  each id at most once per run (the per-run memo of this object);
-- the authors of all those tweets are resolved (``/2/users?ids=`` in batches, for those not in the
-  includes);
+- referenced tweets (retweeted, quoted, replied_to) are followed at most 3 levels deep and their
+  authors resolved (:mod:`.references`: the per-run memo of typed answers and the lookups);
 - media of the tweet and of its referenced tweets is downloaded (see :mod:`.media`), each file named
   after the tweet that carries it, and skipped when already cached;
 - profiles of the referenced users (the tweet's author, or the timeline owner, and the authors of the
@@ -36,19 +33,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from nostrweet.archive.media_fetch import MediaFetcher, canonical_id
+from nostrweet.archive.media_fetch import MediaFetcher
+from nostrweet.archive.references import References, media_keys
 from nostrweet.cache import layout
 from nostrweet.errors import TwitterApiError
 from nostrweet.store import CacheStore, created_at_of
 from nostrweet.twitter.client import TwitterClient
-from nostrweet.twitter.models import Media, MentionEntity, Poll, Tweet, TweetDocument, User, decode_document
-from nostrweet.twitter.wire import Decoded, WireIncludes, decode_media, decode_tweet, decode_user
+from nostrweet.twitter.models import Tweet, TweetDocument, User, decode_document
+from nostrweet.twitter.wire import Decoded, decode_user
 
 log = logging.getLogger(__name__)
 
-MAX_DEPTH = 3
 PROFILE_MAX_AGE = timedelta(hours=24)
-DOCUMENT_FORMAT = 1
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -76,39 +72,6 @@ class ArchiveResult:
     documents: dict[str, TweetDocument] = field(default_factory=dict)
 
 
-def _raw_refs(tweet: Tweet | None) -> list[str]:
-    return [r.id for r in tweet.referenced_tweets] if tweet is not None else []
-
-
-def _refs(tweet: Tweet | None) -> list[str]:
-    """The referenced ids that are canonical tweet ids (the others are never followed)."""
-    return [r for r in _raw_refs(tweet) if canonical_id(r)]
-
-
-def _media_keys(tweet: Tweet) -> list[str]:
-    return list(tweet.attachments.media_keys) if tweet.attachments is not None else []
-
-
-def _poll_ids(tweet: Tweet) -> list[str]:
-    return list(tweet.attachments.poll_ids) if tweet.attachments is not None else []
-
-
-def _mentions(tweet: Tweet) -> list[MentionEntity]:
-    out: list[MentionEntity] = []
-    for entities in (tweet.entities, tweet.note_tweet.entities if tweet.note_tweet is not None else None):
-        if entities is not None:
-            out.extend(entities.mentions)
-    return out
-
-
-def _merged(old: Decoded[Tweet] | None, new: Decoded[Tweet]) -> Decoded[Tweet]:
-    """The same tweet seen again: the fields of both raw objects (the newer wins), read again."""
-    if old is None or old.raw == new.raw:
-        return new
-    merged = decode_tweet({**old.raw, **new.raw})
-    return merged if merged is not None else new
-
-
 class Archiver:
     """Fetches from X into a :class:`CacheStore`; one per run (its memo lives as long as it does)."""
 
@@ -127,146 +90,11 @@ class Archiver:
         self.max_media_bytes = max_media_bytes
         self.media = MediaFetcher(store, client, max_bytes=max_media_bytes)
         self.clock = clock
-        # The per-run memo: objects seen in any response (typed, with their raw JSON for the files),
-        # and what was already asked for.
-        self._tweets: dict[str, Decoded[Tweet]] = {}
-        self._users: dict[str, Decoded[User]] = {}
-        self._media: dict[str, Decoded[Media]] = {}
-        self._polls: dict[str, Decoded[Poll]] = {}
-        self._missing: dict[str, dict[str, Any]] = {}
-        self._looked_up: set[str] = set()
-        self._users_looked_up: set[str] = set()
+        self.refs = References(client)  # the per-run memo and the enrichment of references
         self._profiles_done: set[str] = set()
-        self._bad_refs_seen: set[str] = set()
-        self._unreadable: set[str] = set()  # ids X answered in a shape the typed models cannot read
-
-    # -- the memo ---------------------------------------------------------------------------
-
-    def _absorb(self, tweets: list[Decoded[Tweet]], includes: WireIncludes) -> None:
-        for tweet in [*tweets, *includes.tweets]:
-            tid = tweet.value.id
-            self._tweets[tid] = _merged(self._tweets.get(tid), tweet)
-            self._warn_bad_refs(tid, tweet.value)
-        for user in includes.users:
-            old = self._users.get(user.value.id)
-            if old is not None and old.raw != user.raw:
-                user = decode_user({**old.raw, **user.raw}) or user
-            self._users[user.value.id] = user
-        for media in includes.media:
-            old_media = self._media.get(media.value.media_key)
-            if old_media is not None and old_media.raw != media.raw:
-                media = decode_media({**old_media.raw, **media.raw}) or media
-            self._media[media.value.media_key] = media
-        for poll in includes.polls:
-            self._polls[poll.value.id] = poll
-
-    def _warn_bad_refs(self, tweet_id: str, tweet: Tweet) -> None:
-        for ref in _raw_refs(tweet):
-            if not canonical_id(ref) and f"{tweet_id}/{ref}" not in self._bad_refs_seen:
-                self._bad_refs_seen.add(f"{tweet_id}/{ref}")
-                log.warning(
-                    "tweet %s references %r, which is not a tweet id; skipped",
-                    tweet_id,
-                    ref,
-                    extra={"tweet_id": tweet_id, "action": "enrich"},
-                )
-
-    def _complete(self, tweet_id: str) -> bool:
-        tweet = self._tweets.get(tweet_id)
-        if tweet is None:
-            return False
-        return all(k in self._media for k in _media_keys(tweet.value))
-
-    async def _lookup(self, ids: list[str]) -> None:
-        need = [i for i in dict.fromkeys(ids) if i not in self._looked_up and i not in self._missing]
-        if not need:
-            return
-        self._looked_up.update(need)
-        result = await self.client.tweets_by_ids(need)
-        self._absorb(list(result.tweets.values()), result.includes)
-        for tid, problem in result.not_found.items():
-            self._missing[tid] = problem
-        self._unreadable.update(result.unreadable)
-
-    def _closure(self, root_id: str) -> list[str]:
-        """Ids of the tweets referenced from ``root_id``, at most MAX_DEPTH levels, that the memo holds."""
-        seen = {root_id}
-        level = [root_id]
-        found: list[str] = []
-        for _ in range(MAX_DEPTH):
-            level = [t for t in self._next_level(level, seen) if t in self._tweets]
-            found.extend(level)
-        return found
-
-    def _next_level(self, level: list[str], seen: set[str]) -> list[str]:
-        """Ids referenced by the tweets of ``level`` not seen before (added to ``seen``)."""
-        following: list[str] = []
-        for tid in level:
-            for ref in _refs(self._value(tid)):
-                if ref not in seen:
-                    seen.add(ref)
-                    following.append(ref)
-        return following
-
-    def _referenced_missing(self, root_id: str) -> list[str]:
-        seen = {root_id, *self._closure(root_id)}
-        return [r for t in seen for r in _refs(self._value(t)) if r in self._missing]
-
-    def _value(self, tweet_id: str) -> Tweet | None:
-        known = self._tweets.get(tweet_id)
-        return known.value if known is not None else None
-
-    async def _enrich(self, root_ids: list[str]) -> None:
-        """Make the memo hold every referenced tweet (≤ 3 levels) and every author of the roots."""
-        level = list(root_ids)
-        seen = set(root_ids)
-        for _ in range(MAX_DEPTH):
-            following = self._next_level(level, seen)
-            await self._lookup([t for t in following if not self._complete(t)])
-            level = [t for t in following if t in self._tweets]
-        authors: list[str] = []
-        for tid in seen:
-            tweet = self._value(tid)
-            if tweet is not None and tweet.author_id:
-                authors.append(tweet.author_id)
-        need = [a for a in dict.fromkeys(authors) if a not in self._users and a not in self._users_looked_up]
-        if need:
-            self._users_looked_up.update(need)
-            self._users.update(await self.client.users_answer(need))
-
-    # -- one tweet ----------------------------------------------------------------------------
-
-    def _document(self, root_id: str) -> dict[str, Any]:
-        """The document of one tweet, built from the raw objects X sent (docs/CACHE.md)."""
-        root = self._tweets[root_id]
-        tweets = [root, *(self._tweets[t] for t in self._closure(root_id))]
-        user_ids: list[str] = []
-        by_username = {u.value.username.lower(): uid for uid, u in self._users.items()}
-        for tweet in (t.value for t in tweets):
-            for uid in (tweet.author_id, tweet.in_reply_to_user_id):
-                if uid:
-                    user_ids.append(uid)
-            for mention in _mentions(tweet):
-                uid = mention.id or by_username.get(mention.username.lower())
-                if uid:
-                    user_ids.append(uid)
-        media_keys = [k for t in tweets for k in _media_keys(t.value)]
-        poll_ids = [p for t in tweets for p in _poll_ids(t.value)]
-        missing = self._referenced_missing(root_id)
-        return {
-            "data": root.raw,
-            "includes": {
-                "users": [self._users[u].raw for u in dict.fromkeys(user_ids) if u in self._users],
-                "tweets": [t.raw for t in tweets[1:]],
-                "media": [self._media[k].raw for k in dict.fromkeys(media_keys) if k in self._media],
-                "polls": [self._polls[p].raw for p in dict.fromkeys(poll_ids) if p in self._polls],
-            },
-            "errors": [self._missing[m] for m in dict.fromkeys(missing)],
-            "nostrweet": {"format": DOCUMENT_FORMAT, "fetched_at": _iso(self.clock())},
-        }
 
     async def _download_media(self, tweet: Tweet) -> bool:
-        author = self._users.get(str(tweet.author_id))
+        author = self.refs.users.get(str(tweet.author_id))
         if author is None:
             log.warning(
                 "tweet %s: author unknown, its media is not downloaded",
@@ -274,7 +102,9 @@ class Archiver:
                 extra={"tweet_id": tweet.id, "action": "media"},
             )
             return True
-        media = [m.value if (m := self._media.get(key)) is not None else None for key in _media_keys(tweet)]
+        media = [
+            m.value if (m := self.refs.media.get(key)) is not None else None for key in media_keys(tweet)
+        ]
         return await self.media.download_items(author.value.username, tweet.id, media)
 
     def _maybe_write_profile(self, user: Decoded[User]) -> None:
@@ -290,23 +120,23 @@ class Archiver:
 
     async def _save(self, root_id: str) -> TweetDocument:
         """Download media, cache profiles, then write the document of one enriched tweet; returns it."""
-        root = self._tweets[root_id].value
-        closure = [self._tweets[t].value for t in self._closure(root_id)]
+        root = self.refs.tweets[root_id].value
+        closure = [self.refs.tweets[t].value for t in self.refs.closure(root_id)]
         complete = True
         for tweet in (root, *closure):
             complete = await self._download_media(tweet) and complete
         if not self.skip_profiles:
             for tweet in (root, *closure):
-                user = self._users.get(str(tweet.author_id))
+                user = self.refs.users.get(str(tweet.author_id))
                 if user is not None:
                     self._maybe_write_profile(user)
-        for missing in self._referenced_missing(root_id):
+        for missing in self.refs.referenced_missing(root_id):
             if not self.store.is_not_found(missing):
-                self.store.mark_not_found(missing, self._missing[missing])
-        raw_document = self._document(root_id)
+                self.store.mark_not_found(missing, self.refs.missing[missing])
+        raw_document = self.refs.document(root_id, _iso(self.clock()))
         self.store.write_tweet(raw_document)
         log.debug("tweet %s: cached", root_id, extra={"tweet_id": str(root_id), "action": "cache"})
-        author = self._users.get(str(root.author_id))
+        author = self.refs.users.get(str(root.author_id))
         if not complete and author is not None:
             self.media.mark(root_id, author.value.username, complete)
         return decode_document(raw_document)
@@ -319,29 +149,29 @@ class Archiver:
             if cached is not None:
                 await self.media.retry_document(cached)
                 return cached
-        if self.store.is_not_found(tweet_id) or tweet_id in self._missing:
+        if self.store.is_not_found(tweet_id) or tweet_id in self.refs.missing:
             return None
-        if not self._complete(tweet_id):
-            await self._lookup([tweet_id])
-        if tweet_id in self._unreadable and tweet_id not in self._tweets:
+        if not self.refs.complete(tweet_id):
+            await self.refs.lookup([tweet_id])
+        if tweet_id in self.refs.unreadable and tweet_id not in self.refs.tweets:
             raise TwitterApiError(f"X API answered tweet {tweet_id} in a shape nostrweet cannot read")
-        if tweet_id not in self._tweets:
-            problem = self._missing.get(tweet_id)
+        if tweet_id not in self.refs.tweets:
+            problem = self.refs.missing.get(tweet_id)
             self.store.mark_not_found(tweet_id, problem)
             return None
-        await self._enrich([tweet_id])
+        await self.refs.enrich([tweet_id])
         return await self._save(tweet_id)
 
     def not_found_problem(self, tweet_id: str) -> dict[str, Any] | None:
         """The API's Problem for an id that could not be had this run, if any."""
-        return self._missing.get(str(tweet_id))
+        return self.refs.missing.get(str(tweet_id))
 
     # -- users --------------------------------------------------------------------------------
 
     async def fetch_profile(self, username: str) -> User:
         """Fetch a profile from the API and write a snapshot (always, whatever its age)."""
         user = await self.client.user_answer(username)
-        self._users[user.value.id] = user
+        self.refs.users[user.value.id] = user
         self.store.write_profile(user.raw, self.clock())
         self._profiles_done.add(user.value.username.lower())
         return user.value
@@ -352,7 +182,7 @@ class Archiver:
         cached = self.store.newest_profile_raw(name)
         known = decode_user(cached) if cached is not None else None
         if known is not None:
-            self._users.setdefault(known.value.id, known)
+            self.refs.users.setdefault(known.value.id, known)
             return known.value
         return await self.fetch_profile(name)
 
@@ -363,11 +193,11 @@ class Archiver:
         ids = [str(t) for t in self.store.corrupt_tweet_ids_of(username) if str(t) not in planned]
         if not ids:
             return []
-        await self._lookup(ids)
+        await self.refs.lookup(ids)
         for tid in ids:
-            if tid in self._missing and not self.store.is_not_found(tid):
-                self.store.mark_not_found(tid, self._missing[tid])
-        found = [t for t in ids if t in self._tweets]
+            if tid in self.refs.missing and not self.store.is_not_found(tid):
+                self.store.mark_not_found(tid, self.refs.missing[tid])
+        found = [t for t in ids if t in self.refs.tweets]
         log.info(
             "@%s: fetching %d tweet(s) again whose cached file was corrupt",
             username,
@@ -402,7 +232,7 @@ class Archiver:
                 pagination_token=token,
                 start_time=start_time,
             )
-            self._absorb(page.tweets, page.includes)
+            self.refs.absorb(page.tweets, page.includes)
             log.debug("timeline of user %s: a page of %d tweets", user_id, len(page.tweets))
             too_old = False
             for tweet in page.tweets:
@@ -453,17 +283,17 @@ class Archiver:
             known = self.store.read_tweet(tweet_id)
             if known is not None:
                 await self.media.retry_document(known)
-        await self._enrich(fresh)
+        await self.refs.enrich(fresh)
         for done, tweet_id in enumerate(fresh, 1):
             result.documents[tweet_id] = await self._save(tweet_id)
             result.new.append(tweet_id)
             result.not_found.extend(
-                m for m in self._referenced_missing(tweet_id) if m not in result.not_found
+                m for m in self.refs.referenced_missing(tweet_id) if m not in result.not_found
             )
             if progress is not None:
                 progress(done, len(fresh))
         if not self.skip_profiles and user.username.lower() not in self._profiles_done:
-            profile = self._users.get(user.id)
+            profile = self.refs.users.get(user.id)
             if profile is not None:
                 self._maybe_write_profile(profile)
         return result
