@@ -244,7 +244,7 @@ class DaemonPipeline:
             page = await self.client.user_timeline(
                 user.id, max_results=max(5, min(100, max(want, 1) - len(ids))), pagination_token=token
             )
-            ids.extend(int(t["id"]) for t in page.tweets)
+            ids.extend(int(t.value.id) for t in page.tweets)
             if len(ids) >= max(want, 1) or not page.next_token or not page.tweets:
                 break
             token = page.next_token

@@ -141,8 +141,8 @@ class Retractor:
                     )
             edited = [
                 (tid, newer)
-                for tid, raw in result.tweets.items()
-                if (newer := newest_version(raw)) != tid and self.records_of(newer)
+                for tid, item in result.tweets.items()
+                if (newer := newest_version(item.raw)) != tid and self.records_of(newer)
             ]
             done += await self.retire_deleted(deleted, reposts)
             done += await self.retire_superseded(edited)

@@ -2,8 +2,9 @@
 
 Endpoint templates (the keys of the rate budgets), the fields and expansions every request asks for,
 and the functions that turn a decoded response body into a :class:`TimelinePage` or a
-:class:`LookupResult`, including which Problems mean "this resource cannot be had". No I/O here: the
-requests themselves are sent by :mod:`nostrweet.twitter.session`.
+:class:`LookupResult` of typed values (:mod:`nostrweet.twitter.wire`, each kept with its raw JSON),
+including which Problems mean "this resource cannot be had". No I/O here: the requests themselves are
+sent by :mod:`nostrweet.twitter.session`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from nostrweet.errors import NotFoundError
+from nostrweet.errors import NotFoundError, TwitterApiError
+from nostrweet.twitter.models import Tweet, User
+from nostrweet.twitter.wire import Decoded, WireIncludes, decode_tweet, decode_tweets, decode_user
 
 TWEET_EXPANSIONS = (
     "author_id,referenced_tweets.id,referenced_tweets.id.author_id,"
@@ -47,16 +50,12 @@ BATCH = 100
 _NOT_FOUND_TYPES = ("resource-not-found", "not-authorized-for-resource", "resource-unavailable")
 
 
-def _empty_includes() -> dict[str, list[dict[str, Any]]]:
-    return {"users": [], "tweets": [], "media": [], "polls": []}
-
-
 @dataclass(slots=True)
 class TimelinePage:
-    """One page of a user timeline: raw tweets (newest first), raw includes, Problems and paging meta."""
+    """One page of a user timeline: tweets (newest first), includes, Problems and paging meta."""
 
-    tweets: list[dict[str, Any]] = field(default_factory=list)
-    includes: dict[str, list[dict[str, Any]]] = field(default_factory=_empty_includes)
+    tweets: list[Decoded[Tweet]] = field(default_factory=list)
+    includes: WireIncludes = field(default_factory=WireIncludes.empty)
     errors: list[dict[str, Any]] = field(default_factory=list)
     next_token: str | None = None
     newest_id: str | None = None
@@ -66,21 +65,14 @@ class TimelinePage:
 
 @dataclass(slots=True)
 class LookupResult:
-    """Tweets looked up by id: raw tweets by id, merged raw includes, Problems, and the ids not had."""
+    """Tweets looked up by id: tweets by id, merged includes, raw Problems, and the ids not had."""
 
-    tweets: dict[str, dict[str, Any]] = field(default_factory=dict)
-    includes: dict[str, list[dict[str, Any]]] = field(default_factory=_empty_includes)
+    tweets: dict[str, Decoded[Tweet]] = field(default_factory=dict)
+    includes: WireIncludes = field(default_factory=WireIncludes.empty)
     problems: list[dict[str, Any]] = field(default_factory=list)
     not_found: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> its Problem
-
-
-def merge_includes(into: dict[str, list[dict[str, Any]]], more: Any) -> None:
-    """Append the object lists of a response's ``includes`` to ``into`` (non-objects are dropped)."""
-    if not isinstance(more, dict):
-        return
-    for key, items in more.items():
-        if isinstance(items, list):
-            into.setdefault(key, []).extend(i for i in items if isinstance(i, dict))
+    unreadable: set[str] = field(default_factory=set)
+    """Asked ids X answered with a tweet nostrweet cannot read: neither had nor "not found"."""
 
 
 def problem_is_not_found(problem: dict[str, Any]) -> bool:
@@ -109,32 +101,39 @@ def dedup(ids: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(str(i) for i in ids))
 
 
-def user_data(body: dict[str, Any], name: str) -> dict[str, Any]:
-    """The user object of a by-username answer; NotFoundError (with the API's detail) if it has none."""
+def user_data(body: dict[str, Any], name: str) -> Decoded[User]:
+    """The user of a by-username answer; NotFoundError (with the API's detail) if it has none,
+    TwitterApiError if it has one nostrweet cannot read."""
     data = body.get("data")
     if not isinstance(data, dict):
         problems = body.get("errors") or []
         detail = problems[0].get("detail") if problems and isinstance(problems[0], dict) else None
         raise NotFoundError(f"X user @{name} not found" + (f": {detail}" if detail else ""))
-    return data
+    user = decode_user(data)
+    if user is None:
+        raise TwitterApiError(f"X API answered a user for @{name} that nostrweet cannot read")
+    return user
 
 
-def users_by_id(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The user objects of a ``/2/users`` answer, by id."""
-    found: dict[str, dict[str, Any]] = {}
-    for user in body.get("data") or []:
-        if isinstance(user, dict) and "id" in user:
-            found[str(user["id"])] = user
+def users_by_id(body: dict[str, Any]) -> dict[str, Decoded[User]]:
+    """The readable users of a ``/2/users`` answer, by id."""
+    data = body.get("data")
+    found: dict[str, Decoded[User]] = {}
+    for raw in data if isinstance(data, list) else []:
+        user = decode_user(raw)
+        if user is not None:
+            found[user.value.id] = user
     return found
 
 
 def timeline_page(body: dict[str, Any]) -> TimelinePage:
     """A timeline answer as a :class:`TimelinePage`."""
     page = TimelinePage()
-    page.tweets = [t for t in body.get("data") or [] if isinstance(t, dict) and "id" in t]
-    merge_includes(page.includes, body.get("includes"))
+    page.tweets = decode_tweets(body.get("data"))
+    page.includes.extend(body.get("includes"))
     page.errors = [p for p in body.get("errors") or [] if isinstance(p, dict)]
-    meta = body.get("meta") or {}
+    meta = body.get("meta")
+    meta = meta if isinstance(meta, dict) else {}
     page.next_token = meta.get("next_token") or None
     page.newest_id = meta.get("newest_id")
     page.oldest_id = meta.get("oldest_id")
@@ -145,12 +144,14 @@ def timeline_page(body: dict[str, Any]) -> TimelinePage:
 def collect_lookup(result: LookupResult, body: dict[str, Any], asked: Iterable[str]) -> None:
     """Add a lookup answer to ``result``; every asked id it neither returns nor explains is not found."""
     data = body.get("data")
-    tweets = data if isinstance(data, list) else [data] if isinstance(data, dict) else []
-    for tweet in tweets:
-        if isinstance(tweet, dict) and "id" in tweet:
-            result.tweets[str(tweet["id"])] = tweet
-    merge_includes(result.includes, body.get("includes"))
     asked_set = set(asked)
+    for raw in data if isinstance(data, list) else [data] if isinstance(data, dict) else []:
+        tweet = decode_tweet(raw)
+        if tweet is not None:
+            result.tweets[tweet.value.id] = tweet
+        elif isinstance(raw, dict) and str(raw.get("id")) in asked_set:
+            result.unreadable.add(str(raw.get("id")))
+    result.includes.extend(body.get("includes"))
     for problem in body.get("errors") or []:
         if not isinstance(problem, dict):
             continue
@@ -159,7 +160,7 @@ def collect_lookup(result: LookupResult, body: dict[str, Any], asked: Iterable[s
         kind = problem.get("resource_type")
         if pid in asked_set and kind in (None, "tweet") and problem_is_not_found(problem):
             result.not_found[pid] = problem
-    for tweet_id in asked_set - result.tweets.keys() - result.not_found.keys():
+    for tweet_id in asked_set - result.tweets.keys() - result.not_found.keys() - result.unreadable:
         # Neither data nor a Problem: count it as not found, with a Problem of our own.
         result.not_found[tweet_id] = {
             "title": "Not Found Error",

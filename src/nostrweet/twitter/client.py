@@ -1,11 +1,13 @@
-"""Async X API v2 client: the endpoints we call, each one method returning raw JSON or typed values.
+"""Async X API v2 client: the endpoints we call, each one method returning typed values.
 
-Requests go to ``<api_url>/2/...``. Responses are kept as raw JSON dicts (the cache stores them as
-returned) and decoded with :mod:`nostrweet.twitter.models` where code needs typed values. Problems
-inside a 200 are returned to the caller (not-found ids become ``not_found``).
+Requests go to ``<api_url>/2/...``. Each answer is decoded once, here at the boundary, into the typed
+models of :mod:`nostrweet.twitter.models`; every object keeps the raw JSON it was read from
+(:class:`~nostrweet.twitter.wire.Decoded`), which is what the cache stores. Problems inside a 200 are
+returned to the caller (not-found ids become ``not_found``).
 
 This module is the public face; the parts live next to it:
 - :mod:`nostrweet.twitter.api` (pure): parameters, endpoint templates, response → result values;
+- :mod:`nostrweet.twitter.wire` (pure): the typed decoding of X's objects and its leniency;
 - :mod:`nostrweet.twitter.session`: the request policy (rate budgets, 429 waits, jittered retries,
   typed errors for 4xx) and the HTTP client;
 """
@@ -16,10 +18,8 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import httpx
-import msgspec
 
 from nostrweet.errors import NotFoundError
 from nostrweet.names import normalize_username
@@ -51,6 +51,7 @@ from nostrweet.twitter.api import (
 from nostrweet.twitter.models import User
 from nostrweet.twitter.ratelimit import RateLimiter
 from nostrweet.twitter.session import ApiSession
+from nostrweet.twitter.wire import Decoded
 
 __all__ = [
     "BATCH",
@@ -139,8 +140,9 @@ class TwitterClient:
 
     # -- users --------------------------------------------------------------------------------
 
-    async def user_by_username_raw(self, username: str) -> dict[str, Any]:
-        """The raw user object of ``username``; NotFoundError if there is none (or it is suspended)."""
+    async def user_answer(self, username: str) -> Decoded[User]:
+        """The user ``username`` with its raw object; NotFoundError if there is none (or it is
+        suspended), TwitterApiError if X answers one nostrweet cannot read."""
         name = normalize_username(username)
         path = f"/2/users/by/username/{name}"
         body = await self.session.get_json(EP_USER_BY_USERNAME, path, dict(USER_PARAMS))
@@ -148,11 +150,11 @@ class TwitterClient:
 
     async def user_by_username(self, username: str) -> User:
         """The user ``username``; NotFoundError if there is none."""
-        return msgspec.convert(await self.user_by_username_raw(username), User, strict=False)
+        return (await self.user_answer(username)).value
 
-    async def users_by_ids_raw(self, ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Raw user objects by id, in batches of 100; ids that cannot be had are left out."""
-        found: dict[str, dict[str, Any]] = {}
+    async def users_answer(self, ids: list[str]) -> dict[str, Decoded[User]]:
+        """Users by id with their raw objects, in batches of 100; ids that cannot be had are left out."""
+        found: dict[str, Decoded[User]] = {}
         for chunk in chunks(dedup(ids)):
             params = dict(USER_PARAMS, ids=",".join(chunk))
             found.update(users_by_id(await self.session.get_json(EP_USERS, "/2/users", params)))
@@ -160,8 +162,7 @@ class TwitterClient:
 
     async def users_by_ids(self, ids: list[str]) -> dict[str, User]:
         """Users by id (batches of 100); ids that cannot be had are left out."""
-        raw = await self.users_by_ids_raw(ids)
-        return {k: msgspec.convert(v, User, strict=False) for k, v in raw.items()}
+        return {k: v.value for k, v in (await self.users_answer(ids)).items()}
 
     # -- tweets -------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Typed views of X API v2 objects and of the cached tweet document (docs/CACHE.md).
 
 The cache stores the raw JSON the API returned; these msgspec structs are how code reads it. They are
-lenient on purpose: unknown fields are ignored, and every field the API may omit has a default. Real
+lenient on purpose: unknown fields are ignored, every field the API may omit has a default, and
+:func:`tweet_shape` reads ids sent as numbers as strings (docs/CACHE.md "What nostrweet accepts from X"). Real
 data is looser than the OpenAPI spec (see shared/twitter-api/README), so nothing here is stricter
 than it must be.
 """
@@ -202,11 +203,93 @@ class TweetDocument(_Base):
         return self.user(self.data.author_id)
 
 
+def _id(value: Any) -> Any:
+    """An id as a string when X sent a number (bool is not a number here); anything else unchanged."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _ids(values: Any) -> Any:
+    return [_id(v) for v in values] if isinstance(values, list) else values
+
+
+def ids_as_strings(raw: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """A copy of ``raw`` with the ids under ``keys`` as strings where X sent numbers."""
+    out = dict(raw)
+    for key in keys:
+        if key in out:
+            out[key] = _id(out[key])
+    return out
+
+
+def _entities(raw: Any) -> Any:
+    if not isinstance(raw, dict) or not isinstance(raw.get("mentions"), list):
+        return raw
+    mentions = [ids_as_strings(m, "id") if isinstance(m, dict) else m for m in raw["mentions"]]
+    return {**raw, "mentions": mentions}
+
+
+def tweet_shape(raw: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a raw tweet object as the typed models read it (docs/CACHE.md "What nostrweet accepts
+    from X"): ids given as numbers become strings, ``referenced_tweets`` entries without a type or an
+    id are dropped. ``raw`` itself is never changed: it is what the cached file stores."""
+    out = ids_as_strings(raw, "id", "author_id", "conversation_id", "in_reply_to_user_id")
+    refs = raw.get("referenced_tweets")
+    if isinstance(refs, list):
+        out["referenced_tweets"] = [
+            {**r, "id": _id(r["id"])}
+            for r in refs
+            if isinstance(r, dict) and isinstance(r.get("type"), str) and r.get("id") is not None
+        ]
+    attachments = raw.get("attachments")
+    if isinstance(attachments, dict):
+        out["attachments"] = {k: _ids(v) for k, v in attachments.items()}
+    if "entities" in raw:
+        out["entities"] = _entities(raw["entities"])
+    note = raw.get("note_tweet")
+    if isinstance(note, dict) and "entities" in note:
+        out["note_tweet"] = {**note, "entities": _entities(note["entities"])}
+    return out
+
+
+def _each(items: Any, shape: Any) -> Any:
+    return [shape(i) if isinstance(i, dict) else i for i in items] if isinstance(items, list) else items
+
+
+def document_shape(raw: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a cached document with every object in it as the typed models read it."""
+    out = dict(raw)
+    if isinstance(raw.get("data"), dict):
+        out["data"] = tweet_shape(raw["data"])
+    includes = raw.get("includes")
+    if isinstance(includes, dict):
+        out["includes"] = {
+            **includes,
+            "users": _each(includes.get("users", []), lambda u: ids_as_strings(u, "id")),
+            "tweets": _each(includes.get("tweets", []), tweet_shape),
+            "media": _each(includes.get("media", []), lambda m: ids_as_strings(m, "media_key")),
+            "polls": _each(includes.get("polls", []), lambda p: ids_as_strings(p, "id")),
+        }
+    out["errors"] = _each(raw.get("errors", []), lambda e: ids_as_strings(e, "value", "resource_id"))
+    return out
+
+
 _DOCUMENT = msgspec.json.Decoder(TweetDocument)
 
 
 def decode_document(raw: bytes | dict[str, Any]) -> TweetDocument:
-    """Decode a cached tweet file (bytes) or an already-parsed dict into a :class:`TweetDocument`."""
+    """Decode a cached tweet file (bytes) or an already-parsed dict into a :class:`TweetDocument`.
+
+    The fast path reads the bytes straight into the structs; a file holding what X sent in a looser
+    shape (ids as numbers, references without a type) is read again through :func:`document_shape`.
+    """
     if isinstance(raw, bytes):
-        return _DOCUMENT.decode(raw)
-    return msgspec.convert(raw, type=TweetDocument, strict=False)
+        try:
+            return _DOCUMENT.decode(raw)
+        except msgspec.ValidationError:
+            parsed = msgspec.json.decode(raw)
+            if not isinstance(parsed, dict):
+                raise
+            raw = parsed
+    return msgspec.convert(document_shape(raw), type=TweetDocument, strict=False)
