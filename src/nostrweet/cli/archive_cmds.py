@@ -23,7 +23,6 @@ from nostrweet.cli.common import SkipProfilesOption, command_store, emit, summar
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import InputError, NotFoundError
 from nostrweet.settings import GlobalOptions
-from nostrweet.state.index import ArchiveIndex
 from nostrweet.state.lifecycle import DELETED, LifecycleRepo, TweetFate
 from nostrweet.state.records import RecordRepo
 from nostrweet.store import CacheStore
@@ -200,10 +199,9 @@ def list_tweets(
 
 
 def _list(options: GlobalOptions, store: CacheStore, only: str | None, as_json: bool) -> None:
-    ids = store.tweet_ids_of(only) if only else sorted(store.index.tweets)
+    rows = reversed(store.tweet_rows_of(only)) if only else store.iter_tweets(newest_first=True)
     listed = 0
-    for tweet_id in reversed(ids):
-        name = store.index.tweets.get(tweet_id)
+    for tweet_id, name in rows:
         parsed = (layout.parse_tweet_filename(name) or legacy.parse_tweet_name(name)) if name else None
         raw = store.read_tweet_raw(tweet_id)
         if raw is None or parsed is None:
@@ -264,7 +262,7 @@ def reindex(ctx: typer.Context) -> None:
     if not options.data_dir.is_dir():
         raise InputError(f"data dir {options.data_dir} does not exist: nothing to reindex")
     with command_store(options) as store:
-        added = ArchiveIndex(store.state).add_listing(store.index)
+        added = store.reindex()
     summary(
         options,
         f"reindexed {options.data_dir}: {added.tweets} tweet(s), {added.profiles} profile(s) and "

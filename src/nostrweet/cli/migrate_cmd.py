@@ -80,7 +80,7 @@ def _missing_references(store: CacheStore) -> list[str]:
     """Tweets that the earlier tool's cached tweets reference and nobody has fetched (not cached, not
     marked not found), each once."""
     wanted: dict[str, None] = {}
-    for tweet_id in list(store.index.iter_tweet_ids()):
+    for tweet_id, _name in store.iter_tweets():
         doc = store.read_tweet(tweet_id)
         if doc is None or doc.nostrweet.source != legacy.SOURCE:
             continue

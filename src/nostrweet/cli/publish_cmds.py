@@ -285,7 +285,7 @@ def archived_users(store: CacheStore) -> list[str]:
     A referenced tweet lives inside the document of the tweet that references it, so its author gets a
     profile snapshot but no tweet file of their own; such accounts are not mirrored and get no relay list.
     """
-    return sorted(name for name, entry in store.index.users.items() if entry.tweet_count)
+    return store.archived_users()
 
 
 @app.command("update-relay-list")
