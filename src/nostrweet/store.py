@@ -264,6 +264,7 @@ class CacheStore:
             return None
         document: dict[str, Any] = raw
         return document
+
     def _from_legacy(self, raw: dict[str, Any]) -> dict[str, Any]:
         """A tweet file of the earlier tool, read as it is into our document (SPEC §11); a reference it
         lacks that is cached on its own (fetched since, e.g. by ``migrate``) is added from its file."""
@@ -533,7 +534,6 @@ class CacheStore:
         self._profiles.clear()
         self._counts = None
         return report
-
 
     def clear(self, *, include_events: bool = False) -> int:
         """Delete cached tweets, media, profiles, markers, corrupt files and temp files whose writer is

@@ -167,7 +167,9 @@ WRITER = "import sys; from nostrweet.store import CacheStore; CacheStore(sys.arg
 
 def test_a_start_after_a_killed_writer_removes_its_temp_files(data_dir: Path) -> None:
     assert _python(WRITER, data_dir).stdout == "ok\n"
-    assert os.listdir(data_dir / WRITERS_DIR) == []  # a clean exit leaves no marker: the next start lists nothing
+    assert (
+        os.listdir(data_dir / WRITERS_DIR) == []
+    )  # a clean exit leaves no marker: the next start lists nothing
     killed = _python(KILLED_WRITER, data_dir)
     assert killed.returncode == -signal.SIGKILL
     pid = killed.stdout.strip()

@@ -12,6 +12,7 @@ marker. A start after clean exits reads only the few names in ``.writers/``. A d
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -69,8 +70,6 @@ def register_writer(data_dir: Path) -> int:
 def _unregister_all() -> None:
     """Remove this process's markers (at a clean exit: it left no temp file behind)."""
     for marker in _registered.values():
-        try:
+        with contextlib.suppress(OSError):
             marker.unlink(missing_ok=True)
-        except OSError:
-            pass
     _registered.clear()

@@ -208,7 +208,9 @@ class ArchiveIndex:
     def profile_names(self) -> dict[str, str]:
         """Every user's newest profile snapshot: lower-case username → file name."""
         with self.state.engine.connect() as conn:
-            return {str(u): str(n) for u, n in conn.execute(select(profiles.c.username, profiles.c.file_name))}
+            return {
+                str(u): str(n) for u, n in conn.execute(select(profiles.c.username, profiles.c.file_name))
+            }
 
     def newest_tweet_id(self, username: str) -> int:
         """A user's newest cached tweet id (0 if none)."""
@@ -296,9 +298,13 @@ class ArchiveIndex:
     def add_corrupt(self, username: str, tweet_id: int) -> None:
         """Remember a tweet of ``username`` whose file was moved aside: the next fetch of that user
         looks it up again."""
-        stmt = self.state.insert(meta).values(key=f"{_CORRUPT}{int(tweet_id)}", value=normalize_username(username))
+        stmt = self.state.insert(meta).values(
+            key=f"{_CORRUPT}{int(tweet_id)}", value=normalize_username(username)
+        )
         with self.state.engine.begin() as conn:
-            conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}))
+            conn.execute(
+                stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
+            )
 
     def corrupt_ids_of(self, username: str) -> list[int]:
         """Ids of a user's tweets whose files were moved aside and that are neither cached again nor
