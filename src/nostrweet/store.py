@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import msgspec
 
@@ -45,11 +45,11 @@ from nostrweet.cache.atomic import (
 from nostrweet.cache.index import CacheIndex, UserEntry, build_index, scan_names
 from nostrweet.cache.writers import register_writer
 from nostrweet.errors import InputError, OperationalError
-from nostrweet.state.engine import State
-from nostrweet.state.index import ArchiveIndex, ReindexReport, TweetRow
-from nostrweet.state.opening import open_data_state
-from nostrweet.state.records import RecordRepo
 from nostrweet.twitter.models import TweetDocument, User, decode_document
+
+if TYPE_CHECKING:  # (the state, and SQLAlchemy with it, loads when a store first asks it something)
+    from nostrweet.state.engine import State
+    from nostrweet.state.index import ArchiveIndex, ReindexReport
 
 __all__ = [
     "CacheIndex",
@@ -176,6 +176,8 @@ class CacheStore:
         ``state_url`` (default: ``<data-dir>/nostrweet.sqlite3``), opened on first use (imported once from
         the files of an older layout) and closed by :meth:`close`."""
         if self._state is None:
+            from nostrweet.state.opening import open_data_state
+
             self._state = open_data_state(
                 self.data_dir, self._state_url, now=time.time(), read_only=self.read_only
             )
@@ -185,6 +187,8 @@ class CacheStore:
     @property
     def archive(self) -> ArchiveIndex:
         """The archive index in the state (tweets, profiles, not-found markers)."""
+        from nostrweet.state.index import ArchiveIndex
+
         return ArchiveIndex(self.state)
 
     def close(self) -> None:
@@ -379,6 +383,8 @@ class CacheStore:
         if self.events is not None:  # queued before the row: a crash between them repeats it, never loses it
             self.events.tweet_archived(author["username"].lower(), str(tweet_id))
         previous = self.tweet_name(tweet_id)
+        from nostrweet.state.index import TweetRow
+
         row = TweetRow.from_name(name)
         assert row is not None
         self.archive.put_tweet(row)  # the row after the file (crash order); drops a not-found row
@@ -547,6 +553,8 @@ class CacheStore:
                 removed += _remove(self.data_dir / name)
         self.archive.clear()
         if include_events:
+            from nostrweet.state.records import RecordRepo
+
             RecordRepo(self.state).delete_all()
             for name in list(scan_names(self.events_dir)):
                 if layout.is_temp_filename(name):

@@ -23,8 +23,6 @@ from nostrweet.cli.common import SkipProfilesOption, command_store, emit, summar
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import InputError, NotFoundError
 from nostrweet.settings import GlobalOptions
-from nostrweet.state.lifecycle import DELETED, LifecycleRepo, TweetFate
-from nostrweet.state.records import RecordRepo
 from nostrweet.store import CacheStore
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.client import TwitterClient
@@ -87,6 +85,9 @@ def _retire_if_mirrored(
 ) -> bool:
     """A mirrored tweet (one with event records) that X says is deleted is marked so in the state, as
     the daemon's deletion check does; the daemon sends its kind 5 events (SPEC §10). True if marked."""
+    from nostrweet.state.lifecycle import DELETED, LifecycleRepo, TweetFate
+    from nostrweet.state.records import RecordRepo
+
     if problem_fate(problem) is not Fate.DELETED or not RecordRepo(store.state).for_tweet(tweet_id):
         return False
     LifecycleRepo(store.state).retire([TweetFate(str(tweet_id), DELETED, None, int(time.time()))])
