@@ -14,7 +14,7 @@ import pytest
 from nostrweet.archive.xarchive.importer import Importer, ImportSummary
 from nostrweet.archive.xarchive.reader import XArchive, tweet_parts
 from nostrweet.errors import InputError
-from nostrweet.store import CacheStore
+from nostrweet.store import CacheStore, build_index
 from tests.fakes import x_archive_builder as xb
 
 CLOCK = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -238,7 +238,7 @@ def test_invalid_account_is_refused_before_any_tweet_is_written(
     arc.part("data/account.js", "account.part0", entries)
     with pytest.raises(InputError, match=r"data/account\.js"):
         run_import(arc.write_zip(tmp_path / "a.zip"), data_dir)
-    assert not CacheStore(data_dir).index.tweets
+    assert CacheStore(data_dir).tweet_count() == 0 and not build_index(data_dir).tweets
 
 
 def test_note_with_an_unreadable_date_is_ignored(tmp_path: Path, data_dir: Path) -> None:
