@@ -20,11 +20,10 @@ import logging
 import os
 import stat
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -42,9 +41,11 @@ from nostrweet.cache.atomic import (
     remove_stale_temp_files,
     warn_unreadable,
 )
-from nostrweet.cache.index import CacheIndex, UserEntry, build_index, scan_names
+from nostrweet.cache.clearing import clear_archive_files, clear_record_files
+from nostrweet.cache.index import CacheIndex, UserEntry, build_index
 from nostrweet.cache.writers import register_writer
 from nostrweet.errors import InputError, OperationalError
+from nostrweet.lookups import NAMES_KEPT, StateLookups
 from nostrweet.twitter.models import TweetDocument, User, decode_document
 
 if TYPE_CHECKING:  # (the state, and SQLAlchemy with it, loads when a store first asks it something)
@@ -70,9 +71,6 @@ log = logging.getLogger(__name__)
 
 
 _TWITTER_EPOCH_MS = 1288834974657
-V = TypeVar("V")
-NAMES_KEPT = 65_536
-"""How many tweet lookups (id → file name or not cached) a store keeps in memory, newest first."""
 
 
 def created_at_of(raw_tweet: dict[str, Any]) -> datetime:
@@ -105,21 +103,6 @@ class ArchiveEvents(Protocol):
         ...
 
 
-class _Bounded(OrderedDict[int, V]):
-    """The last ``size`` answers of the state about tweets (by id), the oldest forgotten first."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.size = size
-
-    def keep(self, tweet_id: int, value: V) -> None:
-        """Remember one answer."""
-        self[tweet_id] = value
-        self.move_to_end(tweet_id)
-        while len(self) > self.size:
-            self.popitem(last=False)
-
-
 class CacheStore:
     """The cache directory (SPEC §2): owns the data dir and every read and write of it.
 
@@ -150,13 +133,8 @@ class CacheStore:
         self._owns_state = False
         self.events_dir = self.data_dir / layout.EVENTS_DIR
         self.read_only = read_only
-        self._names: _Bounded[str | None] = _Bounded(names_kept)
-        """tweet id → file name (None: not cached)"""
-        self._skipped: set[int] = set()
-        """tweets whose entry this store skips (gone, not a file, or of a shape it does not know)"""
-        self._profiles: dict[str, str | None] = {}
-        self._not_found: _Bounded[bool] = _Bounded(names_kept)
-        self._counts: dict[str, int] | None = None
+        self.lookups = StateLookups(lambda: self.state, names_kept)
+        """What the state says is cached, kept in bounded memory."""
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise InputError(f"data dir {self.data_dir} is not a directory")
         if not read_only:
@@ -187,9 +165,7 @@ class CacheStore:
     @property
     def archive(self) -> ArchiveIndex:
         """The archive index in the state (tweets, profiles, not-found markers)."""
-        from nostrweet.state.index import ArchiveIndex
-
-        return ArchiveIndex(self.state)
+        return self.lookups.archive
 
     def close(self) -> None:
         """Close the state if this store opened it (a state given to it is its caller's to close)."""
@@ -209,27 +185,15 @@ class CacheStore:
 
     def tweet_name(self, tweet_id: int | str) -> str | None:
         """The file name of a cached tweet from its row in the state (None: no row); reads no file."""
-        tid = int(tweet_id)
-        if tid in self._names:
-            return self._names[tid]
-        if tid in self._skipped:
-            return None
-        name = self.archive.tweet_name(tid)
-        self._names.keep(tid, name)
-        return name
+        return self.lookups.tweet_name(int(tweet_id))
 
     def preload(self, tweet_ids: Iterable[int | str]) -> None:
         """Look many tweets up at once (one query per 500 ids), for the lookups that follow."""
-        todo = [t for t in map(int, tweet_ids) if t not in self._names and t not in self._skipped]
-        if todo:
-            found = self.archive.tweet_names(todo)
-            for tid in todo:
-                self._names.keep(tid, found.get(tid))
+        self.lookups.preload(map(int, tweet_ids))
 
     def _drop_tweet(self, tweet_id: int) -> None:
         """This store no longer counts a tweet as cached (its entry is skipped); its row stays."""
-        self._names.pop(tweet_id, None)
-        self._skipped.add(tweet_id)
+        self.lookups.skip(tweet_id)
 
     def has_tweet(self, tweet_id: int | str) -> bool:
         """True if a tweet document is cached: the state has its row and its file is there (a stat)."""
@@ -350,7 +314,7 @@ class CacheStore:
         parsed = layout.parse_tweet_filename(path.name) or legacy.parse_tweet_name(path.name)
         if parsed is not None:
             archive.add_corrupt(parsed.username.lower(), tweet_id)
-        self._counts = None
+        self.lookups.removed()
 
     def corrupt_tweet_ids_of(self, username: str) -> list[int]:
         """Ids of a user's tweets whose files were moved aside (``*.corrupt``) and that are not cached
@@ -388,28 +352,17 @@ class CacheStore:
         row = TweetRow.from_name(name)
         assert row is not None
         self.archive.put_tweet(row)  # the row after the file (crash order); drops a not-found row
-        self._names.keep(tweet_id, name)
-        self._skipped.discard(tweet_id)
-        if self._counts is not None and previous != name:
-            if previous is not None:
-                self._counts = None  # (renamed: recounted when asked)
-            else:
-                self._counts[row.username] = self._counts.get(row.username, 0) + 1
+        self.lookups.written(tweet_id, row.username, name, previous)
         if previous is not None and previous != name and layout.parse_tweet_filename(previous) is not None:
             # (a file of the earlier tool, named in its own case, is never ours to remove: SPEC §11)
             (self.data_dir / previous).unlink(missing_ok=True)
         (self.data_dir / layout.not_found_filename(tweet_id)).unlink(missing_ok=True)  # (its row went)
-        self._not_found.keep(tweet_id, False)
         return path
 
     def tweet_rows_of(self, username: str) -> list[tuple[int, str]]:
         """A user's cached tweets as (id, file name), oldest first: one indexed query of that user only;
         the names are kept for the reads that follow (up to :data:`NAMES_KEPT`)."""
-        rows = self.archive.tweet_rows_of(username)
-        rows = [row for row in rows if row[0] not in self._skipped] if self._skipped else rows
-        for tweet_id, name in rows[-self._names.size :]:
-            self._names.keep(tweet_id, name)
-        return rows
+        return self.lookups.rows_of(username)
 
     def tweet_ids_of(self, username: str) -> list[int]:
         """Cached tweet ids of a user, oldest first (see :meth:`tweet_rows_of`)."""
@@ -426,11 +379,7 @@ class CacheStore:
     def tweet_count(self, username: str | None = None) -> int:
         """How many tweets are cached: all, or one user's. Counted once per store (one grouped query),
         then kept current by the writes."""
-        if self._counts is None:
-            self._counts = self.archive.tweet_counts()
-        if username is None:
-            return sum(self._counts.values())
-        return self._counts.get(layout.normalize_username(username), 0)
+        return self.lookups.tweet_count(username)
 
     def archived_users(self) -> list[str]:
         """The (lower-case) users with at least one cached tweet, sorted."""
@@ -444,28 +393,17 @@ class CacheStore:
 
     def is_not_found(self, tweet_id: int | str) -> bool:
         """True if the tweet has a ``.not_found`` marker (its row in the state)."""
-        tid = int(tweet_id)
-        known = self._not_found.get(tid)
-        if known is None:
-            known = self.archive.is_not_found(tid)
-            self._not_found.keep(tid, known)
-        return known
+        return self.lookups.is_not_found(int(tweet_id))
 
     def mark_not_found(self, tweet_id: int | str, problem: dict[str, Any] | None = None) -> Path:
         """Write ``tweet_<id>.not_found`` (holding the API's Problem, if given), then its row."""
         path = self.data_dir / layout.not_found_filename(tweet_id)
         atomic_write_json(path, problem or {})
         self.archive.add_not_found([int(tweet_id)])
-        self._not_found.keep(int(tweet_id), True)
+        self.lookups.marked_not_found(int(tweet_id))
         return path
 
     # -- profiles ---------------------------------------------------------------------------
-
-    def _profile_name(self, username: str) -> str | None:
-        user = layout.normalize_username(username)
-        if user not in self._profiles:
-            self._profiles[user] = self.archive.newest_profile(user)
-        return self._profiles[user]
 
     def write_profile(self, raw_user: dict[str, Any], fetched_at: datetime) -> Path:
         """Write a profile snapshot (the raw API user object) stamped with ``fetched_at``, then its row."""
@@ -475,13 +413,13 @@ class CacheStore:
         parsed = layout.parse_profile_filename(name)
         assert parsed is not None
         self.archive.add_profiles([name])
-        self._profiles.pop(parsed.username, None)  # (the state keeps the newest: asked again)
+        self.lookups.forget_profile(parsed.username)  # (the state keeps the newest: asked again)
         return path
 
     def newest_profile_raw(self, username: str) -> dict[str, Any] | None:
         """The newest cached profile snapshot of a user as a dict, or None."""
         user = layout.normalize_username(username)
-        name = self._profile_name(user)
+        name = self.lookups.profile_name(user)
         if name is None:
             return None
         path = self.data_dir / name
@@ -490,7 +428,7 @@ class CacheStore:
             return raw
         if raw is not None:
             self._set_aside(path, "not a user object")
-        self._profiles[user] = None
+        self.lookups.forget_profile(user, unreadable=True)
         return None
 
     def newest_profile(self, username: str) -> User | None:
@@ -500,13 +438,13 @@ class CacheStore:
 
     def profile_fetched_at(self, username: str) -> datetime | None:
         """When the newest cached profile of a user was fetched (from its name), or None."""
-        name = self._profile_name(username)
+        name = self.lookups.profile_name(username)
         parsed = layout.parse_profile_filename(name) if name else None
         return parsed.fetched_at if parsed else None
 
     def has_profile(self, username: str) -> bool:
         """True if the state knows a profile snapshot of the user (reads no file)."""
-        return self._profile_name(username) is not None
+        return self.lookups.profile_name(username) is not None
 
     # -- media ------------------------------------------------------------------------------
 
@@ -534,60 +472,19 @@ class CacheStore:
         if index.temp_files and not self.read_only:
             remove_orphaned_temp_files(index.temp_files)
         report = self.archive.add_listing(index)
-        self._names.clear()
-        self._skipped.clear()
-        self._not_found.clear()
-        self._profiles.clear()
-        self._counts = None
+        self.lookups.forget()
         return report
 
     def clear(self, *, include_events: bool = False) -> int:
         """Delete cached tweets, media, profiles, markers, corrupt files and temp files whose writer is
         gone; event records only with ``include_events``. Returns how many files were deleted. Files
         the layout does not know are left alone."""
-        removed = 0
-        for name in list(scan_names(self.data_dir)):
-            if layout.is_temp_filename(name):
-                removed += remove_orphaned_temp_files([self.data_dir / name])
-            elif _is_cache_file(name):
-                removed += _remove(self.data_dir / name)
+        removed = clear_archive_files(self.data_dir)
         self.archive.clear()
         if include_events:
             from nostrweet.state.records import RecordRepo
 
             RecordRepo(self.state).delete_all()
-            for name in list(scan_names(self.events_dir)):
-                if layout.is_temp_filename(name):
-                    removed += remove_orphaned_temp_files([self.events_dir / name])
-                elif layout.parse_event_filename(name) or ".json" in name:
-                    removed += _remove(self.events_dir / name)
-        self._names.clear()
-        self._skipped.clear()
-        self._not_found.clear()
-        self._profiles.clear()
-        self._counts = None
+            removed += clear_record_files(self.events_dir)
+        self.lookups.forget()
         return removed
-
-
-def _remove(path: Path) -> int:
-    """Delete one file (1 if it was deleted); an entry that cannot be (a directory) is skipped with a warning."""
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return 0
-    except OSError as exc:
-        warn_unreadable(path, exc)
-        return 0
-    return 1
-
-
-def _is_cache_file(name: str) -> bool:
-    if layout.is_temp_filename(name):
-        return True
-    base = name.split(layout.CORRUPT_SUFFIX)[0] if layout.CORRUPT_SUFFIX in name else name
-    return bool(
-        layout.parse_tweet_filename(base)
-        or layout.parse_profile_filename(base)
-        or layout.parse_media_filename(base)
-        or layout.parse_not_found_filename(base) is not None
-    )
