@@ -1,5 +1,5 @@
-"""The state's repositories on both backends: records and relay answers, the outbox claim, users, the
-archive index, the Blossom memo and the shared X budget."""
+"""The state's repositories on both backends: records and relay answers (an older write never undoes an
+answer), users, the archive index, the Blossom memo and the shared X budget."""
 
 from __future__ import annotations
 
@@ -118,26 +118,31 @@ def test_ensure_relays_then_pending_lists_due_records(state: State) -> None:
     assert len(repo.pending(NOW, limit=2)) == 2
 
 
-def test_outbox_claim_gives_each_row_to_one_instance(state: State) -> None:
+@pytest.mark.parametrize(
+    ("stored", "written", "kept"),
+    [
+        ("accepted", "pending", "accepted"),  # an older read never undoes an acceptance
+        ("accepted", "rejected", "accepted"),
+        ("rejected", "pending", "rejected"),  # a rejection only moves to accepted
+        ("rejected", "accepted", "accepted"),
+        ("pending", "accepted", "accepted"),
+        ("pending", "rejected", "rejected"),
+        ("pending", "pending", "pending"),
+    ],
+)
+def test_a_relay_row_written_from_an_older_read_never_undoes_an_answer(
+    state: State, stored: str, written: str, kept: str
+) -> None:
+    """Two instances work two relays of one record, each writes the whole record back: the row of the
+    relay it did not send to is older than the other's answer (the rule of apply_answer)."""
     repo = RecordRepo(state)
-    repo.save_many([record(n, relays={R1: RelayState()}) for n in range(1, 41)])
-    barrier = threading.Barrier(4)
-
-    def claim(instance: str) -> list[str]:
-        barrier.wait()
-        got: list[str] = []
-        while batch := repo.claim(R1, instance, NOW, limit=3, hold_seconds=60):
-            got.extend(r.event_id for r in batch)
-        return got
-
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(claim, ["a", "b", "c", "d"]))
-    claimed = [e for part in results for e in part]
-    assert sorted(claimed) == sorted(record(n).event_id for n in range(1, 41))  # each exactly once
-    assert repo.claim(R1, "e", NOW + 30) == []  # claims still held
-    assert len(repo.claim(R1, "e", NOW + 61, limit=100)) == 40  # expired claims are free again
-    repo.apply_answers([(record(1).event_id, R1, "accepted", "")], NOW + 62)
-    assert record(1).event_id not in {r.event_id for r in repo.claim(R1, "f", NOW + 200, limit=100)}
+    repo.save(record(1, relays={R1: RelayState(stored, "first", 1, None, 10), R2: RelayState()}))
+    repo.save(record(1, relays={R1: RelayState(written, "second", 2, 99, 20), R2: RelayState("accepted")}))
+    got = repo.get(record(1).event_id)
+    assert got is not None
+    assert got.relays[R1].status == kept
+    assert got.relays[R1].message == ("first" if kept != written else "second")
+    assert got.relays[R2].status == "accepted"
 
 
 def test_users_round_trip(state: State) -> None:

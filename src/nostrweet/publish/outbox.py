@@ -6,10 +6,14 @@ It works from the state (SPEC §7). One :meth:`Outbox.run_once` pass:
    reconciled against, a ``meta`` row of the state): every record of the scope that lacks a configured
    relay gets a ``pending`` row for it, in one transaction; then the set is written. Killed midway, the
    pass runs again at the next start;
-2. the records with a configured relay that is ``pending`` and due (``next_attempt`` reached) are read
-   from the state, ``batch`` at a time, oldest first, and sent the event again, with one transaction
-   before sending and one after. Rejected relays are never retried; a record that waits for its
-   backoff is not read;
+2. the pass holds the configured relays no other instance works now
+   (:class:`~nostrweet.state.relay_locks.RelayLocks`: one PostgreSQL advisory lock per relay, every
+   relay on SQLite) and skips the others (``busy``), so each relay's outbox is worked by one instance at
+   a time. The records with a held relay that is ``pending`` and due (``next_attempt`` reached), built
+   by any instance (one that died too), are read from the state, ``batch`` at a time, oldest first, and
+   sent the recorded event again (nothing is signed), with one transaction before sending and one
+   after. Rejected relays are never retried; a record that waits for its backoff is not read. The
+   locks are released before step 3;
 3. cached tweets that have no record at all (never published, e.g. cached just before a crash) are
    published through the publisher, oldest first — each at most once per process.
 
@@ -29,11 +33,14 @@ from dataclasses import dataclass, field
 
 from nostrweet.cache.layout import EventSubject
 from nostrweet.nostr.event import SignedEvent
+from nostrweet.nostr.keys import MirrorKey
 from nostrweet.nostr.record import EventRecord, due_relays, is_settled
 from nostrweet.publish.outcome import LruDict, PublishOutcome, Unit
 from nostrweet.publish.plan import oldest_first
 from nostrweet.publish.publisher import Publisher
-from nostrweet.state.index import ArchiveIndex
+from nostrweet.state.index import ArchiveIndex, TweetRow
+from nostrweet.state.relay_locks import RelayHold, RelayLocks
+from nostrweet.state.users import UserRepo
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,8 @@ class OutboxReport:
     settled: int = 0
     reopened: int = 0
     read: int = 0
+    busy: list[str] = field(default_factory=list)
+    """Relays whose outbox another instance worked at the time: skipped by this pass."""
 
     @property
     def ok(self) -> bool:
@@ -107,26 +116,22 @@ class Outbox:
         self.reconcile = publish_unrecorded if reconcile is None else reconcile
         self.tracked = max(1, tracked if tracked is not None else publisher.bounds.tracked)
         self._attempted: LruDict[int, bool] = LruDict(self.tracked)  # tried, had no record then
+        self._owner_keys: LruDict[str, MirrorKey] = LruDict(publisher.bounds.signers)  # by pubkey
+        self._not_ours: set[str] = set()  # pubkeys no key was found for, in this pass
 
     async def run_once(self, now: float | None = None) -> OutboxReport:
         """One pass: reconcile if the relay set grew, the due records, the unpublished tweets."""
         now = self.clock() if now is None else now
         report = OutboxReport()
         repo = self.publisher.records.repo
+        self._not_ours.clear()
         if self.reconcile:
             report.reopened = await self._reconcile()
-        after: tuple[int, str] | None = None
-        while self.relays:
-            await asyncio.sleep(0)
-            page = repo.pending(now, self.relays, limit=self.batch, after=after)
-            if not page:
-                break
-            after = (page[-1].created_at, page[-1].event_id)
-            report.read += len(page)
-            await self._pass_batch([r for r in page if self._owns_record(r)], now, report)
-            if len(page) < self.batch:
-                break
-        report.waiting += repo.waiting(now, self.relays) if self.relays else 0
+        with RelayLocks(repo.state).hold(self.relays) as hold:
+            report.busy = hold.busy
+            if hold.busy:
+                log.debug("outbox: %s worked by another instance now", ", ".join(hold.busy))
+            await self._resend_due(hold, now, report)
         if self.publish_unrecorded:
             report.published = await self._publish_unrecorded()
         if report.resent or report.published or report.reopened:
@@ -140,11 +145,32 @@ class Outbox:
             )
         return report
 
-    async def _pass_batch(self, loaded: Sequence[EventRecord], now: float, report: OutboxReport) -> None:
+    async def _resend_due(self, hold: RelayHold, now: float, report: OutboxReport) -> None:
+        """Re-send the due records of the relays this pass holds, ``batch`` at a time, oldest first."""
+        repo = self.publisher.records.repo
+        relays = hold.relays
+        after: tuple[int, str] | None = None
+        while relays:
+            await asyncio.sleep(0)
+            if not hold.alive():
+                return
+            page = repo.pending(now, relays, limit=self.batch, after=after)
+            if not page:
+                break
+            after = (page[-1].created_at, page[-1].event_id)
+            report.read += len(page)
+            await self._pass_batch([r for r in page if self._owns_record(r)], relays, now, report)
+            if len(page) < self.batch:
+                break
+        report.waiting += repo.waiting(now, relays) if relays else 0
+
+    async def _pass_batch(
+        self, loaded: Sequence[EventRecord], relays: Sequence[str], now: float, report: OutboxReport
+    ) -> None:
         retired = self.publisher.lifecycle.retired(r.tweet_id for r in loaded if r.tweet_id)
         if retired:  # deleted or edited on X: never sent again
             loaded = [r for r in loaded if r.tweet_id not in retired]
-        sends, settled, _ = plan_outbox(((r.event_id, r) for r in loaded), self.relays, now)
+        sends, settled, _ = plan_outbox(((r.event_id, r) for r in loaded), relays, now)
         report.settled += len(settled)
         if sends:
             units = [self._unit(record, due) for record, due in sends]
@@ -185,8 +211,28 @@ class Outbox:
             candidate = self.publisher.keys.for_user(record.subject_id)
             key = candidate if candidate.pubkey_hex == event.pubkey else None
         else:
-            key = self.publisher.own_key(event, record.tweet_id)
+            key = self.publisher.own_key(event, record.tweet_id) or self._owner_key(event, record.tweet_id)
         return Unit(record.tweet_id or record.subject_id, record, event, due, key)
+
+    def _owner_key(self, event: SignedEvent, tweet_id: str) -> MirrorKey | None:
+        """The mirror key of a tweet whose file is not in this data directory (another instance cached
+        it), for NIP-42 AUTH: its owner's user id from the state's rows (the tweet's, then its user's).
+        Known keys are kept by pubkey (capped); a pubkey found to be none of ours is not asked again in
+        this pass."""
+        known = self._owner_keys.hit(event.pubkey)
+        if known is not None or event.pubkey in self._not_ours or not tweet_id.isdigit():
+            return known
+        state = self.publisher.records.repo.state
+        name = ArchiveIndex(state).tweet_name(int(tweet_id))
+        row = TweetRow.from_name(name) if name is not None else None
+        user = UserRepo(state).load(row.username) if row is not None else None
+        if user is not None and user.user_id:
+            candidate = self.publisher.keys.for_user(user.user_id)
+            if candidate.pubkey_hex == event.pubkey:
+                self._owner_keys[event.pubkey] = candidate
+                return candidate
+        self._not_ours.add(event.pubkey)
+        return None
 
     async def _publish_unrecorded(self) -> list[PublishOutcome]:
         store = self.publisher.store

@@ -10,8 +10,11 @@ pure :func:`~nostrweet.nostr.record.apply_answer`; this module only reads and wr
 - :meth:`RecordRepo.apply_answers` applies a batch of relay answers in one transaction;
 - :meth:`RecordRepo.ensure_relays` gives every record a pending row for each configured relay (one
   statement: what the reconciled set ``relays.json`` did);
-- :meth:`RecordRepo.claim` is the outbox of one relay: due rows, claimed for a while by one instance
-  (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two instances never take the same row).
+- :meth:`RecordRepo.pending` gives the outbox the due rows of some relays, built by any instance (which
+  instance works which relay's outbox is :mod:`nostrweet.state.relay_locks`'s).
+
+The ``claimed_by`` and ``claim_expires`` columns of ``relay_states`` (schema version 1) are not used: the
+outbox of a relay is held through an advisory lock, not per row.
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ from nostrweet.state.engine import State
 from nostrweet.state.schema import events, meta, relay_states
 
 BATCH = 500
+"""Rows per statement of an IN (…) lookup or a multi-row insert."""
 RECONCILED_KEY = "reconciled "
 """``meta`` key prefix: per outbox scope, the relays every record of it was given a row for."""
-"""Rows per statement of an IN (…) lookup or a multi-row insert."""
 
 
 def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
@@ -106,21 +109,28 @@ class RecordRepo:
         self.save_many([record])
 
     def _upsert_relays(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Insert or update relay rows: one statement, executed for many rows (``insertmanyvalues``)."""
+        """Insert or update relay rows: one statement, executed for many rows (``insertmanyvalues``).
+
+        A row written from an older read never undoes a newer answer (the rule of :func:`apply_answer`,
+        kept by the database for writers that read at different times: two instances working two relays
+        of one record each write the whole record): an ``accepted`` row stays accepted, and a
+        ``rejected`` one only moves to accepted."""
         if not rows:
             return
         stmt = self.state.insert(relay_states)
+        old, new = relay_states.c.status, stmt.excluded.status
         stmt = stmt.on_conflict_do_update(
             index_elements=["event_id", "relay"],
             set_={
                 c: stmt.excluded[c] for c in ("status", "message", "attempts", "next_attempt", "updated_at")
             },
+            where=or_(new == "accepted", and_(old != "accepted", or_(old != "rejected", new == "rejected"))),
         )
         conn.execute(stmt, rows)
 
     def apply_answers(self, answers: Iterable[tuple[str, str, str, str]], now: float) -> None:
         """Apply relay answers ``(event id, relay, outcome, message)`` in one transaction (through the pure
-        :func:`apply_answer`); the answered rows' outbox claims are released."""
+        :func:`apply_answer`)."""
         todo = list(answers)
         if not todo:
             return
@@ -140,12 +150,6 @@ class RecordRepo:
                 current[key] = apply_answer(current.get(key), outcome, message, now)
             rows = [_relay_row(e, r, st) for (e, r), st in current.items()]
             self._upsert_relays(conn, rows)
-            for part in _chunks(list(current)):
-                conn.execute(
-                    update(relay_states)
-                    .where(tuple_(relay_states.c.event_id, relay_states.c.relay).in_(part))
-                    .values(claimed_by=None, claim_expires=None)
-                )
 
     def ensure_relays(self, relays: Iterable[str]) -> int:
         """Give every record a ``pending`` row for each relay it lacks; return how many rows were added."""
@@ -379,7 +383,7 @@ class RecordRepo:
         stmt = (
             update(relay_states)
             .where(relay_states.c.relay == relay, relay_states.c.status != "accepted")
-            .values(status="pending", next_attempt=int(now), claimed_by=None, claim_expires=None)
+            .values(status="pending", next_attempt=int(now))
         )
         with self.state.engine.begin() as conn:
             return int(conn.execute(stmt).rowcount or 0)
@@ -389,30 +393,3 @@ class RecordRepo:
         with self.state.engine.begin() as conn:
             conn.execute(relay_states.delete())
             return int(conn.execute(events.delete()).rowcount or 0)
-
-    def claim(
-        self, relay: str, instance_id: str, now: float, *, limit: int = 100, hold_seconds: int = 60
-    ) -> list[EventRecord]:
-        """The outbox of one relay: up to ``limit`` due records not claimed by a live claim, now claimed by
-        ``instance_id`` until ``now + hold_seconds`` (released by :meth:`apply_answers`)."""
-        stamp = int(now)
-        free = or_(relay_states.c.claim_expires.is_(None), relay_states.c.claim_expires <= stamp)
-        query = (
-            select(relay_states.c.event_id)
-            .where(self._due(now, [relay]), free)
-            .order_by(relay_states.c.next_attempt, relay_states.c.event_id)
-            .limit(limit)
-        )
-        if self.state.is_postgres:
-            query = query.with_for_update(skip_locked=True)
-        with self.state.engine.begin() as conn:
-            ids = list(conn.execute(query).scalars())
-            if not ids:
-                return []
-            conn.execute(
-                update(relay_states)
-                .where(relay_states.c.relay == relay, relay_states.c.event_id.in_(ids))
-                .values(claimed_by=instance_id, claim_expires=stamp + hold_seconds)
-            )
-            rows = list(conn.execute(select(events).where(events.c.event_id.in_(ids))))
-            return self._records(conn, rows)
