@@ -375,3 +375,14 @@ def test_an_id_too_large_for_the_index_is_a_stranger_not_a_crash(tmp_path: Path)
     assert not index.not_found and not index.media and not index.tweet_records
     with pytest.raises(ValueError):
         layout.tweet_filename(datetime(2024, 1, 2, tzinfo=UTC), "foo", int(huge))
+
+
+def test_reindex_points_a_profile_row_at_a_snapshot_that_is_there(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    store.write_profile(dict(user("foo"), name="old"), T0)
+    newer = store.write_profile(dict(user("foo"), name="new"), T0 + timedelta(hours=1))
+    newer.unlink()  # removed by hand: the row names a file that is gone
+    assert store.newest_profile("foo") is None
+    assert store.reindex().profiles == 0  # (no profile row added: one was repointed)
+    assert store.newest_profile("foo").name == "old"  # type: ignore[union-attr]
+    assert CacheStore(data_dir).profile_fetched_at("foo") == T0

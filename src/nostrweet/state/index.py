@@ -92,6 +92,7 @@ class ArchiveIndex:
         before = self._counts()
         self.add_tweets(rows)
         self.add_profiles(n for n in names if n)
+        self._repoint_profiles(index)
         self.add_not_found(index.not_found)
         for username, ids in index.corrupt.items():
             for tweet_id in ids:
@@ -99,6 +100,32 @@ class ArchiveIndex:
         after = self._counts()
         changed_profiles = after[1] - before[1]
         return ReindexReport(after[0] - before[0], changed_profiles, after[2] - before[2])
+
+    def _repoint_profiles(self, index: CacheIndex) -> None:
+        """A user's profile row that names a snapshot newer than every one the listing shows points at
+        a file that is gone (removed by hand): it is pointed at the newest snapshot that is there."""
+        listed = {u: e.newest_profile for u, e in index.users.items() if e.newest_profile}
+        known = self.profile_names()
+        stale = {
+            u: n
+            for u, n in listed.items()
+            if u in known
+            and known[u] > n
+            and layout.parse_profile_filename(n) is not None
+            and layout.parse_profile_filename(known[u]) is not None
+        }
+        if not stale:
+            return
+        with self.state.engine.begin() as conn:
+            for username, name in stale.items():
+                parsed = layout.parse_profile_filename(name)
+                assert parsed is not None
+                stamp = int(parsed.fetched_at.strftime("%Y%m%d%H%M%S"))
+                conn.execute(
+                    profiles.update()
+                    .where(profiles.c.username == username)
+                    .values(stamp=stamp, file_name=name)
+                )
 
     def _counts(self) -> tuple[int, int, int]:
         with self.state.engine.connect() as conn:
