@@ -51,6 +51,7 @@ class StateLookups:
         self._not_found: Bounded[bool] = Bounded(size)
         self._profiles: dict[str, str | None] = {}
         self._counts: dict[str, int] | None = None
+        self._newest: dict[str, int] = {}
 
     @property
     def archive(self) -> ArchiveIndex:
@@ -66,6 +67,7 @@ class StateLookups:
         self._not_found.clear()
         self._profiles.clear()
         self._counts = None
+        self._newest.clear()
 
     # -- tweets ---------------------------------------------------------------------------------
 
@@ -93,19 +95,30 @@ class StateLookups:
         self.skipped.add(tweet_id)
 
     def removed(self) -> None:
-        """A tweet's row went (its file was moved aside): the counts are asked again when needed."""
+        """A tweet's row went (its file was moved aside): counts and newest ids are asked again."""
         self._counts = None
+        self._newest.clear()
 
     def written(self, tweet_id: int, username: str, name: str, previous: str | None) -> None:
         """A tweet's file and row were written."""
         self.names.keep(tweet_id, name)
         self.skipped.discard(tweet_id)
         self._not_found.keep(tweet_id, False)
-        if self._counts is not None and previous != name:
-            if previous is not None:
-                self._counts = None  # (renamed: counted again when asked)
-            else:
-                self._counts[username] = self._counts.get(username, 0) + 1
+        if previous is not None and previous != name:  # (renamed: counted again when asked)
+            self._counts = None
+            self._newest.clear()
+        elif previous is None and self._counts is not None:
+            self._counts[username] = self._counts.get(username, 0) + 1
+        if username in self._newest and tweet_id > self._newest[username]:
+            self._newest[username] = tweet_id
+
+    def newest_tweet_id(self, username: str) -> int:
+        """A user's newest cached tweet id (0: none): asked once per user, then kept by the writes."""
+        user = normalize_username(username)
+        newest = self._newest.get(user)
+        if newest is None:
+            newest = self._newest[user] = self.archive.newest_tweet_id(user)
+        return newest
 
     def rows_of(self, username: str) -> list[tuple[int, str]]:
         """A user's tweets as (id, file name), oldest first (one indexed query of that user only); the

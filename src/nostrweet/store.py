@@ -374,7 +374,12 @@ class CacheStore:
 
     def newest_tweet_id(self, username: str) -> int | None:
         """The newest cached tweet id of a user, or None."""
-        return self.archive.newest_tweet_id(username) or None
+        return self.lookups.newest_tweet_id(username) or None
+
+    def tweet_span(self, username: str) -> tuple[int, int, int]:
+        """A user's cached tweets as (how many, oldest id, newest id), (0, 0, 0) if none: one
+        aggregate query, for callers that need no more than that of a user's archive."""
+        return self.archive.tweet_span(username)
 
     def tweet_count(self, username: str | None = None) -> int:
         """How many tweets are cached: all, or one user's. Counted once per store (one grouped query),

@@ -408,17 +408,17 @@ class Archiver:
         result = ArchiveResult(user=user)
         await self.media.retry_marked(user.username)
         cutoff = self.clock() - timedelta(days=days) if days else None
-        cached = self.store.tweet_ids_of(user.username)
+        cached, oldest, newest = self.store.tweet_span(user.username)  # (one aggregate, not every id)
         explicit = since_id is not None
-        since = since_id or (str(cached[-1]) if cached else None)
+        since = since_id or (str(newest) if cached else None)
         newer = await self._page_through(user.id, want=count, since_id=since, until_id=None, cutoff=cutoff)
         older: list[dict[str, Any]] = []
-        if count is not None and cached and not explicit and len(newer) + len(cached) < count:
+        if count is not None and cached and not explicit and len(newer) + cached < count:
             older = await self._page_through(
                 user.id,
-                want=count - len(newer) - len(cached),
+                want=count - len(newer) - cached,
                 since_id=None,
-                until_id=str(cached[0]),
+                until_id=str(oldest),
                 cutoff=cutoff,
             )
         todo = [t for t in reversed(newer)] + older  # new ones oldest first, then older ones newest first

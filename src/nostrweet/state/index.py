@@ -239,6 +239,17 @@ class ArchiveIndex:
                 str(u): str(n) for u, n in conn.execute(select(profiles.c.username, profiles.c.file_name))
             }
 
+    def tweet_span(self, username: str) -> tuple[int, int, int]:
+        """A user's cached tweets as (how many, oldest id, newest id), (0, 0, 0) if none: one aggregate
+        over the user index, whatever the user's archive."""
+        user = normalize_username(username)
+        query = select(func.count(), func.min(tweets.c.tweet_id), func.max(tweets.c.tweet_id)).where(
+            tweets.c.username == user
+        )
+        with self.state.engine.connect() as conn:
+            row = conn.execute(query).one()
+        return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+
     def newest_tweet_id(self, username: str) -> int:
         """A user's newest cached tweet id (0 if none)."""
         query = select(func.max(tweets.c.tweet_id)).where(tweets.c.username == normalize_username(username))
