@@ -52,6 +52,7 @@ class StateLookups:
         self._profiles: dict[str, str | None] = {}
         self._counts: dict[str, int] | None = None
         self._newest: dict[str, int] = {}
+        self._corrupt: dict[int, str] | None = None
 
     @property
     def archive(self) -> ArchiveIndex:
@@ -68,6 +69,7 @@ class StateLookups:
         self._profiles.clear()
         self._counts = None
         self._newest.clear()
+        self._corrupt = None
 
     # -- tweets ---------------------------------------------------------------------------------
 
@@ -98,12 +100,15 @@ class StateLookups:
         """A tweet's row went (its file was moved aside): counts and newest ids are asked again."""
         self._counts = None
         self._newest.clear()
+        self._corrupt = None
 
     def written(self, tweet_id: int, username: str, name: str, previous: str | None) -> None:
         """A tweet's file and row were written."""
         self.names.keep(tweet_id, name)
         self.skipped.discard(tweet_id)
         self._not_found.keep(tweet_id, False)
+        if self._corrupt is not None:
+            self._corrupt.pop(tweet_id, None)  # (its meta row went with the write)
         if previous is not None and previous != name:  # (renamed: counted again when asked)
             self._counts = None
             self._newest.clear()
@@ -137,6 +142,21 @@ class StateLookups:
         if username is None:
             return sum(self._counts.values())
         return self._counts.get(normalize_username(username), 0)
+
+    def corrupt_ids_of(self, username: str) -> list[int]:
+        """A user's tweets whose files were moved aside and that are neither cached again nor marked
+        not found, oldest first. The moved-aside ids are read once (they are rare), then kept."""
+        if self._corrupt is None:
+            self._corrupt = self.archive.corrupt_users()
+        user = normalize_username(username)
+        if user not in self._corrupt.values():
+            return []
+        return self.archive.corrupt_ids_of(user)
+
+    def moved_aside(self, username: str, tweet_id: int) -> None:
+        """A tweet's file was moved aside (its ``meta`` row is written)."""
+        if self._corrupt is not None:
+            self._corrupt[tweet_id] = normalize_username(username)
 
     # -- not-found markers and profiles ---------------------------------------------------------
 

@@ -314,12 +314,13 @@ class CacheStore:
         parsed = layout.parse_tweet_filename(path.name) or legacy.parse_tweet_name(path.name)
         if parsed is not None:
             archive.add_corrupt(parsed.username.lower(), tweet_id)
+            self.lookups.moved_aside(parsed.username, tweet_id)
         self.lookups.removed()
 
     def corrupt_tweet_ids_of(self, username: str) -> list[int]:
         """Ids of a user's tweets whose files were moved aside (``*.corrupt``) and that are not cached
         again yet: a fetching command looks them up by id (SPEC §2)."""
-        return self.archive.corrupt_ids_of(username)
+        return self.lookups.corrupt_ids_of(username)
 
     def tweet_owner(self, tweet_id: int | str) -> str | None:
         """The lower-case username in a cached tweet's file name (None: not cached)."""

@@ -408,8 +408,9 @@ class Archiver:
         result = ArchiveResult(user=user)
         await self.media.retry_marked(user.username)
         cutoff = self.clock() - timedelta(days=days) if days else None
-        cached, oldest, newest = self.store.tweet_span(user.username)  # (one aggregate, not every id)
         explicit = since_id is not None
+        # (one aggregate, not every id; nothing to ask when the caller knows where to start: the daemon)
+        cached, oldest, newest = self.store.tweet_span(user.username) if not explicit or count else (0, 0, 0)
         since = since_id or (str(newest) if cached else None)
         newer = await self._page_through(user.id, want=count, since_id=since, until_id=None, cutoff=cutoff)
         older: list[dict[str, Any]] = []

@@ -344,6 +344,12 @@ class ArchiveIndex:
                 stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
             )
 
+    def corrupt_users(self) -> dict[int, str]:
+        """Every tweet whose file was moved aside: id → lower-case username (one range of ``meta``)."""
+        query = select(meta.c.key, meta.c.value).where(*_corrupt_keys())
+        with self.state.engine.connect() as conn:
+            return {int(str(k).removeprefix(_CORRUPT)): str(v) for k, v in conn.execute(query)}
+
     def corrupt_ids_of(self, username: str) -> list[int]:
         """Ids of a user's tweets whose files were moved aside and that are neither cached again nor
         marked not found, oldest first."""
