@@ -51,6 +51,7 @@ FULL = Sizes(
     b4_latency=0.05,
     b4_concurrency=8,
     b8_records=10_000,
+    b7_users=1000,  # B4's users, latency and concurrency: the same cycle, on 1 and on 3 instances
 )
 SMOKE = Sizes(
     b3=CacheSpec(2000, 20),
@@ -128,6 +129,13 @@ def bench_b2(ctx: Context) -> list[Row]:
     return run_b2(ctx)
 
 
+def bench_b2c(ctx: Context) -> list[Row]:
+    """B2c: a command that publishes one tweet, start to exit."""
+    from benchmarks.b2c_one_tweet import run_b2c
+
+    return run_b2c(ctx)
+
+
 def bench_b4(ctx: Context) -> list[Row]:
     """B4 and B5: one daemon cycle against the ideal, and its peak RSS against a bare interpreter."""
     from benchmarks.b4_daemon import run_b4_b5
@@ -172,6 +180,7 @@ def bench_b10(ctx: Context) -> list[Row]:
 BENCHES: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
     "B1": ("convert + sign", bench_b1),
     "B2": ("publish", bench_b2),
+    "B2C": ("publish one tweet", bench_b2c),
     "B3": ("start-up", bench_b3),
     "B4": ("poll cycle + memory (B4, B5)", bench_b4),
     "B6": ("cost growth", bench_b6),

@@ -57,6 +57,7 @@ async def _client(url: str) -> dict[str, Any]:
     import aiohttp
 
     times: dict[str, list[float]] = {p: [] for p in PATHS}
+    at: dict[str, list[float]] = {p: [] for p in PATHS}  # when each request was sent (epoch seconds)
     errors = 0
     statuses: dict[int, int] = {}
 
@@ -72,6 +73,7 @@ async def _client(url: str) -> dict[str, Any]:
         while not stopped.is_set():
             path = PATHS[i % len(PATHS)]
             i += 1
+            sent = time.time()
             started = time.perf_counter()
             try:
                 async with session.get(url + path) as answer:
@@ -83,13 +85,14 @@ async def _client(url: str) -> dict[str, Any]:
                 continue
             took = time.perf_counter() - started
             times[path].append(took)
+            at[path].append(sent)
             await asyncio.sleep(max(0.0, EVERY - took))
 
     connector = aiohttp.TCPConnector(limit=CLIENTS)
     timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await asyncio.gather(watch(), *(one(session, k) for k in range(CLIENTS)))
-    return {"times": times, "errors": errors, "statuses": statuses}
+    return {"times": times, "at": at, "errors": errors, "statuses": statuses}
 
 
 @contextmanager
@@ -129,11 +132,21 @@ def run_b10(ctx: Context) -> list[Row]:
     plain: list[float] = []
     loaded: list[float] = []
     load: dict[str, Any] = {}
+    lag: dict[str, list[Any]] = {"plain": [], "loaded": []}  # the loop's own lag per cycle (loop_lag.py)
+    phases: dict[str, list[float]] = {"first cycle": [], "later cycles": []}  # answers of both paths
+    floor: list[float] = []  # the same client's answers from the stand-in server (plain runs)
     for _round in range(2):  # alternate, so both see the same machine noise
         # the same client runs beside the plain cycles too, against a stand-in server in its own
         # process, so that both see the client's own CPU on the shared cores
-        res = run_daemon(root, manifest, users, lat, conc, cycles=cycles, beside=stand_in_load)
+        stand_in: dict[str, Any] = {}
+        res = run_daemon(
+            root, manifest, users, lat, conc, cycles=cycles,
+            beside=lambda into=stand_in: stand_in_load(into),
+        )  # fmt: skip
+        for samples in stand_in.get("times", {}).values():
+            floor.extend(samples)
         plain.extend(c["seconds"] for c in res["cycles"][1:])
+        lag["plain"].extend(c.get("loop_lag") for c in res["cycles"])
         port = _free_port()
         figures: dict[str, Any] = {}
 
@@ -145,8 +158,12 @@ def run_b10(ctx: Context) -> list[Row]:
             extra_args=["--http-port", str(port)], beside=beside,
         )  # fmt: skip
         loaded.extend(c["seconds"] for c in res["cycles"][1:])
+        lag["loaded"].extend(c.get("loop_lag") for c in res["cycles"])
         for path, samples in figures.get("times", {}).items():
             load.setdefault(path, []).extend(samples)
+            first_ends = res["cycles"][0]["wall"][1]
+            for sent, took in zip(figures.get("at", {}).get(path, []), samples, strict=True):
+                phases["first cycle" if sent < first_ends else "later cycles"].append(took)
         load["errors"] = load.get("errors", 0) + figures.get("errors", 0)
     answers = {p: load.get(p, []) for p in PATHS}
     if not all(answers.values()):
@@ -171,7 +188,14 @@ def run_b10(ctx: Context) -> list[Row]:
         op="<=",
         target=50.0,
         note=f"{load['errors']} client error(s)" if load.get("errors") else "",
-        details={"paths": per_path},
+        details={
+            "paths": per_path,
+            "phases": {
+                k: {"answers": len(v), "p99_ms": p99(v) * 1000 if v else None} for k, v in phases.items()
+            },
+            "stand_in": {"answers": len(floor), "p99_ms": p99(floor) * 1000 if floor else None},
+            "loop_lag_per_cycle": lag,
+        },
     )
     base, with_load = statistics.median(plain), statistics.median(loaded)
     b10b = Row(
@@ -201,13 +225,16 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 
 
 @contextmanager
-def stand_in_load() -> Iterator[None]:
-    """The B10 client against a trivial server in another process (for the plain cycles)."""
+def stand_in_load(into: dict[str, Any] | None = None) -> Iterator[None]:
+    """The B10 client against a trivial server in another process (for the plain cycles); its figures
+    land in ``into``: the answer times of a server that does nothing, on this machine, at this moment."""
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-c", _STAND_IN, str(port)], cwd=REPO, env=_env())
     try:
-        with http_load(port):
+        with http_load(port) as figures:
             yield
+        if into is not None:
+            into.update(figures)
     finally:
         server.terminate()
         server.wait(10)

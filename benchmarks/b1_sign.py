@@ -1,18 +1,23 @@
 """B1: convert + sign cached tweets, against bare signing with the same library in the same process.
 
-Ours, per tweet: read the cached file, decode the tweet document, build the kind 1 with
-``bridge.events.build_tweet_event`` and sign it with ``nostr.event.sign_event`` under the author's
-mirror key (keys come from one ``KeyDeriver``; a warm-up round derives them, as a running process has).
+Ours, per tweet, what the publisher does: read the cached file (the store's reader,
+``cache.atomic.read_entry``), decode it straight into the typed tweet document (msgspec), load the
+pubkeys the build needs into a plain mapping (``bridge.context.needed_users``), build the kind 1 with ``bridge.events.build_tweet_event`` and sign
+it with ``nostr.event.sign_event`` under the author's mirror key (keys come from one ``KeyDeriver``;
+a warm-up round derives them, as a running process has).
 
 The limit: the same number of the same events, prepared (unsigned, keys already loaded), signed the
 bare NIP-01 way with coincurve, the library ``sign_event`` uses: compact JSON serialization, SHA-256,
-BIP-340 sign. Rates are events per second; the figure is our rate over the bare rate.
+BIP-340 sign. Rates are events per second of this process's CPU time (both run on one thread and
+never wait; on a shared machine wall time measures the other processes too); the figure is our rate
+over the bare rate. The same pair timed on the wall clock is in the details (``wall_figure``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +46,9 @@ def run_b1(ctx: Context) -> list[Row]:
     try:
         import coincurve
 
-        from nostrweet.bridge.events import BuildContext, build_tweet_event
+        from nostrweet.bridge.context import BuildContext, needed_users
+        from nostrweet.bridge.events import build_tweet_event
+        from nostrweet.cache.atomic import read_entry
         from nostrweet.nostr.event import UnsignedEvent, sign_event
         from nostrweet.nostr.keys import KeyDeriver
         from nostrweet.twitter.models import decode_document
@@ -52,13 +59,15 @@ def run_b1(ctx: Context) -> list[Row]:
     root, _ = ctx.cache(spec)
     files = tweet_files(root / "data", ctx.sizes.b1_tweets)
     deriver = KeyDeriver(Secret(BENCH_MNEMONIC))
-    build_ctx = BuildContext(pubkey_for=lambda uid: deriver.for_user(uid).pubkey_hex)
 
     def convert_and_sign() -> list[Any]:
         out = []
         for path in files:
-            doc = decode_document(path.read_bytes())
-            unsigned = build_tweet_event(doc, build_ctx)
+            data = read_entry(path)
+            assert data is not None
+            doc = decode_document(data)
+            ctx = BuildContext(pubkeys={uid: deriver.for_user(uid).pubkey_hex for uid in needed_users(doc)})
+            unsigned = build_tweet_event(doc, ctx)
             out.append(sign_event(unsigned, deriver.for_user(doc.data.author_id or "")))
         return out
 
@@ -93,7 +102,14 @@ def run_b1(ctx: Context) -> list[Row]:
     if bare_sigs != [e.sig for e in signed]:
         return [not_measured("B1", WHAT, "bare signing does not reproduce sign_event's signatures")]
     n = len(files)
-    ours_s, bare_s, ours_all, bare_all = median_pair(convert_and_sign, bare_sign, ctx.sizes.reps)
+    # CPU time of this process: both sides run on one thread and never wait (the files are in the page
+    # cache after the warm-up round), so CPU time is their cost; wall time is kept beside it.
+    ours_s, bare_s, ours_all, bare_all = median_pair(
+        convert_and_sign, bare_sign, 2 * ctx.sizes.reps - 1, clock=time.process_time
+    )
+    wall_ours, wall_bare, wall_ours_all, wall_bare_all = median_pair(
+        convert_and_sign, bare_sign, ctx.sizes.reps
+    )
     ours_rate = n / ours_s
     bare_rate = n / bare_s
     return [
@@ -107,7 +123,15 @@ def run_b1(ctx: Context) -> list[Row]:
             figure=ours_rate / bare_rate,
             figure_what="of bare",
             op=">=",
-            target=0.6,
-            details={"events": n, "ours_s": ours_all, "bare_s": bare_all},
+            target=0.75,
+            details={
+                "events": n,
+                "clock": "process CPU time",
+                "ours_cpu_s": ours_all,
+                "bare_cpu_s": bare_all,
+                "wall_figure": (n / wall_ours) / (n / wall_bare),
+                "ours_wall_s": wall_ours_all,
+                "bare_wall_s": wall_bare_all,
+            },
         )
     ]

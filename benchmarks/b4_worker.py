@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from benchmarks.loop_lag import LagProbe, SlowCallbacks, StallSampler
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.pipeline import DaemonPipeline
 from nostrweet.daemon.runner import Daemon, LoopSettings, PollResult
@@ -122,6 +124,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     pipeline = DaemonPipeline(options, config)
     t_open = time.perf_counter() - t0
     await pipeline.start()
+    pipeline.settle_for_the_loop()  # as the service does
     t_start = time.perf_counter() - t0
     rss_after_start = vm_hwm_kb()
     wrapper = CyclePipeline(pipeline, users)
@@ -142,6 +145,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         server = HttpServer(current, HttpSettings("127.0.0.1", args.http_port))  # type: ignore[arg-type]
         await server.start()
+    probe = LagProbe()  # the loop's own lag, beside B10's answers (benchmarks/loop_lag.py)
+    probe.start()
+    stalls_to = os.environ.get("NOSTRWEET_BENCH_STALLS")  # a path: what held the loop, as JSON
+    sampler = StallSampler(probe) if stalls_to else None
+    slow = SlowCallbacks() if stalls_to else None
+    if sampler is not None and slow is not None:
+        sampler.start()
+        slow.start()
     cycles: list[dict[str, Any]] = []
     for _ in range(args.cycles):
         wrapper.new_cycle()
@@ -150,6 +161,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         current.daemon = daemon
         if server is not None and args.http_warmup:
             await asyncio.sleep(args.http_warmup)  # the client is under way before the cycle starts
+        probe.take()
+        wall_start = time.time()
         started = time.perf_counter()
         task = asyncio.create_task(daemon.run(stop))
         await asyncio.wait_for(wrapper.all_done.wait(), timeout=args.timeout)
@@ -162,8 +175,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "errors": len(wrapper.errors),
                 "first_error": next(iter(wrapper.errors.values()), None),
                 "polls": len(wrapper.done),
+                "loop_lag": probe.take(),
+                "wall": [wall_start, time.time()],
+                "gc_objects": len(gc.get_objects()),  # tracked, not frozen: what a full collection walks
+                "gc_frozen": gc.get_freeze_count(),
+                "gc_counts": gc.get_stats()[2],  # B10 splits the HTTP answers by cycle
             }
         )
+    await probe.stop()
+    if sampler is not None and stalls_to:
+        sampler.stop()
+        sampler.dump(slow=slow, path=f"{stalls_to}.{'http' if args.http_port else 'plain'}.{os.getpid()}")
     if server is not None:
         await server.close()
     result = {

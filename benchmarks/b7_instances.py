@@ -11,6 +11,10 @@ After every user has been polled twice (first runs and identity announcements ar
 spread) the timeline requests the fake X server answers in ``window`` seconds give the poll rate; one
 poll cycle is ``users / rate``. The figure is cycle(1) / cycle(3). The fake's budget answers are
 checked too: no 429 (all instances together stayed within the budget).
+
+Where the CPU goes, in the details of each k: per steady poll, the CPU milliseconds of the daemons, of
+the PostgreSQL backends serving the run's database, and of this process (the fake X server's thread,
+mostly), and the transactions PostgreSQL counted per poll (``pg_stat_database``).
 """
 
 from __future__ import annotations
@@ -61,6 +65,29 @@ def _drop(name: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (0.0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _pg_sample(database: str) -> tuple[int, dict[int, float]]:
+    """The database's transactions so far and the CPU of each backend connected to it."""
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", (database,)
+        ).fetchone()
+        pids = [
+            r[0] for r in admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,))
+        ]
+    return int(row[0] if row else 0), {pid: _cpu_seconds(pid) for pid in pids}
+
+
 def _polled_twice(server: Any, user_ids: set[str]) -> bool:
     seen = Counter(r.path.split("/")[3] for r in server.requests_to(TIMELINE))
     return all(seen[u] >= 2 for u in user_ids)
@@ -103,10 +130,17 @@ def measure(
                 raise RuntimeError(f"the daemons did not reach the steady state (see {run})")
             time.sleep(0.5)
         before = len(server.requests_to(TIMELINE))
+        xacts_before, pg_before = _pg_sample(database)
+        daemons_before = [_cpu_seconds(p.pid) for p in procs]
+        here_before = time.process_time()
         started = time.monotonic()
         time.sleep(window)
         polls = len(server.requests_to(TIMELINE)) - before
         seconds = time.monotonic() - started
+        here = time.process_time() - here_before
+        daemons = [_cpu_seconds(p.pid) - b for p, b in zip(procs, daemons_before, strict=True)]
+        xacts_after, pg_after = _pg_sample(database)
+        pg = sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in pg_after.items())
         statuses = Counter(r.status for r in server.requests)
     finally:
         for p in procs:
@@ -122,9 +156,17 @@ def measure(
             log.close()
         _drop(database)
     rate = polls / seconds
+    per_poll = 1000 / max(polls, 1)
     return {
         "instances": k,
         "polls_per_s": rate,
+        "cpu_ms_per_poll": {
+            "daemons": round(sum(daemons) * per_poll, 2),
+            "postgresql": round(pg * per_poll, 2),
+            "fake_x_and_bench": round(here * per_poll, 2),
+        },
+        "daemon_cpu_share": [round(d / seconds, 2) for d in daemons],
+        "transactions_per_poll": round((xacts_after - xacts_before) / max(polls, 1), 2),
         "cycle_s": len(names) / rate if rate else float("inf"),
         "answers_429": statuses.get(429, 0),
         "requests": sum(statuses.values()),

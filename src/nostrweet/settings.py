@@ -18,26 +18,15 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from nostrweet.config import (
-    CONFIG_SCHEMA,
-    USER_TABLE_SCHEMA,
-    VALUE_CHECKS,
-    ConfigFile,
-    UserOverrides,
-    load_config,
-    parse_config,
-)
+from nostrweet.config import ConfigFile, UserOverrides, load_config, parse_config
 from nostrweet.errors import InputError, MissingCredentialError
 from nostrweet.secret import Secret as Secret
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, split_list
 
 __all__ = [
-    "CONFIG_SCHEMA",
     "DEFAULT_API_URL",
     "DEFAULT_DATA_DIR",
     "LOG_LEVELS",
-    "USER_TABLE_SCHEMA",
-    "VALUE_CHECKS",
     "ConfigFile",
     "GlobalOptions",
     "KeyDerivation",

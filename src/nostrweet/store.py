@@ -205,9 +205,8 @@ class CacheStore:
         name = self.tweet_name(tweet_id)
         return self.data_dir / name if name else None
 
-    def read_tweet_raw(self, tweet_id: int | str) -> dict[str, Any] | None:
-        """The cached document as a dict; a file that does not parse is moved aside and gives None."""
-        tid = int(tweet_id)
+    def _tweet_bytes(self, tid: int) -> tuple[Path, bytes] | None:
+        """A cached tweet file's path and bytes; an entry that cannot be read is dropped from the index."""
         path = self.tweet_path(tid)
         if path is None:
             return None
@@ -215,6 +214,15 @@ class CacheStore:
         if data is None:  # gone (by hand, or another instance's file), or a directory: skipped, not moved
             self._drop_tweet(tid)
             return None
+        return path, data
+
+    def read_tweet_raw(self, tweet_id: int | str) -> dict[str, Any] | None:
+        """The cached document as a dict; a file that does not parse is moved aside and gives None."""
+        tid = int(tweet_id)
+        found = self._tweet_bytes(tid)
+        return self._raw_document(tid, *found) if found is not None else None
+
+    def _raw_document(self, tid: int, path: Path, data: bytes) -> dict[str, Any] | None:
         try:
             raw = msgspec.json.decode(data)
         except msgspec.DecodeError as exc:
@@ -259,8 +267,22 @@ class CacheStore:
         self._drop_tweet(tweet_id)
 
     def read_tweet(self, tweet_id: int | str) -> TweetDocument | None:
-        """The cached tweet document, or None (missing, or corrupt and moved aside)."""
-        raw = self.read_tweet_raw(tweet_id)
+        """The cached tweet document, or None (missing, or corrupt and moved aside).
+
+        The file's bytes are decoded straight into the typed document; only a file that is not one
+        (the earlier tool's model, an unknown shape, broken JSON) goes the way of :meth:`read_tweet_raw`.
+        """
+        tid = int(tweet_id)
+        found = self._tweet_bytes(tid)
+        if found is None:
+            return None
+        try:
+            doc = decode_document(found[1])
+        except msgspec.DecodeError:  # (a ValidationError is one)
+            doc = None
+        if doc is not None and doc.data.id == str(tid):
+            return doc
+        raw = self._raw_document(tid, *found)
         if raw is None:
             return None
         try:
@@ -413,14 +435,25 @@ class CacheStore:
 
     def write_profile(self, raw_user: dict[str, Any], fetched_at: datetime) -> Path:
         """Write a profile snapshot (the raw API user object) stamped with ``fetched_at``, then its row."""
+        name = self.save_profile_file(raw_user, fetched_at)
+        self.note_profile(name)
+        return self.data_dir / name
+
+    def save_profile_file(self, raw_user: dict[str, Any], fetched_at: datetime) -> str:
+        """:meth:`write_profile`'s file and its row in the state, not the store's answers in memory (so it
+        may run in a worker thread: the file is synced, which can take long); its name, for
+        :meth:`note_profile`."""
         name = layout.profile_filename(fetched_at, raw_user["username"])
-        path = self.data_dir / name
-        atomic_write_json(path, raw_user)
+        atomic_write_json(self.data_dir / name, raw_user)
+        self.archive.add_profiles([name])
+        return name
+
+    def note_profile(self, name: str) -> None:
+        """A profile file written by :meth:`save_profile_file`: the user's newest is asked of the state
+        again (it keeps the newest)."""
         parsed = layout.parse_profile_filename(name)
         assert parsed is not None
-        self.archive.add_profiles([name])
-        self.lookups.forget_profile(parsed.username)  # (the state keeps the newest: asked again)
-        return path
+        self.lookups.forget_profile(parsed.username)
 
     def newest_profile_raw(self, username: str) -> dict[str, Any] | None:
         """The newest cached profile snapshot of a user as a dict, or None."""

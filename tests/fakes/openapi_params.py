@@ -87,14 +87,17 @@ def _segments(path: str) -> list[str]:
 
 def match_path(method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
     """The operation whose template matches `path` best (most literal segments), with path params."""
+    found = _match(method.upper(), path)
+    return None if found is None else (found[0], dict(found[1]))
+
+
+@functools.lru_cache(maxsize=8192)
+def _match(method: str, path: str) -> tuple[Operation, tuple[tuple[str, str], ...]] | None:
+    """:func:`match_path`, remembered per request path: the fake answers the same paths again and again
+    (a poll per user), and the spec is fixed for the process."""
     segs = _segments(path)
     best: tuple[int, Operation, dict[str, str]] | None = None
-    for (m, template), op in operations().items():
-        if m != method.upper():
-            continue
-        tsegs = _segments(template)
-        if len(tsegs) != len(segs):
-            continue
+    for op, tsegs in _by_shape().get((method, len(segs)), []):
         params: dict[str, str] = {}
         literal = 0
         for t, s in zip(tsegs, segs, strict=True):
@@ -107,7 +110,17 @@ def match_path(method: str, path: str) -> tuple[Operation, dict[str, str]] | Non
         else:
             if best is None or literal > best[0]:
                 best = (literal, op, params)
-    return None if best is None else (best[1], best[2])
+    return None if best is None else (best[1], tuple(best[2].items()))
+
+
+@functools.cache
+def _by_shape() -> dict[tuple[str, int], list[tuple[Operation, list[str]]]]:
+    """The spec's operations by (METHOD, number of path segments), in the spec's order."""
+    shapes: dict[tuple[str, int], list[tuple[Operation, list[str]]]] = {}
+    for (method, template), op in operations().items():
+        tsegs = _segments(template)
+        shapes.setdefault((method, len(tsegs)), []).append((op, tsegs))
+    return shapes
 
 
 def endpoint_template(method: str, path: str) -> str | None:

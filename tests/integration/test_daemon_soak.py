@@ -70,12 +70,12 @@ def _sizes(pipeline: DaemonPipeline) -> dict[str, int]:
 
     for pub in pipeline._publishers.values():
         at_least("outcomes", len(pub.outcomes))
-        at_least("refs", len(pub._refs))
-        at_least("rounds", len(pub._rounds))
+        at_least("refs", len(pub.refs.lru))
+        at_least("rounds", len(pub.refs.rounds))
         at_least("records", len(pub.records._cache))
-        at_least("signers", len(pub._signers))
+        at_least("signers", len(pub.builder.signers))
         at_least("listed", len(pub._blossom_listed))
-        at_least("uploaders", len(pub._uploaders))
+        at_least("uploaders", len(pub.builder.uploaders))
         at_least("media_names", len(pub.media._by_tweet))
     for outbox in pipeline._outboxes.values():
         at_least("tracked", len(outbox._attempted))

@@ -127,8 +127,11 @@ def test_health_metrics_admin_api_and_nip05(
     wait_for(lambda: visible0 <= tweet_ids_on(relay), 40, "the first user's tweets on the relay", d)
     wait_for(lambda: (http.metric("nostrweet_polls_total", user=name0) or 0) >= 1, 20, "a counted poll", d)
 
-    def settled() -> bool:  # the answers to the last sends (profile, relay list) are recorded
-        return bool(http.get("/healthz").json()["relays"].get(relay, {}).get("pending") == 0)
+    def settled() -> bool:  # the answers to the last sends (profile, relay list) are recorded, and the
+        # answer (made at most once a second) was made after the first poll
+        body = http.get("/healthz").json()
+        polled = body["users"].get(name0, {}).get("lag_seconds") is not None
+        return bool(polled and body["relays"].get(relay, {}).get("pending") == 0)
 
     wait_for(settled, 20, "no event pending on the relay", d)
     # every OK of the relay is in the latency histogram: at least one per tweet published

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nostrweet.bridge.events import EventRef
+from nostrweet.bridge.context import EventRef
 from nostrweet.cache.layout import EventSubject, media_filename
 from nostrweet.nostr import keys as keys_module
 from nostrweet.nostr.event import UnsignedEvent, sign_event
@@ -87,7 +88,7 @@ def test_refs_are_capped_and_a_miss_reads_the_record(data_dir: Path, deriver: Ke
     for tid in ids:
         ref = pub.ref_of(tid)
         assert ref is not None and ref.event_id == ids[tid]
-        assert len(pub._refs) <= 2 and len(pub.records._cache) <= 1
+        assert len(pub.refs.lru) <= 2 and len(pub.records._cache) <= 1
     # a fresh publisher (as after a restart, or once evicted) finds the same event on disk
     again = _publisher(data_dir, deriver, bounds)
     reads = again.records.reads
@@ -104,9 +105,9 @@ def test_refs_are_capped_and_a_miss_reads_the_record(data_dir: Path, deriver: Ke
 def test_refs_of_a_round_in_progress_are_never_evicted(data_dir: Path, deriver: KeyDeriver) -> None:
     pub = _publisher(data_dir, deriver, MemoryBounds(refs=1))
     pinned = EventRef("a" * 64, "b" * 64, 1, "{}")
-    pub._rounds[object()] = {"5": pinned}
+    pub.refs.rounds[object()] = {"5": pinned}
     for n in range(3):
-        pub._refs[str(n)] = EventRef(str(n) * 64, "b" * 64, 1, "{}")
+        pub.refs.lru[str(n)] = EventRef(str(n) * 64, "b" * 64, 1, "{}")
     assert pub.ref_of("5") is pinned  # not on disk, not in the LRU: only the round has it
 
 
@@ -129,9 +130,9 @@ def test_signers_are_capped(data_dir: Path, deriver: KeyDeriver) -> None:
     for uid in ("1", "2", "3"):
         key = deriver.for_user(uid)
         event = sign_event(UnsignedEvent(key.pubkey_hex, 1, 1, (), uid), key)
-        assert pub._key_of(uid, event) == key
+        assert pub.builder.key_of(uid, event) == key
         events.append(event)
-    assert len(pub._signers) == 2
+    assert len(pub.builder.signers) == 2
     assert pub.own_key(events[0]) is None  # evicted, and no cached tweet to derive it from
     assert pub.own_key(events[2]) == deriver.for_user("3")
 
@@ -215,3 +216,29 @@ def test_connection_tracking_is_capped() -> None:
     for event_id in ids:
         proto.receive(json.dumps(["OK", event_id, True, ""]))
     assert not proto._waiting
+
+
+def test_refs_a_build_needs_are_loaded_with_one_lifecycle_question(
+    data_dir: Path, deriver: KeyDeriver
+) -> None:
+    pub = _publisher(data_dir, deriver, MemoryBounds())
+    ids = {str(200 + n): _record(pub, deriver, str(200 + n)) for n in range(3)}
+    asked: list[list[str]] = []
+
+    class Lifecycle:
+        def retired(self, tweet_ids: Iterable[str | int]) -> dict[str, str | None]:
+            asked.append([str(t) for t in tweet_ids])
+            return {"201": "202"}  # 201 was edited: what names it names its newest version
+
+    pub.lifecycle = Lifecycle()
+    pinned = EventRef("c" * 64, "d" * 64, 1, "{}")
+    pub.refs.rounds[object()] = {"7": pinned}
+    loaded = pub.refs.load(["200", "201", "7", "999"])
+    assert loaded == {
+        "200": pub.refs.of("200", {}),
+        "201": pub.refs.of("202", {}),
+        "7": pinned,
+    }
+    assert loaded["200"].event_id == ids["200"] and loaded["201"].event_id == ids["202"]
+    assert asked[0] == ["200", "201", "999"]  # one question for all; none for a ref of the round
+    assert len(asked) == 2  # and one for the newest version 202 itself

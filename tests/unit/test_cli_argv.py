@@ -10,14 +10,15 @@ import typer
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nostrweet.cli.app import _register_commands, app
+from nostrweet.cli.app import app
 from nostrweet.cli.argv import hoist_global_options
+from nostrweet.cli.registry import import_all_commands
 from nostrweet.settings import rust_log_level
 
 
 @pytest.fixture(scope="module")
 def tree() -> Any:
-    _register_commands()
+    import_all_commands()
     return typer.main.get_command(app)
 
 
@@ -57,7 +58,7 @@ WORDS = ["daemon", "list-tweets", "utils", "query-events", "-d", "DIR", "-v", "-
 
 @given(st.lists(st.sampled_from(WORDS), max_size=10))
 def test_the_rewrite_keeps_every_item(argv: list[str]) -> None:
-    _register_commands()
+    import_all_commands()
     out = hoist_global_options(argv, typer.main.get_command(app))
     assert sorted(out) == sorted(argv)
     assert hoist_global_options(out, typer.main.get_command(app)) == out  # a second pass changes nothing

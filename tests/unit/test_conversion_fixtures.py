@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import coincurve
@@ -19,16 +20,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nostrweet.bridge.events import (
+from nostrweet.bridge.context import (
     BuildContext,
     ConversionError,
     EventRef,
-    MediaLink,
-    build_tweet_event,
     dependencies,
-    original_media_link,
+    needed_refs,
+    needed_users,
     sub_document,
 )
+from nostrweet.bridge.events import build_tweet_event
+from nostrweet.bridge.media import MediaLink, original_media_link
 from nostrweet.nostr.event import SignedEvent, UnsignedEvent, npub_of, sign_event
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.settings import Secret
@@ -43,6 +45,27 @@ RELAY = "wss://relay.example.com"
 
 def pubkey_for(user_id: str) -> str:
     return DERIVER.for_user(user_id).pubkey_hex
+
+
+class _Derived(Mapping[str, str]):
+    """Every user's mirror pubkey, derived when asked (for tests that build without needed_users)."""
+
+    def __getitem__(self, user_id: str) -> str:
+        return pubkey_for(user_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+PUBKEYS: Mapping[str, str] = _Derived()
+
+
+def exact_pubkeys(doc: TweetDocument) -> dict[str, str]:
+    """The pubkeys a publisher loads for ``doc``: exactly those of needed_users."""
+    return {uid: pubkey_for(uid) for uid in needed_users(doc)}
 
 
 @dataclass(frozen=True)
@@ -82,7 +105,11 @@ def build_signed(doc: TweetDocument, refs: dict[str, EventRef], depth: int = 0) 
         sub = sub_document(doc, dep)
         if dep not in refs and sub is not None and depth < 3:
             build_signed(sub, refs, depth + 1)
-    ctx = BuildContext(pubkey_for=pubkey_for, refs=refs, first_relay=RELAY)
+    ctx = BuildContext(
+        pubkeys=exact_pubkeys(doc),
+        refs={r: refs[r] for r in needed_refs(doc) if r in refs},
+        first_relay=RELAY,
+    )
     assert doc.data.author_id is not None
     event = sign_event(build_tweet_event(doc, ctx), DERIVER.for_user(doc.data.author_id))
     refs[doc.data.id] = EventRef(event.id, event.pubkey, event.kind, event.to_json())
@@ -193,6 +220,35 @@ def test_ids_and_signatures_verify_independently() -> None:
         assert independent_verify(built.note)
 
 
+def test_what_a_build_needs_is_what_needed_users_and_needed_refs_list() -> None:
+    """Built with only the listed pubkeys and refs, every event is the one built with everything at hand."""
+    for built in BUILT:
+        doc = built.case.doc
+        refs: dict[str, EventRef] = {}
+        for dep in dependencies(doc):
+            sub = sub_document(doc, dep)
+            if sub is not None:
+                build_signed(sub, refs)
+        everything = BuildContext(pubkeys=PUBKEYS, refs=refs, first_relay=RELAY)
+        listed = BuildContext(
+            pubkeys=exact_pubkeys(doc),
+            refs={r: refs[r] for r in needed_refs(doc) if r in refs},
+            first_relay=RELAY,
+        )
+        assert build_tweet_event(doc, listed) == build_tweet_event(doc, everything), built.case.file
+
+
+def test_a_pubkey_not_loaded_is_a_conversion_error_not_a_derivation() -> None:
+    def names_another(b: Built) -> bool:
+        others = set(exact_pubkeys(b.case.doc).values()) - {pubkey_for(b.case.doc.data.author_id or "")}
+        return b.note is b.event and any(t[0] == "p" and t[1] in others for t in b.event.tags)
+
+    doc = next(b.case.doc for b in BUILT if names_another(b))
+    only_author = {uid: pk for uid, pk in exact_pubkeys(doc).items() if uid == doc.data.author_id}
+    with pytest.raises(ConversionError, match="no mirror pubkey loaded"):
+        build_tweet_event(doc, BuildContext(pubkeys=only_author, first_relay=RELAY))
+
+
 def test_building_twice_gives_the_same_id() -> None:
     for built in BUILT:
         again = build_signed(built.case.doc, {})
@@ -239,7 +295,7 @@ def test_missing_author_or_time_is_a_conversion_error() -> None:
     for field in ("author_id", "created_at"):
         broken = TweetDocument(data=msgspec.structs.replace(doc.data, **{field: None}), includes=doc.includes)
         with pytest.raises(ConversionError):
-            build_tweet_event(broken, BuildContext(pubkey_for=pubkey_for))
+            build_tweet_event(broken, BuildContext(pubkeys=PUBKEYS))
 
 
 _MEDIA_CASES = [
@@ -268,7 +324,7 @@ def test_random_media_links_and_relays(
         )
         for key, (url, sha, fallbacks) in zip(keys, blossom, strict=False)
     }
-    ctx = BuildContext(pubkey_for=pubkey_for, media=media, first_relay=relays[0] if relays else None)
+    ctx = BuildContext(pubkeys=PUBKEYS, media=media, first_relay=relays[0] if relays else None)
     first = build_tweet_event(doc, ctx) if doc.data.reference("retweeted") is None else None
     if first is None:
         return

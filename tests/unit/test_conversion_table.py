@@ -9,18 +9,12 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from nostrweet.bridge.events import (
-    BuildContext,
-    ConversionError,
-    EventRef,
-    build_blossom_list_event,
-    build_profile_event,
-    build_relay_list_event,
-    build_tweet_event,
-)
+from nostrweet.bridge.context import BuildContext, ConversionError, EventRef
+from nostrweet.bridge.events import build_tweet_event
+from nostrweet.bridge.profile import build_blossom_list_event, build_profile_event, build_relay_list_event
 from nostrweet.nostr.event import npub_of
 from nostrweet.twitter.models import TweetDocument, User, decode_document
-from tests.unit.test_conversion_fixtures import WORLD, build_signed, pubkey_for
+from tests.unit.test_conversion_fixtures import PUBKEYS, WORLD, build_signed, pubkey_for
 
 
 def fixture(tweet_id: str) -> TweetDocument:
@@ -79,7 +73,7 @@ def test_html_entities_and_quote() -> None:  # real: brexit 1440715975020584960 
 
 def test_quote_unavailable_keeps_a_plain_link() -> None:
     doc = fixture("1440715975020584960")
-    event = build_tweet_event(doc, BuildContext(pubkey_for=pubkey_for))
+    event = build_tweet_event(doc, BuildContext(pubkeys=PUBKEYS))
     assert "https://twitter.com/paulafr68963440/status/1440660748275834882" in event.content
     assert not [t for t in event.tags if t[0] == "q"]
 
@@ -99,7 +93,7 @@ def test_retweet_is_kind_6_of_the_original() -> None:  # real: brexit 1440716856
         ("client", "nostrweet"),
     )
     with pytest.raises(ConversionError, match="before its repost"):
-        build_tweet_event(doc, BuildContext(pubkey_for=pubkey_for))
+        build_tweet_event(doc, BuildContext(pubkeys=PUBKEYS))
 
 
 def test_reply_with_gif() -> None:  # real: brexit 1440716745577140229, reply to the thread root
@@ -142,7 +136,7 @@ def test_self_thread_with_root_and_parent() -> None:
         "1440714041480015878": EventRef("aa" * 32, "bb" * 32, 1, "{}"),
         "1440709708738748423": EventRef("cc" * 32, "bb" * 32, 1, "{}"),
     }
-    event = build_tweet_event(doc, BuildContext(pubkey_for=pubkey_for, refs=refs))
+    event = build_tweet_event(doc, BuildContext(pubkeys=PUBKEYS, refs=refs))
     assert [t for t in event.tags if t[0] == "e"] == [
         ("e", "cc" * 32, "", "root", "bb" * 32),
         ("e", "aa" * 32, "", "reply", "bb" * 32),
@@ -190,7 +184,7 @@ def synth(data: dict[str, object], **includes: object) -> TweetDocument:
     return decode_document({"data": {**base, **data}, "includes": {"users": SYNTH_USERS, **includes}})
 
 
-CTX = BuildContext(pubkey_for=pubkey_for)
+CTX = BuildContext(pubkeys=PUBKEYS)
 
 
 def test_synthetic_note_tweet_long_text() -> None:

@@ -11,6 +11,7 @@ import pytest
 from nostrweet.daemon.control import PersistentControl, watched_users
 from nostrweet.daemon.coordination import StateCoordination
 from nostrweet.daemon.runner import Daemon, LoopSettings, ManualClock
+from nostrweet.daemon.scheduler import UserSchedule
 from nostrweet.state.engine import State, open_state
 from nostrweet.state.users import UserRepo
 from tests.unit.test_scheduler_runner import FakePipeline, HorizonClock
@@ -59,6 +60,42 @@ async def test_backoff_is_saved_and_restored(state: State) -> None:
     _daemon, pipe = await run_until(state, ["good", "bad"], horizon=400)
     assert pipe.polls["bad"][0] == 330
     assert pipe.polls["good"][0] == 0
+
+
+async def test_healthy_schedules_are_written_together_and_failures_at_once(state: State) -> None:
+    coordination = StateCoordination(state, "one")
+    coordination.flush_every = 10**6  # only a change of failures, a balance or the release writes
+    repo = UserRepo(state)
+    await coordination.restore(["a", "b"])
+    await coordination.save("a", UserSchedule(next_due=100))  # never saved: written at once
+    assert (row := repo.load("a")) is not None and row.next_poll == 100
+    await coordination.save("a", UserSchedule(next_due=200))  # healthy again: waits for the batch
+    assert (row := repo.load("a")) is not None and row.next_poll == 100
+    await coordination.save("b", UserSchedule(next_due=250, failures=1, backoff=60))  # a failure: now
+    assert (row := repo.load("a")) is not None and row.next_poll == 200  # ... with what waited
+    assert (row := repo.load("b")) is not None and (row.next_poll, row.failures) == (250, 1)
+    await coordination.save("a", UserSchedule(next_due=300))
+    await coordination.release()
+    assert (row := repo.load("a")) is not None and row.next_poll == 300
+    # a restart knows what the rows say: a healthy user's next success is batched, not written at once
+    again = StateCoordination(state, "one")
+    again.flush_every = 10**6
+    await again.restore(["a"])
+    await again.save("a", UserSchedule(next_due=400))
+    assert (row := repo.load("a")) is not None and row.next_poll == 300
+
+
+async def test_the_users_taken_or_handed_back_are_told(state: State) -> None:
+    coordination = StateCoordination(state, "one")
+    moved: list[set[str]] = []
+    coordination.moved = lambda names: moved.append(set(names))
+    assert await coordination.balance(["a", "b"], set(), 1000) == {"a", "b"}
+    assert moved == []  # the first balance: nothing was held before
+    await coordination.balance(["a", "b"], set(), 1010)
+    assert moved == []
+    assert await coordination.balance(["a", "c"], set(), 1020) == {"a", "c"}
+    assert moved == [{"b", "c"}]
+    await coordination.release()
 
 
 async def test_users_added_removed_paused_and_resumed_at_run_time(state: State) -> None:

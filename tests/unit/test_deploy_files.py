@@ -16,7 +16,8 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from nostrweet.config import CONFIG_SCHEMA, parse_config
+from nostrweet.config import parse_config
+from nostrweet.config_schema import CONFIG_SCHEMA
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "kubernetes"

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import msgspec
 
-from nostrweet.bridge.events import BuildContext, build_tweet_event, tweet_url
+from nostrweet.bridge.context import BuildContext, needed_users
+from nostrweet.bridge.events import build_tweet_event
 from nostrweet.bridge.lifecycle import (
     build_handoff_note,
     build_retraction,
@@ -20,6 +21,7 @@ from nostrweet.bridge.lifecycle import (
     edit_reason,
 )
 from nostrweet.bridge.profile import build_profile_event
+from nostrweet.bridge.tags import tweet_url
 from nostrweet.nostr.event import SignedEvent, nevent_of, pubkey_from_npub_or_hex, sign_event
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.settings import Secret
@@ -47,7 +49,10 @@ def examples() -> dict[str, SignedEvent]:
     author = old.data.author_id
     assert author is not None
     key = DERIVER.for_user(author)
-    ctx = BuildContext(pubkey_for=lambda uid: DERIVER.for_user(uid).pubkey_hex, first_relay=RELAY)
+    ctx = BuildContext(
+        pubkeys={u: DERIVER.for_user(u).pubkey_hex for u in needed_users(old) + needed_users(new)},
+        first_relay=RELAY,
+    )
     old_event = sign_event(build_tweet_event(old, ctx), key)
     new_event = sign_event(build_tweet_event(new, ctx), key)
     deleted = build_retraction(

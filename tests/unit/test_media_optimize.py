@@ -120,7 +120,8 @@ def test_the_media_table() -> None:
 
 
 def test_imeta_carries_ox_only_for_a_changed_file() -> None:
-    from nostrweet.bridge.events import MediaLink, imeta_tag
+    from nostrweet.bridge.media import MediaLink
+    from nostrweet.bridge.tags import imeta_tag
 
     changed = MediaLink(url="https://b.example/aa.jpg", sha256="aa" * 32, original_sha256="bb" * 32)
     assert imeta_tag(changed)[1:4] == ("url https://b.example/aa.jpg", "x " + "aa" * 32, "ox " + "bb" * 32)

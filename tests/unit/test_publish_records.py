@@ -80,3 +80,17 @@ def test_newest_replaceable_event_and_bounded_memory(state: State) -> None:
     for tweet_id in range(10):
         records.for_tweet(tweet_id)
         assert len(records._cache) <= 2
+
+
+def test_answers_to_stored_records_write_only_their_relay_states(state: State) -> None:
+    records = PublishRecords(state)
+    batch = [tweet_record(n, 300 + n, **{R1: "pending", R2: "pending"}) for n in range(1, 6)]
+    records.save_many(batch)
+    for r in batch:
+        r.relays[R1] = RelayState("accepted")
+        r.relays[R2] = RelayState("rejected", "blocked: no")
+    records.save_many(batch)
+    assert records.syncs == 2
+    for r in batch:
+        [got] = PublishRecords(state).for_tweet(r.subject_id)
+        assert (got.event, got.relays) == (r.event, r.relays)

@@ -19,11 +19,12 @@ from typing import Any
 import msgspec
 import pytest
 
-from nostrweet.bridge.events import BuildContext, EventRef, build_tweet_event
+from nostrweet.bridge.context import BuildContext, EventRef
+from nostrweet.bridge.events import build_tweet_event
 from nostrweet.nostr.event import SignedEvent, sign_event
 from nostrweet.twitter.models import Includes, Tweet, TweetDocument
 from tests.fakes.x_world import World
-from tests.unit.test_conversion_fixtures import DERIVER, pubkey_for
+from tests.unit.test_conversion_fixtures import DERIVER, PUBKEYS
 
 FIRST = "1253788283760492544"
 REPLIES = ["1253792843128283136", "1253796041020919809", "1253796880888279046", "1253798000000000000"]
@@ -70,7 +71,7 @@ def build_chain(world: World, ids: list[str]) -> dict[str, SignedEvent]:
     for tid in ids:
         doc = document(world, tid)
         assert doc.data.author_id is not None
-        ctx = BuildContext(pubkey_for=pubkey_for, refs=dict(refs))
+        ctx = BuildContext(pubkeys=PUBKEYS, refs=dict(refs))
         event = sign_event(build_tweet_event(doc, ctx), DERIVER.for_user(doc.data.author_id))
         events[tid] = event
         refs[tid] = EventRef(event.id, event.pubkey, event.kind, event.to_json())
@@ -110,7 +111,7 @@ def test_a_later_reply_finds_the_root_through_its_parent_alone() -> None:
     c = events[REPLIES[2]]
     doc = document(world, REPLIES[3])
     refs = {REPLIES[2]: EventRef(c.id, c.pubkey, c.kind, c.to_json())}
-    d = build_tweet_event(doc, BuildContext(pubkey_for=pubkey_for, refs=refs))
+    d = build_tweet_event(doc, BuildContext(pubkeys=PUBKEYS, refs=refs))
     a = events[REPLIES[0]]
     assert [t for t in d.tags if t[0] == "e"] == [
         ("e", a.id, "", "root", a.pubkey),

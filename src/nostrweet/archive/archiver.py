@@ -30,6 +30,7 @@ second phase) newest first, for the same reason at the other end.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from nostrweet.archive.media_fetch import MediaFetcher, canonical_id
 from nostrweet.cache import layout
 from nostrweet.store import CacheStore, created_at_of
 from nostrweet.twitter.client import TwitterClient
-from nostrweet.twitter.models import TweetDocument, User, decode_document
+from nostrweet.twitter.models import Media, TweetDocument, User, decode_document
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +64,17 @@ def _iso(moment: datetime) -> str:
 
 @dataclass(slots=True)
 class ArchiveResult:
-    """What one archive run did: tweet ids written, already cached, and referenced ids not found."""
+    """What one archive run did: tweet ids written, already cached, and referenced ids not found.
+
+    ``documents`` holds the documents this run wrote, by tweet id, as typed values: a caller that
+    publishes them next (the daemon's poll) hands them to the publisher instead of reading the files.
+    """
 
     user: User | None = None
     new: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)
+    documents: dict[str, TweetDocument] = field(default_factory=dict)
 
 
 def _raw_refs(tweet: dict[str, Any]) -> list[str]:
@@ -96,6 +102,16 @@ def _mentions(tweet: dict[str, Any]) -> list[dict[str, Any]]:
         if isinstance(entities, dict):
             out.extend(m for m in entities.get("mentions") or [] if isinstance(m, dict))
     return out
+
+
+def _typed_media(raw: dict[str, Any] | None) -> Media | None:
+    """A raw media object as the typed value the media choice reads (None: absent or not a media object)."""
+    if raw is None:
+        return None
+    try:
+        return msgspec.convert(raw, Media, strict=False)
+    except msgspec.ValidationError:
+        return None
 
 
 class Archiver:
@@ -254,10 +270,10 @@ class Archiver:
                 extra={"tweet_id": tweet["id"], "action": "media"},
             )
             return True
-        media = [self._media.get(key) for key in _media_keys(tweet)]
+        media = [_typed_media(self._media.get(key)) for key in _media_keys(tweet)]
         return await self.media.download_items(str(author["username"]), str(tweet["id"]), media)
 
-    def _maybe_write_profile(self, raw_user: dict[str, Any]) -> None:
+    async def _maybe_write_profile(self, raw_user: dict[str, Any]) -> None:
         username = str(raw_user["username"]).lower()
         if username in self._profiles_done:
             return
@@ -266,10 +282,12 @@ class Archiver:
         fetched = self.store.profile_fetched_at(username)
         if fetched is not None and now - fetched < PROFILE_MAX_AGE:
             return
-        self.store.write_profile(raw_user, now)
+        # the file is synced: in a worker thread, so a daemon's loop goes on meanwhile
+        name = await asyncio.to_thread(self.store.save_profile_file, raw_user, now)
+        self.store.note_profile(name)
 
-    async def _save(self, root_id: str) -> None:
-        """Download media, cache profiles, then write the document of one enriched tweet."""
+    async def _save(self, root_id: str) -> TweetDocument:
+        """Download media, cache profiles, then write the document of one enriched tweet; returns it."""
         root = self._tweets[root_id]
         closure = [self._tweets[t] for t in self._closure(root_id)]
         complete = True
@@ -279,15 +297,17 @@ class Archiver:
             for tweet in (root, *closure):
                 user = self._users.get(str(tweet.get("author_id")))
                 if user is not None:
-                    self._maybe_write_profile(user)
+                    await self._maybe_write_profile(user)
         for missing in self._referenced_missing(root_id):
             if not self.store.is_not_found(missing):
                 self.store.mark_not_found(missing, self._missing[missing])
-        self.store.write_tweet(self._document(root_id))
+        raw_document = self._document(root_id)
+        self.store.write_tweet(raw_document)
         log.debug("tweet %s: cached", root_id, extra={"tweet_id": str(root_id), "action": "cache"})
         author = self._users.get(str(root.get("author_id")))
         if not complete and author is not None:
             self.media.mark(root_id, str(author["username"]), complete)
+        return decode_document(raw_document)
 
     async def fetch_tweet(self, tweet_id: str) -> TweetDocument | None:
         """The tweet document: from the cache, else fetched, enriched and cached. None if not found."""
@@ -306,8 +326,7 @@ class Archiver:
             self.store.mark_not_found(tweet_id, problem)
             return None
         await self._enrich([tweet_id])
-        await self._save(tweet_id)
-        return decode_document(self._document(tweet_id))
+        return await self._save(tweet_id)
 
     def not_found_problem(self, tweet_id: str) -> dict[str, Any] | None:
         """The API's Problem for an id that could not be had this run, if any."""
@@ -402,9 +421,12 @@ class Archiver:
         days: int | None = None,
         since_id: str | None = None,
         progress: Progress | None = None,
+        user: User | None = None,
     ) -> ArchiveResult:
-        """Cache the ``count`` newest tweets of a user (all new ones if None); see the module docstring."""
-        user = await self.resolve_user(username)
+        """Cache the ``count`` newest tweets of a user (all new ones if None); see the module docstring.
+        ``user``: the user as resolved already (the daemon's every poll), so its profile is not read again."""
+        if user is None:
+            user = await self.resolve_user(username)
         result = ArchiveResult(user=user)
         await self.media.retry_marked(user.username)
         cutoff = self.clock() - timedelta(days=days) if days else None
@@ -432,7 +454,7 @@ class Archiver:
                 await self.media.retry_document(known)
         await self._enrich(fresh)
         for done, tweet_id in enumerate(fresh, 1):
-            await self._save(tweet_id)
+            result.documents[tweet_id] = await self._save(tweet_id)
             result.new.append(tweet_id)
             result.not_found.extend(
                 m for m in self._referenced_missing(tweet_id) if m not in result.not_found
@@ -442,5 +464,5 @@ class Archiver:
         if not self.skip_profiles and user.username.lower() not in self._profiles_done:
             raw = self._users.get(user.id)
             if raw is not None:
-                self._maybe_write_profile(raw)
+                await self._maybe_write_profile(raw)
         return result

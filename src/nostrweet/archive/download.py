@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urljoin
 
 import httpx
 
-from nostrweet.cache.atomic import create_private, temp_path
-from nostrweet.store import fsync_dir
+from nostrweet.cache.atomic import atomic_file
 from nostrweet.twitter.media_policy import MAX_REDIRECTS, acceptable_content_type, refusal
 from nostrweet.twitter.session import ApiSession
 
@@ -80,55 +79,52 @@ async def download(
 
 
 async def _download_once(session: ApiSession, url: str, dest: Path, max_bytes: int) -> bool:
-    tmp = temp_path(dest)
     http = session.http
-    try:
-        for _hop in range(MAX_REDIRECTS + 1):
-            reason = refusal(url, session.api_url)
-            if reason is not None:
-                raise _Refused(reason)
-            async with http.stream("GET", url, follow_redirects=False) as response:
-                if response.is_redirect:
-                    location = response.headers.get("location")
-                    if not location:
-                        raise _Refused(f"HTTP {response.status_code} without a Location")
-                    url = urljoin(url, location)
-                    continue
-                if response.status_code >= 500 or response.status_code == 429:
-                    raise _RetryableStatus(f"HTTP {response.status_code}")
-                if response.status_code >= 400:
-                    log.warning("media not available (HTTP %d): %s", response.status_code, url)
-                    return False
-                content_type = response.headers.get("content-type")
-                if not acceptable_content_type(content_type):
-                    raise _Refused(f"content type {content_type or 'missing'} is not image or video")
-                length = response.headers.get("content-length")
-                if length and length.isdigit() and int(length) > max_bytes:
-                    log.warning("media larger than %d bytes, skipped: %s", max_bytes, url)
-                    return False
-                if not await _stream_to(response, tmp, url, max_bytes):
-                    return False
-            os.replace(tmp, dest)
-            fsync_dir(dest.parent)
-            return True
-        raise _Refused(f"more than {MAX_REDIRECTS} redirects")
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-async def _stream_to(response: httpx.Response, tmp: Path, url: str, max_bytes: int) -> bool:
-    size = 0
-    # Chunks are small; a blocking write of each is cheaper than a thread hop.
-    with os.fdopen(create_private(tmp), "wb") as handle:
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > max_bytes:
+    for _hop in range(MAX_REDIRECTS + 1):
+        reason = refusal(url, session.api_url)
+        if reason is not None:
+            raise _Refused(reason)
+        async with http.stream("GET", url, follow_redirects=False) as response:
+            if response.is_redirect:
+                location = response.headers.get("location")
+                if not location:
+                    raise _Refused(f"HTTP {response.status_code} without a Location")
+                url = urljoin(url, location)
+                continue
+            if response.status_code >= 500 or response.status_code == 429:
+                raise _RetryableStatus(f"HTTP {response.status_code}")
+            if response.status_code >= 400:
+                log.warning("media not available (HTTP %d): %s", response.status_code, url)
+                return False
+            content_type = response.headers.get("content-type")
+            if not acceptable_content_type(content_type):
+                raise _Refused(f"content type {content_type or 'missing'} is not image or video")
+            length = response.headers.get("content-length")
+            if length and length.isdigit() and int(length) > max_bytes:
                 log.warning("media larger than %d bytes, skipped: %s", max_bytes, url)
                 return False
-            handle.write(chunk)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return True
+            try:
+                with atomic_file(dest) as handle:  # an exception (or a timeout) leaves no file
+                    await _stream_to(response, handle, max_bytes)
+            except _TooLarge:
+                log.warning("media larger than %d bytes, skipped: %s", max_bytes, url)
+                return False
+        return True
+    raise _Refused(f"more than {MAX_REDIRECTS} redirects")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _stream_to(response: httpx.Response, handle: BinaryIO, max_bytes: int) -> None:
+    size = 0
+    # Chunks are small; a blocking write of each is cheaper than a thread hop.
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise _TooLarge
+        handle.write(chunk)
 
 
 def _exists(path: Path) -> bool:

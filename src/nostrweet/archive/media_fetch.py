@@ -16,16 +16,13 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any
-
-import msgspec
 
 from nostrweet.archive.download import download
-from nostrweet.archive.media import choose_download
+from nostrweet.bridge.media import choose_download
 from nostrweet.cache import layout
 from nostrweet.store import CacheStore, atomic_write_json, make_private_dir
 from nostrweet.twitter.client import TwitterClient
-from nostrweet.twitter.models import Tweet, TweetDocument
+from nostrweet.twitter.models import Media, Tweet, TweetDocument
 
 # The records keep the logger name the archiver's media messages always had.
 log = logging.getLogger("nostrweet.archive.archiver")
@@ -58,7 +55,7 @@ class MediaFetcher:
         self.max_bytes = max_bytes
         self.folder = store.data_dir / RETRY_DIR
 
-    async def download_items(self, username: str, tweet_id: str, items: list[dict[str, Any] | None]) -> bool:
+    async def download_items(self, username: str, tweet_id: str, items: list[Media | None]) -> bool:
         """Download the media items of one tweet that are not cached yet; a failure is a warning only.
 
         True when every item that has something to download is cached now.
@@ -116,10 +113,7 @@ class MediaFetcher:
         author = doc.user(tweet.author_id)
         if author is None or not canonical_id(tweet.id):
             return True
-        items: list[dict[str, Any] | None] = []
-        for key in tweet.attachments.media_keys:
-            media = doc.media(key)
-            items.append(msgspec.to_builtins(media) if media is not None else None)
+        items = [doc.media(key) for key in tweet.attachments.media_keys]
         return await self.download_items(author.username, tweet.id, items)
 
     def _marker(self, tweet_id: str, username: str) -> Path:

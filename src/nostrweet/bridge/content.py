@@ -43,7 +43,7 @@ def decode_html_entities(text: str) -> str:
 
 def status_url_id(url: str | None) -> tuple[str, bool] | None:
     """For a tweet status URL: (tweet id, whether it points at one of the tweet's photos/videos)."""
-    if not url:
+    if not url or "/status" not in url:
         return None
     match = _STATUS_URL.match(url)
     if match is None:
@@ -61,7 +61,9 @@ def expanded_link(url: UrlEntity) -> str:
     for candidate in (url.expanded_url, url.unwound_url):
         if not candidate:
             continue
-        if "t.co/" in candidate and "#" in candidate:
+        if "t.co/" not in candidate:
+            return candidate
+        if "#" in candidate:
             candidate = candidate.split("#", 1)[0]
         if not _TCO.search(candidate):
             return candidate
@@ -83,29 +85,37 @@ class Rendered:
     replaced_urls: list[UrlEntity] = field(default_factory=list)  # URL entities that were found in the text
 
 
-@dataclass(frozen=True)
-class _Span:
-    start: int
-    end: int
-    replacement: str
-    mention_id: str | None = None
-    url: UrlEntity | None = None
-
-
 def _locate(text: str, start: int, end: int, expected: str, taken: list[tuple[int, int]]) -> int | None:
     """Where ``expected`` sits: at the entity's position if it matches there, else its first free occurrence."""
-
-    def free(s: int) -> bool:
-        return all(s + len(expected) <= a or s >= b for a, b in taken)
-
-    if 0 <= start <= end <= len(text) and text[start:end].lower() == expected.lower() and free(start):
+    size = len(expected)
+    if (
+        0 <= start <= end <= len(text)
+        and text[start:end].lower() == expected.lower()
+        and _free(start, size, taken)
+    ):
         return start
-    pos = text.lower().find(expected.lower())
+    low_text, low = text.lower(), expected.lower()
+    pos = low_text.find(low)
     while pos != -1:
-        if free(pos):
+        if _free(pos, size, taken):
             return pos
-        pos = text.lower().find(expected.lower(), pos + 1)
+        pos = low_text.find(low, pos + 1)
     return None
+
+
+def _free(start: int, size: int, taken: list[tuple[int, int]]) -> bool:
+    """True when ``size`` characters from ``start`` overlap no span already taken."""
+    for a, b in taken:  # noqa: SIM110 (a plain loop: the build's hot path, no generator)
+        if start + size > a and start < b:
+            return False
+    return True
+
+
+def _plain(piece: str) -> str:
+    """A stretch of tweet text between entities: HTML entities decoded, stray t.co links dropped."""
+    if "&" in piece:
+        piece = decode_html_entities(piece)
+    return remove_tco_links(piece) if "t.co/" in piece else piece
 
 
 def render_text(
@@ -121,18 +131,25 @@ def render_text(
     ``mention_id`` gives a mention's numeric user id (or None: the ``@name`` stays); ``npub_for`` turns a
     user id into an ``npub1…``; ``url_for`` gives a URL entity's replacement text ("" removes it).
     """
-    spans: list[_Span] = []
+    rendered = Rendered(text="")
+    if entities is None:
+        rendered.text = _plain(text)
+        return rendered
+    # (start, end, replacement, mentioned user id or None, URL entity or None)
+    spans: list[tuple[int, int, str, str | None, UrlEntity | None]] = []
     taken: list[tuple[int, int]] = []
-    ents = entities or Entities()
-    for url in sorted(ents.urls, key=lambda u: u.start):
+    urls = entities.urls
+    for url in sorted(urls, key=_start) if len(urls) > 1 else urls:
         if not url.url:
             continue
         at = _locate(text, url.start, url.end, url.url, taken)
         if at is None:
             continue
-        taken.append((at, at + len(url.url)))
-        spans.append(_Span(at, at + len(url.url), url_for(url), url=url))
-    for mention in sorted(ents.mentions, key=lambda m: m.start):
+        end = at + len(url.url)
+        taken.append((at, end))
+        spans.append((at, end, url_for(url), None, url))
+    mentions = entities.mentions
+    for mention in sorted(mentions, key=_start) if len(mentions) > 1 else mentions:
         uid = mention_id(mention)
         if uid is None or not mention.username:
             continue
@@ -140,25 +157,34 @@ def render_text(
         at = _locate(text, mention.start, mention.end, handle, taken)
         if at is None:
             continue
-        taken.append((at, at + len(handle)))
-        spans.append(_Span(at, at + len(handle), "nostr:" + npub_for(uid), mention_id=uid))
-    spans.sort(key=lambda s: s.start)
+        end = at + len(handle)
+        taken.append((at, end))
+        spans.append((at, end, "nostr:" + npub_for(uid), uid, None))
+    spans.sort(key=_first)
 
     out: list[str] = []
-    rendered = Rendered(text="")
     cursor = 0
-    for span in spans:
-        out.append(remove_tco_links(decode_html_entities(text[cursor : span.start])))
-        out.append(span.replacement)
-        cursor = span.end
-        if span.mention_id is not None and span.mention_id not in rendered.mentioned_ids:
-            rendered.mentioned_ids.append(span.mention_id)
-        if span.url is not None:
-            rendered.replaced_urls.append(span.url)
-    out.append(remove_tco_links(decode_html_entities(text[cursor:])))
+    for start, end, replacement, uid, url_entity in spans:
+        out.append(_plain(text[cursor:start]))
+        out.append(replacement)
+        cursor = end
+        if uid is not None and uid not in rendered.mentioned_ids:
+            rendered.mentioned_ids.append(uid)
+        if url_entity is not None:
+            rendered.replaced_urls.append(url_entity)
+    out.append(_plain(text[cursor:]))
     rendered.text = "".join(out)
-    rendered.hashtags = unique_lower(h.tag for h in ents.hashtags if h.tag)
+    if entities.hashtags:
+        rendered.hashtags = unique_lower(h.tag for h in entities.hashtags if h.tag)
     return rendered
+
+
+def _start(entity: UrlEntity | MentionEntity) -> int:
+    return entity.start
+
+
+def _first(span: tuple[int, int, str, str | None, UrlEntity | None]) -> int:
+    return span[0]
 
 
 def unique_lower(values: Iterable[str]) -> list[str]:
@@ -176,6 +202,8 @@ _TRUNCATED_TAIL = re.compile(r"(?:(?<=\s)|^)(\S+)…\s*\Z")
 
 def drop_truncated_link(text: str) -> str:
     """Drop a link cut short at the end of a truncated text (``… https://t.…``), as in ``RT @x: …`` texts."""
+    if "…" not in text:
+        return text
     match = _TRUNCATED_TAIL.search(text)
     if match is None:
         return text
@@ -187,6 +215,8 @@ def drop_truncated_link(text: str) -> str:
 
 def tidy(text: str) -> str:
     """Strip trailing spaces on each line and blank lines at both ends; keep inner blank lines."""
+    if "\n" not in text and "\r" not in text:
+        return text.rstrip()
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     return "\n".join(lines).strip("\n")
 

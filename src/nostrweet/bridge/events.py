@@ -1,21 +1,15 @@
-"""Cached tweet documents → Nostr events (SPEC §4). PURE: no I/O, no clock; same input → same event id.
+"""A cached tweet document → its Nostr event (SPEC §4): kind 1, or kind 6 for a retweet. PURE: no I/O,
+no clock; same input → same event id.
 
-- a tweet → kind 1 (content from :mod:`nostrweet.bridge.content`, tags here), or kind 6 for a retweet;
-- a profile → kind 0; the relays → kind 10002; the Blossom servers → kind 10063 (built in
-  :mod:`nostrweet.bridge.profile`, re-exported here).
-
-What the publisher must supply is in :class:`BuildContext`: how to name a user's mirror identity, the
-media URLs (Blossom or original), and the events already built for referenced tweets.
+The content comes from :mod:`nostrweet.bridge.content`, the tags from :mod:`nostrweet.bridge.tags`
+(NIP-10/18/48/92); what the build reads besides the document is the
+:class:`~nostrweet.bridge.context.BuildContext` (plain mappings loaded beforehand). Profiles, relay
+and Blossom lists are :mod:`nostrweet.bridge.profile`'s.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import MappingProxyType
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from nostrweet.bridge.content import (
     decode_html_entities,
@@ -26,172 +20,29 @@ from nostrweet.bridge.content import (
     status_url_id,
     tidy,
 )
-from nostrweet.bridge.profile import (
-    KIND_BLOSSOM_LIST,
-    KIND_METADATA,
-    KIND_RELAY_LIST,
-    build_blossom_list_event,
-    build_profile_event,
-    build_relay_list_event,
-    profile_metadata,
-    profile_url,
+from nostrweet.bridge.context import BuildContext, ConversionError, mention_resolver, text_and_entities
+from nostrweet.bridge.media import MediaLink, original_media_link
+from nostrweet.bridge.tags import (
+    CLIENT_TAG,
+    imeta_tag,
+    proxy_tags,
+    quote_tag,
+    reply_tags,
+    repost_tags,
+    tweet_url,
 )
-from nostrweet.errors import NostrweetError
 from nostrweet.nostr.event import UnsignedEvent, nevent_of, npub_of
-from nostrweet.twitter.models import Media, MentionEntity, TweetDocument, UrlEntity
+from nostrweet.twitter.models import TweetDocument, UrlEntity
+
+__all__ = [
+    "KIND_NOTE",
+    "KIND_REPOST",
+    "build_tweet_event",
+    "status_link",
+]
 
 KIND_NOTE = 1
 KIND_REPOST = 6
-CLIENT_TAG: tuple[str, ...] = ("client", "nostrweet")
-
-
-__all__ = [
-    "CLIENT_TAG",
-    "KIND_BLOSSOM_LIST",
-    "KIND_METADATA",
-    "KIND_NOTE",
-    "KIND_RELAY_LIST",
-    "KIND_REPOST",
-    "BuildContext",
-    "ConversionError",
-    "EventRef",
-    "MediaLink",
-    "build_blossom_list_event",
-    "build_profile_event",
-    "build_relay_list_event",
-    "build_tweet_event",
-    "dependencies",
-    "imeta_tag",
-    "legacy_tweet_url",
-    "original_media_link",
-    "profile_metadata",
-    "profile_url",
-    "status_link",
-    "sub_document",
-    "tweet_url",
-]
-
-
-class ConversionError(NostrweetError):
-    """A tweet document cannot become an event as asked (e.g. a retweet whose original is not built)."""
-
-
-@dataclass(frozen=True)
-class MediaLink:
-    """How one media item appears in the note."""
-
-    url: str  # URL in the content and in imeta "url" (Blossom URL or the original)
-    mime: str | None = None
-    sha256: str | None = None
-    dim: tuple[int, int] | None = None
-    alt: str | None = None
-    fallbacks: tuple[str, ...] = ()  # other Blossom URLs, then the original URL
-    original_sha256: str | None = None  # imeta "ox": the file before optimisation, when it was changed
-
-
-@dataclass(frozen=True)
-class EventRef:
-    """An event already built/signed for another tweet (parent, quoted, original).
-
-    A reply's root is read from its parent's ``event_json`` (its ``root`` e tag), so the builder knows
-    the chain's root without reading anything itself.
-    """
-
-    event_id: str
-    pubkey: str
-    kind: int
-    event_json: str  # the signed event (kind 6 content)
-
-
-@dataclass(frozen=True)
-class BuildContext:
-    """Everything besides the document that decides the events."""
-
-    pubkey_for: Callable[[str], str]  # numeric user id -> hex pubkey of its mirror identity
-    media: Mapping[str, MediaLink] = field(default_factory=lambda: MappingProxyType({}))
-    refs: Mapping[str, EventRef] = field(default_factory=lambda: MappingProxyType({}))
-    first_relay: str | None = None
-
-
-def tweet_url(tweet_id: str) -> str:
-    """``https://x.com/i/status/<id>``: the r and proxy tag value of a tweet."""
-    return f"https://x.com/i/status/{tweet_id}"
-
-
-def legacy_tweet_url(tweet_id: str) -> str:
-    """``https://twitter.com/i/status/<id>``: the earlier tool's form, for the duplicate check."""
-    return f"https://twitter.com/i/status/{tweet_id}"
-
-
-def sub_document(doc: TweetDocument, tweet_id: str) -> TweetDocument | None:
-    """An included tweet as its own document (sharing the includes), or None if it is not included."""
-    if doc.data.id == tweet_id:
-        return doc
-    tweet = doc.tweet(tweet_id)
-    if tweet is None:
-        return None
-    return TweetDocument(data=tweet, includes=doc.includes, errors=doc.errors, nostrweet=doc.nostrweet)
-
-
-def dependencies(doc: TweetDocument) -> list[str]:
-    """Tweet ids to publish before this one, in order: replied-to parent, quoted, retweeted original.
-
-    Only those present in ``includes.tweets``.
-    """
-    out: list[str] = []
-    for kind in ("replied_to", "quoted", "retweeted"):
-        ref = doc.data.reference(kind)
-        if ref is not None and ref not in out and ref != doc.data.id and doc.tweet(ref) is not None:
-            out.append(ref)
-    return out
-
-
-_MIME_BY_EXT = {
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "mp4": "video/mp4",
-}
-
-
-def _mime_of(url: str) -> str | None:
-    path = url.split("#", 1)[0].split("?", 1)[0]
-    if "://" in path:
-        path = path.split("://", 1)[1]
-    last = path.rsplit("/", 1)[-1] if "/" in path else ""
-    ext = last.rsplit(".", 1)[-1].lower() if "." in last else ""
-    return _MIME_BY_EXT.get(ext)
-
-
-def _orig_photo_url(url: str) -> str:
-    if "?" not in url and "#" not in url:  # the usual form: no query to merge
-        return url + "?name=orig"
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "name"]
-    query.append(("name", "orig"))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
-
-
-def original_media_link(media: Media) -> MediaLink:
-    """The media item at its original URL: a photo with ``name=orig``; a video/GIF's best-bitrate mp4.
-
-    A video without variants falls back to its preview image. ``url`` is "" when the API gave no URL.
-    """
-    dim = (media.width, media.height) if media.width and media.height else None
-    alt = media.alt_text or None
-    if media.type != "photo":
-        mp4s = [v for v in media.variants if v.url and v.content_type == "video/mp4"]
-        if mp4s:
-            best = max(mp4s, key=lambda v: v.bit_rate or 0)
-            return MediaLink(url=best.url, mime="video/mp4", dim=dim, alt=alt)
-    url = media.url or media.preview_image_url or ""
-    if not url:
-        return MediaLink(url="", dim=dim, alt=alt)
-    if media.type == "photo" and url.startswith(("https://pbs.twimg.com/", "http://pbs.twimg.com/")):
-        url = _orig_photo_url(url)
-    return MediaLink(url=url, mime=_mime_of(url), dim=dim, alt=alt)
 
 
 def _created_at(doc: TweetDocument) -> int:
@@ -210,7 +61,7 @@ def _created_at(doc: TweetDocument) -> int:
 def _author_pubkey(doc: TweetDocument, ctx: BuildContext) -> str:
     if not doc.data.author_id:
         raise ConversionError(f"tweet {doc.data.id} has no author_id")
-    return ctx.pubkey_for(doc.data.author_id)
+    return ctx.pubkey(doc.data.author_id)
 
 
 def status_link(doc: TweetDocument, tweet_id: str, user_id: str | None) -> str:
@@ -239,13 +90,7 @@ def _build_repost(doc: TweetDocument, original: str, ctx: BuildContext) -> Unsig
         raise ConversionError(
             f"retweet {doc.data.id}: the original tweet {original} must be published before its repost"
         )
-    tags: list[tuple[str, ...]] = [
-        ("e", ref.event_id, ctx.first_relay or ""),
-        ("p", ref.pubkey),
-        ("proxy", tweet_url(doc.data.id), "web"),
-        ("r", tweet_url(doc.data.id)),
-        CLIENT_TAG,
-    ]
+    tags = repost_tags(doc.data.id, ref, ctx.first_relay)
     return UnsignedEvent(
         pubkey=_author_pubkey(doc, ctx),
         created_at=_created_at(doc),
@@ -268,73 +113,6 @@ def _media_links(doc: TweetDocument, ctx: BuildContext) -> list[MediaLink]:
         if link.url and all(link.url != other.url for other in links):
             links.append(link)
     return links
-
-
-def imeta_tag(link: MediaLink) -> tuple[str, ...]:
-    """The NIP-92 ``imeta`` tag of a media link."""
-    fields = [f"url {link.url}"]
-    if link.mime:
-        fields.append(f"m {link.mime}")
-    if link.sha256:
-        fields.append(f"x {link.sha256}")
-    if link.original_sha256 and link.original_sha256 != link.sha256:
-        fields.append(f"ox {link.original_sha256}")
-    if link.dim:
-        fields.append(f"dim {link.dim[0]}x{link.dim[1]}")
-    if link.alt and link.alt.strip():
-        fields.append("alt " + " ".join(link.alt.split()))
-    fields.extend(f"fallback {url}" for url in link.fallbacks if url and url != link.url)
-    return ("imeta", *fields)
-
-
-def _mention_resolver(doc: TweetDocument) -> Callable[[MentionEntity], str | None]:
-    by_name = {u.username.lower(): u.id for u in doc.includes.users if u.username and u.id.isdigit()}
-
-    def resolve(mention: MentionEntity) -> str | None:
-        if mention.id and mention.id.isdigit():
-            return mention.id
-        return by_name.get(mention.username.lower())
-
-    return resolve
-
-
-def _root_named_by(event_json: str) -> tuple[str, ...] | None:
-    """The ``["e", id, relay, "root", pubkey]`` tag of a signed event's JSON, if it has one."""
-    try:
-        event = json.loads(event_json)
-    except ValueError:
-        return None
-    tags = event.get("tags") if isinstance(event, dict) else None
-    for tag in tags if isinstance(tags, list) else ():
-        if not (isinstance(tag, list) and len(tag) >= 4 and all(isinstance(p, str) for p in tag)):
-            continue
-        if tag[0] == "e" and tag[3] == "root" and _is_hex64(tag[1]):
-            return tuple(tag[:5])
-    return None
-
-
-def _is_hex64(value: str) -> bool:
-    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
-
-
-def _thread_root(doc: TweetDocument, parent: str, parent_ref: EventRef, ctx: BuildContext) -> tuple[str, str]:
-    """The root of the thread a reply joins, as (event id, pubkey) (SPEC §4 "Reply").
-
-    The conversation's first tweet where it is mirrored. Where it cannot be had, the root is the oldest
-    mirrored ancestor of the chain: the root the parent's event names, else the parent itself (its own
-    parent is not mirrored). Every reply of the chain so names the same event, and a client shows one
-    thread.
-    """
-    first = doc.data.conversation_id
-    if first == parent:
-        return parent_ref.event_id, parent_ref.pubkey
-    first_ref = ctx.refs.get(first) if first else None
-    if first_ref is not None:
-        return first_ref.event_id, first_ref.pubkey
-    named = _root_named_by(parent_ref.event_json)
-    if named is not None:
-        return named[1], named[4] if len(named) > 4 else ""
-    return parent_ref.event_id, parent_ref.pubkey
 
 
 def _poll_block(doc: TweetDocument) -> str:
@@ -376,19 +154,16 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
             return quote_text if quote_ref is not None else expanded
         return expanded
 
-    if tweet.note_tweet is not None and tweet.note_tweet.text:
-        text, entities = tweet.note_tweet.text, tweet.note_tweet.entities or tweet.entities
-    else:
-        text, entities = tweet.text, tweet.entities
+    text, entities = text_and_entities(tweet)
     rendered = render_text(
         text,
         entities,
-        mention_id=_mention_resolver(doc),
-        npub_for=lambda uid: npub_of(ctx.pubkey_for(uid)),
+        mention_id=mention_resolver(doc),
+        npub_for=lambda uid: npub_of(ctx.pubkey(uid)),
         url_for=url_for,
     )
 
-    tags: list[tuple[str, ...]] = [("proxy", tweet_url(tweet.id), "web"), ("r", tweet_url(tweet.id))]
+    tags = proxy_tags(tweet.id)
     header = ""
     replied_pubkey: str | None = None
     parent = tweet.reference("replied_to")
@@ -396,24 +171,17 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
         parent_ref = ctx.refs.get(parent)
         if parent_ref is not None:
             replied_pubkey = parent_ref.pubkey
-            root_id, root_pubkey = _thread_root(doc, parent, parent_ref, ctx)
-            if root_id == parent_ref.event_id:  # a direct reply to the root: only the "root" marker
-                tags.append(("e", parent_ref.event_id, "", "root", parent_ref.pubkey))
-            else:
-                tags.append(
-                    ("e", root_id, "", "root", root_pubkey) if root_pubkey else ("e", root_id, "", "root")
-                )
-                tags.append(("e", parent_ref.event_id, "", "reply", parent_ref.pubkey))
+            tags += reply_tags(doc, parent, parent_ref, ctx)
         else:
             parent_tweet = doc.tweet(parent)
             parent_author = tweet.in_reply_to_user_id or (parent_tweet.author_id if parent_tweet else None)
             header = "In reply to " + status_link(doc, parent, parent_author)
             if parent_author and parent_author.isdigit():
-                replied_pubkey = ctx.pubkey_for(parent_author)
+                replied_pubkey = ctx.pubkey(parent_author)
     if quote_ref is not None and quoted is not None:
-        tags.append(("q", quote_ref.event_id, "", quote_ref.pubkey))
+        tags.append(quote_tag(quote_ref))
 
-    pubkeys = [ctx.pubkey_for(uid) for uid in rendered.mentioned_ids]
+    pubkeys = [ctx.pubkey(uid) for uid in rendered.mentioned_ids]
     if replied_pubkey is not None:
         pubkeys.append(replied_pubkey)
     seen: set[str] = set()
@@ -421,8 +189,8 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
         if pk not in seen:
             seen.add(pk)
             tags.append(("p", pk))
-    tags.extend(("t", tag) for tag in rendered.hashtags)
-    tags.extend(imeta_tag(link) for link in media)
+    tags += [("t", tag) for tag in rendered.hashtags]
+    tags += [imeta_tag(link) for link in media]
     tags.append(CLIENT_TAG)
 
     content = join_blocks(

@@ -2,6 +2,9 @@
 
 A crash at any instant leaves either the old file or the new one under a final name, never a part:
 write a temp file in the same directory, fsync it, rename it into place, fsync the directory.
+:func:`atomic_file` is that one primitive; every writer under ``src/`` goes through it (the cache's
+documents and media, downloads, imports, migrations, exports, secret files; a test checks that no
+module writes a file another way).
 
 Modes (SPEC §2): every file is created 0600 and every directory 0700 (:data:`FILE_MODE`,
 :data:`DIR_MODE`); a directory that already exists keeps its mode. A temp file's name carries the
@@ -12,13 +15,15 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 
@@ -29,6 +34,8 @@ log = logging.getLogger(__name__)
 
 FILE_MODE = 0o600
 """The mode of every file nostrweet writes: tweets of protected accounts and the records are private."""
+PUBLIC_FILE_MODE = 0o644
+"""The mode of a file written for others to read (a web server's NIP-05 document, exported events)."""
 DIR_MODE = 0o700
 """The mode of every directory nostrweet creates."""
 TEMP_MAX_AGE = 3600.0
@@ -52,32 +59,59 @@ def make_private_dir(path: Path) -> None:
         directory.mkdir(mode=DIR_MODE, exist_ok=True)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int = FILE_MODE) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one, never a part.
+@contextmanager
+def atomic_file(path: Path, *, mode: int = FILE_MODE, exclusive: bool = False) -> Iterator[BinaryIO]:
+    """The one way nostrweet writes a file: a crash leaves either the old file or the new one, never a part.
 
-    The file is 0600 (:data:`FILE_MODE`); a file meant for others (a web server's) passes its ``mode``,
-    which is set whatever the umask.
+    The block writes to the handle of a temp file next to ``path`` (0600, or ``mode`` whatever the
+    umask). When it ends normally the temp file is synced and renamed to ``path`` and the directory is
+    synced; when it raises, the temp file is removed and ``path`` is as it was. With ``exclusive`` an
+    existing ``path`` is never replaced: FileExistsError (a secret the user asked to be created).
     """
-    atomic_write_chunks(path, (data,), mode=mode)
-
-
-def atomic_write_chunks(path: Path, chunks: Iterable[bytes], *, mode: int = FILE_MODE) -> None:
-    """:func:`atomic_write_bytes` of a stream: the chunks are written as they come (flat memory)."""
     tmp = temp_path(path)
     fd = create_private(tmp)
     try:
         with os.fdopen(fd, "wb") as handle:
             if mode != FILE_MODE:
                 os.fchmod(handle.fileno(), mode)
-            for chunk in chunks:
-                handle.write(chunk)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            _link_new(tmp, path)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def _link_new(tmp: Path, path: Path) -> None:
+    """Give the temp file the name ``path`` only if no file has it (a hard link fails if one has)."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: the check and the rename are two steps
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, "File exists", str(path)) from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int = FILE_MODE, exclusive: bool = False) -> None:
+    """Write ``data`` to ``path`` with :func:`atomic_file` (0600 unless ``mode`` says otherwise)."""
+    with atomic_file(path, mode=mode, exclusive=exclusive) as handle:
+        handle.write(data)
+
+
+def atomic_write_chunks(path: Path, chunks: Iterable[bytes], *, mode: int = FILE_MODE) -> None:
+    """:func:`atomic_write_bytes` of a stream: the chunks are written as they come (flat memory)."""
+    with atomic_file(path, mode=mode) as handle:
+        for chunk in chunks:
+            handle.write(chunk)
 
 
 def fsync_dir(directory: Path) -> None:
@@ -123,12 +157,24 @@ def read_entry(path: Path) -> bytes | None:
     """The bytes of a cache entry. None if it is missing, or unreadable (a directory, no permission):
     that is skipped with one warning naming it, and never stops the caller."""
     try:
-        return path.read_bytes()
+        return _read_all(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
         warn_unreadable(path, exc)
         return None
+
+
+def _read_all(path: Path) -> bytes:
+    """A file's bytes with plain system calls (no buffered reader: cache files are read whole, once)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 _WARNED: set[str] = set()

@@ -1,8 +1,8 @@
 """The ``nostrweet`` entry point: the error boundary and exit codes (SPEC §1).
 
 Commands live in sibling modules (``archive_cmds``, ``publish_cmds``, ``daemon_cmd``, ``utils_cmds``, …)
-and register themselves on ``cli.root``'s app, which holds the global options. This module imports them,
-runs the command, and turns every error into one line on stderr and the exit code of SPEC §1; a
+and register themselves on ``cli.root``'s app, which holds the global options; the root group imports
+only the module of the command that runs (``cli.registry``). This module runs the command, and turns every error into one line on stderr and the exit code of SPEC §1; a
 traceback shows only at ``-vv``.
 """
 
@@ -12,14 +12,13 @@ import json
 import os
 import sys
 import time
-import traceback
 from pathlib import Path
 from typing import NoReturn
 
 import typer
-from dotenv import load_dotenv
 
-from nostrweet.cli.argv import hoist_global_options
+from nostrweet.cli.argv import OptionNames, hoist_global_options
+from nostrweet.cli.registry import COMMANDS
 from nostrweet.cli.root import app as app
 from nostrweet.cli.root import state
 from nostrweet.errors import EXIT_BAD_INPUT, EXIT_FAILURE, NostrweetError, describe_os_error
@@ -78,20 +77,15 @@ def _kinds(exc: BaseException) -> set[str]:
     return {cls.__name__ for cls in type(exc).__mro__}
 
 
-def _register_commands() -> None:
-    # Imported for their side effect of adding commands to `app`.
-    from nostrweet.cli import (  # noqa: F401
-        archive_cmds,
-        config_cmd,
-        daemon_cmd,
-        import_cmd,
-        keys_cmd,
-        migrate_cmd,
-        mnemonic_cmd,
-        nip05_cmd,
-        publish_cmds,
-        utils_cmds,
-    )
+def _load_named_command(args: list[str], group: typer.core.TyperGroup) -> None:
+    """Import the module of the command ``args`` name (after the global options), so that hoisting
+    sees its options; the others stay unimported (``cli.registry``)."""
+    globals_ = OptionNames.of(group.params)
+    i = 0
+    while i < len(args) and (width := globals_.width(args[i])) is not None:
+        i += width
+    if i < len(args) and args[i] in COMMANDS:
+        group.get_command(None, args[i])  # type: ignore[arg-type]
 
 
 def _handle(exc: Exception) -> NoReturn:
@@ -110,7 +104,11 @@ def _handle(exc: Exception) -> NoReturn:
         _fail("cannot tell which shell is running: run this from the shell that should complete nostrweet", 1)
     if "Abort" in kinds and not isinstance(exc, NostrweetError):
         _fail("aborted", EXIT_FAILURE)
-    trace = traceback.format_exc() if state.verbosity >= 2 else None
+    trace = None
+    if state.verbosity >= 2:
+        import traceback
+
+        trace = traceback.format_exc()
     if isinstance(exc, NostrweetError):
         _fail(str(exc), exc.exit_code, trace=trace)
     if isinstance(exc, OSError):  # the disk or the network, outside any typed error
@@ -135,11 +133,17 @@ def _requested_log_format(argv: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: load ``.env``, run the command, map errors to one line and an exit code."""
-    load_dotenv(Path.cwd() / ".env", override=False)
+    dotenv = Path.cwd() / ".env"
+    if dotenv.is_file():  # python-dotenv is imported only when there is a file to read
+        from dotenv import load_dotenv
+
+        load_dotenv(dotenv, override=False)
     state.log_format = _requested_log_format(sys.argv[1:] if argv is None else argv)
-    _register_commands()
     command = typer.main.get_command(app)
-    args = hoist_global_options(sys.argv[1:] if argv is None else argv, command)
+    args = list(sys.argv[1:] if argv is None else argv)
+    if isinstance(command, typer.core.TyperGroup):
+        _load_named_command(args, command)
+    args = hoist_global_options(args, command)
     try:
         result = command.main(args=args, prog_name="nostrweet", standalone_mode=False)
     except KeyboardInterrupt:

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nostrweet.archive.archiver import Archiver
 from nostrweet.bridge.content import decode_html_entities
 from nostrweet.bridge.lifecycle import Fate, problem_fate
 from nostrweet.cache import layout, legacy
 from nostrweet.cli.common import SkipProfilesOption, command_store, emit, summary
+from nostrweet.cli.progress import progress_bar as progress_bar
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import InputError, NotFoundError
 from nostrweet.settings import GlobalOptions
@@ -56,28 +53,6 @@ async def open_archiver(
             yield Archiver(store, client, skip_profiles=skip_profiles)
         finally:
             await client.aclose()
-
-
-@contextmanager
-def progress_bar(label: str, options: GlobalOptions) -> Iterator[Callable[[int, int], None] | None]:
-    """A Rich progress bar on a terminal (stderr); nothing when piped, quiet (-q) or logging JSON."""
-    if not sys.stderr.isatty() or options.log_level > logging.INFO or options.log_format == "json":
-        yield None
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 def _retire_if_mirrored(

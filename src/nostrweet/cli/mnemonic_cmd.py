@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from mnemonic import Mnemonic
 
+from nostrweet.cache.atomic import atomic_write_bytes
 from nostrweet.cli.choices import MnemonicWords
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import InputError, OperationalError
@@ -30,22 +29,12 @@ def new_phrase(words: int) -> str:
 def write_new_secret_file(path: Path, text: str) -> None:
     """Create ``path`` (it must not exist yet) with mode 0600 and ``text`` in it, on disk when this returns."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        atomic_write_bytes(path, text.encode("utf-8"), exclusive=True)
     except FileExistsError:
         raise InputError(f"{path} already exists: not overwriting it, choose a new file") from None
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
         raise InputError(f"cannot create {path}: {exc.strerror}") from None
     except OSError as exc:
-        raise OperationalError(f"cannot create {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            os.fchmod(out.fileno(), 0o600)
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            path.unlink()
         raise OperationalError(f"cannot write to {path}: {exc.strerror or exc}") from None
 
 

@@ -14,7 +14,7 @@ from nostrweet.bridge.nip05 import (
     nip05_document,
     render_nip05_document,
 )
-from nostrweet.cache.atomic import atomic_write_bytes
+from nostrweet.cache.atomic import PUBLIC_FILE_MODE, atomic_write_bytes
 from nostrweet.cli.common import RelayOption, command_store, relays_from, summary
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import NotFoundError
@@ -22,8 +22,6 @@ from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.publish.keyring import key_ring
 from nostrweet.settings import GlobalOptions
 from nostrweet.store import CacheStore
-
-PUBLIC_FILE_MODE = 0o644  # a web server, running as another user, must be able to read it
 
 
 def _snapshots(store: CacheStore) -> list[ProfileSnapshot]:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nostrweet.cache.layout import normalize_username
-from nostrweet.cli.archive_cmds import open_archiver, progress_bar
 from nostrweet.cli.common import (
     BlossomOption,
     ForceOption,
@@ -25,6 +24,7 @@ from nostrweet.cli.common import (
     relays_from,
     summary,
 )
+from nostrweet.cli.progress import progress_bar
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import NotFoundError, PublishError
 from nostrweet.nostr.keys import KeyDeriver
@@ -72,7 +72,9 @@ async def _publisher(
 ) -> AsyncIterator[Publisher]:
     async with AsyncExitStack() as stack:
         archiver = None
-        if fetch:
+        if fetch:  # the X client only for a tweet that is not cached
+            from nostrweet.cli.archive_cmds import open_archiver
+
             archiver = await stack.enter_async_context(
                 open_archiver(options, skip_profiles=skip_profiles, store=store)
             )
@@ -128,6 +130,8 @@ def show_tweet(
     options = options_of(ctx)
     tweet_id = parse_tweet_ref(tweet)
     options.require_mnemonic()
+    from nostrweet.publish.preview import preview_events
+
     with command_store(options, read_only=True) as store:
         keys = _keys(options, store)
         path = store.tweet_path(tweet_id)

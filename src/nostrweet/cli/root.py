@@ -1,7 +1,7 @@
 """The ``nostrweet`` Typer app and its global options (SPEC §1): what every command module imports.
 
 Command modules register themselves on :data:`app` and read the resolved options with
-:func:`options_of`. The error boundary and the entry point live in ``cli.app``, which imports the
+:func:`options_of`; each is imported only when one of its commands runs (``cli.registry``). The error boundary and the entry point live in ``cli.app``, which imports the
 command modules; this module imports none of them, so the arrows point one way.
 """
 
@@ -16,6 +16,7 @@ import typer
 
 from nostrweet import __version__
 from nostrweet.cli.choices import KeyDerivationChoice, LogFormatChoice
+from nostrweet.cli.registry import LazyGroup
 from nostrweet.logs import configure_logging, register_secret
 from nostrweet.settings import DEFAULT_API_URL, DEFAULT_DATA_DIR, GlobalOptions, resolve_global_options
 from nostrweet.values import url_password
@@ -35,6 +36,7 @@ state = RunState()
 
 app = typer.Typer(
     name="nostrweet",
+    cls=LazyGroup,  # a command's module is imported when the command is named (cli.registry)
     help="Mirror Twitter/X accounts onto Nostr.",
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -42,6 +44,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
 )
 
+LazyGroup.source = app
 log = logging.getLogger("nostrweet.cli")
 
 

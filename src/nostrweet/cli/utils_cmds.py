@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from nostrweet.cache.atomic import PUBLIC_FILE_MODE, atomic_write_bytes
 from nostrweet.cli.choices import EventFormat
 from nostrweet.cli.common import RelayOption, emit, relays_from, summary
 from nostrweet.cli.root import app, options_of
@@ -116,7 +117,7 @@ def query_events(
         summary(options, "0 events", to_stderr=True)
     if output:
         try:
-            Path(output).write_text(text, encoding="utf-8")
+            atomic_write_bytes(Path(output), text.encode("utf-8"), mode=PUBLIC_FILE_MODE)
         except OSError as exc:
             raise OperationalError(f"cannot write {output}: {exc.strerror or exc}") from None
     elif text:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,14 @@ from nostrweet.cache.layout import EventSubject, normalize_username
 from nostrweet.daemon import scheduler
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.runner import PollResult
-from nostrweet.daemon.state import UserState, UserStates, advanced, first_run_state, state_of_row
+from nostrweet.daemon.state import (
+    HeldStates,
+    UserState,
+    UserStates,
+    advanced,
+    first_run_state,
+    state_of_row,
+)
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey
 from nostrweet.nostr.record import BACKOFF_CAP
@@ -96,6 +104,7 @@ class DaemonPipeline:
         self.store = CacheStore(options.data_dir, state=state, state_url=options.state_url)
         self.state: State = self.store.state
         self.states = UserStates(UserRepo(self.state))
+        self.held = HeldStates(self.states)  # a steady poll neither reads nor rewrites its user's row
         self.keys = KeyRing(
             keys or KeyDeriver(options.require_mnemonic(), options.key_derivation),
             {name: o.key_file for name, o in config.overrides.items() if o.key_file is not None},
@@ -129,6 +138,7 @@ class DaemonPipeline:
         self._retractor: Retractor | None = None
         self._next_deletion_check = time.time() + config.deletion_interval
         self.backfills: dict[str, int] = {}  # users added through the admin API with their own backfill
+        self._frozen = False  # settle_for_the_loop() was called
 
     # -- set-up ----------------------------------------------------------------------------
 
@@ -168,6 +178,15 @@ class DaemonPipeline:
                 task.cancel()
         rows = await asyncio.to_thread(self.states.repo.load_all)
         return [self._startup_line(name, self._users.get(name), rows.get(name)) for name in self.config.users]
+
+    def settle_for_the_loop(self) -> None:
+        """Once start-up is done: what it built and keeps (the archive index, modules, connections) leaves
+        the cyclic garbage collector's full passes (``gc.freeze``). They live as long as the process, and
+        walking them again and again held the loop ~50-300 ms each time, every few seconds of polling.
+        ``aclose`` thaws them."""
+        gc.collect()
+        gc.freeze()
+        self._frozen = True
 
     def _startup_line(self, name: str, user: User | None, row: UserRow | None) -> StartupLine:
         newest = self.store.newest_tweet_id(name)
@@ -230,7 +249,7 @@ class DaemonPipeline:
                 break
             token = page.next_token
         state = first_run_state(user.id, ids, want)
-        await asyncio.to_thread(self.states.save, name, state)
+        await self.held.save(name, state)
         log.info("@%s: first run, backfilling the %d newest tweets", name, min(want, len(ids)))
         return state
 
@@ -246,7 +265,7 @@ class DaemonPipeline:
             )
             if not override.handoff_continue:
                 return PollResult()  # the real person is on Nostr: nothing more is mirrored
-        state = await asyncio.to_thread(self.states.load, name)
+        state = await self.held.load(name)
         if state is None:
             newest = self.store.newest_tweet_id(name)
             if newest is not None:
@@ -254,7 +273,7 @@ class DaemonPipeline:
             else:
                 state = await self._first_run(name, user)
         archiver = Archiver(self.store, self.client)
-        result = await archiver.archive_timeline(name, count=None, since_id=state.since_id)
+        result = await archiver.archive_timeline(name, count=None, since_id=state.since_id, user=user)
         new_ids = sorted({int(t) for t in result.new})
         publisher = self.publisher_for(name)
         # cached by an earlier poll that was cut short before publishing them
@@ -266,14 +285,20 @@ class DaemonPipeline:
             posted = 0
             to_publish = [str(t) for t in sorted(unpublished.union(new_ids))]
             if to_publish:
-                outcomes = await publisher.publish_tweets(to_publish)
+                # the documents this poll wrote go over in memory; only older ones are read
+                outcomes = await publisher.publish_tweets(to_publish, documents=result.documents)
                 posted = sum(1 for o in outcomes if o.status == "published")
                 await self.retractor().after_publish(to_publish)
         finally:
             publisher.take_outcomes()  # logged when noted; the poll's result is counted above
         # the tweets' files and rows are written: only now may the watermark move
-        await asyncio.to_thread(self.states.save, name, advanced(state, self.store.newest_tweet_id(name)))
+        await self.held.save(name, advanced(state, self.store.newest_tweet_id(name)))
         return PollResult(new_tweets=len(new_ids), posted=posted)
+
+    def forget(self, names: Iterable[str]) -> None:
+        """Read these users' rows again at their next poll: they were taken or handed back (another
+        instance may have moved their watermark meanwhile)."""
+        self.held.forget(names)
 
     def _wanted(self, name: str, tweet_id: int) -> bool:
         """False for a tweet of a handed-off account, or one that the filters skip (its records are not
@@ -293,7 +318,9 @@ class DaemonPipeline:
     async def _announce(self, name: str, user: User, publisher: Publisher) -> None:
         """Once per process and user: kind 0 (if changed) and the relay list."""
         try:
-            await publisher.publish_profile(self.store.newest_profile(name) or user)
+            # read in a worker thread: a file read can wait on a busy disk, and 1,000 users announce at once
+            cached = await asyncio.to_thread(self.store.newest_profile, name)
+            await publisher.publish_profile(cached or user)
             await publisher.publish_relay_list(user.id)
         except Exception as exc:
             log.warning("@%s: profile or relay list not published: %s", name, exc)
@@ -465,6 +492,9 @@ class DaemonPipeline:
         await self.pool.close()
         await self.client.aclose()
         self.store.close()  # the state too, when the store opened it
+        if self._frozen:
+            self._frozen = False
+            gc.unfreeze()
 
 
 def summary_lines(lines: Sequence[StartupLine], relays: Sequence[str]) -> list[str]:

@@ -175,6 +175,7 @@ async def _run_locked(
     handler.install(loop)
     systemd = SystemdNotifier()
     pipeline = DaemonPipeline(options, config, keys=keys, state=state)
+    coordination.moved = pipeline.forget  # a user taken or handed back: its row is read again
     alerts = AlertMonitor(config.alerts, instance=instance_id)
     alerts.start()
     stopping = asyncio.ensure_future(_tell_stopping(stop, systemd))
@@ -195,6 +196,7 @@ async def _run_locked(
         for name, backfill in watched.backfills.items():
             pipeline.set_backfill(name, backfill)
         lines = await pipeline.start()
+        pipeline.settle_for_the_loop()
         for line in summary_lines(lines, config.relays):
             log.info("%s", line)
         settings = LoopSettings(

@@ -16,13 +16,16 @@ it that says where polling stands:
   cached id.
 
 The row also keeps the scheduler's view (next poll, failures, backoff) and ``paused``;
-:class:`UserStates` reads and writes both halves without one overwriting the other. The
+:class:`UserStates` reads and writes both halves without one overwriting the other; :class:`HeldStates`
+keeps the poll states of the users this instance polls, so a poll that finds nothing new touches no row. The
 ``daemon_state/<username>.json`` files of earlier versions are imported once when the state is opened
 (:mod:`nostrweet.state.import_files`).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -166,9 +169,44 @@ class UserStates:
     def save_schedule(self, username: str, next_poll: float | None, failures: int, backoff: float) -> None:
         """Write when the user is due next, its failures and backoff (only those columns: the poll state
         and the pause, which the admin API owns, stay)."""
-        self.repo.update(
-            username,
-            next_poll=None if next_poll is None else int(next_poll),
-            failures=failures,
-            backoff=backoff,
+        self.save_schedules({username: (None if next_poll is None else int(next_poll), failures, backoff)})
+
+    def save_schedules(self, schedules: Mapping[str, tuple[int | None, int, float]]) -> None:
+        """:meth:`save_schedule` for several users (username -> next poll, failures, backoff), in one
+        transaction."""
+        self.repo.update_many(
+            {"username": name, "next_poll": next_poll, "failures": failures, "backoff": backoff}
+            for name, (next_poll, failures, backoff) in schedules.items()
         )
+
+
+class HeldStates:
+    """The poll states of the users this instance polls, as their rows hold them, kept in memory while
+    it holds them: a steady poll neither reads its row nor writes it back unchanged.
+
+    :meth:`forget` drops a user whose lease moved (another instance may have moved its watermark
+    meanwhile). A write that fails drops the user too, so its row is read again.
+    """
+
+    def __init__(self, states: UserStates) -> None:
+        self.states = states
+        self._held: dict[str, UserState | None] = {}
+
+    async def load(self, name: str) -> UserState | None:
+        """The user's poll state (its row is read the first time only)."""
+        if name not in self._held:
+            self._held[name] = await asyncio.to_thread(self.states.load, name)
+        return self._held[name]
+
+    async def save(self, name: str, state: UserState) -> None:
+        """Write the user's poll state, unless its row holds exactly that already."""
+        if name in self._held and self._held[name] == state:
+            return
+        self._held.pop(name, None)  # until the write is known to have landed
+        await asyncio.to_thread(self.states.save, name, state)
+        self._held[name] = state
+
+    def forget(self, names: Iterable[str]) -> None:
+        """Read these users' rows again at their next poll."""
+        for name in names:
+            self._held.pop(normalize_username(name), None)

@@ -8,6 +8,7 @@ has its own registry: nothing global, so two daemons in one test process do not 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,10 +31,11 @@ class SnapshotCollector(Collector):
 
     def __init__(self, snapshot: Callable[[], DaemonSnapshot]) -> None:
         self.snapshot = snapshot
+        self.given: DaemonSnapshot | None = None  # the snapshot of the render under way (Metrics.render)
 
     def collect(self) -> Iterator[Metric]:
         """Every metric of one snapshot."""
-        snap = self.snapshot()
+        snap = self.given if self.given is not None else self.snapshot()
         users = sorted(snap.users.items())
         cached = CounterMetricFamily(
             "nostrweet_tweets_cached", "Tweets of the user in the archive.", labels=["user"]
@@ -123,7 +125,9 @@ class Metrics:
 
     def __init__(self, snapshot: Callable[[], DaemonSnapshot]) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(SnapshotCollector(snapshot))
+        self.collector = SnapshotCollector(snapshot)
+        self.registry.register(self.collector)
+        self._rendering = threading.Lock()
         self.poll_duration = Histogram(
             "nostrweet_poll_duration_seconds",
             "How long one poll of a user took (fetch, cache, publish).",
@@ -143,9 +147,15 @@ class Metrics:
         """One OK's latency (the relay pool calls this for every OK)."""
         self.ok_latency.labels(relay).observe(seconds)
 
-    def render(self) -> bytes:
-        """The text exposition format."""
-        return generate_latest(self.registry)
+    def render(self, snap: DaemonSnapshot | None = None) -> bytes:
+        """The text exposition format, of ``snap`` (read now when None). With ``snap``, safe to call from a
+        worker thread: nothing of the daemon is read then, and the histograms have their own locks."""
+        with self._rendering:
+            self.collector.given = snap
+            try:
+                return generate_latest(self.registry)
+            finally:
+                self.collector.given = None
 
 
 class PollDurationHook:

@@ -1,7 +1,8 @@
 """The daemon's HTTP server: aiohttp.web on the daemon's own event loop (docs/OPERATIONS.md).
 
-Every answer is computed from one :class:`~nostrweet.daemon.control.DaemonSnapshot` (cheap, no I/O), so a
-request costs the loop a few hundred microseconds and never waits on the polling. Clients are kept in
+Every answer is computed from one :class:`~nostrweet.daemon.control.DaemonSnapshot` read on the loop (no
+I/O), made into JSON, Prometheus text or HTML in a worker thread, and kept for a second, so a request costs
+the loop a few hundred microseconds and never waits on the polling. Clients are kept in
 bounds: at most ``max_connections`` at once (the next one gets a 503 and is closed at once), request lines
 and headers of at most 8 KiB, bodies of at most ``max_body`` bytes, idle keep-alive connections closed after
 5 s, and every connection closed ``connection_seconds`` after it opened, whatever it is doing, so a client
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from nostrweet.bridge.nip05 import NIP05_PATH, nip05_answer
-from nostrweet.daemon.control import DaemonControl
+from nostrweet.daemon.control import DaemonControl, DaemonSnapshot
 from nostrweet.http import views
 from nostrweet.http.api import admin_api
 from nostrweet.http.metrics import CONTENT_TYPE, Metrics
@@ -39,9 +41,11 @@ CONNECTION_SECONDS = 30.0
 KEEPALIVE_SECONDS = 5.0
 REFRESH_SECONDS = 10
 CACHE_SECONDS = 1.0  # /healthz, /readyz, /metrics and the page are made at most once a second each
+MAKE_AHEAD = 0.8  # an answer this old (a fraction of cache_seconds) has the next one made in the background
 SHUTDOWN_SECONDS = 2.0  # answers in flight when the daemon stops (well inside its 10 s grace)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Answer = tuple[int, bytes, dict[str, str]]  # status, body, headers
 
 
 @dataclass(frozen=True)
@@ -99,7 +103,7 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
     )
 
 
-def _json(status: int, body: Any) -> tuple[int, bytes, dict[str, str]]:
+def _json(status: int, body: Any) -> Answer:
     return (
         status,
         json.dumps(body, separators=(",", ":")).encode(),
@@ -149,7 +153,10 @@ class HttpServer:
         self._server: asyncio.Server | None = None
         self.port = settings.port
         self.open_connections = 0
-        self._cache: dict[str, tuple[float, int, bytes, dict[str, str]]] = {}
+        self._cache: dict[str, tuple[float, Answer]] = {}  # key -> (when its snapshot was taken, answer)
+        self._making: dict[str, asyncio.Future[Answer]] = {}  # answers being made in a worker thread
+        self._generation = 0  # forget() moves it on: an answer begun before is not kept
+        self.clock: Callable[[], float] = time.monotonic  # the answers' age (tests set a fake)
 
     # -- the application ---------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -175,19 +182,54 @@ class HttpServer:
         return app
 
     def forget(self) -> None:
-        """Drop the answers made in the last second: a change through the API shows at once."""
+        """Drop the answers made so far: a change through the API shows at once."""
         self._cache.clear()
+        self._making.clear()
+        self._generation += 1
 
-    def _cached(self, key: str, make: Callable[[], tuple[int, bytes, dict[str, str]]]) -> web.Response:
+    async def _cached(self, key: str, make: Callable[[DaemonSnapshot], Answer]) -> web.Response:
         """The answer made at most ``cache_seconds`` ago, else a new one: however many clients ask,
-        the loop makes each page at most once a second (for 1,000 users /metrics takes ~30 ms)."""
-        now = time.monotonic()
+        the loop makes each page at most once a second (for 1,000 users /metrics takes ~30 ms).
+
+        The snapshot is read on the loop (the daemon's state is the loop's); the answer is made from it
+        in a worker thread, so the loop goes on serving and polling meanwhile. Once an answer is
+        ``MAKE_AHEAD`` of its life old, the next request starts the next one in the background and is
+        answered at once, so under steady traffic nobody waits for a page to be made (and each is still
+        made about once a second, not more: the polling shares the cores with the making).
+        """
         hit = self._cache.get(key)
-        if hit is None or now - hit[0] >= self.settings.cache_seconds:
-            hit = (now, *make())
-            self._cache[key] = hit
-        _at, status, body, headers = hit
+        age = math.inf if hit is None else self.clock() - hit[0]
+        if age >= self.settings.cache_seconds:
+            answer = await asyncio.shield(self._making.get(key) or self._start(key, make))
+        else:
+            assert hit is not None
+            answer = hit[1]
+            if age >= self.settings.cache_seconds * MAKE_AHEAD and key not in self._making:
+                self._start(key, make)  # the next answer, made in the background
+        status, body, headers = answer
         return web.Response(status=status, body=body, headers=headers)
+
+    def _start(self, key: str, make: Callable[[DaemonSnapshot], Answer]) -> asyncio.Future[Answer]:
+        """Start making the answer for ``key`` from a snapshot read now."""
+        taken = self.clock()
+        snapshot = self.control.snapshot()
+        generation = self._generation
+        running = asyncio.ensure_future(asyncio.to_thread(make, snapshot))
+        self._making[key] = running
+
+        def done(future: asyncio.Future[Answer]) -> None:
+            if self._making.get(key) is future:
+                del self._making[key]
+            if future.cancelled():
+                return
+            error = future.exception()
+            if error is not None:
+                log.warning("HTTP %s not made: %s", key, error.__class__.__name__)
+            elif generation == self._generation:
+                self._cache[key] = (taken, future.result())
+
+        running.add_done_callback(done)
+        return running
 
     @web.middleware
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -204,25 +246,27 @@ class HttpServer:
 
     async def healthz(self, request: web.Request) -> web.Response:
         """SPEC §8 ``/healthz``."""
-        return self._cached("healthz", lambda: _json(*views.health(self.control.snapshot())))
+        return await self._cached("healthz", lambda snap: _json(*views.health(snap)))
 
     async def readyz(self, request: web.Request) -> web.Response:
         """SPEC §8 ``/readyz``."""
-        return self._cached("readyz", lambda: _json(*views.readiness(self.control.snapshot())))
+        return await self._cached("readyz", lambda snap: _json(*views.readiness(snap)))
 
     async def metrics_page(self, request: web.Request) -> web.Response:
         """Prometheus text format."""
-        return self._cached("metrics", lambda: (200, self.metrics.render(), {"Content-Type": CONTENT_TYPE}))
+        return await self._cached(
+            "metrics", lambda snap: (200, self.metrics.render(snap), {"Content-Type": CONTENT_TYPE})
+        )
 
     async def dashboard(self, request: web.Request) -> web.Response:
         """The HTML page: server-side, no JavaScript, refreshes itself."""
 
-        def make() -> tuple[int, bytes, dict[str, str]]:
-            values = views.page_values(self.control.snapshot(), self.settings.refresh_seconds)
+        def make(snap: DaemonSnapshot) -> Answer:
+            values = views.page_values(snap, self.settings.refresh_seconds)
             html = _templates.get_template("dashboard.html").render(**values)
             return 200, html.encode(), {"Content-Type": "text/html; charset=utf-8", **PAGE_HEADERS}
 
-        return self._cached("page", make)
+        return await self._cached("page", make)
 
     async def nip05(self, request: web.Request) -> web.Response:
         """NIP-05 ``/.well-known/nostr.json[?name=]``: 404 unless ``--nip05-domain`` is set."""

@@ -16,13 +16,15 @@ hands the typed messages on:
 
 A frame larger than ``max_frame_bytes`` closes the connection (1009) before its payload is read.
 
-:func:`fetch_limits` reads the relay's NIP-11 document over HTTP, once per connection.
+:func:`fetch_limits` reads the relay's NIP-11 document over HTTP (``http.client`` on a worker thread),
+once per connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import json
 import logging
 import secrets
@@ -30,8 +32,8 @@ import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -72,22 +74,35 @@ async def _open_socket(url: str, open_timeout: float, max_frame_bytes: int) -> C
     )
 
 
-async def fetch_limits(url: str, timeout: float) -> RelayLimits:  # noqa: ASYNC109
-    """The relay's NIP-11 ``limitation``; no limits when it serves no readable document in time."""
+def _read_document(url: str, timeout: float) -> bytes | None:
+    """GET the NIP-11 document (blocking; at most ``timeout`` per socket operation): the body, or None
+    when the answer is not 200 or longer than MAX_DOCUMENT_BYTES."""
+    parts = urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    conn = kind(parts.hostname or "", parts.port, timeout=timeout)
     try:
-        async with (
-            httpx.AsyncClient(timeout=timeout) as client,
-            client.stream("GET", document_url(url), headers={"Accept": ACCEPT}) as response,
-        ):
-            if response.status_code != 200:
-                return RelayLimits()
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    return RelayLimits()
-        return read_limits(json.loads(body))
-    except (httpx.HTTPError, ValueError, OSError):
+        conn.request(
+            "GET", urlunsplit(("", "", parts.path or "/", parts.query, "")), headers={"Accept": ACCEPT}
+        )
+        response = conn.getresponse()
+        if response.status != 200:
+            return None
+        body = response.read(MAX_DOCUMENT_BYTES + 1)
+        return body if len(body) <= MAX_DOCUMENT_BYTES else None
+    finally:
+        conn.close()
+
+
+async def fetch_limits(url: str, timeout: float) -> RelayLimits:  # noqa: ASYNC109
+    """The relay's NIP-11 ``limitation``; no limits when it serves no readable document in time.
+
+    The standard library's ``http.client`` on a worker thread: one small GET per connection does not
+    need an HTTP client library, whose import would cost a short command more than the request.
+    """
+    try:
+        body = await asyncio.wait_for(asyncio.to_thread(_read_document, document_url(url), timeout), timeout)
+        return read_limits(json.loads(body)) if body is not None else RelayLimits()
+    except (http.client.HTTPException, ValueError, OSError):  # TimeoutError is an OSError
         return RelayLimits()
 
 

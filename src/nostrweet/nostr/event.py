@@ -59,7 +59,8 @@ def serialize_event(pubkey: str, created_at: int, kind: int, tags: Tags, content
     """The NIP-01 id preimage: compact UTF-8 JSON of ``[0,pubkey,created_at,kind,tags,content]``."""
     # json.dumps with ensure_ascii=False escapes exactly ", \\ and the control characters (\n \r \t \b \f
     # by name, the rest as \u00XX) and writes everything else as raw UTF-8, as NIP-01 asks.
-    payload = [0, pubkey, created_at, kind, [list(t) for t in tags], content]
+    # (tuples are written as JSON arrays: the tags need no copy into lists)
+    payload = [0, pubkey, created_at, kind, tags, content]
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -172,10 +173,10 @@ def sign_event(unsigned: UnsignedEvent, key: MirrorKey) -> SignedEvent:
     """Sign with BIP-340 (deterministic: zero aux randomness). The key must match ``unsigned.pubkey``."""
     if unsigned.pubkey != key.pubkey_hex:
         raise InvalidEventError("the event's pubkey is not the signing key's")
-    event_id = unsigned.event_id()
-    sig = _private_key(key.secret_bytes()).sign_schnorr(bytes.fromhex(event_id), _ZERO_AUX)
+    digest = hashlib.sha256(unsigned.serialize()).digest()
+    sig = _private_key(key.secret_bytes()).sign_schnorr(digest, _ZERO_AUX)
     return SignedEvent(
-        id=event_id,
+        id=digest.hex(),
         pubkey=unsigned.pubkey,
         created_at=unsigned.created_at,
         kind=unsigned.kind,

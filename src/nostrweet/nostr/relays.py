@@ -2,24 +2,18 @@
 
 Built on our own stack: the NIP-01 core (:mod:`~nostrweet.nostr.protocol`, pure), one asyncio
 connection per relay (:mod:`~nostrweet.nostr.connection`) and NIP-42 AUTH (:mod:`~nostrweet.nostr.auth`).
-What the pool guarantees:
+The pool owns the connections and their health; what it guarantees:
 
 - one :class:`RelayAnswer` per relay and event, classified from the NIP-01 ``OK`` message
   (:func:`classify_ok`, pure); ``duplicate:`` counts as accepted;
-- one send path: every event, alone or in a batch, goes to each relay as EVENT frames written back to
-  back on its connection with up to ``pipeline_window`` awaiting their OK, OKs matched by id
-  (:mod:`~nostrweet.nostr.pipeline`);
-- one retry policy: ``rate-limited:`` answers are sent again up to ``rate_limit_retries`` times,
-  ``rate_limit_backoff`` × 2^attempt s apart; every other rejection is final and recorded once;
+- one send path: every event, alone or in a batch, goes to each relay as that relay's share, sent by
+  :mod:`~nostrweet.nostr.sending` (pipelined, NIP-11 refusals, NIP-42 AUTH, the one ``rate-limited:``
+  retry policy);
 - a dead relay costs one timeout, not one per event: a relay whose connection is lost, or that stays
   silent for ``ok_timeout`` while events wait, is marked down and answered ``pending`` at once until
   the background monitor has reconnected it (backoff up to ``max_retry_interval``);
-- NIP-42 AUTH answered with the identity that publishes: when a relay answers ``auth-required:`` for
-  an event whose key is known, that identity authenticates on the connection and the event is sent
-  again; from then on the relay's identities authenticate before they send;
 - queries: REQ until EOSE on each relay asked, events checked and deduplicated (the duplicate check);
-- a relay's NIP-11 document is read with each connection (:mod:`~nostrweet.nostr.nip11`): an event
-  its ``limitation`` is known to refuse is answered ``invalid:`` with the limit, and not sent.
+- a relay's NIP-11 document is read with each connection (:mod:`~nostrweet.nostr.nip11`).
 """
 
 from __future__ import annotations
@@ -37,10 +31,10 @@ from nostrweet.nostr.answers import Outcome, QueryFilter, RelayAnswer, RelayStat
 from nostrweet.nostr.connection import RelayConnection, fetch_limits
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import MirrorKey
-from nostrweet.nostr.nip11 import RelayLimits, refusal
-from nostrweet.nostr.pipeline import Result, send_pipelined
+from nostrweet.nostr.nip11 import RelayLimits
 from nostrweet.nostr.protocol import MAX_FRAME_BYTES, MAX_TRACKED
-from nostrweet.nostr.relay_state import RelayState, needs_auth
+from nostrweet.nostr.relay_state import RelayState
+from nostrweet.nostr.sending import RelaySender, SendPolicy
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +110,19 @@ class RelayPool:
         self._closed = False
         self._monitor_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._sender = RelaySender(
+            SendPolicy(
+                ok_timeout=ok_timeout,
+                pipeline_window=self.pipeline_window,
+                rate_limit_retries=rate_limit_retries,
+                rate_limit_backoff=rate_limit_backoff,
+            ),
+            live=self._live,
+            limits=self._limits,
+            mark_down=self._mark_down,
+            wall_clock=wall_clock,
+            sleep=sleep,
+        )
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -265,7 +272,7 @@ class RelayPool:
         answers: list[dict[str, RelayAnswer]] = [{} for _ in items]
 
         async def share(url: str, indexes: list[int]) -> None:
-            got = await self._deliver(url, [items[i][0] for i in indexes], keys)
+            got = await self._sender.deliver(self._relays[url], [items[i][0] for i in indexes], keys)
             for index, answer in zip(indexes, got, strict=True):
                 answers[index][url] = answer
 
@@ -273,83 +280,6 @@ class RelayPool:
         return [
             {url: self._relays[url].count(answers[i][url]) for url in urls} for i, urls in enumerate(targets)
         ]
-
-    async def _deliver(
-        self, url: str, events: Sequence[SignedEvent], keys: Mapping[str, MirrorKey]
-    ) -> list[RelayAnswer]:
-        """Events to one relay, ``rate-limited:`` answers sent again with backoff (the one retry policy)."""
-        answers = await self._send(url, events, keys)
-        for attempt in range(self.rate_limit_retries):
-            limited = [k for k, a in enumerate(answers) if a.outcome == "rate_limited"]
-            if not limited:
-                break
-            await self.sleep(self.rate_limit_backoff * 2**attempt)
-            again = await self._send(url, [events[k] for k in limited], keys)
-            for k, answer in zip(limited, again, strict=True):
-                answers[k] = answer
-        return answers
-
-    async def _send(
-        self, url: str, events: Sequence[SignedEvent], keys: Mapping[str, MirrorKey]
-    ) -> list[RelayAnswer]:
-        """Events to one relay once, AUTH answered on the way; not counted."""
-        relay = self._relays[url]
-        conn = self._live(url)
-        if conn is None:
-            return [RelayAnswer(url, "pending", relay.last_error or "relay not connected") for _ in events]
-        limits = self._limits.get(url, RelayLimits())
-        now = int(self.wall_clock())
-        refused = {}
-        if limits != RelayLimits():
-            refused = {k: why for k, e in enumerate(events) if (why := refusal(e, limits, now)) is not None}
-        if refused:
-            sendable = [e for k, e in enumerate(events) if k not in refused]
-            sent = iter(await self._send(url, sendable, keys)) if sendable else iter(())
-            return [
-                RelayAnswer(url, "rejected", refused[k]) if k in refused else next(sent)
-                for k in range(len(events))
-            ]
-        if relay.auth_required:
-            await self._authenticate(conn, {e.pubkey for e in events}, keys)
-        answers = self._answers(url, await self._pipeline(relay, conn, events))
-        want_auth = [k for k, a in enumerate(answers) if needs_auth(a) and events[k].pubkey in keys]
-        if want_auth and not conn.closed:
-            relay.auth_required = True
-            await self._authenticate(conn, {events[k].pubkey for k in want_auth}, keys)
-            again = self._answers(url, await self._pipeline(relay, conn, [events[k] for k in want_auth]))
-            for k, answer in zip(want_auth, again, strict=True):
-                answers[k] = answer
-        return answers
-
-    async def _pipeline(
-        self, relay: RelayState, conn: RelayConnection, events: Sequence[SignedEvent]
-    ) -> list[Result]:
-        results = await send_pipelined(conn, events, window=self.pipeline_window, ok_timeout=self.ok_timeout)
-        failure = next((r for r in results if isinstance(r, str)), None)
-        if failure is not None:  # once per batch: a dead relay costs one timeout
-            self._mark_down(relay, failure)
-        return results
-
-    @staticmethod
-    def _answers(url: str, results: Sequence[Result]) -> list[RelayAnswer]:
-        return [
-            RelayAnswer(url, "pending", r)
-            if isinstance(r, str)
-            else RelayAnswer(url, classify_ok(r.accepted, r.message), r.message)
-            for r in results
-        ]
-
-    async def _authenticate(
-        self, conn: RelayConnection, pubkeys: set[str], keys: Mapping[str, MirrorKey]
-    ) -> None:
-        for pubkey in sorted(pubkeys):
-            key = keys.get(pubkey)
-            if key is None or pubkey in conn.authenticated:
-                continue
-            ok = await conn.authenticate(key, self.ok_timeout)
-            if ok is None or not ok.accepted:
-                reason = ok.message if ok is not None else "no answer"
-                log.info("relay %s: AUTH as %s failed: %s", conn.url, pubkey[:12], reason)
 
     # --- reading -----------------------------------------------------------------------------
 

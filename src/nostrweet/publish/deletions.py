@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from nostrweet.bridge.events import tweet_url
 from nostrweet.bridge.lifecycle import (
     Fate,
     build_retraction,
@@ -34,6 +33,7 @@ from nostrweet.bridge.lifecycle import (
     newest_version,
     superseded_versions,
 )
+from nostrweet.bridge.tags import tweet_url
 from nostrweet.cache.layout import normalize_username
 from nostrweet.nostr.event import SignedEvent, nevent_of, sign_event
 from nostrweet.nostr.keys import MirrorKey

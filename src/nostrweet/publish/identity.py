@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nostrweet.bridge.events import build_blossom_list_event, build_profile_event, build_relay_list_event
+from nostrweet.bridge.profile import build_blossom_list_event, build_profile_event, build_relay_list_event
 from nostrweet.cache.layout import EventSubject
 from nostrweet.nostr.event import SignedEvent, UnsignedEvent, sign_event
 from nostrweet.nostr.record import EventRecord

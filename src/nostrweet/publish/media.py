@@ -28,14 +28,14 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-
-from nostrweet.bridge.events import MediaLink, original_media_link
+from nostrweet.bridge.media import MediaLink, choose_link, hashed_link, mime_of, original_media_link
 from nostrweet.cache import layout, legacy
 from nostrweet.nostr.keys import MirrorKey
 from nostrweet.publish.outcome import LruDict
@@ -44,58 +44,13 @@ from nostrweet.state.blossom import BlobCopy, BlossomMemo
 from nostrweet.store import CacheStore
 from nostrweet.twitter.models import TweetDocument
 
+if TYPE_CHECKING:
+    import httpx
+
 log = logging.getLogger(__name__)
-
-_MIME = {
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "gif": "image/gif",
-    "webp": "image/webp",
-    "mp4": "video/mp4",
-    "mov": "video/quicktime",
-    "webm": "video/webm",
-}
-
 
 _EXTENSIONS = ("jpg", "png", "mp4", "gif", "webp", "mov", "m4v", "jpeg", "webm")
 """The extensions the archiver stores media with, most common first (tried before a scan)."""
-
-
-def mime_of(ext: str) -> str:
-    """MIME type of a media file extension (``application/octet-stream`` if unknown)."""
-    return _MIME.get(ext.lower().lstrip("."), "application/octet-stream")
-
-
-def choose_link(
-    servers: Sequence[str],
-    uploaded: dict[str, str],
-    original: MediaLink,
-    *,
-    sha256: str,
-    mime: str,
-) -> MediaLink | None:
-    """The media link from upload results (server -> blob URL); None when no server holds the blob.
-
-    Pure: the first configured server that holds the blob gives the URL; the others, then the original
-    URL, are the fallbacks.
-    """
-    urls = [uploaded[s] for s in servers if s in uploaded]
-    if not urls:
-        return None
-    return MediaLink(
-        url=urls[0],
-        mime=mime,
-        sha256=sha256,
-        dim=original.dim,
-        alt=original.alt,
-        fallbacks=(*urls[1:], original.url),
-    )
-
-
-def hashed_link(original: MediaLink, sha256: str) -> MediaLink:
-    """The original link, carrying the SHA-256 of the downloaded bytes (pure)."""
-    return dataclasses.replace(original, sha256=sha256)
 
 
 @dataclass
@@ -137,6 +92,8 @@ class MediaUploader:
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
+            import httpx  # only when there is media to upload
+
             self._http = httpx.AsyncClient(timeout=60.0)
             self._own_http = True
         return self._http
@@ -221,7 +178,8 @@ class MediaUploader:
             if not original.url:
                 return None, False
             try:
-                digest = await asyncio.to_thread(_file_sha256, path)
+                small = _small_file_sha256(path)
+                digest = small if small is not None else await asyncio.to_thread(_file_sha256, path)
             except OSError as exc:
                 log.warning("cannot read media file %s: %s", path.name, exc.__class__.__name__)
                 return None, False
@@ -270,6 +228,18 @@ class MediaUploader:
         if link is None and original.url:
             link = hashed_link(original, original_sha256 or sha256)  # X's URL serves the cached file
         return link, uploaded or bool(held)
+
+
+INLINE_HASH_BYTES = 1 << 20
+"""A media file up to this size is hashed on the loop: that takes less than the hop to a thread."""
+
+
+def _small_file_sha256(path: Path) -> str | None:
+    """The SHA-256 of a media file up to INLINE_HASH_BYTES (None for a larger one)."""
+    with path.open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size > INLINE_HASH_BYTES:
+            return None
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _file_sha256(path: Path) -> str:

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from nostrweet.bridge.events import dependencies, legacy_tweet_url, sub_document, tweet_url
+from nostrweet.bridge.context import dependencies, sub_document
+from nostrweet.bridge.tags import legacy_tweet_url, tweet_url
 from nostrweet.twitter.models import TweetDocument
 
 MAX_DEPTH = 3

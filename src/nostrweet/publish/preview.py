@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from nostrweet.bridge.events import BuildContext, EventRef, build_tweet_event, sub_document
+from nostrweet.bridge.context import BuildContext, EventRef, needed_refs, needed_users, sub_document
+from nostrweet.bridge.events import build_tweet_event
 from nostrweet.nostr.event import SignedEvent, sign_event
 from nostrweet.nostr.record import best_record
+from nostrweet.publish.building import KeySource
 from nostrweet.publish.plan import plan_tweet
-from nostrweet.publish.publisher import KeySource
 from nostrweet.publish.records import PublishRecords
 from nostrweet.shaping.filters import FilterBook
 from nostrweet.store import CacheStore
@@ -55,7 +56,9 @@ def preview_events(
                 continue
             key = keys.for_user(author)
             ctx = BuildContext(
-                pubkey_for=lambda uid: keys.for_user(uid).pubkey_hex, refs=dict(refs), first_relay=first_relay
+                pubkeys={uid: keys.for_user(uid).pubkey_hex for uid in needed_users(item.doc)},
+                refs={r: refs[r] for r in needed_refs(item.doc) if r in refs},
+                first_relay=first_relay,
             )
             event = sign_event(build_tweet_event(item.doc, ctx), key)
         refs[item.tweet_id] = EventRef(event.id, event.pubkey, event.kind, event.to_json())

@@ -5,7 +5,7 @@ Interface (the CLI and the daemon call these)::
     publisher = Publisher(store, keys, pool, relays=[...], blossom=[...], http=None, force=False,
                           archiver=None)
     outcome = await publisher.publish_tweet(tweet_id)                 # -> PublishOutcome
-    outcomes = await publisher.publish_tweets(ids, progress=cb)       # -> list[PublishOutcome]
+    outcomes = await publisher.publish_tweets(ids, progress=cb, documents=None)  # -> list[...]
     summary = await publisher.publish_user(username, progress=cb)     # -> PublishSummary
     await publisher.publish_profile(user)                             # -> PublishOutcome (kind 0)
     await publisher.publish_relay_list(user_id)                       # -> PublishOutcome (kind 10002)
@@ -17,7 +17,9 @@ Interface (the CLI and the daemon call these)::
 ``keys`` is anything with ``for_user(user_id) -> MirrorKey`` (a KeyDeriver, or a wrapper that returns a
 fixed key for some users). ``progress(done, total)`` is called first with ``(0, total)``, then as
 requested tweets are done (their events answered, or nothing to send); with a progress callback a
-level's events go out in parts of :data:`PROGRESS_STEP`, so the count moves while they are sent.
+level's events go out in parts of :data:`~nostrweet.publish.progress.PROGRESS_STEP`, so the count
+moves while they are sent. ``documents``: tweet documents the caller holds (an archive run's), used
+as they are; the others are read from the cache, each file once per round.
 
 A tweet is published as: its dependencies first (parent, quoted, retweeted original; each under its
 own author's identity, 3 levels at most, each id once per call), then itself. Tweets go in rounds of
@@ -25,11 +27,11 @@ own author's identity, 3 levels at most, each id once per call), then itself. Tw
 round) before anything is sent, the events are sent level by level (:func:`plan.dependency_levels`;
 a level's events are all in flight at once), and the answers are written (again one transaction).
 An event that has a record is never rebuilt: its recorded event is sent again, so ids stay stable.
+Building (:mod:`.building`) loads what an event names into plain mappings first; the duplicate check
+is :mod:`.dupcheck`.
 
 Memory (:class:`~nostrweet.publish.outcome.MemoryBounds`): a publisher lives as long as the daemon,
-so what it keeps per tweet is capped. The refs a reply, quote or repost is built with are looked up
-in the current round first, then in a small LRU, then in the tweet's event record in the state (the
-record a re-send would use), so a cache miss reads the record and never builds a different event.
+so what it keeps per tweet is capped (the refs: :class:`~nostrweet.publish.building.RefBook`).
 ``outcomes`` grows until :meth:`Publisher.take_outcomes` (the daemon calls it after every poll and
 outbox pass), and never beyond ``bounds.outcomes`` when that is set.
 """
@@ -37,50 +39,48 @@ outbox pass), and never beyond ``bounds.outcomes`` when that is set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
-
-from nostrweet.archive.archiver import Archiver
-from nostrweet.bridge.events import BuildContext, EventRef, build_tweet_event
+from nostrweet.bridge.context import EventRef
 from nostrweet.cache.layout import EventSubject, normalize_username
 from nostrweet.errors import NostrweetError
-from nostrweet.nostr.event import SignedEvent, sign_event
+from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import MirrorKey
-from nostrweet.nostr.record import EventRecord, apply_answer, best_record
+from nostrweet.nostr.record import EventRecord, apply_answer
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish import identity
-from nostrweet.publish.duplicates import lookup_filter, mirror_pubkeys, pick_own
+from nostrweet.publish.building import (
+    KeySource,
+    NoneRetired,
+    RefBook,
+    RetiredTweets,
+    SkipLog,
+    TweetBuilder,
+    TweetSource,
+)
+from nostrweet.publish.dupcheck import DuplicateCheck
 from nostrweet.publish.media import MediaUploader
-from nostrweet.publish.outcome import (
-    LruDict,
-    MemoryBounds,
-    PublishOutcome,
-    PublishSummary,
-    Unit,
-    outcome_of,
-)
-from nostrweet.publish.plan import (
-    R_LOOKUP_BATCH,
-    PlanItem,
-    chunked,
-    dependency_levels,
-    needs_lookup,
-    plan_tweet,
-    send_targets,
-)
+from nostrweet.publish.outcome import LruDict, MemoryBounds, PublishOutcome, PublishSummary, Unit, outcome_of
+from nostrweet.publish.plan import PlanItem, chunked, dependency_levels, plan_tweet
+from nostrweet.publish.progress import Progress, ProgressCount
 from nostrweet.publish.records import PublishRecords
-from nostrweet.shaping.filters import FilterBook, Skip
+from nostrweet.shaping.filters import FilterBook
 from nostrweet.state.skips import SkippedTweets
 from nostrweet.store import CacheStore
 from nostrweet.twitter.models import TweetDocument, User
 
+if TYPE_CHECKING:
+    import httpx
+
+    from nostrweet.archive.archiver import Archiver
+
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int], None]
 BATCH = 250
 """Requested tweets handled per round of lookup, build and send (one transaction before sending, one after)."""
 IN_FLIGHT = 8
@@ -88,63 +88,22 @@ IN_FLIGHT = 8
 local relays; 64 and 256 are slower, because each nostr-sdk send in flight is polled from Python."""
 
 
-PROGRESS_STEP = 20
-"""With a progress bar, a level of independent events is sent in parts of this many, so the bar moves
-while they go out (without one, the whole level is in flight at once)."""
+@dataclass
+class _Plan:
+    """A round's tweets to build, in order, and their authors (:meth:`Publisher._plan_chunk`)."""
+
+    items: list[PlanItem]
+    authors: dict[str, User]
 
 
-class _ProgressCount:
-    """Reports ``progress(done, total)``: the total at once, then each requested tweet as it is done."""
+@dataclass
+class _Round:
+    """A round built and signed, waiting to be sent (:meth:`Publisher._build_chunk`)."""
 
-    def __init__(self, progress: Progress | None, ids: Sequence[str]) -> None:
-        self.progress = progress
-        self.wanted = set(ids)
-        self.total = len(ids)
-        self.done: set[str] = set()
-        if progress is not None:
-            progress(0, self.total)
-
-    def split(self, levels: Sequence[Sequence[Unit]]) -> Iterator[Sequence[Unit]]:
-        """The levels in order, each cut into parts of PROGRESS_STEP when progress is reported."""
-        for level in levels:
-            if self.progress is None:
-                yield level
-            else:
-                yield from (level[i : i + PROGRESS_STEP] for i in range(0, len(level), PROGRESS_STEP))
-
-    def advance(self, tweet_ids: Iterable[str]) -> None:
-        """Count these tweets as done (once each; ids not requested are ignored)."""
-        if self.progress is None:
-            return
-        new = self.wanted.intersection(tweet_ids) - self.done
-        if new:
-            self.done |= new
-            self.progress(len(self.done), self.total)
-
-
-class RetiredTweets(Protocol):
-    """Which tweets X deleted or an edit replaced (``state.lifecycle.LifecycleRepo``)."""
-
-    def retired(self, tweet_ids: Iterable[str | int]) -> Mapping[str, str | None]:
-        """Of ``tweet_ids``, those retired: id -> the newest version's id (an edit), or None (deleted)."""
-        ...
-
-
-class _NoneRetired:
-    def retired(self, tweet_ids: Iterable[str | int]) -> Mapping[str, str | None]:
-        return {}
-
-
-class KeySource(Protocol):
-    """Where mirror keys come from (a KeyDeriver)."""
-
-    def for_user(self, user_id: str | int) -> MirrorKey: ...
-
-
-class SkipLog(Protocol):
-    """Where skipped tweets are recorded (the state's ``skipped_tweets``; SPEC §12)."""
-
-    def record_skip(self, tweet_id: str, rule: str) -> None: ...
+    levels: list[list[Unit]]
+    units: list[Unit]
+    authors: dict[str, User]
+    uploaders: set[str]
 
 
 class Publisher:
@@ -190,16 +149,21 @@ class Publisher:
         self.lookup_timeout = lookup_timeout
         self.clock = clock
         self.records = PublishRecords(store.state, cache_size=bounds.records)
-        self.lifecycle: RetiredTweets = _NoneRetired()
+        self.lifecycle: RetiredTweets = NoneRetired()
         """Tweets deleted or replaced on X: never published again, ``force`` aside (SPEC §10)."""
         self.media = MediaUploader(store, self.blossom, http, clock=clock, cache_size=bounds.media_names)
         self.outcomes: list[PublishOutcome] = []
-        self._refs: LruDict[str, EventRef] = LruDict(bounds.refs)
-        self._rounds: dict[object, dict[str, EventRef]] = {}  # refs of the rounds in progress
-        self._uploaders: set[str] = set()  # authors with media uploaded in the current round
+        self.refs = RefBook(self.records, lambda ids: self.lifecycle.retired(ids), cap=bounds.refs)
+        """Where the events tweets are referenced by are found (rounds, LRU, then the state)."""
+        self.builder = TweetBuilder(
+            keys, self.refs, self.records, self.media, self.relays, force=force, signers=bounds.signers
+        )
+        self.documents = TweetSource(store, archiver, self.filters, self.skip_log)
+        """The documents to publish: handed in, else read once per round; what the filters keep."""
+        self.duplicates = DuplicateCheck(self.pool, self.records, keys, self.relays, lookup_timeout, clock)
+        """The duplicate check (``#r``, ``authors``) before a tweet's first send (SPEC §4)."""
         self._blossom_listed: LruDict[str, bool] = LruDict(bounds.listed)
-        self._signers: LruDict[str, MirrorKey] = LruDict(bounds.signers)
-        self._progress = _ProgressCount(None, [])
+        self._progress = ProgressCount(None, [])
 
     async def aclose(self) -> None:
         """Release what the publisher opened itself (not the pool)."""
@@ -229,61 +193,68 @@ class Publisher:
         return taken
 
     async def publish_tweets(
-        self, tweet_ids: Sequence[str | int], *, progress: Progress | None = None
+        self,
+        tweet_ids: Sequence[str | int],
+        *,
+        progress: Progress | None = None,
+        documents: Mapping[str, TweetDocument] | None = None,
     ) -> list[PublishOutcome]:
-        """Publish tweets in the given order (pass them oldest first), many events in flight at once."""
-        ids = [str(i) for i in tweet_ids]
+        """Publish tweets in the given order (pass them oldest first), many events in flight at once.
+
+        ``documents``: tweet documents the caller holds already (the ones an archive run just wrote),
+        by id; they are used as they are, and only the other tweets are read from the cache.
+        """
+        self.documents.given = documents or {}
+        try:
+            return await self._publish_tweets([str(i) for i in tweet_ids], progress)
+        finally:
+            self.documents.given = {}
+
+    async def _publish_tweets(self, ids: list[str], progress: Progress | None) -> list[PublishOutcome]:
+        """A round is built and signed while the round before it is sent and answered; a round's events
+        go out only once the round before is answered, so the order of the rounds is kept. Its
+        duplicate check is asked before the round before goes out."""
         seen: set[str] = set()
         by_id: dict[str, PublishOutcome] = {}
         profiled: set[str] = set()
-        self._progress = _ProgressCount(progress, ids)
-        for chunk in chunked(ids, BATCH):
-            round_refs: dict[str, EventRef] = {}
-            token = object()
-            self._rounds[token] = round_refs
-            try:
-                await self._publish_chunk(chunk, seen, by_id, profiled, round_refs)
-            finally:
-                del self._rounds[token]
-            self._progress.advance(chunk)  # the chunk's tweets that had nothing to send
-        self._progress = _ProgressCount(None, [])
+        self._progress = ProgressCount(progress, ids)
+        chunks = list(chunked(ids, BATCH))
+        plan = await self._plan_chunk(chunks[0], seen, by_id) if chunks else None
+        sending: asyncio.Task[None] | None = None
+        tokens: list[object] = []
+        try:
+            for n, chunk in enumerate(chunks):
+                assert plan is not None
+                token = object()
+                tokens.append(token)
+                round_refs: dict[str, EventRef] = {}
+                self.refs.rounds[token] = round_refs
+                ready = await self._build_chunk(plan, by_id, round_refs)
+                if sending is not None:
+                    await sending
+                # The next round's duplicate check goes before this round's events: asked behind
+                # them, its answer would wait until the relay has stored them all.
+                plan = await self._plan_chunk(chunks[n + 1], seen, by_id) if n + 1 < len(chunks) else None
+                sending = asyncio.create_task(self._send_chunk(ready, by_id, profiled, token, chunk))
+                await asyncio.sleep(0)  # its records are written and its events go out now
+            if sending is not None:
+                await sending
+        finally:
+            if sending is not None and not sending.done():
+                sending.cancel()
+                with contextlib.suppress(BaseException):
+                    await sending
+            for token in tokens:  # a round cancelled before it started has not removed its own
+                self.refs.rounds.pop(token, None)
+            self.documents.read.clear()
+        self._progress = ProgressCount(None, [])
         return [by_id[i] for i in ids]
 
-    async def _load(self, tweet_id: str) -> TweetDocument | None:
-        doc = self.store.read_tweet(tweet_id)
-        if doc is None and self.archiver is not None and not self.store.is_not_found(tweet_id):
-            doc = await self.archiver.fetch_tweet(tweet_id)
-        return doc
-
-    def _resolve(self, parent: TweetDocument, tweet_id: str) -> TweetDocument | None:
-        from nostrweet.bridge.events import sub_document
-
-        own = self.store.read_tweet(tweet_id) if self.store.has_tweet(tweet_id) else None
-        doc = own if own is not None else sub_document(parent, tweet_id)
-        return doc if doc is not None and self.filters.keeps_dependency(parent, doc) else None
-
-    def _skipped(self, doc: TweetDocument) -> PublishOutcome | None:
-        """The filters' one decision point (SPEC §12): a skipped tweet's outcome, recorded; else None."""
-        decision = self.filters.decide(doc)
-        if not isinstance(decision, Skip):
-            return None
-        self.skip_log.record_skip(doc.data.id, decision.rule)
-        log.info(
-            "tweet %s skipped by %s",
-            doc.data.id,
-            decision.describe(),
-            extra={"tweet_id": doc.data.id, "action": "filter"},
-        )
-        return PublishOutcome(doc.data.id, "skipped", message=decision.rule)
-
-    async def _publish_chunk(
-        self,
-        chunk: Sequence[str],
-        seen: set[str],
-        by_id: dict[str, PublishOutcome],
-        profiled: set[str],
-        round_refs: dict[str, EventRef],
-    ) -> None:
+    async def _plan_chunk(
+        self, chunk: Sequence[str], seen: set[str], by_id: dict[str, PublishOutcome]
+    ) -> _Plan:
+        """A round's tweets loaded, filtered, planned and checked on the relays (nothing built)."""
+        self.documents.read.clear()  # each round reads its files once; the plan holds what it needs
         items: list[PlanItem] = []
         authors: dict[str, User] = {}
         retired = {} if self.force else dict(self.lifecycle.retired(chunk))
@@ -296,17 +267,17 @@ class Publisher:
                 why = f"edited on X (newest version {newer})" if newer else "deleted on X"
                 by_id[tid] = self.note(PublishOutcome(tid, "retired", message=why))
                 continue
-            doc = await self._load(tid)
+            doc = await self.documents.load(tid)
             if doc is None:
                 by_id[tid] = self.note(PublishOutcome(tid, "error", message="tweet not cached or not found"))
                 seen.add(tid)
                 continue
-            skipped = self._skipped(doc)
+            skipped = self.documents.skipped(doc)
             if skipped is not None:
                 by_id[tid] = self.note(skipped)
                 seen.add(tid)
                 continue
-            for item in plan_tweet(doc, seen=seen, resolve=self._resolve):
+            for item in plan_tweet(doc, seen=seen, resolve=self.documents.resolve):
                 items.append(item)
                 author = item.doc.author()
                 if author is not None:
@@ -315,32 +286,53 @@ class Publisher:
         if not self.force:
             gone = self.lifecycle.retired([i.tweet_id for i in items])
             items = [i for i in items if i.tweet_id not in gone]  # a retired dependency stays as it is
-            await self._duplicate_check({i.tweet_id: i.author_id for i in items})
+            await self.duplicates.check({i.tweet_id: i.author_id for i in items})
+        return _Plan(items, authors)
+
+    async def _build_chunk(
+        self, plan: _Plan, by_id: dict[str, PublishOutcome], round_refs: dict[str, EventRef]
+    ) -> _Round:
+        """A planned round's events built and signed, level by level (nothing sent)."""
         units: list[Unit] = []
         levels: list[list[Unit]] = []
-        for group in dependency_levels(items):
+        for group in dependency_levels(plan.items):
             level: list[Unit] = []
             for item in group:
                 try:
-                    unit = await self._prepare(item, round_refs)
+                    unit = await self.builder.prepare(item, round_refs)
                 except NostrweetError as exc:
                     by_id[item.tweet_id] = self.note(PublishOutcome(item.tweet_id, "error", message=str(exc)))
                     continue
                 level.append(unit)
             levels.append(level)
             units.extend(level)
-        await self._deliver(levels)
-        for unit in units:
-            by_id[unit.subject_id] = self.note(outcome_of(unit, self.relays, self._accepted_of(unit)))
-        if self.publish_profiles:
-            for user_id, user in authors.items():
-                if user_id not in profiled:
-                    profiled.add(user_id)
-                    await self._profile_for(user)
-        uploaders, self._uploaders = self._uploaders, set()
-        for user_id in sorted(u for u in uploaders if self._blossom_listed.hit(u) is None):
-            self._blossom_listed[user_id] = True
-            self.note(await identity.publish_blossom_list(self, user_id))
+        uploaders, self.builder.uploaders = self.builder.uploaders, set()
+        return _Round(levels, units, plan.authors, uploaders)
+
+    async def _send_chunk(
+        self,
+        ready: _Round,
+        by_id: dict[str, PublishOutcome],
+        profiled: set[str],
+        token: object,
+        chunk: Sequence[str],
+    ) -> None:
+        """Send a prepared round, note its outcomes, then its authors' profiles and media server lists."""
+        try:
+            await self._deliver(ready.levels)
+            for unit in ready.units:
+                by_id[unit.subject_id] = self.note(outcome_of(unit, self.relays, self._accepted_of(unit)))
+            if self.publish_profiles:
+                for user_id, user in ready.authors.items():
+                    if user_id not in profiled:
+                        profiled.add(user_id)
+                        await self._profile_for(user)
+            for user_id in sorted(u for u in ready.uploaders if self._blossom_listed.hit(u) is None):
+                self._blossom_listed[user_id] = True
+                self.note(await identity.publish_blossom_list(self, user_id))
+        finally:
+            self.refs.rounds.pop(token, None)
+        self._progress.advance(chunk)  # the chunk's tweets that had nothing to send
 
     def note(self, outcome: PublishOutcome) -> PublishOutcome:
         """Keep (until taken) and log an outcome, and tell the webhooks of a tweet published; returns it."""
@@ -388,138 +380,21 @@ class Publisher:
         outcome = await identity.publish_profile(self, cached if cached is not None else user)
         self.note(outcome)
 
-    async def _prepare(self, item: PlanItem, round_refs: dict[str, EventRef]) -> Unit:
-        tid = item.tweet_id
-        records = self.records.for_tweet(tid)
-        best = best_record(records)
-        if best is not None:
-            event = SignedEvent.from_dict(best.event)
-            record = best
-        else:
-            event = await self._build(item)
-            record = self.records.get_or_create(event.to_dict(), EventSubject.TWEET, tid, tweet_id=tid)
-        ref = EventRef(event.id, event.pubkey, event.kind, event.to_json())
-        round_refs[tid] = self._refs[tid] = ref
-        accepted = self.records.accepted_relays(tid)
-        rejected = {url for url, st in record.relays.items() if st.status == "rejected"}
-        targets = send_targets(self.relays, accepted, rejected, force=self.force)
-        return Unit(tid, record, event, targets, self._key_of(item.author_id, event))
-
     def ref_of(self, tweet_id: str) -> EventRef | None:
         """The event a tweet is referenced by (reply ``e``, quote ``q``, repost): from a round in
         progress, else the LRU, else the tweet's best event record in the state; None if it has none."""
-        for round_refs in self._rounds.values():
-            found = round_refs.get(tweet_id)
-            if found is not None:
-                return found
-        if tweet_id.isdigit():
-            newer = self.lifecycle.retired([tweet_id]).get(tweet_id)
-            if newer is not None and newer != tweet_id and (found := self.ref_of(newer)) is not None:
-                return found  # a reply or quote of an edited tweet points at its newest version
-        ref = self._refs.hit(tweet_id)
-        if ref is None:
-            best = best_record(self.records.for_tweet(tweet_id)) if tweet_id.isdigit() else None
-            if best is None:
-                return None
-            event = SignedEvent.from_dict(best.event)
-            ref = self._refs[tweet_id] = EventRef(event.id, event.pubkey, event.kind, event.to_json())
-        return ref
+        return self.refs.of(tweet_id)
 
     def own_key(self, event: SignedEvent, tweet_id: str | None = None) -> MirrorKey | None:
         """The mirror key that signed a recorded event, if it is ours (for NIP-42 AUTH): remembered
-        from this process, else derived from the author of the cached tweet ``tweet_id``."""
-        key = self._signers.hit(event.pubkey)
-        if key is None and tweet_id is not None and self.store.has_tweet(tweet_id):
-            doc = self.store.read_tweet(tweet_id)
-            author = doc.data.author_id if doc is not None else None
-            if author is not None:
-                candidate = self.keys.for_user(author)
-                if candidate.pubkey_hex == event.pubkey:
-                    key = self._signers[event.pubkey] = candidate
-        return key
+        from this process, else derived from the author of the tweet ``tweet_id``."""
 
-    def _key_of(self, user_id: str | None, event: SignedEvent) -> MirrorKey | None:
-        if user_id is None:
-            return None
-        key = self.keys.for_user(user_id)
-        self._signers[key.pubkey_hex] = key
-        return key if key.pubkey_hex == event.pubkey else None
+        def author() -> str | None:
+            has = tweet_id is not None and self.store.has_tweet(tweet_id)
+            doc = self.store.read_tweet(tweet_id) if has and tweet_id is not None else None
+            return doc.data.author_id if doc is not None else None
 
-    async def _build(self, item: PlanItem) -> SignedEvent:
-        author = item.author_id
-        if author is None:
-            raise NostrweetError(f"tweet {item.tweet_id} has no author_id")
-        key = self.keys.for_user(author)
-        media = await self.media.links_for(item.doc, key)
-        if media.uploaded_any:
-            self._uploaders.add(author)
-        ctx = BuildContext(
-            pubkey_for=lambda uid: self.keys.for_user(uid).pubkey_hex,
-            media=media.links,
-            refs=_RefView(self),
-            first_relay=self.relays[0] if self.relays else None,
-        )
-        return sign_event(build_tweet_event(item.doc, ctx), key)
-
-    # -- duplicate check -------------------------------------------------------------------
-
-    async def _duplicate_check(self, tweets: Mapping[str, str | None]) -> None:
-        """Ask the relays about tweets (id → author id) not accepted everywhere (:mod:`.duplicates`:
-        ``#r``, ``authors``, batched); record the tweets' own events they hold as accepted there."""
-        wanted: dict[str, tuple[str, ...]] = {}
-        pubkeys: dict[str, tuple[str, ...]] = {}
-        for tid, author in tweets.items():
-            if author is None or not needs_lookup(self.relays, self.records.accepted_relays(tid)):
-                continue
-            if author not in pubkeys:
-                pubkeys[author] = mirror_pubkeys(self.keys, author)
-            wanted[tid] = pubkeys[author]
-        if not wanted or not self.relays:
-            return
-        results = await asyncio.gather(*(self._lookup_relay(relay, wanted) for relay in self.relays))
-        now = self.clock()
-        changed: dict[str, EventRecord] = {}
-        already: set[str] = set()
-        for relay, found in zip(self.relays, results, strict=True):
-            for tid, event in found.items():
-                record = self.records.get_or_create(event.to_dict(), EventSubject.TWEET, tid, tweet_id=tid)
-                if record.relays.get(relay) is None or record.relays[relay].status != "accepted":
-                    record.relays[relay] = apply_answer(
-                        record.relays.get(relay), "accepted", "found on the relay by its r tag", now
-                    )
-                    changed[record.key] = record
-                    log.debug(
-                        "tweet %s is already on %s (event %s)",
-                        tid,
-                        relay,
-                        event.id[:12],
-                        extra={"tweet_id": tid, "relay": relay, "action": "duplicate_check"},
-                    )
-                    already.add(tid)
-        if already:
-            log.info("%d tweet(s) already on relays", len(already))
-        self.records.save_many(changed.values())
-
-    async def _lookup_relay(
-        self, relay: str, wanted: Mapping[str, tuple[str, ...]]
-    ) -> dict[str, SignedEvent]:
-        found: dict[str, SignedEvent] = {}
-        todo = [t for t in wanted if relay not in self.records.accepted_relays(t)]
-        for chunk in chunked(todo, R_LOOKUP_BATCH):
-            try:
-                events = await self.pool.query(
-                    lookup_filter(chunk, wanted), timeout=self.lookup_timeout, relays=[relay]
-                )
-            except Exception as exc:
-                log.debug("duplicate check on %s failed: %s", relay, exc)
-                return found
-            ignored: list[tuple[str, str, str]] = []
-            found.update(
-                pick_own((e.to_dict() for e in events), {t: wanted[t] for t in chunk}, ignored=ignored)
-            )
-            for tid, event_id, why in ignored:
-                log.debug("%s: ignored event %s for tweet %s: %s", relay, event_id[:12], tid, why)
-        return found
+        return self.builder.own_key(event, author)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -573,22 +448,3 @@ class Publisher:
     async def publish_relay_list(self, user_id: str | int) -> PublishOutcome:
         """Publish the kind 10002 of a mirror identity with the configured relays."""
         return self.note(await identity.publish_relay_list(self, str(user_id)))
-
-
-class _RefView(Mapping[str, EventRef]):
-    """The refs a tweet event is built with, looked up on demand (:meth:`Publisher.ref_of`)."""
-
-    def __init__(self, publisher: Publisher) -> None:
-        self._publisher = publisher
-
-    def __getitem__(self, tweet_id: str) -> EventRef:
-        found = self._publisher.ref_of(tweet_id)
-        if found is None:
-            raise KeyError(tweet_id)
-        return found
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._publisher._refs))
-
-    def __len__(self) -> int:
-        return len(self._publisher._refs)

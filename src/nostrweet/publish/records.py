@@ -61,7 +61,8 @@ class PublishRecords:
 
     def preload(self, tweet_ids: Iterable[str | int]) -> None:
         """Read the records of many tweets with one query (those not in memory yet)."""
-        todo = {str(t) for t in tweet_ids} - {sid for s, sid in self._cache if s == EventSubject.TWEET.value}
+        tweet = EventSubject.TWEET.value
+        todo = {str(t) for t in tweet_ids if (tweet, str(t)) not in self._cache}  # not a scan of the cache
         if not todo:
             return
         self.reads += 1
@@ -105,7 +106,10 @@ class PublishRecords:
         batch = list({r.event_id: r for r in records}.values())
         if not batch:
             return
-        self.repo.save_many(batch)
+        if all(r.stored_name is not None for r in batch):
+            self.repo.save_relays(batch)  # answers to a send: the events are stored already
+        else:
+            self.repo.save_many(batch)
         self.syncs += 1
         for record in batch:
             record.stored_name = record.event_id

@@ -15,13 +15,14 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from sqlalchemy import Engine, Table, create_engine, event
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.pool import StaticPool
@@ -116,6 +117,7 @@ class State:
     engine: Engine
     backend: Backend
     shown: str
+    _autocommit: Engine | None = field(default=None, init=False, repr=False)
 
     @property
     def is_postgres(self) -> bool:
@@ -124,7 +126,21 @@ class State:
 
     def insert(self, table: Table) -> Any:
         """An INSERT of the backend's dialect (it has ``on_conflict_do_nothing`` / ``…_do_update``)."""
-        return postgresql.insert(table) if self.is_postgres else sqlite.insert(table)
+        if self.is_postgres:
+            from sqlalchemy.dialects import postgresql  # imported on PostgreSQL only: it is large
+
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def one_statement(self) -> AbstractContextManager[Connection]:
+        """A connection for ONE statement that is atomic on its own (an ``UPDATE … RETURNING``): on
+        PostgreSQL in autocommit, so no ``BEGIN`` and ``COMMIT`` round trips around it; on SQLite a
+        transaction as everywhere else (``BEGIN IMMEDIATE``)."""
+        if not self.is_postgres:
+            return self.engine.begin()
+        if self._autocommit is None:
+            self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        return self._autocommit.connect()
 
     def close(self) -> None:
         """Close every pooled connection."""

@@ -2,7 +2,8 @@
 
 An :class:`~nostrweet.nostr.record.EventRecord` is one ``events`` row (the signed event as JSON, its
 subject) plus one ``relay_states`` row per relay (a :class:`RelayState`). Status transitions stay in the
-pure :func:`~nostrweet.nostr.record.apply_answer`; this module only reads and writes rows:
+pure :func:`~nostrweet.nostr.record.apply_answer`, and how a record maps to rows (and the rule every
+relay-row write keeps) in :mod:`nostrweet.state.record_rows`; this module holds the statements:
 
 - :meth:`RecordRepo.save_many` writes a batch in ONE transaction: the events with
   ``INSERT … ON CONFLICT DO NOTHING`` (an event is recorded once, whichever instance built it), the relay
@@ -28,54 +29,11 @@ from sqlalchemy import ColumnElement, Connection, and_, func, literal, or_, sele
 from nostrweet.cache.layout import EventSubject
 from nostrweet.nostr.record import EventRecord, RelayState, apply_answer
 from nostrweet.state.engine import State
+from nostrweet.state.record_rows import chunks, event_row, relay_row, relay_state, upsert_relays
 from nostrweet.state.schema import events, meta, relay_states
 
-BATCH = 500
-"""Rows per statement of an IN (…) lookup or a multi-row insert."""
 RECONCILED_KEY = "reconciled "
 """``meta`` key prefix: per outbox scope, the relays every record of it was given a row for."""
-
-
-def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _event_row(record: EventRecord) -> dict[str, Any]:
-    return {
-        "event_id": record.event_id,
-        "subject": record.subject.value,
-        "subject_id": record.subject_id,
-        "tweet_id": record.tweet_id,
-        "author": str(record.event.get("pubkey", "")),
-        "kind": record.kind,
-        "created_at": record.created_at,
-        "event_json": msgspec.json.encode(record.event).decode(),
-    }
-
-
-def _relay_row(event_id: str, relay: str, st: RelayState) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "relay": relay,
-        "status": st.status,
-        "message": st.message,
-        "attempts": st.attempts,
-        "next_attempt": st.next_attempt,
-        "updated_at": st.updated_at,
-    }
-
-
-def _relay_state(row: Any) -> RelayState:
-    return RelayState.from_json(
-        {
-            "status": row.status,
-            "message": row.message,
-            "attempts": row.attempts,
-            "next_attempt": row.next_attempt,
-            "updated_at": row.updated_at,
-        }
-    )
 
 
 class RecordRepo:
@@ -98,35 +56,23 @@ class RecordRepo:
             .returning(events.c.event_id, sort_by_parameter_order=True)
         )
         with self.state.engine.begin() as conn:
-            result = conn.execute(insert_events, [_event_row(r) for r in batch])
+            result = conn.execute(insert_events, [event_row(r) for r in batch])
             new = [row[0] for row in result.all()]
-            rows = [_relay_row(r.event_id, url, st) for r in batch for url, st in r.relays.items()]
-            self._upsert_relays(conn, rows)
+            rows = [relay_row(r.event_id, url, st) for r in batch for url, st in r.relays.items()]
+            upsert_relays(self.state, conn, rows)
         return new
 
     def save(self, record: EventRecord) -> None:
         """Write one record (see :meth:`save_many`)."""
         self.save_many([record])
 
-    def _upsert_relays(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        """Insert or update relay rows: one statement, executed for many rows (``insertmanyvalues``).
-
-        A row written from an older read never undoes a newer answer (the rule of :func:`apply_answer`,
-        kept by the database for writers that read at different times: two instances working two relays
-        of one record each write the whole record): an ``accepted`` row stays accepted, and a
-        ``rejected`` one only moves to accepted."""
-        if not rows:
-            return
-        stmt = self.state.insert(relay_states)
-        old, new = relay_states.c.status, stmt.excluded.status
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["event_id", "relay"],
-            set_={
-                c: stmt.excluded[c] for c in ("status", "message", "attempts", "next_attempt", "updated_at")
-            },
-            where=or_(new == "accepted", and_(old != "accepted", or_(old != "rejected", new == "rejected"))),
-        )
-        conn.execute(stmt, rows)
+    def save_relays(self, records: Iterable[EventRecord]) -> None:
+        """Write only the relay states of records whose event is stored already (the answers to a send),
+        in one transaction: the events' rows are not sent again."""
+        rows = [relay_row(r.event_id, url, st) for r in records for url, st in r.relays.items()]
+        if rows:
+            with self.state.engine.begin() as conn:
+                upsert_relays(self.state, conn, rows)
 
     def apply_answers(self, answers: Iterable[tuple[str, str, str, str]], now: float) -> None:
         """Apply relay answers ``(event id, relay, outcome, message)`` in one transaction (through the pure
@@ -136,7 +82,7 @@ class RecordRepo:
             return
         with self.state.engine.begin() as conn:
             current: dict[tuple[str, str], RelayState] = {}
-            for part in _chunks(todo):
+            for part in chunks(todo):
                 keys = [(e, r) for e, r, _, _ in part]
                 query = select(relay_states).where(
                     tuple_(relay_states.c.event_id, relay_states.c.relay).in_(keys)
@@ -144,12 +90,12 @@ class RecordRepo:
                 if self.state.is_postgres:
                     query = query.with_for_update()
                 for row in conn.execute(query):
-                    current[(row.event_id, row.relay)] = _relay_state(row)
+                    current[(row.event_id, row.relay)] = relay_state(row)
             for event_id, relay, outcome, message in todo:
                 key = (event_id, relay)
                 current[key] = apply_answer(current.get(key), outcome, message, now)
-            rows = [_relay_row(e, r, st) for (e, r), st in current.items()]
-            self._upsert_relays(conn, rows)
+            rows = [relay_row(e, r, st) for (e, r), st in current.items()]
+            upsert_relays(self.state, conn, rows)
 
     def ensure_relays(self, relays: Iterable[str]) -> int:
         """Give every record a ``pending`` row for each relay it lacks; return how many rows were added."""
@@ -194,9 +140,9 @@ class RecordRepo:
                 relays={},
                 tweet_id=row.tweet_id,
             )
-        for part in _chunks(list(out)):
+        for part in chunks(list(out)):
             for rel in conn.execute(select(relay_states).where(relay_states.c.event_id.in_(part))):
-                out[rel.event_id].relays[rel.relay] = _relay_state(rel)
+                out[rel.event_id].relays[rel.relay] = relay_state(rel)
         return list(out.values())
 
     def for_subjects(
@@ -206,7 +152,7 @@ class RecordRepo:
         ids = sorted({str(i) for i in subject_ids})
         out: dict[str, list[EventRecord]] = {i: [] for i in ids}
         with self.state.engine.connect() as conn:
-            for part in _chunks(ids):
+            for part in chunks(ids):
                 where = and_(events.c.subject == subject.value, events.c.subject_id.in_(part))
                 for record in self._load(conn, where):
                     out[record.subject_id].append(record)
@@ -217,7 +163,7 @@ class RecordRepo:
         ids = sorted(set(event_ids))
         out: list[EventRecord] = []
         with self.state.engine.connect() as conn:
-            for part in _chunks(ids):
+            for part in chunks(ids):
                 out.extend(self._load(conn, events.c.event_id.in_(part)))
         return out
 
@@ -335,7 +281,7 @@ class RecordRepo:
         stmt = self.state.insert(relay_states).on_conflict_do_nothing(index_elements=["event_id", "relay"])
         added = 0
         with self.state.engine.begin() as conn:
-            for part in _chunks(rows):
+            for part in chunks(rows):
                 added += conn.execute(stmt, list(part)).rowcount or 0
         return added
 

@@ -1,6 +1,6 @@
 """The tweets the filters skipped (SPEC §12), in the state: each with the name of the rule and when.
 
-The publisher reports each skip here (``record_skip``, :class:`~nostrweet.publish.publisher.SkipLog`).
+The publisher reports each skip here (``record_skip``, :class:`~nostrweet.publish.building.SkipLog`).
 A row says what the last run decided; the filters are asked again at every run, so a tweet is
 published once no rule skips it any more, and its row is then forgotten.
 """

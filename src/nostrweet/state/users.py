@@ -8,7 +8,7 @@ the user was added at run time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -37,6 +37,7 @@ class UserRow:
 
 
 _FIELDS = [f.name for f in fields(UserRow)]
+_DEFAULTS = {n: v for n, v in asdict(UserRow(username="")).items() if n != "username"}
 
 
 def _row(row: Any) -> UserRow:
@@ -81,16 +82,25 @@ class UserRepo:
         """Write only these columns of the user's row (created with defaults when missing), in one
         statement: writers of different columns (the poll's watermark, the schedule, the admin API's
         pause) never undo each other."""
-        unknown = set(values) - set(_FIELDS)
-        if unknown or "username" in values:
-            raise ValueError(f"not columns of a user's row: {sorted(unknown | {'username'} & set(values))}")
-        row = {**asdict(UserRow(username=normalize_username(username))), **values}
+        self.update_many([{"username": username, **values}])
+
+    def update_many(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """:meth:`update` for several users in one transaction: each mapping has ``username`` and the
+        same columns to write."""
+        batch = list(rows)
+        if not batch:
+            return
+        columns = [n for n in batch[0] if n != "username"]
+        unknown = set(columns) - set(_FIELDS)
+        if unknown or any(set(r) != set(batch[0]) for r in batch):
+            raise ValueError(f"not columns of a user's row (or not the same in every row): {sorted(unknown)}")
+        values = [{**_DEFAULTS, **r, "username": normalize_username(r["username"])} for r in batch]
         stmt = self.state.insert(users)
-        stmt = stmt.values(row).on_conflict_do_update(
-            index_elements=["username"], set_={n: stmt.excluded[n] for n in values}
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["username"], set_={n: stmt.excluded[n] for n in columns}
         )
         with self.state.engine.begin() as conn:
-            conn.execute(stmt)
+            conn.execute(stmt, values)
 
     def remove(self, username: str) -> None:
         """Forget a user."""

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 
-class _Base(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=False):
+class _Base(msgspec.Struct, kw_only=True, omit_defaults=True, forbid_unknown_fields=False, gc=False):
     pass
 
 
@@ -202,8 +202,11 @@ class TweetDocument(_Base):
         return self.user(self.data.author_id)
 
 
+_DOCUMENT = msgspec.json.Decoder(TweetDocument)
+
+
 def decode_document(raw: bytes | dict[str, Any]) -> TweetDocument:
     """Decode a cached tweet file (bytes) or an already-parsed dict into a :class:`TweetDocument`."""
     if isinstance(raw, bytes):
-        return msgspec.json.decode(raw, type=TweetDocument)
+        return _DOCUMENT.decode(raw)
     return msgspec.convert(raw, type=TweetDocument, strict=False)

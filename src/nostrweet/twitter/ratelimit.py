@@ -143,6 +143,13 @@ class BudgetStore(Protocol):
         """The endpoint's budget now."""
         ...
 
+    def settled(
+        self, endpoint: str, limit: int | None, remaining: int | None, reset_epoch: int | None
+    ) -> RateBudget | None:
+        """Without blocking: the budget after :meth:`update` when that update would change nothing
+        (then it need not run), else None."""
+        ...
+
 
 def _default_clock() -> float:
     return time.time()
@@ -186,19 +193,18 @@ class RateLimiter:
         budget = self.budget(endpoint)
         while True:
             cap = self.caps.get(endpoint)
-            async with self._lock:
+            if cap is None and self.shared is not None:
+                # the database reserves atomically: nothing local to keep consistent, so no lock (one
+                # would queue every request of the process behind each other's round trip)
                 now = self.clock()
-                capped = cap.wait_seconds(now) if cap is not None else 0.0
-                if capped > 0:
-                    wait = 0.0
-                elif self.shared is not None:
-                    wait = await asyncio.to_thread(self.shared.reserve, endpoint, now)
-                else:
-                    wait = budget.wait_seconds(now)
-                if wait <= 0 and capped <= 0:
+                wait = await asyncio.to_thread(self.shared.reserve, endpoint, now)
+                if wait <= 0:
                     budget.consume(now)
-                    if cap is not None:
-                        cap.record(now)
+                    return
+                capped = 0.0
+            else:
+                wait, capped = await self._reserve_locally(endpoint, budget, cap)
+                if wait <= 0 and capped <= 0:
                     return
             if capped > wait:
                 log.debug("own cap on %s reached: waiting %.1f s", endpoint, capped)
@@ -211,6 +217,26 @@ class RateLimiter:
                 )
             log.warning("X API rate limit of %s used up: waiting %.1f s for the reset", endpoint, wait)
             await self.sleep(wait)
+
+    async def _reserve_locally(
+        self, endpoint: str, budget: RateBudget, cap: SlidingCap | None
+    ) -> tuple[float, float]:
+        """Under the lock: reserve one request if the budget and our cap allow it; else the seconds to
+        wait for each (both 0.0 when reserved)."""
+        async with self._lock:
+            now = self.clock()
+            capped = cap.wait_seconds(now) if cap is not None else 0.0
+            if capped > 0:
+                wait = 0.0
+            elif self.shared is not None:
+                wait = await asyncio.to_thread(self.shared.reserve, endpoint, now)
+            else:
+                wait = budget.wait_seconds(now)
+            if wait <= 0 and capped <= 0:
+                budget.consume(now)
+                if cap is not None:
+                    cap.record(now)
+            return wait, capped
 
     def update(
         self, endpoint: str, limit: int | None, remaining: int | None, reset_epoch: int | None
@@ -232,7 +258,9 @@ class RateLimiter:
     ) -> None:
         """Take in a response's headers, in the shared store too (then mirror it locally)."""
         if self.shared is not None:
-            merged = await asyncio.to_thread(self.shared.update, endpoint, limit, remaining, reset_epoch)
+            merged = self.shared.settled(endpoint, limit, remaining, reset_epoch)
+            if merged is None:
+                merged = await asyncio.to_thread(self.shared.update, endpoint, limit, remaining, reset_epoch)
             self.update(endpoint, merged.limit, merged.remaining, merged.reset_epoch)
         else:
             self.update(endpoint, limit, remaining, reset_epoch)
