@@ -12,7 +12,8 @@ start: identities announced, startup outbox) is in the details.
 B5: the daemon's peak RSS (VmHWM over start-up and both cycles) against a bare interpreter that imports
 the same third-party modules the daemon had loaded. The figure is the difference in MB.
 
-The daemon writes a few files into the cache (profile records): they are removed after the run. The
+The daemon writes a few files into the cache (profile snapshots): they are removed after the run, and
+``reindex`` points the state's profile rows back at the snapshots that are there. The
 state database (``nostrweet.sqlite3``) is made once, before the first run, by importing the generated
 cache in a separate interpreter; it stays with the cache.
 """
@@ -78,6 +79,11 @@ def _restore(data: Path, before: set[str]) -> int:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
+    if added:  # the state's rows of the profiles it wrote now name removed files: point them back
+        subprocess.run(
+            [sys.executable, "-m", "nostrweet", "-q", "-d", str(data), "reindex"],
+            cwd=REPO, env=_env(), capture_output=True, check=True, timeout=3600,
+        )  # fmt: skip
     return len(added)
 
 

@@ -1,12 +1,16 @@
 """The cache store: the one object through which commands and the daemon read and write the cache.
 
-It owns a data directory (SPEC §2): on open it creates it (mode 0700), removes the temp files whose
-writer is gone and builds the :class:`CacheIndex` from one listing; every write goes through
-``cache.atomic`` (files 0600) and keeps the index current. A file that does not parse is moved aside to
-``<name>.corrupt`` and counts as missing; its id stays known (``corrupt_tweet_ids_of``), so a fetching
-command fetches it again. An entry that cannot be read (a directory, no permission) is skipped with a
-warning. A read-only store (``read_only=True``, for ``list-tweets``, ``show-tweet``, ``keys``) creates,
-renames and deletes nothing. ``atomic`` and ``index`` names are re-exported here for callers.
+It owns a data directory (SPEC §2): on open it creates it (mode 0700) and marks it as written by this
+process (``cache.writers``: the temp files of a killed writer are removed then, without listing the
+cache otherwise). It lists nothing: what is cached is looked up in the state's archive index
+(``state.index.ArchiveIndex``: tweets by id or by user, newest profiles, not-found markers), a few
+answers kept in bounded memory; a media file is found by its name, built from the tweet document, and a
+stat. Every write goes through ``cache.atomic`` (files 0600) and then writes its row (crash order: file,
+then row). A file that does not parse is moved aside to ``<name>.corrupt`` and counts as missing; its id
+stays known (``corrupt_tweet_ids_of``), so a fetching command fetches it again. An entry that cannot be
+read (a directory, no permission) is skipped with a warning. A read-only store (``read_only=True``, for
+``list-tweets``, ``show-tweet``, ``keys``) creates, renames and deletes nothing. ``atomic`` and
+``index`` names are re-exported here for callers.
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -37,13 +41,16 @@ from nostrweet.cache.atomic import (
     remove_stale_temp_files,
     warn_unreadable,
 )
-from nostrweet.cache.index import CacheIndex, UserEntry, build_index, scan_names
+from nostrweet.cache.clearing import clear_archive_files, clear_record_files
+from nostrweet.cache.index import CacheIndex, UserEntry, build_index
+from nostrweet.cache.writers import register_writer
 from nostrweet.errors import InputError, OperationalError
-from nostrweet.state.engine import State
-from nostrweet.state.index import ArchiveIndex, TweetRow
-from nostrweet.state.opening import open_data_state
-from nostrweet.state.records import RecordRepo
+from nostrweet.lookups import NAMES_KEPT, StateLookups
 from nostrweet.twitter.models import TweetDocument, User, decode_document
+
+if TYPE_CHECKING:  # (the state, and SQLAlchemy with it, loads when a store first asks it something)
+    from nostrweet.state.engine import State
+    from nostrweet.state.index import ArchiveIndex, ReindexReport
 
 __all__ = [
     "CacheIndex",
@@ -97,12 +104,12 @@ class ArchiveEvents(Protocol):
 
 
 class CacheStore:
-    """The cache directory (SPEC §2): owns the data dir, its index, and every read and write of it.
+    """The cache directory (SPEC §2): owns the data dir and every read and write of it.
 
-    Opening a store creates the directory (0700), removes the temp files whose writer is gone (a temp
-    file of a live process, e.g. a download in another command, is left alone), and builds the
-    :class:`CacheIndex` with one scan. Every write keeps the index current. Not thread-safe: use one
-    store per event loop.
+    Opening a store creates the directory (0700) and, for a writer, removes the temp files a killed
+    writer left (``cache.writers``); it lists nothing, so it costs the same whatever the cache's size.
+    What is cached is asked of the state (:attr:`state`) by id or by user, and the answers are kept in
+    bounded memory; every write updates them. Not thread-safe: use one store per event loop.
 
     ``read_only``: for commands that only read (SPEC §2). Nothing is created, renamed or deleted: a
     missing data dir is an empty cache, no temp file is removed, and a file that does not parse is
@@ -116,6 +123,7 @@ class CacheStore:
         read_only: bool = False,
         state: State | None = None,
         state_url: str | None = None,
+        names_kept: int = NAMES_KEPT,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.events: ArchiveEvents | None = None
@@ -125,6 +133,8 @@ class CacheStore:
         self._owns_state = False
         self.events_dir = self.data_dir / layout.EVENTS_DIR
         self.read_only = read_only
+        self.lookups = StateLookups(lambda: self.state, names_kept)
+        """What the state says is cached, kept in bounded memory."""
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise InputError(f"data dir {self.data_dir} is not a directory")
         if not read_only:
@@ -136,12 +146,7 @@ class CacheStore:
                 raise OperationalError(
                     f"cannot create data dir {self.data_dir}: {exc.strerror or exc}"
                 ) from None
-        self.index = build_index(self.data_dir, events=False)
-        if not read_only and self.index.temp_files:
-            removed = remove_orphaned_temp_files(self.index.temp_files)
-            if removed:
-                log.info("removed %d temp file(s) left by an interrupted write", removed)
-        self.index.temp_files.clear()
+            register_writer(self.data_dir)
 
     @property
     def state(self) -> State:
@@ -149,11 +154,18 @@ class CacheStore:
         ``state_url`` (default: ``<data-dir>/nostrweet.sqlite3``), opened on first use (imported once from
         the files of an older layout) and closed by :meth:`close`."""
         if self._state is None:
+            from nostrweet.state.opening import open_data_state
+
             self._state = open_data_state(
                 self.data_dir, self._state_url, now=time.time(), read_only=self.read_only
             )
             self._owns_state = True
         return self._state
+
+    @property
+    def archive(self) -> ArchiveIndex:
+        """The archive index in the state (tweets, profiles, not-found markers)."""
+        return self.lookups.archive
 
     def close(self) -> None:
         """Close the state if this store opened it (a state given to it is its caller's to close)."""
@@ -171,13 +183,26 @@ class CacheStore:
 
     # -- tweets -----------------------------------------------------------------------------
 
+    def tweet_name(self, tweet_id: int | str) -> str | None:
+        """The file name of a cached tweet from its row in the state (None: no row); reads no file."""
+        return self.lookups.tweet_name(int(tweet_id))
+
+    def preload(self, tweet_ids: Iterable[int | str]) -> None:
+        """Look many tweets up at once (one query per 500 ids), for the lookups that follow."""
+        self.lookups.preload(map(int, tweet_ids))
+
+    def _drop_tweet(self, tweet_id: int) -> None:
+        """This store no longer counts a tweet as cached (its entry is skipped); its row stays."""
+        self.lookups.skip(tweet_id)
+
     def has_tweet(self, tweet_id: int | str) -> bool:
-        """True if a tweet document is cached (from the index; reads nothing)."""
-        return self.index.has_tweet(int(tweet_id))
+        """True if a tweet document is cached: the state has its row and its file is there (a stat)."""
+        path = self.tweet_path(tweet_id)
+        return path is not None and os.path.lexists(path)
 
     def tweet_path(self, tweet_id: int | str) -> Path | None:
-        """The path of a cached tweet document, or None."""
-        name = self.index.tweet_name(int(tweet_id))
+        """The path of a cached tweet document (from its row), or None."""
+        name = self.tweet_name(tweet_id)
         return self.data_dir / name if name else None
 
     def _tweet_bytes(self, tid: int) -> tuple[Path, bytes] | None:
@@ -186,11 +211,8 @@ class CacheStore:
         if path is None:
             return None
         data = read_entry(path)
-        if data is None:
-            if os.path.lexists(path):  # a directory or a file we may not read: skipped, not moved
-                self.index.remove_tweet(tid)
-            else:
-                self._forget_tweet(tid, path)
+        if data is None:  # gone (by hand, or another instance's file), or a directory: skipped, not moved
+            self._drop_tweet(tid)
             return None
         return path, data
 
@@ -242,7 +264,7 @@ class CacheStore:
         log.warning(
             "skipped %s: %s (valid JSON of a shape nostrweet does not know; left as it is)", path.name, reason
         )
-        self.index.remove_tweet(tweet_id)
+        self._drop_tweet(tweet_id)
 
     def read_tweet(self, tweet_id: int | str) -> TweetDocument | None:
         """The cached tweet document, or None (missing, or corrupt and moved aside).
@@ -270,25 +292,28 @@ class CacheStore:
             if path is not None and path.exists():
                 self._report_unknown(int(tweet_id), path, str(exc))
             else:
-                self.index.remove_tweet(int(tweet_id))
+                self._drop_tweet(int(tweet_id))
             return None
 
     def readable_tweet_ids(self, tweet_ids: Iterable[int]) -> list[int]:
-        """The ids among ``tweet_ids`` whose cached entry is a file (one stat each). An entry named like a
-        tweet that is not a file (a directory) is skipped with a warning and dropped from the index."""
+        """The ids among ``tweet_ids`` whose cached entry is a file (one batched lookup, one stat each).
+        An entry named like a tweet that is not a file (a directory) is skipped with a warning; a row
+        whose file is not here (removed by hand, or another instance's) is skipped."""
+        ids = list(tweet_ids)
+        self.preload(ids)
         out: list[int] = []
-        for tweet_id in tweet_ids:
+        for tweet_id in ids:
             path = self.tweet_path(tweet_id)
             if path is None:
                 continue
             try:
                 is_file = stat.S_ISREG(path.stat().st_mode)
             except FileNotFoundError:
-                self.index.remove_tweet(tweet_id)
+                self._drop_tweet(tweet_id)
                 continue
             except OSError as exc:
                 warn_unreadable(path, exc)
-                self.index.remove_tweet(tweet_id)
+                self._drop_tweet(tweet_id)
                 continue
             if is_file:
                 out.append(tweet_id)
@@ -297,32 +322,36 @@ class CacheStore:
                 warn_unreadable(path, IsADirectoryError(errno.EISDIR, "Is a directory"))
             else:
                 warn_unreadable(path, OSError(errno.EINVAL, "not a regular file"))
-            self.index.remove_tweet(tweet_id)
+            self._drop_tweet(tweet_id)
         return out
 
     def _forget_tweet(self, tweet_id: int, path: Path) -> None:
-        """Drop a tweet whose file was moved aside (or vanished) from the index, and remember its id so
-        that the next fetch of its user fetches it again."""
-        parsed = layout.parse_tweet_filename(path.name)
+        """A tweet whose file was moved aside: its row goes, and its id is remembered so that the next
+        fetch of its user fetches it again (a read-only store only forgets it for itself)."""
+        self._drop_tweet(tweet_id)
+        if self.read_only:
+            return
+        archive = self.archive
+        archive.remove_tweet(tweet_id)
+        parsed = layout.parse_tweet_filename(path.name) or legacy.parse_tweet_name(path.name)
         if parsed is not None:
-            self.index.add_corrupt(parsed.username, tweet_id)
-        self.index.remove_tweet(tweet_id)
-        if not self.read_only:
-            ArchiveIndex(self.state).remove_tweet(tweet_id)
+            archive.add_corrupt(parsed.username.lower(), tweet_id)
+            self.lookups.moved_aside(parsed.username, tweet_id)
+        self.lookups.removed()
 
     def corrupt_tweet_ids_of(self, username: str) -> list[int]:
         """Ids of a user's tweets whose files were moved aside (``*.corrupt``) and that are not cached
         again yet: a fetching command looks them up by id (SPEC §2)."""
-        return self.index.corrupt_ids_of(username)
+        return self.lookups.corrupt_ids_of(username)
 
     def tweet_owner(self, tweet_id: int | str) -> str | None:
         """The lower-case username in a cached tweet's file name (None: not cached)."""
-        name = self.index.tweet_name(int(tweet_id))
-        parsed = layout.parse_tweet_filename(name) if name else None
+        name = self.tweet_name(tweet_id)
+        parsed = (layout.parse_tweet_filename(name) or legacy.parse_tweet_name(name)) if name else None
         return parsed.username.lower() if parsed is not None else None
 
     def write_tweet(self, raw_document: dict[str, Any]) -> Path:
-        """Write a tweet document atomically under its layout name and record it in the index.
+        """Write a tweet document atomically under its layout name, then its row in the state.
 
         The name takes the author's username from ``includes.users``. An older file of the same id
         under another name (the author was renamed) is removed after the new one is in place, and a
@@ -340,78 +369,105 @@ class CacheStore:
         atomic_write_json(path, raw_document)
         if self.events is not None:  # queued before the row: a crash between them repeats it, never loses it
             self.events.tweet_archived(author["username"].lower(), str(tweet_id))
-        previous = self.index.tweet_name(tweet_id)
-        parsed = layout.parse_tweet_filename(name)
+        previous = self.tweet_name(tweet_id)
+        from nostrweet.state.index import TweetRow
+
         row = TweetRow.from_name(name)
-        assert parsed is not None and row is not None
-        ArchiveIndex(self.state).put_tweet(row)  # the row after the file (crash order)
-        self.index.add_tweet(name, parsed)
+        assert row is not None
+        self.archive.put_tweet(row)  # the row after the file (crash order); drops a not-found row
+        self.lookups.written(tweet_id, row.username, name, previous)
         if previous is not None and previous != name and layout.parse_tweet_filename(previous) is not None:
             # (a file of the earlier tool, named in its own case, is never ours to remove: SPEC §11)
             (self.data_dir / previous).unlink(missing_ok=True)
-        if tweet_id in self.index.not_found:
-            (self.data_dir / layout.not_found_filename(tweet_id)).unlink(missing_ok=True)
-            self.index.not_found.discard(tweet_id)
+        (self.data_dir / layout.not_found_filename(tweet_id)).unlink(missing_ok=True)  # (its row went)
         return path
 
+    def tweet_rows_of(self, username: str) -> list[tuple[int, str]]:
+        """A user's cached tweets as (id, file name), oldest first: one indexed query of that user only;
+        the names are kept for the reads that follow (up to :data:`NAMES_KEPT`)."""
+        return self.lookups.rows_of(username)
+
     def tweet_ids_of(self, username: str) -> list[int]:
-        """Cached tweet ids of a user, oldest first."""
-        return self.index.tweet_ids_of(username)
+        """Cached tweet ids of a user, oldest first (see :meth:`tweet_rows_of`)."""
+        return [tweet_id for tweet_id, _ in self.tweet_rows_of(username)]
+
+    def iter_tweets(self, *, newest_first: bool = False) -> Iterator[tuple[int, str]]:
+        """Every cached tweet as (id, file name), by id, paged from the state (``list-tweets``)."""
+        return self.archive.iter_tweets(newest_first=newest_first)
 
     def newest_tweet_id(self, username: str) -> int | None:
         """The newest cached tweet id of a user, or None."""
-        entry = self.index.users.get(layout.normalize_username(username))
-        return entry.newest_tweet_id if entry is not None and entry.newest_tweet_id else None
+        return self.lookups.newest_tweet_id(username) or None
+
+    def tweet_span(self, username: str) -> tuple[int, int, int]:
+        """A user's cached tweets as (how many, oldest id, newest id), (0, 0, 0) if none: one
+        aggregate query, for callers that need no more than that of a user's archive."""
+        return self.archive.tweet_span(username)
+
+    def tweet_count(self, username: str | None = None) -> int:
+        """How many tweets are cached: all, or one user's. Counted once per store (one grouped query),
+        then kept current by the writes."""
+        return self.lookups.tweet_count(username)
+
+    def archived_users(self) -> list[str]:
+        """The (lower-case) users with at least one cached tweet, sorted."""
+        return self.archive.users_with_tweets()
+
+    def usernames(self) -> list[str]:
+        """Every (lower-case) user with a cached tweet or profile snapshot, sorted."""
+        return self.archive.usernames()
 
     # -- not-found markers ------------------------------------------------------------------
 
     def is_not_found(self, tweet_id: int | str) -> bool:
-        """True if the tweet has a ``.not_found`` marker."""
-        return int(tweet_id) in self.index.not_found
+        """True if the tweet has a ``.not_found`` marker (its row in the state)."""
+        return self.lookups.is_not_found(int(tweet_id))
 
     def mark_not_found(self, tweet_id: int | str, problem: dict[str, Any] | None = None) -> Path:
-        """Write ``tweet_<id>.not_found`` (holding the API's Problem, if given)."""
+        """Write ``tweet_<id>.not_found`` (holding the API's Problem, if given), then its row."""
         path = self.data_dir / layout.not_found_filename(tweet_id)
         atomic_write_json(path, problem or {})
-        ArchiveIndex(self.state).add_not_found([int(tweet_id)])
-        self.index.not_found.add(int(tweet_id))
+        self.archive.add_not_found([int(tweet_id)])
+        self.lookups.marked_not_found(int(tweet_id))
         return path
 
     # -- profiles ---------------------------------------------------------------------------
 
     def write_profile(self, raw_user: dict[str, Any], fetched_at: datetime) -> Path:
-        """Write a profile snapshot (the raw API user object) stamped with ``fetched_at``."""
+        """Write a profile snapshot (the raw API user object) stamped with ``fetched_at``, then its row."""
         name = self.save_profile_file(raw_user, fetched_at)
         self.note_profile(name)
         return self.data_dir / name
 
     def save_profile_file(self, raw_user: dict[str, Any], fetched_at: datetime) -> str:
-        """:meth:`write_profile`'s file and its row in the state, not the in-memory index (so it may run in
-        a worker thread: the file is synced, which can take long); its name, for :meth:`note_profile`."""
+        """:meth:`write_profile`'s file and its row in the state, not the store's answers in memory (so it
+        may run in a worker thread: the file is synced, which can take long); its name, for
+        :meth:`note_profile`."""
         name = layout.profile_filename(fetched_at, raw_user["username"])
         atomic_write_json(self.data_dir / name, raw_user)
-        ArchiveIndex(self.state).add_profiles([name])
+        self.archive.add_profiles([name])
         return name
 
     def note_profile(self, name: str) -> None:
-        """Put a profile file written by :meth:`save_profile_file` in the in-memory index."""
+        """A profile file written by :meth:`save_profile_file`: the user's newest is asked of the state
+        again (it keeps the newest)."""
         parsed = layout.parse_profile_filename(name)
         assert parsed is not None
-        self.index.add_profile(name, parsed)
+        self.lookups.forget_profile(parsed.username)
 
     def newest_profile_raw(self, username: str) -> dict[str, Any] | None:
         """The newest cached profile snapshot of a user as a dict, or None."""
         user = layout.normalize_username(username)
-        entry = self.index.users.get(user)
-        if entry is None or entry.newest_profile is None:
+        name = self.lookups.profile_name(user)
+        if name is None:
             return None
-        path = self.data_dir / entry.newest_profile
+        path = self.data_dir / name
         raw = read_json_or_quarantine(path, quarantine=not self.read_only)
         if isinstance(raw, dict) and isinstance(raw.get("id"), str) and isinstance(raw.get("username"), str):
             return raw
         if raw is not None:
             self._set_aside(path, "not a user object")
-        entry.newest_profile = None
+        self.lookups.forget_profile(user, unreadable=True)
         return None
 
     def newest_profile(self, username: str) -> User | None:
@@ -421,11 +477,13 @@ class CacheStore:
 
     def profile_fetched_at(self, username: str) -> datetime | None:
         """When the newest cached profile of a user was fetched (from its name), or None."""
-        entry = self.index.users.get(layout.normalize_username(username))
-        if entry is None or entry.newest_profile is None:
-            return None
-        parsed = layout.parse_profile_filename(entry.newest_profile)
+        name = self.lookups.profile_name(username)
+        parsed = layout.parse_profile_filename(name) if name else None
         return parsed.fetched_at if parsed else None
+
+    def has_profile(self, username: str) -> bool:
+        """True if the state knows a profile snapshot of the user (reads no file)."""
+        return self.lookups.profile_name(username) is not None
 
     # -- media ------------------------------------------------------------------------------
 
@@ -436,56 +494,36 @@ class CacheStore:
         return self.data_dir / name
 
     def has_media(self, name: str) -> bool:
-        """True if the media file is cached (from the index)."""
-        return name in self.index.media
+        """True if the media file is cached: its name follows from the tweet document (the layout), and
+        one stat says whether it is there."""
+        return os.path.isfile(self.data_dir / name)
 
     def add_media(self, name: str) -> None:
-        """Record a media file that was just written."""
-        self.index.media.add(name)
+        """A media file was just written (nothing to record: it is found by its name)."""
 
-    # -- clearing ---------------------------------------------------------------------------
+    # -- the listings: reindex and clear-cache --------------------------------------------------
+
+    def reindex(self) -> ReindexReport:
+        """List the data directory once: remove the temp files whose writer is gone, and add to the
+        state the tweet files, newer profiles, not-found markers and moved-aside tweets it does not
+        know (a file copied in by hand, or left by a crash between the file and its row)."""
+        index = build_index(self.data_dir, events=False)
+        if index.temp_files and not self.read_only:
+            remove_orphaned_temp_files(index.temp_files)
+        report = self.archive.add_listing(index)
+        self.lookups.forget()
+        return report
 
     def clear(self, *, include_events: bool = False) -> int:
         """Delete cached tweets, media, profiles, markers, corrupt files and temp files whose writer is
         gone; event records only with ``include_events``. Returns how many files were deleted. Files
         the layout does not know are left alone."""
-        removed = 0
-        for name in list(scan_names(self.data_dir)):
-            if layout.is_temp_filename(name):
-                removed += remove_orphaned_temp_files([self.data_dir / name])
-            elif _is_cache_file(name):
-                removed += _remove(self.data_dir / name)
-        ArchiveIndex(self.state).clear()
+        removed = clear_archive_files(self.data_dir)
+        self.archive.clear()
         if include_events:
+            from nostrweet.state.records import RecordRepo
+
             RecordRepo(self.state).delete_all()
-            for name in list(scan_names(self.events_dir)):
-                if layout.is_temp_filename(name):
-                    removed += remove_orphaned_temp_files([self.events_dir / name])
-                elif layout.parse_event_filename(name) or ".json" in name:
-                    removed += _remove(self.events_dir / name)
-        self.index = build_index(self.data_dir, events=False)
+            removed += clear_record_files(self.events_dir)
+        self.lookups.forget()
         return removed
-
-
-def _remove(path: Path) -> int:
-    """Delete one file (1 if it was deleted); an entry that cannot be (a directory) is skipped with a warning."""
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        return 0
-    except OSError as exc:
-        warn_unreadable(path, exc)
-        return 0
-    return 1
-
-
-def _is_cache_file(name: str) -> bool:
-    if layout.is_temp_filename(name):
-        return True
-    base = name.split(layout.CORRUPT_SUFFIX)[0] if layout.CORRUPT_SUFFIX in name else name
-    return bool(
-        layout.parse_tweet_filename(base)
-        or layout.parse_profile_filename(base)
-        or layout.parse_media_filename(base)
-        or layout.parse_not_found_filename(base) is not None
-    )

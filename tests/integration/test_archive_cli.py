@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from nostrweet.cache import layout
+from nostrweet.cache.writers import WRITERS_DIR
 from tests.fakes.x_api import DEFAULT_BEARER, FakeXApi
 from tests.fakes.x_media import media_body
 from tests.fakes.x_world import (
@@ -229,6 +230,8 @@ def test_fetch_profile_and_clear_cache(fake_x: FakeXApi, data_dir: Path) -> None
     result = run_cli(fake_x, data_dir, "clear-cache", "--force")
     assert result.returncode == 0, result.stderr
     # the state (nostrweet.sqlite3) is not the cache: it stays, with the posting records
-    assert sorted(os.listdir(data_dir)) == [layout.EVENTS_DIR, "nostrweet.sqlite3"] and os.listdir(events)
+    # (and .writers/, where the commands that write leave their markers)
+    assert sorted(os.listdir(data_dir)) == [WRITERS_DIR, layout.EVENTS_DIR, "nostrweet.sqlite3"]
+    assert os.listdir(events)
     result = run_cli(fake_x, data_dir, "clear-cache", "--force", "--all")
     assert os.listdir(events) == []

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
+from nostrweet.cache.writers import WRITERS_DIR
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.settings import Secret
@@ -32,7 +33,7 @@ from tests.integration.publish_helpers import Cli, make_cli, query
 
 pytestmark = pytest.mark.integration
 
-STATE_FILES = ("nostrweet.sqlite3",)
+STATE_FILES = ("nostrweet.sqlite3", WRITERS_DIR)  # the state, and the markers of writing processes
 WHODIS_ID = "1154498013626327041"
 
 

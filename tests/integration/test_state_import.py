@@ -19,6 +19,7 @@ import pytest
 from nostrweet.cache.atomic import atomic_write_json
 from nostrweet.cache.index import build_index
 from nostrweet.cache.layout import EventSubject, parse_event_filename
+from nostrweet.cache.writers import WRITERS_DIR
 from nostrweet.nostr.event import UnsignedEvent, sign_event
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.record import EventRecord, RelayState
@@ -45,7 +46,7 @@ def listing(directory: Path) -> dict[str, int]:
     return {
         str(p.relative_to(directory)): p.stat().st_mtime_ns
         for p in directory.rglob("*")
-        if p.name not in STATE_FILES
+        if p.name not in STATE_FILES and WRITERS_DIR not in p.relative_to(directory).parts
     }
 
 

@@ -19,6 +19,7 @@ import msgspec
 import pytest
 
 from nostrweet.cache import layout
+from nostrweet.cache.writers import WRITERS_DIR
 from nostrweet.store import CacheStore
 from tests.fakes.blossom_server import BlossomServer
 from tests.fakes.x_api import FakeXApi
@@ -152,17 +153,22 @@ def test_temp_files_of_live_writers_survive_other_commands(
     cli.run("list-tweets")
     assert all(p.exists() for p in [*live, *dead])
 
-    # a writing command removes the temp files of dead writers only
+    # the first writing command on a new directory removes the temp files of dead writers only
     cli.run("user-tweets", SMALL, "--count", "1")
     assert all(p.exists() for p in live)
     assert not any(p.exists() for p in dead)
     assert earlier.exists()
 
-    # a live pid on a file older than an hour is a reused pid: removed
+    # a live pid on a file older than an hour is a reused pid: removed by the next start that looks,
+    # which is the start after a writer was killed (its marker outlived it)
     old = time.time() - 2 * 3600
     os.utime(live[0], (old, old))
     cli.run("user-tweets", SMALL, "--count", "1")
+    assert live[0].exists()  # after clean exits a start does not list the directory
+    (data / WRITERS_DIR / str(gone)).touch()  # what a SIGKILLed writer leaves
+    cli.run("user-tweets", SMALL, "--count", "1")
     assert not live[0].exists() and live[1].exists() and live[2].exists()
+    assert os.listdir(data / WRITERS_DIR) == []
 
 
 def test_read_only_commands_create_nothing(tmp_path: Path) -> None:
@@ -209,6 +215,9 @@ def test_directories_named_like_a_tweet_and_a_record_are_skipped(
         secrets.token_hex(32), layout.EventSubject.TWEET, cached[0], pending=True
     )
     record_dir.mkdir()
+    assert (
+        "1 tweet(s)" in cli.run("reindex").stdout
+    )  # the state learns names from a listing, as of a file copied in
 
     listed = cli.run("list-tweets", "-u", SMALL)
     assert listed.stdout.count("\n") == 1 + len(cached), listed.stdout  # the header, then one per tweet

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from benchmarks.b3_index import bare_scan
+from benchmarks.b3_index import ensure_state, startup_sample
 from benchmarks.gen_cache import CacheSpec, ensure_cache, generate, load_manifest, username_of
 from benchmarks.harness import Row, fit_exponent, not_measured, render_table, write_results
 from hypothesis import given
@@ -62,7 +62,8 @@ def test_index_counts_match_the_manifest(small_cache: tuple[Path, object]) -> No
     for name, entry in index.users.items():
         assert entry.newest_tweet_id == manifest.newest[name]
         assert entry.newest_profile is not None
-    assert bare_scan(root / "data") == manifest.files + 2  # + the nostr_events directory, relays.json
+    entries = len(os.listdir(root / "data")) + len(os.listdir(root / "data" / layout.EVENTS_DIR))
+    assert entries == manifest.files + 2  # + the nostr_events directory, relays.json
     assert abs(manifest.files - 600) < 60
 
 
@@ -146,3 +147,15 @@ def test_rows_render_and_merge_into_the_json(tmp_path: Path) -> None:
     assert doc["machine"]["cores"] == os.cpu_count()
     write_results(out, [gone], mode="full", merge=False)
     assert [r["id"] for r in json.loads(out.read_text())["rows"]] == ["B4"]
+
+
+def test_startup_sample_reads_the_imported_state(tmp_path: Path) -> None:
+    root = tmp_path / "cache"
+    manifest = generate(root, CacheSpec(files=300, users=3))
+    assert ensure_state(root / "data") is not None  # imported once
+    assert ensure_state(root / "data") is None
+    user = username_of(1)
+    sample = startup_sample(root / "data", user)
+    assert sample["tweets_of_user"] == len(build_index(root / "data").tweet_ids_of(user)) > 0
+    assert manifest.newest[user.lower()] > 0
+    assert sample["after_kb"] >= sample["before_kb"] > 0

@@ -140,17 +140,27 @@ def test_signers_are_capped(data_dir: Path, deriver: KeyDeriver) -> None:
 # -- media names -------------------------------------------------------------------------------
 
 
-def test_media_names_are_capped_and_found_without_a_scan(data_dir: Path) -> None:
+def test_media_names_are_capped_and_found_without_a_listing(data_dir: Path) -> None:
     store = CacheStore(data_dir)
     names = [media_filename("someone", 1000 + n, 0, "jpg" if n % 2 else "mp4") for n in range(6)]
-    store.index.media.update(names)
+    for name in names:
+        store.media_path(name).write_bytes(b"x")
     uploader = MediaUploader(store, [], None, cache_size=2)
     for n, name in enumerate(names):
-        assert uploader.media_file(str(1000 + n), 0, "someone") == name
+        assert uploader.media_file(str(1000 + n), 0, "someone") == name  # its name and a stat
         assert len(uploader._by_tweet) <= 2
     assert uploader.scans == 0
-    assert uploader.media_file("1000", 0) == names[0]  # no username: one scan
-    assert uploader.scans == 1
+    assert uploader.media_file("1000", 0) is None  # no username, and the tweet is not cached
+    store.write_tweet(
+        {
+            "data": {"id": "1000", "text": "t", "author_id": "7", "created_at": "2024-01-02T03:04:05Z"},
+            "includes": {"users": [{"id": "7", "username": "SomeOne", "name": "x"}]},
+        }
+    )
+    assert uploader.media_file("1000", 0) == names[0]  # the owner of its file in the state
+    assert uploader.scans == 2
+    fresh = MediaUploader(store, [], None)
+    assert fresh.media_file("1000", 0, "renamed") == names[0] and fresh.scans == 1  # a renamed author
     assert uploader.media_file("1000", 1, "someone") is None
     assert len(uploader._by_tweet) <= 2
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from nostrweet.cache import layout, legacy
+from nostrweet.cache.writers import WRITERS_DIR
 from nostrweet.store import CacheStore
 from nostrweet.twitter.models import decode_document
 from tests.data.legacy_dir import CAMEL, build_legacy_dir, case_tweet, legacy_event, tree_digest
@@ -133,7 +134,8 @@ def test_the_loader_reads_the_earlier_tools_files_and_moves_nothing(
     stranger.write_text(json.dumps({"some": "thing"}))
     broken = old.path / "20240303_000000_stranger_1600000000000000002.json"
     broken.write_text("{not json")
-    state_files = ("nostrweet.sqlite3", "nostrweet.sqlite3-wal", "nostrweet.sqlite3-shm")  # the state, added
+    # the state, added, and the marker of a writing process (cache/writers.py)
+    state_files = ("nostrweet.sqlite3", "nostrweet.sqlite3-wal", "nostrweet.sqlite3-shm", WRITERS_DIR)
     before = tree_digest(old.path, ignore=(broken.name, *state_files))
 
     store = CacheStore(old.path)  # a writing store: it may quarantine what is not JSON, nothing else

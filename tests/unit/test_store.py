@@ -1,5 +1,5 @@
-"""CacheStore: the index stays equal to a fresh one-scan build, corrupt files are moved aside,
-profiles are never read as tweets, and ``foo`` never picks up ``foo_bar``."""
+"""CacheStore: what it finds in the state stays equal to a fresh one-scan build of the directory, corrupt
+files are moved aside, profiles are never read as tweets, and ``foo`` never picks up ``foo_bar``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nostrweet.cache import layout
+from nostrweet.cache.writers import WRITERS_DIR
 from nostrweet.nostr.record import EventRecord, RelayState
 from nostrweet.state.index import ArchiveIndex
 from nostrweet.state.records import RecordRepo
@@ -37,13 +38,21 @@ def user(username: str, user_id: str = "11") -> dict[str, Any]:
     return {"id": user_id, "username": username, "name": username.title()}
 
 
-def comparable(index: CacheIndex) -> tuple[Any, ...]:
-    users = {
-        name: (e.newest_tweet_id, e.tweet_count, e.newest_profile, sorted(e.tweet_ids))
-        for name, e in index.users.items()
-        if e.tweet_count or e.newest_profile
-    }
-    return index.tweets, users, index.not_found, index.media
+def assert_agrees(store: CacheStore, index: CacheIndex, ids: range = range(0, 100)) -> None:
+    """What the store finds (in the state, by id and by user; media by name and a stat) is what one
+    listing of the directory shows."""
+    assert dict(store.iter_tweets()) == dict(index.tweets)
+    users = {name for name, e in index.users.items() if e.tweet_count or e.newest_profile}
+    assert set(store.usernames()) == users
+    for name in users:
+        entry = index.users[name]
+        assert store.tweet_ids_of(name) == entry.tweet_ids
+        assert (store.newest_tweet_id(name) or 0) == entry.newest_tweet_id
+        assert store.tweet_count(name) == entry.tweet_count
+        assert store.archive.newest_profile(name) == entry.newest_profile
+    assert store.tweet_count() == index.tweet_count()
+    assert {i for i in ids if store.is_not_found(i)} == index.not_found
+    assert all(store.has_media(name) for name in index.media)
 
 
 def test_write_and_read_round_trip(data_dir: Path) -> None:
@@ -97,13 +106,15 @@ def test_corrupt_tweet_moved_aside_and_counts_as_missing(data_dir: Path) -> None
     assert not path.exists()
     assert (data_dir / (path.name + ".corrupt")).exists()
     assert not store.has_tweet(7) and store.tweet_ids_of("foo") == []
-    assert comparable(store.index) == comparable(build_index(data_dir))
+    assert_agrees(store, build_index(data_dir))
+    assert store.corrupt_tweet_ids_of("foo") == [7]  # fetched again by the next fetch of foo
+    assert CacheStore(data_dir).corrupt_tweet_ids_of("FOO") == [7]
     # A valid JSON that is not a tweet document of this id is reported and skipped, but never moved
     # (SPEC §2: it may be another tool's file, e.g. the earlier nostrweet's).
     path2 = store.write_tweet(doc(8, "foo"))
     path2.write_text('{"data": {"id": "9"}}')
     assert store.read_tweet(8) is None and path2.read_text() == '{"data": {"id": "9"}}'
-    assert not store.has_tweet(8) and store.tweet_ids_of("foo") == []
+    assert not store.has_tweet(8) and store.readable_tweet_ids(store.tweet_ids_of("foo")) == []
 
 
 def test_stale_temp_files_removed_on_open(data_dir: Path) -> None:
@@ -133,7 +144,7 @@ def test_rename_of_author_replaces_old_file(data_dir: Path) -> None:
     store.write_tweet(doc(10, "newname"))
     assert [p.name for p in data_dir.glob("*.json")] == ["20240102_030405_newname_10.json"]
     assert store.tweet_ids_of("oldname") == [] and store.tweet_ids_of("newname") == [10]
-    assert comparable(store.index) == comparable(build_index(data_dir))
+    assert_agrees(store, build_index(data_dir))
 
 
 def test_media_path_validated(data_dir: Path) -> None:
@@ -165,8 +176,8 @@ def test_clear_keeps_events_unless_all(data_dir: Path) -> None:
     assert archive.tweet_ids_of("foo") == [1] and archive.is_not_found(2)
     assert store.clear() == 4
     names = sorted(p.name for p in data_dir.iterdir() if not p.name.startswith("nostrweet.sqlite3"))
-    assert names == [layout.EVENTS_DIR, "notes.txt"]
-    assert record.exists() and store.index.tweets == {}
+    assert names == [WRITERS_DIR, layout.EVENTS_DIR, "notes.txt"]  # (the marker of this writer)
+    assert record.exists() and not store.has_tweet(1) and store.tweet_count() == 0
     assert archive.tweet_ids_of("foo") == [] and not archive.is_not_found(2)  # the state's index too
     assert repo.count() == 1  # the posting records stay
     store.clear(include_events=True)
@@ -187,9 +198,10 @@ OPS = st.lists(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
-def test_index_after_writes_equals_fresh_scan(tmp_path_factory: Any, ops: list[tuple[str, int, str]]) -> None:
+def test_state_after_writes_equals_fresh_scan(tmp_path_factory: Any, ops: list[tuple[str, int, str]]) -> None:
     data_dir = tmp_path_factory.mktemp("cache")
     store = CacheStore(data_dir)
+    assert store.tweet_count() == 0  # (counted now: the writes below keep the counts)
     for kind, number, name in ops:
         if kind == "tweet":
             store.write_tweet(doc(number, name, when=T0 + timedelta(seconds=number)))
@@ -202,7 +214,8 @@ def test_index_after_writes_equals_fresh_scan(tmp_path_factory: Any, ops: list[t
             store.media_path(media).write_bytes(b"x")
             store.add_media(media)
     fresh = build_index(data_dir)
-    assert comparable(store.index) == comparable(fresh)
+    assert_agrees(store, fresh)
+    assert_agrees(CacheStore(data_dir, read_only=True), fresh)  # a new store finds it all in the state
     for name in ("foo", "foo_bar", "bar", "a_b_c"):
         assert store.tweet_ids_of(name) == fresh.tweet_ids_of(name) == sorted(fresh.tweet_ids_of(name))
 
@@ -362,3 +375,14 @@ def test_an_id_too_large_for_the_index_is_a_stranger_not_a_crash(tmp_path: Path)
     assert not index.not_found and not index.media and not index.tweet_records
     with pytest.raises(ValueError):
         layout.tweet_filename(datetime(2024, 1, 2, tzinfo=UTC), "foo", int(huge))
+
+
+def test_reindex_points_a_profile_row_at_a_snapshot_that_is_there(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    store.write_profile(dict(user("foo"), name="old"), T0)
+    newer = store.write_profile(dict(user("foo"), name="new"), T0 + timedelta(hours=1))
+    newer.unlink()  # removed by hand: the row names a file that is gone
+    assert store.newest_profile("foo") is None
+    assert store.reindex().profiles == 0  # (no profile row added: one was repointed)
+    assert store.newest_profile("foo").name == "old"  # type: ignore[union-attr]
+    assert CacheStore(data_dir).profile_fetched_at("foo") == T0

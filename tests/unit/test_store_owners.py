@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import stat
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from nostrweet.cache.atomic import (
     make_private_dir,
     remove_orphaned_temp_files,
 )
+from nostrweet.cache.writers import WRITERS_DIR
 from nostrweet.daemon.lock import DaemonLock, describe_holder, lock_content
 from nostrweet.errors import OperationalError
 from nostrweet.store import CacheStore, build_index
@@ -138,8 +142,44 @@ def test_read_only_store_creates_renames_and_deletes_nothing(tmp_path: Path, dat
     reader = CacheStore(data_dir, read_only=True)
     assert reader.read_tweet(5) is None
     assert sorted(os.listdir(data_dir)) == before
-    CacheStore(data_dir)
+    store.reindex()  # (a writer's start removes it only after a killed writer: see below)
     assert not orphan.exists()
+
+
+def _python(code: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code, str(data_dir)], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from nostrweet.cache.atomic import temp_path
+from nostrweet.store import CacheStore
+store = CacheStore(Path(sys.argv[1]))
+temp_path(Path(sys.argv[1]) / "20240102_030405_foo_1.json").write_bytes(b"{")
+print(os.getpid(), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+WRITER = "import sys; from nostrweet.store import CacheStore; CacheStore(sys.argv[1]); print('ok')"
+
+
+def test_a_start_after_a_killed_writer_removes_its_temp_files(data_dir: Path) -> None:
+    assert _python(WRITER, data_dir).stdout == "ok\n"
+    assert (
+        os.listdir(data_dir / WRITERS_DIR) == []
+    )  # a clean exit leaves no marker: the next start lists nothing
+    killed = _python(KILLED_WRITER, data_dir)
+    assert killed.returncode == -signal.SIGKILL
+    pid = killed.stdout.strip()
+    assert os.listdir(data_dir / WRITERS_DIR) == [pid]
+    assert [n for n in os.listdir(data_dir) if layout.is_temp_filename(n)]
+    CacheStore(data_dir, read_only=True)  # a reader removes nothing
+    assert [n for n in os.listdir(data_dir) if layout.is_temp_filename(n)]
+    assert _python(WRITER, data_dir).stdout == "ok\n"
+    assert not [n for n in os.listdir(data_dir) if layout.is_temp_filename(n)]
+    assert os.listdir(data_dir / WRITERS_DIR) == []
 
 
 # -- unreadable entries ---------------------------------------------------------------------------------
@@ -153,13 +193,14 @@ def test_directory_named_like_a_tweet_is_skipped_with_one_warning(
     bad = data_dir / layout.tweet_filename(T0, "foo", 6)
     bad.mkdir()
     store = CacheStore(data_dir)
+    assert store.reindex().tweets == 1  # (its name is a tweet's: the listing takes it)
     assert store.tweet_ids_of("foo") == [5, 6]
     with caplog.at_level(logging.WARNING):
         assert store.readable_tweet_ids([5, 6]) == [5]
         assert store.read_tweet(6) is None
         CacheStore(data_dir).read_tweet(6)
     assert sum(str(bad) in r.getMessage() for r in caplog.records) == 1
-    assert bad.is_dir() and store.tweet_ids_of("foo") == [5]
+    assert bad.is_dir() and store.readable_tweet_ids(store.tweet_ids_of("foo")) == [5]
 
 
 # -- modes ------------------------------------------------------------------------------------------------
@@ -181,7 +222,9 @@ def test_files_0600_and_new_dirs_0700(tmp_path: Path) -> None:
     assert stat.S_IMODE(made.stat().st_mode) == 0o700
     assert stat.S_IMODE(made.parent.stat().st_mode) == 0o700  # a parent it had to create too
     files = [p for p in data.rglob("*") if p.is_file()]
-    assert len([p for p in files if not p.name.startswith("nostrweet.sqlite3")]) == 3  # and the state
+    others = [p for p in files if not p.name.startswith("nostrweet.sqlite3")]  # and the state
+    assert sorted(p.parent.name for p in others if p.parent != data) == [WRITERS_DIR]  # this writer's marker
+    assert len(others) == 4
     assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {oct(0o600)}
 
 

@@ -268,17 +268,18 @@ class Archiver:
         result = ArchiveResult(user=user)
         await self.media.retry_marked(user.username)
         cutoff = self.clock() - timedelta(days=days) if days else None
-        cached = self.store.tweet_ids_of(user.username)
         explicit = since_id is not None
-        since = since_id or (str(cached[-1]) if cached else None)
+        # (one aggregate, not every id; nothing to ask when the caller knows where to start: the daemon)
+        cached, oldest, newest = self.store.tweet_span(user.username) if not explicit or count else (0, 0, 0)
+        since = since_id or (str(newest) if cached else None)
         newer = await self._page_through(user.id, want=count, since_id=since, until_id=None, cutoff=cutoff)
         older: list[Tweet] = []
-        if count is not None and cached and not explicit and len(newer) + len(cached) < count:
+        if count is not None and cached and not explicit and len(newer) + cached < count:
             older = await self._page_through(
                 user.id,
-                want=count - len(newer) - len(cached),
+                want=count - len(newer) - cached,
                 since_id=None,
-                until_id=str(cached[0]),
+                until_id=str(oldest),
                 cutoff=cutoff,
             )
         todo = [t for t in reversed(newer)] + older  # new ones oldest first, then older ones newest first

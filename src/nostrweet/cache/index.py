@@ -1,5 +1,9 @@
 """The in-memory index of the cache directory, derived from one listing of it (SPEC §2).
 
+Start-up no longer builds it: the store asks the state (``state.index``). One listing is still how the
+one-time import of an older cache (``state.import_files``) and ``reindex`` learn what is in the
+directory, and how the benchmarks and tests check what the state says.
+
 ``build_index`` reads no file: every fact comes from a file name (``cache.layout``). With 1,000 users
 and 1,000,000 files this is one streaming pass over the directory entries, never a glob per user.
 

@@ -20,9 +20,6 @@ from nostrweet.cli.progress import progress_bar as progress_bar
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import InputError, NotFoundError
 from nostrweet.settings import GlobalOptions
-from nostrweet.state.index import ArchiveIndex
-from nostrweet.state.lifecycle import DELETED, LifecycleRepo, TweetFate
-from nostrweet.state.records import RecordRepo
 from nostrweet.store import CacheStore
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.client import TwitterClient
@@ -63,6 +60,9 @@ def _retire_if_mirrored(
 ) -> bool:
     """A mirrored tweet (one with event records) that X says is deleted is marked so in the state, as
     the daemon's deletion check does; the daemon sends its kind 5 events (SPEC §10). True if marked."""
+    from nostrweet.state.lifecycle import DELETED, LifecycleRepo, TweetFate
+    from nostrweet.state.records import RecordRepo
+
     if problem_fate(problem) is not Fate.DELETED or not RecordRepo(store.state).for_tweet(tweet_id):
         return False
     LifecycleRepo(store.state).retire([TweetFate(str(tweet_id), DELETED, None, int(time.time()))])
@@ -175,10 +175,9 @@ def list_tweets(
 
 
 def _list(options: GlobalOptions, store: CacheStore, only: str | None, as_json: bool) -> None:
-    ids = store.tweet_ids_of(only) if only else sorted(store.index.tweets)
+    rows = reversed(store.tweet_rows_of(only)) if only else store.iter_tweets(newest_first=True)
     listed = 0
-    for tweet_id in reversed(ids):
-        name = store.index.tweets.get(tweet_id)
+    for tweet_id, name in rows:
         parsed = (layout.parse_tweet_filename(name) or legacy.parse_tweet_name(name)) if name else None
         raw = store.read_tweet_raw(tweet_id)
         if raw is None or parsed is None:
@@ -239,7 +238,7 @@ def reindex(ctx: typer.Context) -> None:
     if not options.data_dir.is_dir():
         raise InputError(f"data dir {options.data_dir} does not exist: nothing to reindex")
     with command_store(options) as store:
-        added = ArchiveIndex(store.state).add_listing(store.index)
+        added = store.reindex()
     summary(
         options,
         f"reindexed {options.data_dir}: {added.tweets} tweet(s), {added.profiles} profile(s) and "

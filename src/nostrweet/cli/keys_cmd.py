@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,21 +15,16 @@ from nostrweet.errors import InputError, NotFoundError
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey, parse_user_id
 from nostrweet.publish.keyring import key_ring
 from nostrweet.settings import GlobalOptions
-from nostrweet.store import build_index, read_json_or_quarantine
+from nostrweet.store import CacheStore
 
 
-def resolve_user_id(data_dir: Path, who: str) -> str:
+def resolve_user_id(store: CacheStore, who: str) -> str:
     """A numeric id as given, or a username's id from its newest cached profile snapshot."""
     text = who.strip()
     if text.isascii() and text.isdigit():
         return parse_user_id(text)
     username = layout.normalize_username(text)
-    entry = build_index(data_dir).users.get(username)
-    profile = (
-        read_json_or_quarantine(data_dir / entry.newest_profile, quarantine=False)
-        if entry and entry.newest_profile
-        else None
-    )
+    profile = store.newest_profile_raw(username)
     user_id = profile.get("id") if isinstance(profile, dict) else None
     if not isinstance(user_id, str | int) or not str(user_id).isdigit():
         raise NotFoundError(
@@ -39,11 +33,11 @@ def resolve_user_id(data_dir: Path, who: str) -> str:
     return parse_user_id(str(user_id))
 
 
-def resolve_or_fetch_user_id(options: GlobalOptions, who: str) -> str:
+def resolve_or_fetch_user_id(options: GlobalOptions, store: CacheStore, who: str) -> str:
     """Like :func:`resolve_user_id`; a username that is not cached is looked up on X (and its profile
     cached) when a bearer token is configured."""
     try:
-        return resolve_user_id(options.data_dir, who)
+        return resolve_user_id(store, who)
     except NotFoundError:
         if options.bearer_token is None:
             raise
@@ -100,7 +94,7 @@ def keys(
         username = _username_of(who)
         key = ring.by_username(username) if username else None  # a fixed key file needs no mnemonic
         if key is None:
-            key = ring.for_user(resolve_or_fetch_user_id(options, who))
+            key = ring.for_user(resolve_or_fetch_user_id(options, store, who))
     if as_json:
         typer.echo(json.dumps(identity_json(key, _username_of(who), show_secret=show_secret)))
         return

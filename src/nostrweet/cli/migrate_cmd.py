@@ -14,7 +14,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -25,10 +25,10 @@ from nostrweet.cli.common import summary
 from nostrweet.cli.root import app, options_of
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.settings import GlobalOptions
-from nostrweet.state.engine import default_state_url, open_state
-from nostrweet.state.import_files import import_files
-from nostrweet.state.import_legacy import LegacyReport, has_traces, import_legacy
 from nostrweet.store import CacheStore
+
+if TYPE_CHECKING:
+    from nostrweet.state.import_legacy import LegacyReport
 
 _CHUNK = 1 << 20
 
@@ -80,7 +80,7 @@ def _missing_references(store: CacheStore) -> list[str]:
     """Tweets that the earlier tool's cached tweets reference and nobody has fetched (not cached, not
     marked not found), each once."""
     wanted: dict[str, None] = {}
-    for tweet_id in list(store.index.iter_tweet_ids()):
+    for tweet_id, _name in store.iter_tweets():
         doc = store.read_tweet(tweet_id)
         if doc is None or doc.nostrweet.source != legacy.SOURCE:
             continue
@@ -135,6 +135,10 @@ def migrate(
         raise InputError(f"data dir {data_dir} does not exist: nothing to migrate")
     if options.state_url is None:
         make_private_dir(data_dir)
+    from nostrweet.state.engine import default_state_url, open_state
+    from nostrweet.state.import_files import import_files
+    from nostrweet.state.import_legacy import has_traces, import_legacy
+
     now = time.time()
     state = open_state(options.state_url or default_state_url(data_dir))
     try:

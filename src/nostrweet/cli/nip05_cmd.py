@@ -26,8 +26,8 @@ from nostrweet.store import CacheStore
 
 def _snapshots(store: CacheStore) -> list[ProfileSnapshot]:
     out = []
-    for name, entry in store.index.users.items():
-        if entry.newest_profile is None:
+    for name in store.usernames():
+        if not store.has_profile(name):
             continue
         user = store.newest_profile(name)
         fetched = store.profile_fetched_at(name)

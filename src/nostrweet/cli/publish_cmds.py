@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -31,13 +31,14 @@ from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish.keyring import KeyRing, cached_user_id, key_ring
 from nostrweet.publish.outcome import PublishOutcome, PublishSummary
-from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
 from nostrweet.shaping.filters import Skip
-from nostrweet.state.lifecycle import LifecycleRepo
 from nostrweet.store import CacheStore, read_json_or_quarantine
 from nostrweet.textsafe import json_safe, printable
 from nostrweet.twitter.refs import parse_tweet_ref
+
+if TYPE_CHECKING:  # (loaded by the commands that publish: they bring the state and SQLAlchemy)
+    from nostrweet.publish.publisher import Publisher
 
 PostSkipProfilesOption = Annotated[
     bool,
@@ -77,6 +78,8 @@ async def _publisher(
             archiver = await stack.enter_async_context(
                 open_archiver(options, skip_profiles=skip_profiles, store=store)
             )
+        from nostrweet.publish.publisher import Publisher
+
         keys = _keys(options, store)
         pool = RelayPool(relays)
         await pool.start()
@@ -97,6 +100,8 @@ async def _publisher(
         publisher.nip05_domain = nip05_domain
         publisher.media.optimize = options.config.media_settings()
         publisher.handoff_npubs = {n: o.nostr_npub for n, o in options.config.users.items() if o.nostr_npub}
+        from nostrweet.state.lifecycle import LifecycleRepo
+
         publisher.lifecycle = LifecycleRepo(store.state)
         stack.push_async_callback(publisher.aclose)
         yield publisher
@@ -136,6 +141,8 @@ def show_tweet(
             raise NotFoundError(f"tweet {tweet_id} is not cached: run fetch-tweet first")
         relays = relays_from(options, None, required=False)
         book = options.config.filter_book()
+        from nostrweet.publish.preview import preview_events
+
         events = preview_events(store, keys, doc, first_relay=relays[0] if relays else None, filters=book)
     out: dict[str, Any] = {"tweet": raw, "events": events}
     decision = book.decide(doc)
@@ -288,7 +295,7 @@ def archived_users(store: CacheStore) -> list[str]:
     A referenced tweet lives inside the document of the tweet that references it, so its author gets a
     profile snapshot but no tweet file of their own; such accounts are not mirrored and get no relay list.
     """
-    return sorted(name for name, entry in store.index.users.items() if entry.tweet_count)
+    return store.archived_users()
 
 
 @app.command("update-relay-list")

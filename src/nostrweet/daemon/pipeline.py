@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nostrweet.archive.archiver import Archiver
-from nostrweet.cache.layout import EventSubject, normalize_username, parse_tweet_filename
+from nostrweet.cache.layout import EventSubject, normalize_username
 from nostrweet.daemon import scheduler
 from nostrweet.daemon.config import DaemonConfig
 from nostrweet.daemon.ports import PollResult
@@ -333,9 +333,7 @@ class DaemonPipeline:
         return self.config.relays_for(name), self.config.blossom_for(name)
 
     def _owner_of_tweet(self, tweet_id: int) -> str | None:
-        file = self.store.index.tweets.get(tweet_id)
-        parsed = parse_tweet_filename(file) if file else None
-        return parsed.username if parsed is not None else None
+        return self.store.tweet_owner(tweet_id)
 
     def _owns(self, group: tuple[tuple[str, ...], tuple[str, ...]]) -> Callable[[EventSubject, int], bool]:
         """Which records and unpublished tweets the outbox of one publisher group handles: those of
@@ -472,11 +470,7 @@ class DaemonPipeline:
 
     def tweet_count(self, name: str | None = None) -> int:
         """Tweets in the archive: all of them, or one user's."""
-        index = self.store.index
-        if name is None:
-            return index.tweet_count()
-        entry = index.users.get(name)
-        return entry.tweet_count if entry is not None else 0
+        return self.store.tweet_count(name)
 
     # -- views for the stats ---------------------------------------------------------------
 

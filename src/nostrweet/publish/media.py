@@ -82,7 +82,7 @@ class MediaUploader:
         self.optimize: MediaSettings | None = None
         """``[media]``: how images are optimised before a Blossom upload (None: uploaded as cached)."""
         self.scans = 0
-        """Scans of the index's media names (a lookup the file name candidates did not answer)."""
+        """Lookups of a tweet's owner in the state (the author's own names did not answer)."""
 
     async def aclose(self) -> None:
         """Close the HTTP client if this uploader created it."""
@@ -99,31 +99,34 @@ class MediaUploader:
         return self._http
 
     def media_file(self, tweet_id: str, n: int, username: str | None = None) -> str | None:
-        """The cached media file name of item ``n`` of a tweet, if any (from the index).
+        """The cached media file name of item ``n`` of a tweet, if any, without listing the cache.
 
-        With the author's ``username`` the usual names are tried first; else (or if none is there) the
-        index's media names are scanned once for that tweet. A bounded LRU keeps recent answers.
+        The name follows from the document (docs/CACHE.md): ``<username>_<tweetid>_<n>.<ext>``, tried
+        with the author's ``username``, then (when that finds nothing) with the owner of the tweet's
+        file in the state (a renamed author), one stat per extension. A bounded LRU keeps recent answers.
         """
         key = (int(tweet_id), n)
         found = self._by_tweet.hit(key)
         if found is not None:
             return found
-        names = self.store.index.media
-        if username is not None:
-            for ext in _EXTENSIONS:
-                try:
-                    name = layout.media_filename(username, key[0], n, ext)
-                except ValueError:
-                    break
-                if name in names:
-                    self._by_tweet[key] = name
-                    return name
+        if username is not None and (name := self._stat_names(username, key)) is not None:
+            return name
         self.scans += 1
-        for name in list(names):
-            parsed = layout.parse_media_filename(name)
-            if parsed is not None and parsed.tweet_id == key[0]:
-                self._by_tweet[(parsed.tweet_id, parsed.index)] = name
-        return self._by_tweet.get(key)
+        owner = self.store.tweet_owner(key[0])
+        if owner is None or owner == username:
+            return None
+        return self._stat_names(owner, key)
+
+    def _stat_names(self, username: str, key: tuple[int, int]) -> str | None:
+        for ext in _EXTENSIONS:
+            try:
+                name = layout.media_filename(username, key[0], key[1], ext)
+            except ValueError:
+                return None
+            if self.store.has_media(name):
+                self._by_tweet[key] = name
+                return name
+        return None
 
     def legacy_media_file(self, media_key: str, username: str) -> str | None:
         """The earlier tool's file of a media item (``<username>_<media key suffix>.<jpg|mp4>``), if there

@@ -3,7 +3,7 @@
 What is imported: the event records (``nostr_events/event_*.json``; when a record exists under both
 forms, the ``.pending`` one, as the file store reads it), ``daemon_state/<username>.json``, the Blossom
 memo (``blossom/<sha256>.json``), and the index of the archive (tweets, newest profiles, not-found
-markers) from ONE listing through ``cache.index.build_index``. Files are only read, never moved or
+markers, tweets whose files were moved aside) from ONE listing through ``cache.index.build_index``. Files are only read, never moved or
 removed. When it is done a ``meta`` row says so, and a second run does nothing.
 """
 
@@ -175,6 +175,9 @@ def _import_index(state: State, data_dir: Path, report: ImportReport) -> None:
     report.profiles = len(profiles)
     archive.add_not_found(index.not_found)
     report.not_found = len(index.not_found)
+    for username, ids in index.corrupt.items():
+        for tweet_id in ids:
+            archive.add_corrupt(username, tweet_id)
 
 
 IMPORT_LOCK_KEY = 0x696D706F7274  # "import"
