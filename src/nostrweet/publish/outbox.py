@@ -15,7 +15,11 @@ It works from the state (SPEC §7). One :meth:`Outbox.run_once` pass:
    after. Rejected relays are never retried; a record that waits for its backoff is not read. The
    locks are released before step 3;
 3. cached tweets that have no record at all (never published, e.g. cached just before a crash) are
-   published through the publisher, oldest first — each at most once per process.
+   published through the publisher, oldest first — each at most once per process. The tweets of a
+   user that a poll of this process works now (``Publisher.polling``) are left to that poll.
+
+Every read of the state runs in a worker thread (``asyncio.to_thread``), a page at a time, so a pass
+never holds the daemon's loop for a whole read; what comes back is decided on the loop.
 
 Memory stays flat in the number of records: no pass keeps the records it read. What the outbox
 remembers between passes is capped (``tracked``): the tweets it tried to publish (dropped once they
