@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -94,3 +95,23 @@ def test_answers_to_stored_records_write_only_their_relay_states(state: State) -
     for r in batch:
         [got] = PublishRecords(state).for_tweet(r.subject_id)
         assert (got.event, got.relays) == (r.event, r.relays)
+
+
+def test_preload_users_reads_profiles_and_relay_lists_once_per_kind(state: State) -> None:
+    writer = PublishRecords(state)
+    for n, (subject, kind) in enumerate(((EventSubject.PROFILE, 0), (EventSubject.RELAYS, 10002)), 1):
+        for user in range(1, 4):
+            writer.save(
+                EventRecord(event(10 * n + user, kind), subject, str(user), {R1: RelayState("accepted")})
+            )
+    records = PublishRecords(state)
+    asyncio.run(records.preload_users(["1", "2", "3", "4"]))  # 4 has none
+    assert records.reads == 2
+    for user in range(1, 5):
+        profile = records.newest_for_user(EventSubject.PROFILE, user)
+        relays = records.newest_for_user(EventSubject.RELAYS, user)
+        assert (profile is not None, relays is not None) == (user < 4, user < 4)
+        assert profile is None or profile.stored_name == profile.event_id
+    assert records.reads == 2  # every answer came from memory
+    asyncio.run(records.preload_users(["1", "4"]))
+    assert records.reads == 2  # nothing left to read

@@ -177,6 +177,12 @@ class DaemonPipeline:
             for task in pending:
                 task.cancel()
         rows = await asyncio.to_thread(self.states.repo.load_all)
+        # the first cycle announces every user: their kind 0 and 10002 records, read now in one go
+        groups: dict[Publisher, list[str]] = {}
+        for name, user in self._users.items():
+            groups.setdefault(self.publisher_for(name), []).append(user.id)
+        for publisher, ids in groups.items():
+            await publisher.records.preload_users(ids)
         return [self._startup_line(name, self._users.get(name), rows.get(name)) for name in self.config.users]
 
     def settle_for_the_loop(self) -> None:
@@ -256,6 +262,14 @@ class DaemonPipeline:
     async def poll_user(self, username: str) -> PollResult:
         """Fetch, cache and publish a user's new tweets; move its watermark. Raises on failure."""
         name = normalize_username(username)
+        polling = self.publisher_for(name).polling  # the outbox leaves this user's tweets to the poll
+        polling.add(name)
+        try:
+            return await self._poll_user(name)
+        finally:
+            polling.discard(name)
+
+    async def _poll_user(self, name: str) -> PollResult:
         user = await self._resolve(name)
         override = self.config.overrides.get(name)
         if override is not None and override.nostr_npub:
@@ -276,10 +290,10 @@ class DaemonPipeline:
         result = await archiver.archive_timeline(name, count=None, since_id=state.since_id, user=user)
         new_ids = sorted({int(t) for t in result.new})
         publisher = self.publisher_for(name)
-        # cached by an earlier poll that was cut short before publishing them
-        publisher.records.preload(result.skipped)
-        unpublished = {int(t) for t in result.skipped if not publisher.records.for_tweet(t)}
         try:
+            # cached by an earlier poll that was cut short before publishing them
+            publisher.records.preload(result.skipped)
+            unpublished = {int(t) for t in result.skipped if not publisher.records.for_tweet(t)}
             if name not in self._announced:
                 await self._announce(name, user, publisher)
             posted = 0

@@ -15,7 +15,11 @@ It works from the state (SPEC §7). One :meth:`Outbox.run_once` pass:
    after. Rejected relays are never retried; a record that waits for its backoff is not read. The
    locks are released before step 3;
 3. cached tweets that have no record at all (never published, e.g. cached just before a crash) are
-   published through the publisher, oldest first — each at most once per process.
+   published through the publisher, oldest first — each at most once per process. The tweets of a
+   user that a poll of this process works now (``Publisher.polling``) are left to that poll.
+
+Every read of the state runs in a worker thread (``asyncio.to_thread``), a page at a time, so a pass
+never holds the daemon's loop for a whole read; what comes back is decided on the loop.
 
 Memory stays flat in the number of records: no pass keeps the records it read. What the outbox
 remembers between passes is capped (``tracked``): the tweets it tried to publish (dropped once they
@@ -152,9 +156,9 @@ class Outbox:
         after: tuple[int, str] | None = None
         while relays:
             await asyncio.sleep(0)
-            if not hold.alive():
+            if not await asyncio.to_thread(hold.alive):
                 return
-            page = repo.pending(now, relays, limit=self.batch, after=after)
+            page = await asyncio.to_thread(repo.pending, now, relays, limit=self.batch, after=after)
             if not page:
                 break
             after = (page[-1].created_at, page[-1].event_id)
@@ -162,12 +166,13 @@ class Outbox:
             await self._pass_batch([r for r in page if self._owns_record(r)], relays, now, report)
             if len(page) < self.batch:
                 break
-        report.waiting += repo.waiting(now, relays) if relays else 0
+        report.waiting += await asyncio.to_thread(repo.waiting, now, relays) if relays else 0
 
     async def _pass_batch(
         self, loaded: Sequence[EventRecord], relays: Sequence[str], now: float, report: OutboxReport
     ) -> None:
-        retired = self.publisher.lifecycle.retired(r.tweet_id for r in loaded if r.tweet_id)
+        tweet_ids = [r.tweet_id for r in loaded if r.tweet_id]
+        retired = await asyncio.to_thread(self.publisher.lifecycle.retired, tweet_ids) if tweet_ids else {}
         if retired:  # deleted or edited on X: never sent again
             loaded = [r for r in loaded if r.tweet_id not in retired]
         sends, settled, _ = plan_outbox(((r.event_id, r) for r in loaded), relays, now)
@@ -182,18 +187,18 @@ class Outbox:
         many records were reopened."""
         repo = self.publisher.records.repo
         configured = frozenset(self.relays)
-        done = repo.reconciled(self.scope)
+        done = await asyncio.to_thread(repo.reconciled, self.scope)
         if done is not None and configured <= done:
             if done != configured:  # a relay was dropped: forget it, so re-adding it reconciles again
-                repo.set_reconciled(self.scope, configured)
+                await asyncio.to_thread(repo.set_reconciled, self.scope, configured)
             return 0
-        lacking = repo.lacking(sorted(configured))
+        lacking = await asyncio.to_thread(repo.lacking, sorted(configured))
         ids = [e for e, subject, sid in lacking if self._owns(subject, sid)]
         if ids:
-            repo.add_pending(ids, configured)
+            await asyncio.to_thread(repo.add_pending, ids, configured)
             self.publisher.records.forget()
             log.info("outbox: %d record(s) reopened for relays they do not list yet", len(ids))
-        repo.set_reconciled(self.scope, configured)
+        await asyncio.to_thread(repo.set_reconciled, self.scope, configured)
         return len(ids)
 
     def _owns(self, subject: EventSubject, subject_id: str) -> bool:
@@ -236,10 +241,12 @@ class Outbox:
 
     async def _publish_unrecorded(self) -> list[PublishOutcome]:
         store = self.publisher.store
+        unrecorded = await asyncio.to_thread(ArchiveIndex(store.state).tweets_without_events)
+        polling = self.publisher.polling  # read on the loop, after the thread's answer
         todo = [
             tid
-            for tid in ArchiveIndex(store.state).tweets_without_events()
-            if tid not in self._attempted and store.has_tweet(tid)
+            for tid in unrecorded
+            if tid not in self._attempted and _owner_free(store.index.owner_of(tid), polling)
         ]
         todo = store.readable_tweet_ids(todo)  # a directory named like a tweet is skipped
         if self.owns is not None:
@@ -249,3 +256,8 @@ class Outbox:
         for tid in todo:
             self._attempted[tid] = True
         return await self.publisher.publish_tweets(oldest_first(todo))
+
+
+def _owner_free(owner: str | None, polling: set[str]) -> bool:
+    """Pure: a tweet is cached (it has an owner) and no poll of this process works its user now."""
+    return owner is not None and owner not in polling

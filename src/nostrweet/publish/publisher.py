@@ -164,6 +164,9 @@ class Publisher:
         """The duplicate check (``#r``, ``authors``) before a tweet's first send (SPEC §4)."""
         self._blossom_listed: LruDict[str, bool] = LruDict(bounds.listed)
         self._progress = ProgressCount(None, [])
+        self.polling: set[str] = set()
+        """Users a poll of this process works now (it caches and publishes their tweets itself): the
+        outbox leaves their unpublished tweets to it."""
 
     async def aclose(self) -> None:
         """Release what the publisher opened itself (not the pool)."""

@@ -9,7 +9,9 @@ live in :mod:`nostrweet.nostr.record`.
 
 - reads go by subject (a tweet, or a user's profile / relay list / Blossom list); the answers are kept
   in a bounded LRU (``cache_size`` subjects), and :meth:`PublishRecords.preload` fetches a whole round's
-  tweets with one query, so a round costs one read, not one per tweet and question;
+  tweets with one query, so a round costs one read, not one per tweet and question, and
+  :meth:`PublishRecords.preload_users` the users' profile and relay list records (in a worker thread)
+  before their announcements;
 - :meth:`PublishRecords.save_many` writes a batch of records and their relay answers in ONE transaction
   (group commit): once before sending (every target ``pending``), once with the answers. A crash in
   between only causes a resend of the same event, which relays deduplicate.
@@ -20,6 +22,7 @@ tell a record that is new from one that is stored.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -61,15 +64,30 @@ class PublishRecords:
 
     def preload(self, tweet_ids: Iterable[str | int]) -> None:
         """Read the records of many tweets with one query (those not in memory yet)."""
-        tweet = EventSubject.TWEET.value
-        todo = {str(t) for t in tweet_ids if (tweet, str(t)) not in self._cache}  # not a scan of the cache
-        if not todo:
-            return
-        self.reads += 1
-        for tid, records in self.repo.for_subjects(EventSubject.TWEET, todo).items():
+        todo = self._missing(EventSubject.TWEET, tweet_ids)
+        if todo:
+            self.reads += 1
+            self._keep(EventSubject.TWEET, self.repo.for_subjects(EventSubject.TWEET, todo))
+
+    async def preload_users(self, user_ids: Iterable[str | int]) -> None:
+        """Read the profile (kind 0) and relay list (kind 10002) records of many users, one query per
+        kind, in a worker thread: what announcing them asks next, without a read per user on the loop."""
+        ids = list(user_ids)
+        for subject in (EventSubject.PROFILE, EventSubject.RELAYS):
+            todo = self._missing(subject, ids)
+            if todo:
+                self.reads += 1
+                self._keep(subject, await asyncio.to_thread(self.repo.for_subjects, subject, todo))
+
+    def _missing(self, subject: EventSubject, subject_ids: Iterable[str | int]) -> set[str]:
+        """Of ``subject_ids``, those whose records are not in memory (lookups, not a scan of the cache)."""
+        return {str(i) for i in subject_ids if (subject.value, str(i)) not in self._cache}
+
+    def _keep(self, subject: EventSubject, found: Mapping[str, list[EventRecord]]) -> None:
+        for subject_id, records in found.items():
             for record in records:
                 record.stored_name = record.event_id
-            self._cache[(EventSubject.TWEET.value, tid)] = records
+            self._cache[(subject.value, subject_id)] = records
 
     def for_tweet(self, tweet_id: str | int) -> list[EventRecord]:
         """Every record of a tweet."""
