@@ -246,7 +246,9 @@ class Outbox:
         todo = [
             tid
             for tid in unrecorded
-            if tid not in self._attempted and _owner_free(store.index.owner_of(tid), polling)
+            if tid not in self._attempted
+            and store.has_tweet(tid)
+            and _owner_free(store.tweet_owner(tid), polling)
         ]
         todo = store.readable_tweet_ids(todo)  # a directory named like a tweet is skipped
         if self.owns is not None:
