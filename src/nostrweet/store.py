@@ -42,7 +42,8 @@ from nostrweet.cache.atomic import (
     warn_unreadable,
 )
 from nostrweet.cache.clearing import clear_archive_files, clear_record_files
-from nostrweet.cache.index import CacheIndex, UserEntry, build_index
+from nostrweet.cache.index import CacheIndex, UserEntry
+from nostrweet.cache.scan import build_index
 from nostrweet.cache.writers import register_writer
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.lookups import NAMES_KEPT, StateLookups

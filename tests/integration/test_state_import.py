@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from nostrweet.cache.atomic import atomic_write_json
-from nostrweet.cache.index import build_index
 from nostrweet.cache.layout import EventSubject, parse_event_filename
+from nostrweet.cache.scan import build_index
 from nostrweet.cache.writers import WRITERS_DIR
 from nostrweet.nostr.event import UnsignedEvent, sign_event
 from nostrweet.nostr.keys import KeyDeriver

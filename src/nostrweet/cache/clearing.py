@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nostrweet.cache import layout
 from nostrweet.cache.atomic import remove_orphaned_temp_files, warn_unreadable
-from nostrweet.cache.index import scan_names
+from nostrweet.cache.scan import scan_names
 
 
 def clear_archive_files(data_dir: Path) -> int:

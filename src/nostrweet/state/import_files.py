@@ -3,7 +3,7 @@
 What is imported: the event records (``nostr_events/event_*.json``; when a record exists under both
 forms, the ``.pending`` one, as the file store reads it), ``daemon_state/<username>.json``, the Blossom
 memo (``blossom/<sha256>.json``), and the index of the archive (tweets, newest profiles, not-found
-markers, tweets whose files were moved aside) from ONE listing through ``cache.index.build_index``. Files are only read, never moved or
+markers, tweets whose files were moved aside) from ONE listing through ``cache.scan.build_index``. Files are only read, never moved or
 removed. When it is done a ``meta`` row says so, and a second run does nothing.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select, text
 
 from nostrweet.cache import layout
-from nostrweet.cache.index import build_index
+from nostrweet.cache.scan import build_index
 from nostrweet.nostr.record import EventRecord
 from nostrweet.state.blossom import BlobCopy, BlossomMemo
 from nostrweet.state.engine import State

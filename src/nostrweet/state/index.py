@@ -4,7 +4,7 @@ tweets whose files were moved aside.
 The store looks everything up here by id or by user (indexed queries, batched where a caller needs
 many), so start-up lists nothing (SPEC §2) and costs the same at 1,000 or 1,000,000 files. The
 archive's files stay as they are; a row is written after its file (crash order), and ``reindex`` adds
-files the state does not know (one listing, through ``cache.index.build_index``).
+files the state does not know (one listing, through ``cache.scan.build_index``).
 
 A tweet whose file did not parse (moved aside to ``*.corrupt``) is a ``meta`` row ``corrupt <id>`` →
 its lower-case username: such files are rare, and the next fetch of that user looks them up again.
