@@ -45,14 +45,14 @@ _INDEX = textwrap.dedent(
     from datetime import UTC, datetime
     from pathlib import Path
     from nostrweet.cache import layout
-    from nostrweet.store import CacheStore
+    from nostrweet.cache.index import CacheIndex
     def rss():
         return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:"))
-    store = CacheStore(Path(tempfile.mkdtemp()))
+    index = CacheIndex()
     before = rss()
     for i in range(int(sys.argv[1])):
         name = layout.tweet_filename(datetime(2026, 2, 1 + i % 27, tzinfo=UTC), "archiveowner", 10**18 + i)
-        store.index.add_tweet(name, layout.parse_tweet_filename(name))
+        index.add_tweet(name, layout.parse_tweet_filename(name))
     print(json.dumps({"grown_kib": rss() - before}))
     """
 )

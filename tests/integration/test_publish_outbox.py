@@ -68,7 +68,7 @@ async def test_pending_record_is_resent_by_outbox_and_unrecorded_tweets_publishe
     await pool.start()
     publisher = Publisher(store, deriver, pool, relays=[url])
     outbox = Outbox(publisher)
-    owner = store.index.owner_of(1574184144313122816)
+    owner = store.tweet_owner(1574184144313122816)
     assert owner is not None
     publisher.polling.add(owner)  # a poll of this process works the tweet's user: it is left to the poll
     held = await outbox.run_once(now=time.time())
