@@ -358,30 +358,43 @@ class CacheStore:
         under another name (the author was renamed) is removed after the new one is in place, and a
         ``.not_found`` marker of the id is dropped.
         """
-        data = raw_document["data"]
-        tweet_id = int(data["id"])
-        author_id = data.get("author_id")
-        users = raw_document.get("includes", {}).get("users", [])
-        author = next((u for u in users if str(u.get("id")) == str(author_id)), None)
-        if author is None:
-            raise ValueError(f"tweet {tweet_id}: its author {author_id} is not in includes.users")
-        name = layout.tweet_filename(created_at_of(data), author["username"], tweet_id)
-        path = self.data_dir / name
-        atomic_write_json(path, raw_document)
-        if self.events is not None:  # queued before the row: a crash between them repeats it, never loses it
-            self.events.tweet_archived(author["username"].lower(), str(tweet_id))
-        previous = self.tweet_name(tweet_id)
+        [path] = self.write_tweets([raw_document])
+        return path
+
+    def write_tweets(self, raw_documents: Sequence[dict[str, Any]]) -> list[Path]:
+        """:meth:`write_tweet` for many documents: every file first, then their rows in one
+        transaction (crash order: a file without its row is found again by ``reindex``)."""
         from nostrweet.state.index import TweetRow
 
-        row = TweetRow.from_name(name)
-        assert row is not None
-        self.archive.put_tweet(row)  # the row after the file (crash order); drops a not-found row
-        self.lookups.written(tweet_id, row.username, name, previous)
-        if previous is not None and previous != name and layout.parse_tweet_filename(previous) is not None:
-            # (a file of the earlier tool, named in its own case, is never ours to remove: SPEC §11)
-            (self.data_dir / previous).unlink(missing_ok=True)
-        (self.data_dir / layout.not_found_filename(tweet_id)).unlink(missing_ok=True)  # (its row went)
-        return path
+        written: list[tuple[int, str, TweetRow]] = []
+        for raw_document in raw_documents:
+            data = raw_document["data"]
+            tweet_id = int(data["id"])
+            author_id = data.get("author_id")
+            users = raw_document.get("includes", {}).get("users", [])
+            author = next((u for u in users if str(u.get("id")) == str(author_id)), None)
+            if author is None:
+                raise ValueError(f"tweet {tweet_id}: its author {author_id} is not in includes.users")
+            name = layout.tweet_filename(created_at_of(data), author["username"], tweet_id)
+            atomic_write_json(self.data_dir / name, raw_document)
+            if self.events is not None:  # queued before the row: a crash between them repeats it
+                self.events.tweet_archived(author["username"].lower(), str(tweet_id))
+            row = TweetRow.from_name(name)
+            assert row is not None
+            written.append((tweet_id, name, row))
+        self.preload(tweet_id for tweet_id, _, _ in written)
+        previous = {tweet_id: self.tweet_name(tweet_id) for tweet_id, _, _ in written}
+        self.archive.put_tweets(
+            [row for _, _, row in written]
+        )  # the rows after the files; drops not-found rows
+        for tweet_id, name, row in written:
+            before = previous[tweet_id]
+            self.lookups.written(tweet_id, row.username, name, before)
+            if before is not None and before != name and layout.parse_tweet_filename(before) is not None:
+                # (a file of the earlier tool, named in its own case, is never ours to remove: SPEC §11)
+                (self.data_dir / before).unlink(missing_ok=True)
+            (self.data_dir / layout.not_found_filename(tweet_id)).unlink(missing_ok=True)  # (its row went)
+        return [self.data_dir / name for _, name, _ in written]
 
     def tweet_rows_of(self, username: str) -> list[tuple[int, str]]:
         """A user's cached tweets as (id, file name), oldest first: one indexed query of that user only;

@@ -147,6 +147,23 @@ def test_rename_of_author_replaces_old_file(data_dir: Path) -> None:
     assert_agrees(store, build_index(data_dir))
 
 
+def test_write_tweets_writes_every_file_then_the_rows_together(data_dir: Path) -> None:
+    store = CacheStore(data_dir)
+    store.write_tweet(doc(10, "oldname"))
+    store.mark_not_found(12)
+    paths = store.write_tweets([doc(10, "newname"), doc(11, "newname"), doc(12, "other", user_id="12")])
+    assert [p.name for p in paths] == [
+        "20240102_030405_newname_10.json",
+        "20240102_030405_newname_11.json",
+        "20240102_030405_other_12.json",
+    ]
+    assert sorted(p.name for p in data_dir.glob("*.json")) == [p.name for p in paths]  # the old name went
+    fresh = CacheStore(data_dir)  # what the state says, not this store's memory
+    assert fresh.tweet_ids_of("newname") == [10, 11] and fresh.tweet_ids_of("oldname") == []
+    assert fresh.has_tweet(12) and not fresh.is_not_found(12)
+    assert_agrees(fresh, build_index(data_dir))
+
+
 def test_media_path_validated(data_dir: Path) -> None:
     store = CacheStore(data_dir)
     assert store.media_path("foo_1_0.jpg") == data_dir / "foo_1_0.jpg"

@@ -12,7 +12,7 @@ its lower-case username: such files are rare, and the next fetch of that user lo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Text, cast, delete, func, select, union
@@ -138,21 +138,26 @@ class ArchiveIndex:
     def put_tweet(self, row: TweetRow) -> None:
         """Record a tweet file just written (its row replaces an older one of the same id: the author
         was renamed, so the file name changed); its not-found marker, if any, goes."""
+        self.put_tweets([row])
+
+    def put_tweets(self, rows: Sequence[TweetRow]) -> None:
+        """:meth:`put_tweet` for many files just written, in one transaction."""
+        if not rows:
+            return
         stmt = self.state.insert(tweets)
         stmt = stmt.on_conflict_do_update(
             index_elements=["tweet_id"],
             set_={c: stmt.excluded[c] for c in ("username", "stamp", "file_name")},
         )
-        value = {
-            "tweet_id": row.tweet_id,
-            "username": row.username,
-            "stamp": row.stamp,
-            "file_name": row.file_name,
-        }
+        values = [
+            {"tweet_id": r.tweet_id, "username": r.username, "stamp": r.stamp, "file_name": r.file_name}
+            for r in rows
+        ]
+        ids = [r.tweet_id for r in rows]
         with self.state.engine.begin() as conn:
-            conn.execute(stmt, [value])
-            conn.execute(delete(not_found).where(not_found.c.tweet_id == row.tweet_id))
-            conn.execute(delete(meta).where(meta.c.key == f"{_CORRUPT}{row.tweet_id}"))
+            conn.execute(stmt, values)
+            conn.execute(delete(not_found).where(not_found.c.tweet_id.in_(ids)))
+            conn.execute(delete(meta).where(meta.c.key.in_([f"{_CORRUPT}{i}" for i in ids])))
 
     def clear(self) -> None:
         """Forget every tweet, profile and not-found marker (``clear-cache``)."""
