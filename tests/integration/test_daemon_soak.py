@@ -77,9 +77,9 @@ def _sizes(pipeline: DaemonPipeline) -> dict[str, int]:
         at_least("listed", len(pub._blossom_listed))
         at_least("uploaders", len(pub.builder.uploaders))
         at_least("media_names", len(pub.media._by_tweet))
-    for outbox in pipeline._outboxes.values():
+    for outbox in pipeline.outbox.outboxes.values():
         at_least("tracked", len(outbox._attempted))
-    at_least("skip_checks", len(pipeline._skip_checked))
+    at_least("skip_checks", len(pipeline.outbox.skip_checked))
     at_least("keys", len(pipeline.keys.deriver._keys))
     pool = pipeline.pool
     at_least("connections", len(pool._conns))
