@@ -6,19 +6,15 @@ cache otherwise). It lists nothing: what is cached is looked up in the state's a
 (``state.index.ArchiveIndex``: tweets by id or by user, newest profiles, not-found markers), a few
 answers kept in bounded memory; a media file is found by its name, built from the tweet document, and a
 stat. Every write goes through ``cache.atomic`` (files 0600) and then writes its row (crash order: file,
-then row). A file that does not parse is moved aside to ``<name>.corrupt`` and counts as missing; its id
-stays known (``corrupt_tweet_ids_of``), so a fetching command fetches it again. An entry that cannot be
-read (a directory, no permission) is skipped with a warning. A read-only store (``read_only=True``, for
-``list-tweets``, ``show-tweet``, ``keys``) creates, renames and deletes nothing. ``atomic`` and
-``index`` names are re-exported here for callers.
+then row). Tweet files are read back by ``tweet_reader``: one that does not parse is moved aside to
+``<name>.corrupt`` and counts as missing; its id stays known (``corrupt_tweet_ids_of``), so a fetching
+command fetches it again. A read-only store (``read_only=True``, for ``list-tweets``, ``show-tweet``,
+``keys``) creates, renames and deletes nothing. ``atomic`` and ``index`` names are re-exported here.
 """
 
 from __future__ import annotations
 
-import errno
-import logging
 import os
-import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -35,11 +31,9 @@ from nostrweet.cache.atomic import (
     fsync_dir,
     make_private_dir,
     move_aside,
-    read_entry,
     read_json_or_quarantine,
     remove_orphaned_temp_files,
     remove_stale_temp_files,
-    warn_unreadable,
 )
 from nostrweet.cache.clearing import clear_archive_files, clear_record_files
 from nostrweet.cache.index import CacheIndex, UserEntry
@@ -47,7 +41,8 @@ from nostrweet.cache.scan import build_index
 from nostrweet.cache.writers import register_writer
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.lookups import NAMES_KEPT, StateLookups
-from nostrweet.twitter.models import TweetDocument, User, decode_document
+from nostrweet.tweet_reader import TweetReader
+from nostrweet.twitter.models import TweetDocument, User
 
 if TYPE_CHECKING:  # (the state, and SQLAlchemy with it, loads when a store first asks it something)
     from nostrweet.state.engine import State
@@ -67,9 +62,6 @@ __all__ = [
     "read_json_or_quarantine",
     "remove_stale_temp_files",
 ]
-
-log = logging.getLogger(__name__)
-
 
 _TWITTER_EPOCH_MS = 1288834974657
 
@@ -136,6 +128,8 @@ class CacheStore:
         self.read_only = read_only
         self.lookups = StateLookups(lambda: self.state, names_kept)
         """What the state says is cached, kept in bounded memory."""
+        self.reader = TweetReader(self.data_dir, self.lookups, read_only=read_only)
+        """Reads the cached tweet files back (``tweet_reader``)."""
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise InputError(f"data dir {self.data_dir} is not a directory")
         if not read_only:
@@ -175,13 +169,6 @@ class CacheStore:
             self._state = None
             self._owns_state = False
 
-    def _set_aside(self, path: Path, reason: str) -> None:
-        """Move a file that does not parse aside; a read-only store only warns."""
-        if self.read_only:
-            log.warning("skipped unreadable file %s: %s", path.name, reason)
-        else:
-            move_aside(path, reason)
-
     # -- tweets -----------------------------------------------------------------------------
 
     def tweet_name(self, tweet_id: int | str) -> str | None:
@@ -192,10 +179,6 @@ class CacheStore:
         """Look many tweets up at once (one query per 500 ids), for the lookups that follow."""
         self.lookups.preload(map(int, tweet_ids))
 
-    def _drop_tweet(self, tweet_id: int) -> None:
-        """This store no longer counts a tweet as cached (its entry is skipped); its row stays."""
-        self.lookups.skip(tweet_id)
-
     def has_tweet(self, tweet_id: int | str) -> bool:
         """True if a tweet document is cached: the state has its row and its file is there (a stat)."""
         path = self.tweet_path(tweet_id)
@@ -203,142 +186,20 @@ class CacheStore:
 
     def tweet_path(self, tweet_id: int | str) -> Path | None:
         """The path of a cached tweet document (from its row), or None."""
-        name = self.tweet_name(tweet_id)
-        return self.data_dir / name if name else None
-
-    def _tweet_bytes(self, tid: int) -> tuple[Path, bytes] | None:
-        """A cached tweet file's path and bytes; an entry that cannot be read is dropped from the index."""
-        path = self.tweet_path(tid)
-        if path is None:
-            return None
-        data = read_entry(path)
-        if data is None:  # gone (by hand, or another instance's file), or a directory: skipped, not moved
-            self._drop_tweet(tid)
-            return None
-        return path, data
+        return self.reader.path(int(tweet_id))
 
     def read_tweet_raw(self, tweet_id: int | str) -> dict[str, Any] | None:
         """The cached document as a dict; a file that does not parse is moved aside and gives None."""
-        tid = int(tweet_id)
-        found = self._tweet_bytes(tid)
-        return self._raw_document(tid, *found) if found is not None else None
-
-    def _raw_document(self, tid: int, path: Path, data: bytes) -> dict[str, Any] | None:
-        try:
-            raw = msgspec.json.decode(data)
-        except msgspec.DecodeError as exc:
-            self._set_aside(path, str(exc))
-            self._forget_tweet(tid, path)
-            return None
-        if legacy.is_legacy_tweet(raw) and str(raw["id"]) == str(tid):
-            return self._from_legacy(raw)
-        if (
-            not isinstance(raw, dict)
-            or not isinstance(raw.get("data"), dict)
-            or str(raw["data"].get("id")) != str(tid)
-        ):
-            self._report_unknown(tid, path, "not a tweet document of this id")
-            return None
-        document: dict[str, Any] = raw
-        return document
-
-    def _from_legacy(self, raw: dict[str, Any]) -> dict[str, Any]:
-        """A tweet file of the earlier tool, read as it is into our document (SPEC §11); a reference it
-        lacks that is cached on its own (fetched since, e.g. by ``migrate``) is added from its file."""
-        document = legacy.document_from_legacy(raw)
-        for ref in legacy.unfilled_references(document):
-            path = self.tweet_path(ref)
-            data = read_entry(path) if path is not None else None
-            try:
-                referenced = msgspec.json.decode(data) if data is not None else None
-            except msgspec.DecodeError:
-                continue  # (its own read reports it)
-            if isinstance(referenced, dict) and isinstance(referenced.get("data"), dict):
-                legacy.add_reference(document, referenced)
-            elif isinstance(referenced, dict) and legacy.is_legacy_tweet(referenced):
-                legacy.add_reference(document, legacy.document_from_legacy(referenced))
-        return document
-
-    def _report_unknown(self, tweet_id: int, path: Path, reason: str) -> None:
-        """A tweet file that is valid JSON of a shape we do not know: reported and skipped, never moved
-        (SPEC §2); it stays in the directory for ``migrate`` or its owner to look at."""
-        log.warning(
-            "skipped %s: %s (valid JSON of a shape nostrweet does not know; left as it is)", path.name, reason
-        )
-        self._drop_tweet(tweet_id)
+        return self.reader.raw(int(tweet_id))
 
     def read_tweet(self, tweet_id: int | str) -> TweetDocument | None:
-        """The cached tweet document, or None (missing, or corrupt and moved aside).
-
-        The file's bytes are decoded straight into the typed document; only a file that is not one
-        (the earlier tool's model, an unknown shape, broken JSON) goes the way of :meth:`read_tweet_raw`.
-        """
-        tid = int(tweet_id)
-        found = self._tweet_bytes(tid)
-        if found is None:
-            return None
-        try:
-            doc = decode_document(found[1])
-        except msgspec.DecodeError:  # (a ValidationError is one)
-            doc = None
-        if doc is not None and doc.data.id == str(tid):
-            return doc
-        raw = self._raw_document(tid, *found)
-        if raw is None:
-            return None
-        try:
-            return decode_document(raw)
-        except msgspec.ValidationError as exc:
-            path = self.tweet_path(tweet_id)
-            if path is not None and path.exists():
-                self._report_unknown(int(tweet_id), path, str(exc))
-            else:
-                self._drop_tweet(int(tweet_id))
-            return None
+        """The cached tweet document, or None (missing, or corrupt and moved aside: ``tweet_reader``)."""
+        return self.reader.document(int(tweet_id))
 
     def readable_tweet_ids(self, tweet_ids: Iterable[int]) -> list[int]:
-        """The ids among ``tweet_ids`` whose cached entry is a file (one batched lookup, one stat each).
-        An entry named like a tweet that is not a file (a directory) is skipped with a warning; a row
-        whose file is not here (removed by hand, or another instance's) is skipped."""
-        ids = list(tweet_ids)
-        self.preload(ids)
-        out: list[int] = []
-        for tweet_id in ids:
-            path = self.tweet_path(tweet_id)
-            if path is None:
-                continue
-            try:
-                is_file = stat.S_ISREG(path.stat().st_mode)
-            except FileNotFoundError:
-                self._drop_tweet(tweet_id)
-                continue
-            except OSError as exc:
-                warn_unreadable(path, exc)
-                self._drop_tweet(tweet_id)
-                continue
-            if is_file:
-                out.append(tweet_id)
-                continue
-            if path.is_dir():
-                warn_unreadable(path, IsADirectoryError(errno.EISDIR, "Is a directory"))
-            else:
-                warn_unreadable(path, OSError(errno.EINVAL, "not a regular file"))
-            self._drop_tweet(tweet_id)
-        return out
-
-    def _forget_tweet(self, tweet_id: int, path: Path) -> None:
-        """A tweet whose file was moved aside: its row goes, and its id is remembered so that the next
-        fetch of its user fetches it again (a read-only store only forgets it for itself)."""
-        self._drop_tweet(tweet_id)
-        if self.read_only:
-            return
-        archive = self.archive
-        archive.remove_tweet(tweet_id)
-        parsed = layout.parse_tweet_filename(path.name) or legacy.parse_tweet_name(path.name)
-        if parsed is not None:
-            archive.add_corrupt(parsed.username.lower(), tweet_id)
-            self.lookups.moved_aside(parsed.username, tweet_id)
-        self.lookups.removed()
+        """The ids among ``tweet_ids`` whose cached entry is a file (one batched lookup, one stat each);
+        the others are skipped (a directory with a warning)."""
+        return self.reader.readable_ids(tweet_ids)
 
     def corrupt_tweet_ids_of(self, username: str) -> list[int]:
         """Ids of a user's tweets whose files were moved aside (``*.corrupt``) and that are not cached
@@ -480,7 +341,7 @@ class CacheStore:
         if isinstance(raw, dict) and isinstance(raw.get("id"), str) and isinstance(raw.get("username"), str):
             return raw
         if raw is not None:
-            self._set_aside(path, "not a user object")
+            self.reader.set_aside(path, "not a user object")
         self.lookups.forget_profile(user, unreadable=True)
         return None
 

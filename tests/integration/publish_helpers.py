@@ -1,12 +1,15 @@
-"""Helpers of the publishing integration tests: run the real CLI in a subprocess, read records."""
+"""Helpers of the publishing integration tests: run the real CLI in a subprocess, or the daemon's
+pipeline in-process, and read records."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import subprocess
 import sys
-from contextlib import closing
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager, closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +18,18 @@ from mnemonic import Mnemonic
 from sqlalchemy import select
 
 from nostrweet.cache.layout import event_filename
+from nostrweet.config import ConfigFile, UserOverrides
+from nostrweet.daemon.config import DaemonConfig
+from nostrweet.daemon.pipeline import DAEMON_BOUNDS, DaemonPipeline
 from nostrweet.nostr.event import SignedEvent
+from nostrweet.nostr.keys import KeyDeriver
+from nostrweet.nostr.relays import RelayPool
+from nostrweet.publish.outcome import MemoryBounds
+from nostrweet.settings import GlobalOptions, Secret
 from nostrweet.state.engine import STATE_FILE, default_state_url, open_state
 from nostrweet.state.records import RecordRepo
 from nostrweet.state.schema import events
+from tests.fakes.x_api import FakeXApi
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,6 +78,51 @@ def make_cli(tmp_path: Path, api_url: str | None = None, bearer_token: str | Non
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
     return Cli(data, phrase, mfile, api_url, bearer_token)
+
+
+@asynccontextmanager
+async def running_pipeline(
+    api: FakeXApi,
+    data_dir: Path,
+    users: Sequence[str],
+    relays: Sequence[str],
+    *,
+    backfill: int,
+    mnemonic: str | None = None,
+    pool: RelayPool | None = None,
+    state_url: str | None = None,
+    bounds: MemoryBounds = DAEMON_BOUNDS,
+    overrides: Mapping[str, UserOverrides] | None = None,
+) -> AsyncIterator[DaemonPipeline]:
+    """The daemon's real pipeline in-process over the fake X API, started, and closed when the block
+    ends (even if the start fails): NIP-06 keys from ``mnemonic`` (a fresh one if not given), no
+    Blossom, and ``pool`` if given, else a pool over ``relays``."""
+    phrase = mnemonic or Mnemonic("english").generate(128)
+    options = GlobalOptions(
+        data_dir=data_dir,
+        bearer_token=Secret(api.bearer_token),
+        mnemonic=Secret(phrase),
+        twitter_api_url=api.url,
+        key_derivation="nip06",
+        config=ConfigFile(),
+        log_level=logging.WARNING,
+        log_format="text",
+        state_url=state_url,
+    )
+    config = DaemonConfig(
+        users=tuple(users),
+        relays=tuple(relays),
+        blossom_servers=(),
+        backfill=backfill,
+        overrides=dict(overrides or {}),
+    )
+    keys = KeyDeriver(Secret(phrase))
+    pipeline = DaemonPipeline(options, config, keys=keys, pool=pool or RelayPool(list(relays)), bounds=bounds)
+    try:
+        await pipeline.start()
+        yield pipeline
+    finally:
+        await pipeline.aclose()
 
 
 def records(data_dir: Path) -> dict[str, dict[str, Any]]:

@@ -3,22 +3,15 @@ user and written only when the watermark moves; a user taken again is read again
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mnemonic import Mnemonic
 
-from nostrweet.config import ConfigFile
-from nostrweet.daemon.config import DaemonConfig
-from nostrweet.daemon.pipeline import DaemonPipeline
-from nostrweet.nostr.keys import KeyDeriver
-from nostrweet.nostr.relays import RelayPool
-from nostrweet.settings import GlobalOptions, Secret
 from nostrweet.state.users import UserRepo
 from tests.fakes.x_api import FakeXApi
 from tests.fakes.x_world import World
+from tests.integration.publish_helpers import running_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -39,28 +32,13 @@ class Counting:
 
 
 async def test_a_steady_poll_neither_reads_nor_writes_the_users_row(
-    sdk_relay: str, fake_x: FakeXApi, x_world: World, tmp_path: Path, state_url: str
+    sdk_relay: str, fake_x: FakeXApi, x_world: World, data_dir: Path, state_url: str
 ) -> None:
     x_world.hold_back(UID, keep=2)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    phrase = Mnemonic("english").generate(128)
-    options = GlobalOptions(
-        data_dir=data_dir,
-        bearer_token=Secret(fake_x.bearer_token),
-        mnemonic=Secret(phrase),
-        twitter_api_url=fake_x.url,
-        key_derivation="nip06",
-        config=ConfigFile(),
-        log_level=logging.WARNING,
-        log_format="text",
-        state_url=state_url,
-    )
-    config = DaemonConfig(users=(NAME,), relays=(sdk_relay,), blossom_servers=(), backfill=2)
-    pipeline = DaemonPipeline(options, config, keys=KeyDeriver(Secret(phrase)), pool=RelayPool([sdk_relay]))
     name = NAME.lower()
-    try:
-        await pipeline.start()
+    async with running_pipeline(
+        fake_x, data_dir, [NAME], [sdk_relay], backfill=2, state_url=state_url
+    ) as pipeline:
         loads, saves = Counting(pipeline.states, "load"), Counting(pipeline.states, "save")
         assert (await pipeline.poll_user(NAME)).posted == 2  # the first run: read, target, watermark
         first = UserRepo(pipeline.state).load(name)
@@ -79,5 +57,3 @@ async def test_a_steady_poll_neither_reads_nor_writes_the_users_row(
         assert (await pipeline.poll_user(NAME)).new_tweets == 0  # cached already: skipped
         assert loads.calls == 2
         assert fake_x.requests_to("/2/users/{id}/tweets")[-1].query["since_id"] == first.since_id
-    finally:
-        await pipeline.aclose()

@@ -10,21 +10,17 @@ with the event its record holds.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nostrweet.config import ConfigFile, UserOverrides
-from nostrweet.daemon.config import DaemonConfig
+from nostrweet.config import UserOverrides
 from nostrweet.daemon.pipeline import DaemonPipeline
 from nostrweet.nostr import keys as keys_module
-from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import QueryFilter, RelayPool
 from nostrweet.publish.outcome import MemoryBounds
-from nostrweet.settings import GlobalOptions, Secret
 from tests.fakes.x_api import FakeXApi
 from tests.fakes.x_world import (
     BIG_TIMELINE_USER_ID,
@@ -33,7 +29,7 @@ from tests.fakes.x_world import (
     PHILLY_USERNAME,
     World,
 )
-from tests.integration.publish_helpers import tweet_records
+from tests.integration.publish_helpers import running_pipeline, tweet_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -46,19 +42,6 @@ KEY_CAP = 8
 USERS = {PHILLY_USER_ID: PHILLY_USERNAME.lower(), BIG_TIMELINE_USER_ID: BIG_TIMELINE_USERNAME.lower()}
 FIRST = 5  # tweets visible at the first poll
 PER_ROUND = 4  # tweets released per user before each later round
-
-
-def _options(data_dir: Path, api: FakeXApi) -> GlobalOptions:
-    return GlobalOptions(
-        data_dir=data_dir,
-        bearer_token=Secret(api.bearer_token),
-        mnemonic=Secret(MNEMONIC),
-        twitter_api_url=api.url,
-        key_derivation="nip06",
-        config=ConfigFile(),
-        log_level=logging.WARNING,
-        log_format="text",
-    )
 
 
 def _sizes(pipeline: DaemonPipeline) -> dict[str, int]:
@@ -77,9 +60,9 @@ def _sizes(pipeline: DaemonPipeline) -> dict[str, int]:
         at_least("listed", len(pub._blossom_listed))
         at_least("uploaders", len(pub.builder.uploaders))
         at_least("media_names", len(pub.media._by_tweet))
-    for outbox in pipeline._outboxes.values():
+    for outbox in pipeline.outbox.outboxes.values():
         at_least("tracked", len(outbox._attempted))
-    at_least("skip_checks", len(pipeline._skip_checked))
+    at_least("skip_checks", len(pipeline.outbox.skip_checked))
     at_least("keys", len(pipeline.keys.deriver._keys))
     pool = pipeline.pool
     at_least("connections", len(pool._conns))
@@ -127,29 +110,26 @@ def _is_retweet(world: World, tweet_id: str) -> bool:
 
 
 async def test_many_polls_keep_memory_flat_and_publish_every_tweet_once(
-    fake_x: FakeXApi, x_world: World, sdk_relay: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_x: FakeXApi, x_world: World, sdk_relay: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(keys_module, "KEY_CACHE_SIZE", KEY_CAP)
     for uid in USERS:
         x_world.hold_back(uid, keep=FIRST)
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    options = _options(data_dir, fake_x)
-    # one user skips its retweets: the outbox then asks the per-tweet skip check (a capped cache)
-    config = DaemonConfig(
-        users=tuple(USERS.values()),
-        relays=(sdk_relay,),
-        blossom_servers=(),
-        backfill=20,
-        overrides={BIG_TIMELINE_USERNAME.lower(): UserOverrides(skip_retweets=True)},
-    )
     pool = RelayPool([sdk_relay], ok_timeout=5.0, **POOL_CAPS)
-    deriver = KeyDeriver(Secret(MNEMONIC))
-    pipeline = DaemonPipeline(options, config, keys=deriver, pool=pool, bounds=BOUNDS)
     peak: Counter[str] = Counter()
     rounds = 0
-    try:
-        await pipeline.start()
+    # one user skips its retweets: the outbox then asks the per-tweet skip check (a capped cache)
+    async with running_pipeline(
+        fake_x,
+        data_dir,
+        list(USERS.values()),
+        [sdk_relay],
+        backfill=20,
+        mnemonic=MNEMONIC,
+        pool=pool,
+        bounds=BOUNDS,
+        overrides={BIG_TIMELINE_USERNAME.lower(): UserOverrides(skip_retweets=True)},
+    ) as pipeline:
         await pipeline.run_outbox()
         while True:
             rounds += 1
@@ -164,8 +144,6 @@ async def test_many_polls_keep_memory_flat_and_publish_every_tweet_once(
                 x_world.release(uid, PER_ROUND)
         pub = next(iter(pipeline._publishers.values()))
         reads_before = pub.records.reads
-    finally:
-        await pipeline.aclose()
     assert rounds >= 20
     # the caps were reached, so eviction was exercised (not just small numbers)
     # (skip_checks is only bounded here: the outbox asks it only about records that are due, which a

@@ -7,25 +7,21 @@ from the files gives (the same ids), so the hand-over changes nothing but the re
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
 
 from nostrweet.bridge.events import build_tweet_event
-from nostrweet.config import ConfigFile
-from nostrweet.daemon.config import DaemonConfig
-from nostrweet.daemon.pipeline import DaemonPipeline
 from nostrweet.nostr.event import sign_event
 from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish.building import load_context
-from nostrweet.settings import GlobalOptions, Secret
+from nostrweet.settings import Secret
 from nostrweet.store import CacheStore
 from nostrweet.twitter.models import TweetDocument
 from tests.fakes.x_api import FakeXApi
 from tests.fakes.x_world import PHILLY_USER_ID, PHILLY_USERNAME, World
-from tests.integration.publish_helpers import tweet_records
+from tests.integration.publish_helpers import running_pipeline, tweet_records
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -36,20 +32,8 @@ async def test_a_poll_publishes_what_it_archived_without_reading_the_files(
     fake_x: FakeXApi, x_world: World, sdk_relay: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     x_world.hold_back(PHILLY_USER_ID, keep=3)
-    options = GlobalOptions(
-        data_dir=data_dir,
-        bearer_token=Secret(fake_x.bearer_token),
-        mnemonic=Secret(MNEMONIC),
-        twitter_api_url=fake_x.url,
-        key_derivation="nip06",
-        config=ConfigFile(),
-        log_level=logging.WARNING,
-        log_format="text",
-    )
     name = PHILLY_USERNAME.lower()
-    config = DaemonConfig(users=(name,), relays=(sdk_relay,), blossom_servers=(), backfill=20)
     deriver = KeyDeriver(Secret(MNEMONIC))
-    pipeline = DaemonPipeline(options, config, keys=deriver, pool=RelayPool([sdk_relay], ok_timeout=5.0))
     reads: list[str] = []
     real_read = CacheStore.read_tweet
 
@@ -57,8 +41,10 @@ async def test_a_poll_publishes_what_it_archived_without_reading_the_files(
         reads.append(str(tweet_id))
         return real_read(self, tweet_id)
 
-    try:
-        await pipeline.start()
+    pool = RelayPool([sdk_relay], ok_timeout=5.0)
+    async with running_pipeline(
+        fake_x, data_dir, [name], [sdk_relay], backfill=20, mnemonic=MNEMONIC, pool=pool
+    ) as pipeline:
         await pipeline.poll_user(name)  # the first poll: the tweets visible so far
         released = x_world.release(PHILLY_USER_ID, 6)
         assert released
@@ -77,5 +63,3 @@ async def test_a_poll_publishes_what_it_archived_without_reading_the_files(
             ctx = load_context(doc, deriver, publisher.refs, {}, sdk_relay)
             rebuilt = sign_event(build_tweet_event(doc, ctx), deriver.for_user(doc.data.author_id))
             assert records[tweet_id] == [rebuilt.id]
-    finally:
-        await pipeline.aclose()

@@ -7,23 +7,19 @@ the tweet's event, and never send the stranger's note anywhere.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
 from mnemonic import Mnemonic
 
-from nostrweet.config import ConfigFile
-from nostrweet.daemon.config import DaemonConfig
-from nostrweet.daemon.pipeline import DaemonPipeline
 from nostrweet.nostr.event import SignedEvent, UnsignedEvent, sign_event
 from nostrweet.nostr.keys import KeyDeriver, MirrorKey
 from nostrweet.nostr.relays import QueryFilter, RelayPool
-from nostrweet.settings import GlobalOptions, Secret
+from nostrweet.settings import Secret
 from nostrweet.store import CacheStore
 from tests.fakes.x_api import FakeXApi
 from tests.fakes.x_world import World
-from tests.integration.publish_helpers import make_cli, records
+from tests.integration.publish_helpers import make_cli, records, running_pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -96,7 +92,7 @@ async def test_cli_publishes_our_event_despite_a_strangers_r_tag(
 
 
 async def test_daemon_poll_publishes_our_events_despite_strangers_r_tags(
-    sdk_relay: str, pypi_relay: str, fake_x: FakeXApi, x_world: World, tmp_path: Path
+    sdk_relay: str, pypi_relay: str, fake_x: FakeXApi, x_world: World, data_dir: Path
 ) -> None:
     uid, name = DAEMON_USER
     x_world.hold_back(uid, keep=3)
@@ -106,28 +102,10 @@ async def test_daemon_poll_publishes_our_events_despite_strangers_r_tags(
     planted = [e for t in tweet_ids for e in hijack_notes(key, t)]
     await plant(sdk_relay, planted)
 
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    phrase = Mnemonic("english").generate(128)
-    options = GlobalOptions(
-        data_dir=data_dir,
-        bearer_token=Secret(fake_x.bearer_token),
-        mnemonic=Secret(phrase),
-        twitter_api_url=fake_x.url,
-        key_derivation="nip06",
-        config=ConfigFile(),
-        log_level=logging.WARNING,
-        log_format="text",
-    )
     relays = (sdk_relay, pypi_relay)
-    config = DaemonConfig(users=(name,), relays=relays, blossom_servers=(), backfill=3)
-    deriver = KeyDeriver(Secret(phrase))
-    pipeline = DaemonPipeline(options, config, keys=deriver, pool=RelayPool(list(relays)))
-    try:
-        await pipeline.start()
+    async with running_pipeline(fake_x, data_dir, [name], relays, backfill=3) as pipeline:
+        deriver = pipeline.keys.deriver
         result = await pipeline.poll_user(name)
-    finally:
-        await pipeline.aclose()
     assert result.posted >= len(tweet_ids)
     planted_ids = {p.id for p in planted}
     for tweet_id in tweet_ids:

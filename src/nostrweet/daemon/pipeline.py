@@ -5,7 +5,8 @@ Per poll of a user: resolve it (cached profile first, once per process), find wh
 :class:`~nostrweet.archive.archiver.Archiver` (``since_id``, following ``next_token`` to the end;
 enrichment, media, referenced profiles), then publish the new tweets oldest first through the
 :class:`~nostrweet.publish.publisher.Publisher` (parents before replies, originals before reposts), and
-last move the user's watermark. The outbox pass re-sends what some relay has not accepted yet.
+last move the user's watermark. The outbox pass (:mod:`nostrweet.daemon.outbox_pass`) re-sends what
+some relay has not accepted yet.
 
 Per-user overrides (``[users.<name>]``): a user with its own relays or Blossom servers gets its own
 publisher over the shared relay pool, so its events go to those relays; ``key_file`` replaces the
@@ -24,15 +25,14 @@ import asyncio
 import dataclasses
 import gc
 import logging
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nostrweet.archive.archiver import Archiver
-from nostrweet.cache.layout import EventSubject, normalize_username
-from nostrweet.daemon import scheduler
+from nostrweet.cache.layout import normalize_username
 from nostrweet.daemon.config import DaemonConfig
+from nostrweet.daemon.outbox_pass import OutboxPasses
 from nostrweet.daemon.ports import PollResult
 from nostrweet.daemon.state import (
     HeldStates,
@@ -42,25 +42,20 @@ from nostrweet.daemon.state import (
     first_run_state,
     state_of_row,
 )
-from nostrweet.nostr.event import SignedEvent
-from nostrweet.nostr.keys import KeyDeriver, MirrorKey
-from nostrweet.nostr.record import BACKOFF_CAP
+from nostrweet.nostr.keys import KeyDeriver
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish.deletions import Retractor
 from nostrweet.publish.handoff import ensure_handoff
 from nostrweet.publish.keyring import KeyRing, cached_user_id
-from nostrweet.publish.outbox import Outbox
-from nostrweet.publish.outcome import LruDict, MemoryBounds
+from nostrweet.publish.outcome import MemoryBounds
 from nostrweet.publish.publisher import Publisher
 from nostrweet.settings import GlobalOptions
-from nostrweet.shaping.filters import Skip
 from nostrweet.state.budgets import SharedBudgets
 from nostrweet.state.engine import State
 from nostrweet.state.lifecycle import LifecycleRepo
-from nostrweet.state.records import RecordRepo
 from nostrweet.state.users import UserRepo, UserRow
 from nostrweet.store import CacheStore
-from nostrweet.twitter.api import EP_TIMELINE, EP_TWEETS
+from nostrweet.twitter.api import EP_TIMELINE
 from nostrweet.twitter.client import TwitterClient
 from nostrweet.twitter.models import User
 from nostrweet.twitter.ratelimit import RateLimiter
@@ -130,13 +125,21 @@ class DaemonPipeline:
         self._publishers: dict[tuple[tuple[str, ...], tuple[str, ...]], Publisher] = {}
         self._users: dict[str, User] = {}
         self._announced: set[str] = set()
-        self._outbox_lock = asyncio.Lock()
-        self._outboxes: dict[tuple[tuple[str, ...], tuple[str, ...]], Outbox] = {}
-        self._skip_checked: LruDict[int, bool] = LruDict(bounds.skip_checks)
-        self._relay_was_up: dict[str, bool] = {}
         self.lifecycle = LifecycleRepo(self.state)
-        self._retractor: Retractor | None = None
-        self._next_deletion_check = time.time() + config.deletion_interval
+        self.outbox = OutboxPasses(
+            config,
+            self.store,
+            self.state,
+            pool=self.pool,
+            client=self.client,
+            limiter=self.limiter,
+            lifecycle=self.lifecycle,
+            keys=self.keys,
+            users=self._users,
+            publisher_for=self.publisher_for,
+            skip_checks=bounds.skip_checks,
+        )
+        """The outbox and deletion passes of every cycle."""
         self.backfills: dict[str, int] = {}  # users added through the admin API with their own backfill
         self._frozen = False  # settle_for_the_loop() was called
 
@@ -314,21 +317,6 @@ class DaemonPipeline:
         instance may have moved their watermark meanwhile)."""
         self.held.forget(names)
 
-    def _wanted(self, name: str, tweet_id: int) -> bool:
-        """False for a tweet of a handed-off account, or one that the filters skip (its records are not
-        re-sent either)."""
-        if self._handed_off(name):
-            return False  # handed off: none of its tweets is published any more
-        if self.config.filters.empty:
-            return True
-        doc = self.store.read_tweet(tweet_id)
-        return doc is None or not isinstance(self.config.filters.decide(doc), Skip)
-
-    def _handed_off(self, name: str) -> bool:
-        """The account's person is on Nostr and mirroring stops (``handoff = "stop"``)."""
-        override = self.config.overrides.get(name)
-        return override is not None and bool(override.nostr_npub) and not override.handoff_continue
-
     async def _announce(self, name: str, user: User, publisher: Publisher) -> None:
         """Once per process and user: kind 0 (if changed) and the relay list."""
         try:
@@ -341,128 +329,15 @@ class DaemonPipeline:
             return
         self._announced.add(name)
 
-    # -- outbox ----------------------------------------------------------------------------
-
-    def _group(self, name: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        return self.config.relays_for(name), self.config.blossom_for(name)
-
-    def _owner_of_tweet(self, tweet_id: int) -> str | None:
-        return self.store.tweet_owner(tweet_id)
-
-    def _owns(self, group: tuple[tuple[str, ...], tuple[str, ...]]) -> Callable[[EventSubject, int], bool]:
-        """Which records and unpublished tweets the outbox of one publisher group handles: those of
-        its users; the default group also takes everything no watched user owns."""
-        default = (self.config.relays, self.config.blossom_servers)
-        by_id = {u.id: n for n, u in self._users.items()}
-
-        def owns(subject: EventSubject, subject_id: int) -> bool:
-            if subject is EventSubject.TWEET:
-                owner = self._owner_of_tweet(subject_id)
-                if owner in self.config.users:
-                    wanted = self._skip_checked.hit(subject_id)
-                    if wanted is None:
-                        wanted = self._skip_checked[subject_id] = self._wanted(owner, subject_id)
-                    if not wanted:
-                        return False
-            else:
-                owner = by_id.get(str(subject_id))
-            if owner is None or owner not in self.config.users:
-                return group == default
-            return self._group(owner) == group
-
-        return owns
+    # -- outbox, deletions and edits (SPEC §10) -----------------------------------------------
 
     async def run_outbox(self) -> None:
-        """One outbox pass per publisher group (see :mod:`nostrweet.publish.outbox`).
-
-        The first pass (at startup) retries every unaccepted event at once, whatever its backoff;
-        so does the first pass after a relay came back up, for that relay. Otherwise the records'
-        per-relay backoff decides.
-        """
-        async with self._outbox_lock:
-            status = self.pool.status()
-            back_up = [
-                url for url, st in status.items() if st.connected and not self._relay_was_up.get(url, False)
-            ]
-            self._relay_was_up = {url: st.connected for url, st in status.items()}
-            groups = {self._group(name): name for name in self.config.users}
-            split = (
-                len(groups) > 1
-                or not self.config.filters.empty
-                or any(self._handed_off(name) for name in self.config.overrides)
-            )
-            for group, name in groups.items():
-                publisher = self.publisher_for(name)
-                owns = self._owns(group) if split else None
-                outbox = self._outboxes.get(group)
-                first = outbox is None
-                if outbox is None:
-                    outbox = self._outboxes[group] = Outbox(publisher, owns=owns)
-                try:
-                    if first:
-                        await outbox.run_once(now=time.time() + BACKOFF_CAP + 1)
-                        continue
-                    for url in back_up:
-                        if url in group[0]:
-                            log.info("relay %s is up again: re-sending what it has not accepted", url)
-                            flush = Outbox(publisher, relays=[url], publish_unrecorded=False, owns=owns)
-                            await flush.run_once(now=time.time() + BACKOFF_CAP + 1)
-                    await outbox.run_once()
-                finally:
-                    publisher.take_outcomes()  # the pass's report has them; nothing keeps them
-            await self._lifecycle_pass()
-
-    # -- deletions and edits (SPEC §10) ------------------------------------------------------
+        """One outbox pass per publisher group, then the deletion pass (``daemon.outbox_pass``)."""
+        await self.outbox.run()
 
     def retractor(self) -> Retractor:
         """The deletion checks and edit retractions of the watched users (built once)."""
-        if self._retractor is None:
-            publisher = self.publisher_for(self.config.users[0])
-
-            def allowance() -> int:
-                budget = self.limiter.budget(EP_TWEETS)
-                return scheduler.spare_lookups(
-                    budget.limit, budget.remaining, budget.reset_epoch, time.time()
-                )
-
-            self._retractor = Retractor(
-                store=self.store,
-                repo=self.lifecycle,
-                client=self.client,
-                pool=self.pool,
-                records_of=publisher.records.for_tweet,
-                key_of=self._key_of_event,
-                watched=lambda: self.config.users,
-                allowance=allowance,
-                window=float(self.config.deletion_window),
-            )
-        return self._retractor
-
-    def _key_of_event(self, event: SignedEvent, tweet_id: str) -> MirrorKey | None:
-        """The mirror key that signed a recorded event: from its cached tweet's author, else the key of
-        a watched user (a tweet whose file is gone, e.g. after clear-cache)."""
-        key = self.publisher_for(self.config.users[0]).own_key(event, tweet_id)
-        if key is None:
-            for user in self._users.values():
-                candidate = self.keys.for_user(user.id)
-                if candidate.pubkey_hex == event.pubkey:
-                    return candidate
-        return key
-
-    async def _lifecycle_pass(self) -> None:
-        """Every outbox pass: send the deletion requests not accepted yet; once per deletion interval
-        (the first one interval after start), re-check the recent tweets."""
-        retractor = self.retractor()
-        try:
-            if time.time() >= self._next_deletion_check:
-                self._next_deletion_check = time.time() + self.config.deletion_interval
-                await retractor.check()
-            else:
-                await retractor.flush()
-        except Exception as exc:
-            log.warning(
-                "deletion check failed: %s: %s", exc.__class__.__name__, exc, extra={"action": "delete"}
-            )
+        return self.outbox.retractor()
 
     # -- for the HTTP server (daemon/control.py) -------------------------------------------
 
@@ -473,9 +348,7 @@ class DaemonPipeline:
     def retry_relay(self, url: str) -> None:
         """The next outbox pass re-sends what ``url`` has not accepted, rejections too (SPEC §8), whatever
         its backoff, as when the relay comes back up."""
-        reopened = RecordRepo(self.state).reopen(url, time.time())
-        log.info("outbox retry for %s: %d event(s) due now", url, reopened)
-        self._relay_was_up[url] = False
+        self.outbox.retry_relay(url)
 
     def user_id(self, name: str) -> str | None:
         """A watched user's numeric id, once resolved."""
