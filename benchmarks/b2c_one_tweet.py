@@ -37,7 +37,7 @@ TWEETS = 50
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOSTRWEET_")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its bytecode
-    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])  # this tree's code, not the install's
     env["NOSTRWEET_MNEMONIC"] = BENCH_MNEMONIC
     return env
 

@@ -27,12 +27,12 @@ _OURS = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from nostrweet.archive.xarchive.importer import Importer
+    from nostrweet.archive.xarchive.importer import NAMES_KEPT, Importer
     from nostrweet.archive.xarchive.reader import XArchive
     from nostrweet.store import CacheStore
     archive = XArchive(Path(sys.argv[1]))
     t0 = time.perf_counter()
-    summary = Importer(archive, CacheStore(Path(sys.argv[2]))).run()
+    summary = Importer(archive, CacheStore(Path(sys.argv[2]), names_kept=NAMES_KEPT)).run()  # as the command
     took = time.perf_counter() - t0
     hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
     print(json.dumps({"tweets": summary.imported, "seconds": took, "hwm_kib": hwm}))

@@ -84,8 +84,14 @@ class StateLookups:
         return name
 
     def preload(self, tweet_ids: Iterable[int]) -> None:
-        """Ask for many tweets at once (one query per 500 ids), for the lookups that follow."""
-        todo = [t for t in tweet_ids if t not in self.names and t not in self.skipped]
+        """Ask for many tweets at once (one query per 500 ids), for the lookups that follow. The answers
+        already kept are kept as the newest too, so the ones asked for now are forgotten last."""
+        todo: list[int] = []
+        for tweet_id in tweet_ids:
+            if tweet_id in self.names:
+                self.names.move_to_end(tweet_id)
+            elif tweet_id not in self.skipped:
+                todo.append(tweet_id)
         if todo:
             found = self.archive.tweet_names(todo)
             for tweet_id in todo:

@@ -4,6 +4,8 @@ first open only, and the state URL kept out of every output."""
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,27 @@ def test_bad_state_config_names_the_key(tmp_path: Path, text: str, problem: str)
 )
 def test_url_password(url: str | None, password: str | None) -> None:
     assert url_password(url) == password
+
+
+REOPEN_PROBE = """
+import sys
+from pathlib import Path
+from nostrweet.state.opening import open_data_state
+open_data_state(Path(sys.argv[1]), None, now=2).close()
+print(sorted(m for m in sys.modules if m.startswith("nostrweet.state.import_")))
+"""
+
+
+def test_a_later_open_loads_no_importer(tmp_path: Path) -> None:
+    """A state that had its one-time imports does not load their modules again (start-up cost)."""
+    data = tmp_path / "data"
+    _daemon_state(data, "1005")
+    open_data_state(data, None, now=0).close()
+    out = subprocess.run(
+        [sys.executable, "-c", REOPEN_PROBE, str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert out.strip() == "[]"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from nostrweet.archive.xarchive import importer
 from nostrweet.archive.xarchive.importer import Importer, ImportSummary
 from nostrweet.archive.xarchive.reader import XArchive, tweet_parts
 from nostrweet.cache import layout
@@ -24,10 +25,10 @@ CLOCK = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 IMPORTED = [xb.ROOT, xb.REPLY, xb.QUOTE, xb.LONG, xb.PHOTO, xb.VIDEO, xb.REPLY_OTHER, xb.MISSING]
 
 
-def run_import(path: Path, data_dir: Path) -> ImportSummary:
+def run_import(path: Path, data_dir: Path, names_kept: int = importer.NAMES_KEPT) -> ImportSummary:
     archive = XArchive(path)
     try:
-        return Importer(archive, CacheStore(data_dir), clock=lambda: CLOCK).run()
+        return Importer(archive, CacheStore(data_dir, names_kept=names_kept), clock=lambda: CLOCK).run()
     finally:
         archive.close()
 
@@ -265,3 +266,82 @@ def test_note_with_an_unreadable_date_is_ignored(tmp_path: Path, data_dir: Path)
     notes.append({"noteTweet": {"noteTweetId": "5", "createdAt": "someday", "core": {"text": "x"}}})
     arc.part("data/note-tweet.js", "noteTweet.part0", notes)
     assert run_import(arc.write_zip(tmp_path / "a.zip"), data_dir).imported == 8
+
+
+THREAD = 250  # tweets, each a reply to the one before: more than a group, and than a tiny store keeps
+
+
+def thread_archive() -> xb.Archive:
+    """A self-thread of :data:`THREAD` tweets in one part, and a second part repeating its first ten."""
+    ids = [str(1_770_000_000_000_000_000 + i) for i in range(THREAD)]
+    entries = [
+        xb.tweet(
+            tweet_id,
+            f"Part {i} of the thread",
+            day=1 + i % 27,
+            second=i % 60,
+            reply_to=(ids[i - 1], xb.ACCOUNT_ID, xb.USERNAME) if i else None,
+        )
+        for i, tweet_id in enumerate(ids)
+    ]
+    arc = xb.Archive()
+    arc.part("data/account.js", "account.part0", xb.account_entries())
+    arc.part("data/tweets.js", "tweets.part0", entries)
+    arc.part("data/tweets-part1.js", "tweets.part1", entries[:10])
+    return arc
+
+
+@pytest.mark.parametrize("names_kept", [2, importer.NAMES_KEPT])
+def test_a_store_keeping_few_answers_still_finds_duplicates_renames_and_references(
+    tmp_path: Path, data_dir: Path, names_kept: int
+) -> None:
+    first = str(1_770_000_000_000_000_000)
+    api_doc = {  # the first tweet, cached from the API under the account's earlier name
+        "data": {
+            "id": first,
+            "text": "api",
+            "author_id": xb.ACCOUNT_ID,
+            "created_at": "2026-02-01T09:10:00Z",
+        },
+        "includes": {"users": [{"id": xb.ACCOUNT_ID, "username": "earliername", "name": "Owner"}]},
+        "nostrweet": {"format": 1, "fetched_at": "2026-02-28T00:00:00Z"},
+    }
+    old = CacheStore(data_dir).write_tweet(api_doc)
+    path = thread_archive().write_zip(tmp_path / "thread.zip")
+
+    summary = run_import(path, data_dir, names_kept)
+    assert (summary.imported, summary.already_cached) == (THREAD - 1, 11)  # the API's first, ten twice
+    assert summary.linked == THREAD - 1  # every reply, its parent a group or more before
+    assert old.exists() and CacheStore(data_dir).tweet_owner(first) == "earliername"
+    store = CacheStore(data_dir)
+    assert len(store.tweet_ids_of(xb.USERNAME)) == THREAD - 1
+    last = store.read_tweet(1_770_000_000_000_000_000 + THREAD - 1)
+    assert last is not None and last.tweet(str(1_770_000_000_000_000_000 + THREAD - 2)) is not None
+
+    before = snapshot(data_dir)
+    again = run_import(path, data_dir, names_kept)
+    assert (again.imported, again.already_cached, again.linked) == (0, THREAD + 10, 0)
+    assert snapshot(data_dir) == before
+
+
+@pytest.mark.parametrize("names_kept", [2 * importer.GROUP, importer.NAMES_KEPT])
+def test_the_import_asks_the_state_a_group_at_a_time(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch, names_kept: int
+) -> None:
+    from nostrweet.state.index import ArchiveIndex
+
+    batches: list[int] = []
+    asked = ArchiveIndex.tweet_names
+
+    def tweet_names(self: ArchiveIndex, ids: list[int]) -> dict[int, str]:
+        batches.append(len(ids))
+        return asked(self, ids)
+
+    def one_by_one(self: ArchiveIndex, tweet_id: int) -> str | None:
+        raise AssertionError(f"tweet {tweet_id} looked up on its own")
+
+    monkeypatch.setattr(ArchiveIndex, "tweet_names", tweet_names)
+    monkeypatch.setattr(ArchiveIndex, "tweet_name", one_by_one)
+    summary = run_import(thread_archive().write_zip(tmp_path / "thread.zip"), data_dir, names_kept)
+    assert summary.linked == THREAD - 1
+    assert batches and max(batches) <= 2 * importer.GROUP

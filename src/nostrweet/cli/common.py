@@ -14,6 +14,7 @@ import typer
 
 from nostrweet.domains import resolve_nip05_domain
 from nostrweet.errors import InputError, OperationalError
+from nostrweet.lookups import NAMES_KEPT
 from nostrweet.settings import GlobalOptions
 from nostrweet.store import CacheStore
 from nostrweet.values import parse_blossom_urls, parse_relay_urls
@@ -60,15 +61,19 @@ SkipProfilesOption = Annotated[
 
 
 @contextmanager
-def command_store(options: GlobalOptions, *, read_only: bool = False) -> Iterator[CacheStore]:
+def command_store(
+    options: GlobalOptions, *, read_only: bool = False, names_kept: int = NAMES_KEPT
+) -> Iterator[CacheStore]:
     """The cache of a command with its state (SPEC §7): the one place every command opens and closes it.
 
     The state is ``--state-url`` (default ``<data-dir>/nostrweet.sqlite3``). A command that writes opens
     it at once (so the first start imports an older cache before anything else happens); a read-only
     command opens it only if it needs it, and then creates nothing on disk (a state in memory when the
-    file does not exist yet).
+    file does not exist yet). ``names_kept``: how many answers about tweets the store keeps in memory.
     """
-    store = CacheStore(options.data_dir, read_only=read_only, state_url=options.state_url)
+    store = CacheStore(
+        options.data_dir, read_only=read_only, state_url=options.state_url, names_kept=names_kept
+    )
     webhooks = None
     try:
         if not read_only:

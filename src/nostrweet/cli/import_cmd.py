@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from nostrweet.archive.xarchive.importer import Importer
+from nostrweet.archive.xarchive.importer import NAMES_KEPT, Importer
 from nostrweet.archive.xarchive.reader import XArchive
 from nostrweet.cli.archive_cmds import progress_bar
 from nostrweet.cli.common import command_store
@@ -25,7 +25,10 @@ def import_archive(
     options = options_of(ctx)
     archive = XArchive(Path(path).expanduser())  # refuses a bad archive before anything is written
     try:
-        with command_store(options) as store, progress_bar("import", options) as progress:
+        with (
+            command_store(options, names_kept=NAMES_KEPT) as store,
+            progress_bar("import", options) as progress,
+        ):
             summary = Importer(archive, store).run(progress)
     finally:
         archive.close()

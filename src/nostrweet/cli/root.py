@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from nostrweet import __version__
+from nostrweet.cli import coercion
 from nostrweet.cli.choices import KeyDerivationChoice, LogFormatChoice
 from nostrweet.cli.registry import LazyGroup
 from nostrweet.logs import configure_logging, register_secret
@@ -33,6 +34,8 @@ class RunState:
 
 state = RunState()
 """The running command's: set by :func:`global_options`, read by ``cli.app``'s error boundary."""
+
+coercion.install()  # plain option values without pydantic (typer 0.2x)
 
 app = typer.Typer(
     name="nostrweet",

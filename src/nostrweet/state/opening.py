@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import select
+
 from nostrweet.cache.atomic import make_private_dir
 from nostrweet.state.engine import (
     MEMORY,
@@ -28,8 +30,7 @@ from nostrweet.state.engine import (
     open_sqlite_read_only,
     open_state,
 )
-from nostrweet.state.import_files import import_files
-from nostrweet.state.import_legacy import import_legacy
+from nostrweet.state.schema import FILES_IMPORTED, LEGACY_IMPORTED, meta
 
 
 def open_data_state(data_dir: Path, url: str | None, *, now: float, read_only: bool = False) -> State:
@@ -44,9 +45,23 @@ def open_data_state(data_dir: Path, url: str | None, *, now: float, read_only: b
             make_private_dir(data_dir)
         state = open_state(url or default_state_url(data_dir))
     try:
-        import_files(state, data_dir, now=now)
-        import_legacy(state, data_dir, now=now)
+        done = _imports_done(state)
+        if FILES_IMPORTED not in done:  # (the importers are loaded only for a first open)
+            from nostrweet.state.import_files import import_files
+
+            import_files(state, data_dir, now=now)
+        if LEGACY_IMPORTED not in done:
+            from nostrweet.state.import_legacy import import_legacy
+
+            import_legacy(state, data_dir, now=now)
     except BaseException:
         state.close()
         raise
     return state
+
+
+def _imports_done(state: State) -> set[str]:
+    """Which of the one-time imports this state had already (one query for both)."""
+    keys = [FILES_IMPORTED, LEGACY_IMPORTED]
+    with state.engine.connect() as conn:
+        return set(conn.execute(select(meta.c.key).where(meta.c.key.in_(keys))).scalars())

@@ -37,6 +37,10 @@ meta = Table(
     Column("value", Text, nullable=False),
     info={"since": 1},
 )
+FILES_IMPORTED = "imported_files"
+"""The ``meta`` key written once the data dir's file layout was imported (``state.import_files``)."""
+LEGACY_IMPORTED = "imported_legacy"
+"""The ``meta`` key written once the earlier tool's files were imported (``state.import_legacy``)."""
 
 events = Table(
     "events",

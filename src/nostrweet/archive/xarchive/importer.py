@@ -5,12 +5,15 @@ converted (``parse``), its media are copied from the archive under our names, an
 written through the store, :data:`GROUP` tweets at a time (their files after their media, then their
 rows in one transaction). A tweet already cached is left alone. After the last part, replies and quotes whose referenced tweet is cached get it in
 their includes (``link_reference``), so they are published with e/q tags. What is kept across parts
-is one pair of ids per reply or quote, not the tweets.
+is one pair of ids per reply or quote (16 bytes), not the tweets. The import's store keeps only
+:data:`NAMES_KEPT` answers about tweets: every lookup is asked for a group at once (``preload``), so the
+answers of earlier groups are never read again, and memory stays the same whatever the archive's size.
 """
 
 from __future__ import annotations
 
 import logging
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,7 +34,13 @@ Progress = Callable[[int, int], None]  # (bytes of the tweets parts read, their 
 _CHUNK = 1 << 20
 GROUP = 100
 """Tweets looked up in the state at once, and whose rows are written in one transaction (after their
-files): one query and one commit a group instead of one each a tweet; small, so memory stays flat (B9b)."""
+files): one query and one commit a group instead of one each a tweet; small, so memory stays flat (B9b).
+After the last part, the replies and quotes are linked :data:`GROUP` at a time, each group's tweets
+looked up in one query."""
+NAMES_KEPT = 8 * GROUP
+"""Answers about tweets the import's store keeps (``CacheStore(names_kept=...)``): a group's lookups and
+writes read back only that group's answers (a store's default, 65,536, would fill up over an import)."""
+_NO_TWEET_ID = 1 << 63  # (X's ids are below 2^63)
 _KNOWN_EXT = {"jpg", "jpeg", "png", "gif", "webp", "mp4", "mov", "m4v"}
 
 
@@ -72,6 +81,27 @@ def _ext(name: str) -> str | None:
     return "jpg" if ext == "jpeg" else ext
 
 
+class Links:
+    """(reply or quote, referenced tweet) id pairs kept across parts, in two arrays of 64-bit ids."""
+
+    def __init__(self) -> None:
+        self._children = array("Q")
+        self._parents = array("Q")
+
+    def add(self, child_id: int, parent_id: int) -> None:
+        """Remember one pair (an id of 2^63 or more is no tweet's: nothing to link)."""
+        if max(child_id, parent_id) >= _NO_TWEET_ID:
+            return
+        self._children.append(child_id)
+        self._parents.append(parent_id)
+
+    def groups(self, size: int) -> Iterator[list[tuple[int, int]]]:
+        """The pairs in order, ``size`` at a time."""
+        for start in range(0, len(self._children), size):
+            end = start + size
+            yield list(zip(self._children[start:end], self._parents[start:end], strict=True))
+
+
 class Importer:
     """Imports one archive into one store."""
 
@@ -110,7 +140,7 @@ class Importer:
                     notes.setdefault(parse.note_key(note.createdAt), []).append(note)
                 except ValueError:
                     log.warning("long tweet %s: unreadable createdAt; not used", note.noteTweetId)
-        links: list[tuple[int, int]] = []
+        links = Links()
         total = sum(archive.size(part) for part in archive.parts)
         done = 0
         fetched_at = _iso(self.clock())
@@ -120,7 +150,8 @@ class Importer:
                 self.store.preload(t.id_str for t in group if t.id_str.isdigit())
                 for tweet in group:
                     refs = self._one(tweet, user, fetched_at, notes)
-                    links.extend((int(tweet.id_str), int(r)) for r in refs)
+                    for ref in refs:
+                        links.add(int(tweet.id_str), int(ref))
                 self._flush()
                 if progress is not None:
                     progress(self._read, total)
@@ -210,18 +241,24 @@ class Importer:
             self.summary.media_copied += 1
             return True
 
-    def _link(self, links: list[tuple[int, int]]) -> None:
+    def _link(self, links: Links) -> None:
         """Give imported replies and quotes their cached referenced tweet (for e and q tags)."""
-        for child_id, parent_id in links:
-            if not self.store.has_tweet(parent_id) or not self.store.has_tweet(child_id):
-                continue
-            child = self.store.read_tweet_raw(child_id)
-            parent = self.store.read_tweet_raw(parent_id)
-            if child is None or parent is None or child.get("nostrweet", {}).get("source") != parse.SOURCE:
-                continue  # a tweet from the API is never rewritten
-            if parse.link_reference(child, parent):
-                self.store.write_tweet(child)
-                self.summary.linked += 1
+        for group in links.groups(GROUP):
+            self.store.preload(i for pair in group for i in pair)
+            for child_id, parent_id in group:
+                self._link_one(child_id, parent_id)
+
+    def _link_one(self, child_id: int, parent_id: int) -> None:
+        """Link one reply or quote to its referenced tweet, if both are cached and the child is ours."""
+        if not self.store.has_tweet(parent_id) or not self.store.has_tweet(child_id):
+            return
+        child = self.store.read_tweet_raw(child_id)
+        parent = self.store.read_tweet_raw(parent_id)
+        if child is None or parent is None or child.get("nostrweet", {}).get("source") != parse.SOURCE:
+            return  # a tweet from the API is never rewritten
+        if parse.link_reference(child, parent):
+            self.store.write_tweet(child)
+            self.summary.linked += 1
 
     def _profile(self, user: dict[str, object]) -> None:
         """Write the account's profile snapshot, unless one is cached (the API's is fresher)."""
