@@ -38,7 +38,13 @@ def decode_html_entities(text: str) -> str:
             return match.group(0)
         return chr(code)
 
-    return _HTML_ENTITY.sub(one, text) if "&" in text else text
+    if "&" not in text:
+        return text
+    if "&#" not in text and "&quot;" not in text and "&apos;" not in text:
+        # Only &amp; &lt; &gt; can match, and they never overlap: replacing them one name at a time,
+        # &amp; last (so the & it leaves is not read again), is what the pattern does.
+        return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return _HTML_ENTITY.sub(one, text)
 
 
 def status_url_id(url: str | None) -> tuple[str, bool] | None:
@@ -88,12 +94,10 @@ class Rendered:
 def _locate(text: str, start: int, end: int, expected: str, taken: list[tuple[int, int]]) -> int | None:
     """Where ``expected`` sits: at the entity's position if it matches there, else its first free occurrence."""
     size = len(expected)
-    if (
-        0 <= start <= end <= len(text)
-        and text[start:end].lower() == expected.lower()
-        and _free(start, size, taken)
-    ):
-        return start
+    if 0 <= start <= end <= len(text):
+        piece = text[start:end]
+        if (piece == expected or piece.lower() == expected.lower()) and _free(start, size, taken):
+            return start
     low_text, low = text.lower(), expected.lower()
     pos = low_text.find(low)
     while pos != -1:
