@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 
 from nostrweet.twitter.models import Entities, MentionEntity, UrlEntity
 
@@ -135,15 +136,13 @@ def render_text(
     ``mention_id`` gives a mention's numeric user id (or None: the ``@name`` stays); ``npub_for`` turns a
     user id into an ``npub1…``; ``url_for`` gives a URL entity's replacement text ("" removes it).
     """
-    rendered = Rendered(text="")
     if entities is None:
-        rendered.text = _plain(text)
-        return rendered
+        return Rendered(text=_plain(text))
     # (start, end, replacement, mentioned user id or None, URL entity or None)
     spans: list[tuple[int, int, str, str | None, UrlEntity | None]] = []
     taken: list[tuple[int, int]] = []
     urls = entities.urls
-    for url in sorted(urls, key=_start) if len(urls) > 1 else urls:
+    for url in sorted(urls, key=_START) if len(urls) > 1 else urls:
         if not url.url:
             continue
         at = _locate(text, url.start, url.end, url.url, taken)
@@ -153,7 +152,7 @@ def render_text(
         taken.append((at, end))
         spans.append((at, end, url_for(url), None, url))
     mentions = entities.mentions
-    for mention in sorted(mentions, key=_start) if len(mentions) > 1 else mentions:
+    for mention in sorted(mentions, key=_START) if len(mentions) > 1 else mentions:
         uid = mention_id(mention)
         if uid is None or not mention.username:
             continue
@@ -164,31 +163,34 @@ def render_text(
         end = at + len(handle)
         taken.append((at, end))
         spans.append((at, end, "nostr:" + npub_for(uid), uid, None))
-    spans.sort(key=_first)
+    if len(spans) > 1:
+        spans.sort(key=_FIRST)
 
     out: list[str] = []
+    mentioned: list[str] = []
+    replaced: list[UrlEntity] = []
     cursor = 0
     for start, end, replacement, uid, url_entity in spans:
         out.append(_plain(text[cursor:start]))
         out.append(replacement)
         cursor = end
-        if uid is not None and uid not in rendered.mentioned_ids:
-            rendered.mentioned_ids.append(uid)
-        if url_entity is not None:
-            rendered.replaced_urls.append(url_entity)
+        if uid is not None:
+            if uid not in mentioned:
+                mentioned.append(uid)
+        elif url_entity is not None:
+            replaced.append(url_entity)
     out.append(_plain(text[cursor:]))
-    rendered.text = "".join(out)
-    if entities.hashtags:
-        rendered.hashtags = unique_lower(h.tag for h in entities.hashtags if h.tag)
-    return rendered
+    hashtags = entities.hashtags
+    return Rendered(
+        text="".join(out),
+        mentioned_ids=mentioned,
+        hashtags=unique_lower(h.tag for h in hashtags if h.tag) if hashtags else [],
+        replaced_urls=replaced,
+    )
 
 
-def _start(entity: UrlEntity | MentionEntity) -> int:
-    return entity.start
-
-
-def _first(span: tuple[int, int, str, str | None, UrlEntity | None]) -> int:
-    return span[0]
+_START = attrgetter("start")  # an entity's start
+_FIRST = itemgetter(0)  # a span's start
 
 
 def unique_lower(values: Iterable[str]) -> list[str]:
@@ -227,4 +229,4 @@ def tidy(text: str) -> str:
 
 def join_blocks(blocks: Iterable[str]) -> str:
     """Join non-empty blocks with one blank line between them."""
-    return "\n\n".join(b for b in blocks if b)
+    return "\n\n".join([b for b in blocks if b])

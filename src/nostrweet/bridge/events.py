@@ -81,7 +81,7 @@ def build_tweet_event(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
     A retweet whose original is not in the document (deleted, protected) becomes a kind 1 of its own
     ``RT @…`` text instead.
     """
-    original = doc.data.reference("retweeted")
+    original = doc.data.reference("retweeted") if doc.data.referenced_tweets else None
     if original is not None and doc.tweet(original) is not None:
         return _build_repost(doc, original, ctx)
     return _build_note(doc, ctx)
@@ -140,7 +140,8 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
     pubkey = _author_pubkey(doc, ctx)
     created_at = _created_at(doc)
     media = _media_links(doc, ctx)
-    quoted = tweet.reference("quoted")
+    referenced = bool(tweet.referenced_tweets)
+    quoted = tweet.reference("quoted") if referenced else None
     quote_ref = ctx.refs.get(quoted) if quoted else None
     quote_text = ""
     if quoted is not None:
@@ -177,7 +178,7 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
     tags = proxy_tags(tweet.id)
     header = ""
     replied_pubkey: str | None = None
-    parent = tweet.reference("replied_to")
+    parent = tweet.reference("replied_to") if referenced else None
     if parent is not None:
         parent_ref = ctx.refs.get(parent)
         if parent_ref is not None:
@@ -211,7 +212,7 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
             tidy(drop_truncated_link(rendered.text)),
             _poll_block(doc),
             "" if quote_in_text else quote_text,
-            "\n".join(link.url for link in media),
+            "\n".join([link.url for link in media]),
             status_link(doc, tweet.id, tweet.author_id),
         ]
     )
