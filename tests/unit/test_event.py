@@ -87,6 +87,16 @@ def test_serialization_matches_json_dumps(content: str, tags: list[tuple[str, ..
     assert event.serialize() == expected
 
 
+@settings(max_examples=100)
+@given(
+    content=st.text(),
+    tags=st.lists(st.lists(st.text(max_size=20), min_size=1, max_size=4).map(tuple), max_size=5),
+)
+def test_event_json_is_json_dumps_of_the_dict(content: str, tags: list[tuple[str, ...]]) -> None:
+    event = SignedEvent("a" * 64, PUB, 1700000000, 1, tuple(tags), content, "b" * 128)
+    assert event.to_json() == json.dumps(event.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+
 def test_sign_and_verify_independently() -> None:
     event = sign_event(UnsignedEvent(PUB, 1700000000, 1, (("client", "nostrweet"),), "hello ✓"), KEY)
     assert verify_event(event)

@@ -125,7 +125,19 @@ class SignedEvent:
 
     def to_json(self) -> str:
         """Compact JSON of :meth:`to_dict` (non-ASCII kept as is)."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        value = {
+            "id": self.id,
+            "pubkey": self.pubkey,
+            "created_at": self.created_at,
+            "kind": self.kind,
+            "tags": self.tags,  # tuples are written as arrays
+            "content": self.content,
+            "sig": self.sig,
+        }
+        try:  # the same text as json.dumps (see serialize_event), without the copy of the tags
+            return _encode(value).decode("utf-8")
+        except (TypeError, UnicodeEncodeError):
+            return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
     def unsigned(self) -> UnsignedEvent:
         """The event without id and signature."""
