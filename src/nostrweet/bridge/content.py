@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 
 from nostrweet.twitter.models import Entities, MentionEntity, UrlEntity
 
@@ -38,7 +39,13 @@ def decode_html_entities(text: str) -> str:
             return match.group(0)
         return chr(code)
 
-    return _HTML_ENTITY.sub(one, text) if "&" in text else text
+    if "&" not in text:
+        return text
+    if "&#" not in text and "&quot;" not in text and "&apos;" not in text:
+        # Only &amp; &lt; &gt; can match, and they never overlap: replacing them one name at a time,
+        # &amp; last (so the & it leaves is not read again), is what the pattern does.
+        return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return _HTML_ENTITY.sub(one, text)
 
 
 def status_url_id(url: str | None) -> tuple[str, bool] | None:
@@ -88,12 +95,10 @@ class Rendered:
 def _locate(text: str, start: int, end: int, expected: str, taken: list[tuple[int, int]]) -> int | None:
     """Where ``expected`` sits: at the entity's position if it matches there, else its first free occurrence."""
     size = len(expected)
-    if (
-        0 <= start <= end <= len(text)
-        and text[start:end].lower() == expected.lower()
-        and _free(start, size, taken)
-    ):
-        return start
+    if 0 <= start <= end <= len(text):
+        piece = text[start:end]
+        if (piece == expected or piece.lower() == expected.lower()) and _free(start, size, taken):
+            return start
     low_text, low = text.lower(), expected.lower()
     pos = low_text.find(low)
     while pos != -1:
@@ -131,15 +136,13 @@ def render_text(
     ``mention_id`` gives a mention's numeric user id (or None: the ``@name`` stays); ``npub_for`` turns a
     user id into an ``npub1…``; ``url_for`` gives a URL entity's replacement text ("" removes it).
     """
-    rendered = Rendered(text="")
     if entities is None:
-        rendered.text = _plain(text)
-        return rendered
+        return Rendered(text=_plain(text))
     # (start, end, replacement, mentioned user id or None, URL entity or None)
     spans: list[tuple[int, int, str, str | None, UrlEntity | None]] = []
     taken: list[tuple[int, int]] = []
     urls = entities.urls
-    for url in sorted(urls, key=_start) if len(urls) > 1 else urls:
+    for url in sorted(urls, key=_START) if len(urls) > 1 else urls:
         if not url.url:
             continue
         at = _locate(text, url.start, url.end, url.url, taken)
@@ -149,7 +152,7 @@ def render_text(
         taken.append((at, end))
         spans.append((at, end, url_for(url), None, url))
     mentions = entities.mentions
-    for mention in sorted(mentions, key=_start) if len(mentions) > 1 else mentions:
+    for mention in sorted(mentions, key=_START) if len(mentions) > 1 else mentions:
         uid = mention_id(mention)
         if uid is None or not mention.username:
             continue
@@ -160,31 +163,34 @@ def render_text(
         end = at + len(handle)
         taken.append((at, end))
         spans.append((at, end, "nostr:" + npub_for(uid), uid, None))
-    spans.sort(key=_first)
+    if len(spans) > 1:
+        spans.sort(key=_FIRST)
 
     out: list[str] = []
+    mentioned: list[str] = []
+    replaced: list[UrlEntity] = []
     cursor = 0
     for start, end, replacement, uid, url_entity in spans:
         out.append(_plain(text[cursor:start]))
         out.append(replacement)
         cursor = end
-        if uid is not None and uid not in rendered.mentioned_ids:
-            rendered.mentioned_ids.append(uid)
-        if url_entity is not None:
-            rendered.replaced_urls.append(url_entity)
+        if uid is not None:
+            if uid not in mentioned:
+                mentioned.append(uid)
+        elif url_entity is not None:
+            replaced.append(url_entity)
     out.append(_plain(text[cursor:]))
-    rendered.text = "".join(out)
-    if entities.hashtags:
-        rendered.hashtags = unique_lower(h.tag for h in entities.hashtags if h.tag)
-    return rendered
+    hashtags = entities.hashtags
+    return Rendered(
+        text="".join(out),
+        mentioned_ids=mentioned,
+        hashtags=unique_lower(h.tag for h in hashtags if h.tag) if hashtags else [],
+        replaced_urls=replaced,
+    )
 
 
-def _start(entity: UrlEntity | MentionEntity) -> int:
-    return entity.start
-
-
-def _first(span: tuple[int, int, str, str | None, UrlEntity | None]) -> int:
-    return span[0]
+_START = attrgetter("start")  # an entity's start
+_FIRST = itemgetter(0)  # a span's start
 
 
 def unique_lower(values: Iterable[str]) -> list[str]:
@@ -223,4 +229,4 @@ def tidy(text: str) -> str:
 
 def join_blocks(blocks: Iterable[str]) -> str:
     """Join non-empty blocks with one blank line between them."""
-    return "\n\n".join(b for b in blocks if b)
+    return "\n\n".join([b for b in blocks if b])

@@ -97,23 +97,30 @@ def needed_users(doc: TweetDocument) -> list[str]:
     author, each mention that resolves to an id, and a reply's parent author; first-seen order."""
     tweet = doc.data
     out: list[str] = [tweet.author_id] if tweet.author_id else []
-    original = tweet.reference("retweeted")
+    referenced = bool(tweet.referenced_tweets)
+    original = tweet.reference("retweeted") if referenced else None
     if original is not None and doc.tweet(original) is not None:
         return out  # a repost names only its author; the original's pubkey comes with its ref
     _, entities = text_and_entities(tweet)
     if entities is not None and entities.mentions:
-        resolve = mention_resolver(doc)
+        resolve: Callable[[MentionEntity], str | None] | None = None
         for mention in entities.mentions:
-            uid = resolve(mention)
-            if uid is not None and mention.username:
+            if not mention.username:
+                continue
+            uid = mention.id
+            if not (uid and uid.isdigit()):  # what mention_resolver answers, built only when needed
+                if resolve is None:
+                    resolve = mention_resolver(doc)
+                uid = resolve(mention)
+            if uid is not None:
                 out.append(uid)
-    parent = tweet.reference("replied_to")
+    parent = tweet.reference("replied_to") if referenced else None
     if parent is not None:
         parent_tweet = doc.tweet(parent)
         parent_author = tweet.in_reply_to_user_id or (parent_tweet.author_id if parent_tweet else None)
         if parent_author and parent_author.isdigit():
             out.append(parent_author)
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(out)) if len(out) > 1 else out
 
 
 def needed_refs(doc: TweetDocument) -> list[str]:

@@ -66,10 +66,13 @@ def _author_pubkey(doc: TweetDocument, ctx: BuildContext) -> str:
 
 def status_link(doc: TweetDocument, tweet_id: str, user_id: str | None) -> str:
     """``https://x.com/<username>/status/<id>`` with the included user's name, else ``/i/status/``."""
-    user = doc.user(user_id)
-    return (
-        f"https://x.com/{user.username}/status/{tweet_id}" if user and user.username else tweet_url(tweet_id)
-    )
+    if user_id is not None:
+        for user in doc.includes.users:  # a plain loop: the build's hot path (doc.user is a generator)
+            if user.id == user_id:
+                if user.username:
+                    return f"https://x.com/{user.username}/status/{tweet_id}"
+                break
+    return tweet_url(tweet_id)
 
 
 def build_tweet_event(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
@@ -78,7 +81,7 @@ def build_tweet_event(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
     A retweet whose original is not in the document (deleted, protected) becomes a kind 1 of its own
     ``RT @…`` text instead.
     """
-    original = doc.data.reference("retweeted")
+    original = doc.data.reference("retweeted") if doc.data.referenced_tweets else None
     if original is not None and doc.tweet(original) is not None:
         return _build_repost(doc, original, ctx)
     return _build_note(doc, ctx)
@@ -102,12 +105,16 @@ def _build_repost(doc: TweetDocument, original: str, ctx: BuildContext) -> Unsig
 
 def _media_links(doc: TweetDocument, ctx: BuildContext) -> list[MediaLink]:
     links: list[MediaLink] = []
-    keys = doc.data.attachments.media_keys if doc.data.attachments else []
-    for key in keys:
+    attachments = doc.data.attachments
+    if attachments is None or not attachments.media_keys:
+        return links
+    for key in attachments.media_keys:
         link = ctx.media.get(key)
         if link is None:
-            media = doc.media(key)
-            if media is None:
+            for media in doc.includes.media:  # doc.media(key), as a plain loop
+                if media.media_key == key:
+                    break
+            else:
                 continue
             link = original_media_link(media)
         if link.url and all(link.url != other.url for other in links):
@@ -117,6 +124,8 @@ def _media_links(doc: TweetDocument, ctx: BuildContext) -> list[MediaLink]:
 
 def _poll_block(doc: TweetDocument) -> str:
     ids = doc.data.attachments.poll_ids if doc.data.attachments else []
+    if not ids:
+        return ""
     blocks = []
     for poll in doc.includes.polls:
         if poll.id in ids and poll.options:
@@ -131,7 +140,8 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
     pubkey = _author_pubkey(doc, ctx)
     created_at = _created_at(doc)
     media = _media_links(doc, ctx)
-    quoted = tweet.reference("quoted")
+    referenced = bool(tweet.referenced_tweets)
+    quoted = tweet.reference("quoted") if referenced else None
     quote_ref = ctx.refs.get(quoted) if quoted else None
     quote_text = ""
     if quoted is not None:
@@ -146,8 +156,10 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
     def url_for(url: UrlEntity) -> str:
         nonlocal quote_in_text
         expanded = expanded_link(url)
+        if url.media_key:
+            return "" if media else expanded
         status = status_url_id(expanded)
-        if url.media_key or (status is not None and status[1] and status[0] == tweet.id):
+        if status is not None and status[1] and status[0] == tweet.id:
             return "" if media else expanded
         if status is not None and quoted is not None and status[0] == quoted and not status[1]:
             quote_in_text = True
@@ -166,7 +178,7 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
     tags = proxy_tags(tweet.id)
     header = ""
     replied_pubkey: str | None = None
-    parent = tweet.reference("replied_to")
+    parent = tweet.reference("replied_to") if referenced else None
     if parent is not None:
         parent_ref = ctx.refs.get(parent)
         if parent_ref is not None:
@@ -184,13 +196,14 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
     pubkeys = [ctx.pubkey(uid) for uid in rendered.mentioned_ids]
     if replied_pubkey is not None:
         pubkeys.append(replied_pubkey)
-    seen: set[str] = set()
+    if len(pubkeys) > 1:
+        pubkeys = list(dict.fromkeys(pubkeys))
     for pk in pubkeys:
-        if pk not in seen:
-            seen.add(pk)
-            tags.append(("p", pk))
-    tags += [("t", tag) for tag in rendered.hashtags]
-    tags += [imeta_tag(link) for link in media]
+        tags.append(("p", pk))
+    for tag in rendered.hashtags:
+        tags.append(("t", tag))
+    for link in media:
+        tags.append(imeta_tag(link))
     tags.append(CLIENT_TAG)
 
     content = join_blocks(
@@ -199,7 +212,7 @@ def _build_note(doc: TweetDocument, ctx: BuildContext) -> UnsignedEvent:
             tidy(drop_truncated_link(rendered.text)),
             _poll_block(doc),
             "" if quote_in_text else quote_text,
-            "\n".join(link.url for link in media),
+            "\n".join([link.url for link in media]),
             status_link(doc, tweet.id, tweet.author_id),
         ]
     )

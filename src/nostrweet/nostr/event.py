@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import coincurve
+import msgspec
 
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.nostr import nip19
@@ -31,6 +32,7 @@ Tags = tuple[tuple[str, ...], ...]
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX128 = re.compile(r"^[0-9a-f]{128}$")
 _ZERO_AUX = bytes(32)
+_encode = msgspec.json.Encoder().encode
 
 
 @functools.lru_cache(maxsize=4096)
@@ -57,11 +59,16 @@ def _tags_of(raw: Any) -> Tags:
 
 def serialize_event(pubkey: str, created_at: int, kind: int, tags: Tags, content: str) -> bytes:
     """The NIP-01 id preimage: compact UTF-8 JSON of ``[0,pubkey,created_at,kind,tags,content]``."""
-    # json.dumps with ensure_ascii=False escapes exactly ", \\ and the control characters (\n \r \t \b \f
-    # by name, the rest as \u00XX) and writes everything else as raw UTF-8, as NIP-01 asks.
-    # (tuples are written as JSON arrays: the tags need no copy into lists)
+    # Both writers escape exactly ", \\ and the control characters (\n \r \t \b \f by name, the rest
+    # as \u00XX) and write everything else as raw UTF-8, as NIP-01 asks; the bytes are the same for
+    # every code point (tests/unit/test_event.py). msgspec's is ~10x faster than json.dumps, which is
+    # kept for what msgspec does not write (a str or int subclass). Tuples are written as JSON arrays:
+    # the tags need no copy into lists.
     payload = [0, pubkey, created_at, kind, tags, content]
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    try:
+        return _encode(payload)
+    except TypeError:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def compute_event_id(pubkey: str, created_at: int, kind: int, tags: Tags, content: str) -> str:
@@ -118,7 +125,19 @@ class SignedEvent:
 
     def to_json(self) -> str:
         """Compact JSON of :meth:`to_dict` (non-ASCII kept as is)."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+        value = {
+            "id": self.id,
+            "pubkey": self.pubkey,
+            "created_at": self.created_at,
+            "kind": self.kind,
+            "tags": self.tags,  # tuples are written as arrays
+            "content": self.content,
+            "sig": self.sig,
+        }
+        try:  # the same text as json.dumps (see serialize_event), without the copy of the tags
+            return _encode(value).decode("utf-8")
+        except (TypeError, UnicodeEncodeError):
+            return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
     def unsigned(self) -> UnsignedEvent:
         """The event without id and signature."""
