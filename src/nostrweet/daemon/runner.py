@@ -25,6 +25,7 @@ from typing import Any
 from nostrweet.daemon import scheduler
 from nostrweet.daemon.clock import Clock, SystemClock
 from nostrweet.daemon.control import Conflict, DaemonSnapshot, RecentError, UnknownUser, UserView
+from nostrweet.daemon.pacing import Pacing
 from nostrweet.daemon.ports import Coordination, LoopHook, LoopSettings, Pipeline, Solo
 from nostrweet.daemon.scheduler import UserSchedule
 from nostrweet.daemon.stats import UserStats, build_stats_record, log_stats
@@ -33,8 +34,6 @@ from nostrweet.logs import context_with
 log = logging.getLogger("nostrweet.daemon")
 
 RECENT_ERRORS = 20  # failed polls the dashboard lists
-
-TIMELINE_ENDPOINT = "/2/users/:id/tweets"
 
 
 class Daemon:
@@ -65,8 +64,7 @@ class Daemon:
         self.stats = {u: UserStats() for u in self.users}
         self.schedules: dict[str, UserSchedule] = {}
         self.started = self.clock.now()
-        self.effective_interval = settings.poll_interval
-        self._logged_interval: float | None = None
+        self.pacing = Pacing(pipeline.budgets, settings)
         self._wake = asyncio.Event()
         self._polls: dict[str, asyncio.Task[None]] = {}
         self._outbox: asyncio.Task[None] | None = None
@@ -80,51 +78,13 @@ class Daemon:
         self.last_round = self.started
         self._outbox_asked = False
 
-    # -- policy --------------------------------------------------------------------------------
-    def _timeline_budget(self) -> tuple[int | None, float | None]:
-        """What the last answers said about the timeline budget: requests left and the reset time."""
-        known = self.pipeline.budgets().get(TIMELINE_ENDPOINT, {})
-        remaining, reset = known.get("remaining"), known.get("reset")
-        if not isinstance(remaining, int) or not isinstance(reset, int | float):
-            return None, None
-        return remaining, float(reset)
+    @property
+    def effective_interval(self) -> float:
+        """The poll interval per user now (the pacing's, from X's live budget)."""
+        return self.pacing.interval
 
     def _update_effective_interval(self) -> None:
-        now = self.clock.now()
-        remaining, reset = self._timeline_budget()
-        n = len(self.users)
-        value = max(
-            scheduler.paced_interval(
-                now, remaining, reset, n, self.settings.poll_interval, self.settings.safety
-            ),
-            scheduler.capped_interval(n, self.settings.cap_requests, self.settings.cap_window),
-        )
-        self._log_interval(value, now, remaining, reset)
-        self.effective_interval = value
-
-    def _log_interval(self, value: float, now: float, remaining: int | None, reset: float | None) -> None:
-        """Log the interval at start and when it changes by a quarter or more (it moves with every answer)."""
-        last = self._logged_interval
-        if last is not None and abs(value - last) < 0.25 * last:
-            log.debug("poll interval %.1f s per user", value)
-            return
-        self._logged_interval = value
-        if remaining is None or reset is None or reset <= now:
-            budget = "X budget not known yet" if last is None else "X budget window over"
-        else:
-            budget = f"X budget: {remaining} timeline requests left for {reset - now:.0f} s"
-        log.info("poll interval %.0f s per user (%d users, %s)", value, len(self.users), budget)
-
-    def _polls_allowed(self, now: float) -> int | None:
-        known = self.pipeline.budgets().get(TIMELINE_ENDPOINT, {})
-        limit, remaining, reset = known.get("limit"), known.get("remaining"), known.get("reset")
-        return scheduler.polls_allowed(
-            now,
-            limit if isinstance(limit, int) else None,
-            remaining if isinstance(remaining, int) else None,
-            float(reset) if isinstance(reset, int | float) else None,
-            len(self._polls),
-        )
+        self.pacing.update(self.clock.now(), len(self.users))
 
     # -- the loop ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -155,7 +115,7 @@ class Daemon:
                     )
                     outbox_due = now + outbox_every
                 busy = set(self._polls) | self.paused
-                allowed = self._polls_allowed(now)
+                allowed = self.pacing.polls_allowed(now, len(self._polls))
                 held = False
                 for user in scheduler.due_users(self._pollable(), now, busy):
                     if len(self._polls) >= self.settings.max_concurrent:
@@ -173,7 +133,7 @@ class Daemon:
                     stats_due = max(stats_due + self.settings.stats_interval, now + 1e-3)
                 deadline = min(stats_due, renew_due, outbox_due if self._outbox is None else math.inf)
                 if held:  # a finishing poll wakes us; else the reset does
-                    _left, reset = self._timeline_budget()
+                    _left, reset = self.pacing.timeline_budget()
                     if reset is not None and reset + scheduler.RESET_MARGIN > now:
                         deadline = min(deadline, reset + scheduler.RESET_MARGIN)
                 elif len(self._polls) < self.settings.max_concurrent:
