@@ -51,7 +51,7 @@ from nostrweet.cache.layout import EventSubject, normalize_username
 from nostrweet.errors import NostrweetError
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import MirrorKey
-from nostrweet.nostr.record import EventRecord, apply_answer
+from nostrweet.nostr.record import EventRecord
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish import identity
 from nostrweet.publish.building import (
@@ -63,6 +63,7 @@ from nostrweet.publish.building import (
     TweetBuilder,
     TweetSource,
 )
+from nostrweet.publish.delivery import UnitSender
 from nostrweet.publish.dupcheck import DuplicateCheck
 from nostrweet.publish.media import MediaUploader
 from nostrweet.publish.outcome import LruDict, MemoryBounds, PublishOutcome, PublishSummary, Unit, outcome_of
@@ -83,9 +84,12 @@ log = logging.getLogger(__name__)
 
 BATCH = 250
 """Requested tweets handled per round of lookup, build and send (one transaction before sending, one after)."""
-IN_FLIGHT = 8
-"""Events awaiting their OK at once. Measured (docs/PERFORMANCE.md, B2): 8 is the fastest against both
-local relays; 64 and 256 are slower, because each nostr-sdk send in flight is polled from Python."""
+FIRST_ROUND = 50
+"""Requested tweets in the first round (at most BATCH): the relays have its events while the next round
+is built, instead of waiting for a whole round's build after the start."""
+YIELD_EVERY = 8
+"""Events built between two turns of the event loop: signing does not wait on anything, and the round
+in flight must not wait for a whole round's build to send its next level or read its OKs."""
 
 
 @dataclass
@@ -160,6 +164,8 @@ class Publisher:
         )
         self.documents = TweetSource(store, archiver, self.filters, self.skip_log)
         """The documents to publish: handed in, else read once per round; what the filters keep."""
+        self.sender = UnitSender(lambda: self.pool, self.records, lambda: self.clock())
+        """Records pending, events level by level, answers (:mod:`.delivery`)."""
         self.duplicates = DuplicateCheck(self.pool, self.records, keys, self.relays, lookup_timeout, clock)
         """The duplicate check (``#r``, ``authors``) before a tweet's first send (SPEC §4)."""
         self._blossom_listed: LruDict[str, bool] = LruDict(bounds.listed)
@@ -214,16 +220,22 @@ class Publisher:
             self.documents.given = {}
 
     async def _publish_tweets(self, ids: list[str], progress: Progress | None) -> list[PublishOutcome]:
-        """A round is built and signed while the round before it is sent and answered; a round's events
-        go out only once the round before is answered, so the order of the rounds is kept. Its
-        duplicate check is asked before the round before goes out."""
+        """A round is built and signed, and its records written, while the round before is in flight;
+        its events go out once that round is answered, so rounds reach the relays in order, just after
+        the next round's duplicate check is asked. The answers of a round are written, and its
+        profiles sent, while the next one is in flight: the relay is not kept waiting for either."""
         seen: set[str] = set()
         by_id: dict[str, PublishOutcome] = {}
         profiled: set[str] = set()
         self._progress = ProgressCount(progress, ids)
-        chunks = list(chunked(ids, BATCH))
+        first = min(BATCH, FIRST_ROUND)
+        chunks = [ids[:first], *chunked(ids[first:], BATCH)] if ids else []
         plan = await self._plan_chunk(chunks[0], seen, by_id) if chunks else None
-        sending: asyncio.Task[None] | None = None
+        if plan is not None:
+            await self._check(plan)
+        answered: asyncio.Future[None] | None = None  # the round in flight's events are answered
+        next_out: asyncio.Event | None = None  # set once the round after the one in flight is out
+        tasks: list[asyncio.Task[None]] = []
         tokens: list[object] = []
         try:
             for n, chunk in enumerate(chunks):
@@ -233,20 +245,36 @@ class Publisher:
                 round_refs: dict[str, EventRef] = {}
                 self.refs.rounds[token] = round_refs
                 ready = await self._build_chunk(plan, by_id, round_refs)
-                if sending is not None:
-                    await sending
-                # The next round's duplicate check goes before this round's events: asked behind
-                # them, its answer would wait until the relay has stored them all.
+                self.sender.save_pending(ready.units)
                 plan = await self._plan_chunk(chunks[n + 1], seen, by_id) if n + 1 < len(chunks) else None
-                sending = asyncio.create_task(self._send_chunk(ready, by_id, profiled, token, chunk))
-                await asyncio.sleep(0)  # its records are written and its events go out now
-            if sending is not None:
-                await sending
+                if answered is not None:  # (or its task failed)
+                    await asyncio.wait((answered, tasks[-1]), return_when=asyncio.FIRST_COMPLETED)
+                for task in [t for t in tasks if t.done()]:
+                    tasks.remove(task)
+                    task.result()  # a round that failed stops the run
+                if plan is not None:
+                    # The next round's duplicate check goes before this round's events: asked behind
+                    # them, its answer would wait until the relay has stored them all.
+                    await self._check(plan)
+                answered = asyncio.get_running_loop().create_future()
+                after, next_out = next_out, asyncio.Event()
+                flow = (answered, next_out)
+                tasks.append(
+                    asyncio.create_task(self._send_chunk(ready, by_id, profiled, token, chunk, flow))
+                )
+                await asyncio.sleep(0)  # it hands its events to the pool's sends, which go first
+                if after is not None:
+                    after.set()  # the round before writes its answers behind them
+            if next_out is not None:
+                next_out.set()
+            for task in tasks:
+                await task
         finally:
-            if sending is not None and not sending.done():
-                sending.cancel()
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
                 with contextlib.suppress(BaseException):
-                    await sending
+                    await task
             for token in tokens:  # a round cancelled before it started has not removed its own
                 self.refs.rounds.pop(token, None)
             self.documents.read.clear()
@@ -256,7 +284,7 @@ class Publisher:
     async def _plan_chunk(
         self, chunk: Sequence[str], seen: set[str], by_id: dict[str, PublishOutcome]
     ) -> _Plan:
-        """A round's tweets loaded, filtered, planned and checked on the relays (nothing built)."""
+        """A round's tweets loaded, filtered and planned (nothing asked of the relays, nothing built)."""
         self.documents.read.clear()  # each round reads its files once; the plan holds what it needs
         items: list[PlanItem] = []
         authors: dict[str, User] = {}
@@ -289,8 +317,12 @@ class Publisher:
         if not self.force:
             gone = self.lifecycle.retired([i.tweet_id for i in items])
             items = [i for i in items if i.tweet_id not in gone]  # a retired dependency stays as it is
-            await self.duplicates.check({i.tweet_id: i.author_id for i in items})
         return _Plan(items, authors)
+
+    async def _check(self, plan: _Plan) -> None:
+        """The duplicate check of a planned round (not with ``force``)."""
+        if not self.force:
+            await self.duplicates.check({i.tweet_id: i.author_id for i in plan.items})
 
     async def _build_chunk(
         self, plan: _Plan, by_id: dict[str, PublishOutcome], round_refs: dict[str, EventRef]
@@ -300,7 +332,9 @@ class Publisher:
         levels: list[list[Unit]] = []
         for group in dependency_levels(plan.items):
             level: list[Unit] = []
-            for item in group:
+            for k, item in enumerate(group):
+                if k % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # the round in flight: its events out, its OKs read
                 try:
                     unit = await self.builder.prepare(item, round_refs)
                 except NostrweetError as exc:
@@ -319,17 +353,26 @@ class Publisher:
         profiled: set[str],
         token: object,
         chunk: Sequence[str],
+        flow: tuple[asyncio.Future[None], asyncio.Event],
     ) -> None:
-        """Send a prepared round, note its outcomes, then its authors' profiles and media server lists."""
+        """Send a round whose records are written, and say so (``flow[0]``) once its events are
+        answered; when the next round's have gone out (``flow[1]``), write the answers, note the
+        outcomes, and send the authors' profiles and media server lists."""
+        answered, next_started = flow
         try:
-            await self._deliver(ready.levels)
+            sent = await self.sender.send(ready.levels, self._progress)
+            answered.set_result(None)
+            try:
+                await next_started.wait()
+            finally:
+                self.sender.save_answers(sent)  # even when the run is cancelled: these answers came
             for unit in ready.units:
                 by_id[unit.subject_id] = self.note(outcome_of(unit, self.relays, self._accepted_of(unit)))
             if self.publish_profiles:
-                for user_id, user in ready.authors.items():
-                    if user_id not in profiled:
-                        profiled.add(user_id)
-                        await self._profile_for(user)
+                authors = [u for i, u in ready.authors.items() if i not in profiled]
+                profiled.update(ready.authors)  # at once: the next round's may look before these are sent
+                for user in authors:
+                    await self._profile_for(user)
             for user_id in sorted(u for u in ready.uploaders if self._blossom_listed.hit(u) is None):
                 self._blossom_listed[user_id] = True
                 self.note(await identity.publish_blossom_list(self, user_id))
@@ -401,39 +444,9 @@ class Publisher:
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def _deliver(self, levels: Sequence[Sequence[Unit]]) -> None:
-        """Write every unit's record with its targets pending (one transaction), send level after level
-        with all of a level's events in flight at once, then write the answers (one transaction)."""
-        units = [u for level in levels for u in level]
-        fresh = [u.record for u in units if u.record.ensure_relays(u.targets) or u.record.stored_name is None]
-        self.records.save_many(fresh)
-        sent: list[Unit] = []
-        for level in self._progress.split(levels):
-            sendable = [u for u in level if u.targets]
-            if not sendable:
-                continue
-            auth_keys = {u.auth_key.pubkey_hex: u.auth_key for u in sendable if u.auth_key is not None}
-            answers = await self.pool.publish_many(
-                [(u.event, u.targets) for u in sendable], in_flight=IN_FLIGHT, auth_keys=auth_keys
-            )
-            now = self.clock()
-            for unit, answer in zip(sendable, answers, strict=True):
-                for relay in unit.targets:
-                    got = answer.get(relay)
-                    outcome, message = (
-                        (got.outcome, got.message) if got is not None else ("pending", "no answer")
-                    )
-                    unit.record.relays[relay] = apply_answer(
-                        unit.record.relays.get(relay), outcome, message, now
-                    )
-                unit.sent = True
-            sent.extend(sendable)
-            self._progress.advance(u.subject_id for u in level if u.record.subject is EventSubject.TWEET)
-        self.records.save_many(u.record for u in sent)
-
     async def deliver_units(self, units: Sequence[Unit]) -> list[PublishOutcome]:
         """Deliver prepared units (profiles, relay lists, outbox re-sends); the outcome of each."""
-        await self._deliver([units])
+        await self.sender.deliver([units], self._progress)
         return [outcome_of(u, self.relays, self._accepted_of(u)) for u in units]
 
     async def resend(self, record: EventRecord, relays: Sequence[str]) -> PublishOutcome:
