@@ -23,6 +23,9 @@ from nostrweet.publish.records import PublishRecords
 
 log = logging.getLogger("nostrweet.publish.publisher")
 
+LOOKUPS_IN_FLIGHT = 4
+"""Duplicate-check queries open at once on one relay (relays cap a connection's subscriptions)."""
+
 
 class DuplicateCheck:
     """Asks the relays which tweets' own events they hold already, and records them as accepted."""
@@ -83,20 +86,27 @@ class DuplicateCheck:
     async def _lookup_relay(
         self, relay: str, wanted: Mapping[str, tuple[str, ...]]
     ) -> dict[str, SignedEvent]:
+        """One relay's answer: its queries in flight together (at most :data:`LOOKUPS_IN_FLIGHT`), so a
+        round's check costs the relay one wait, not one round trip per query."""
         found: dict[str, SignedEvent] = {}
         todo = [t for t in wanted if relay not in self.records.accepted_relays(t)]
-        for chunk in chunked(todo, R_LOOKUP_BATCH):
-            try:
-                events = await self.pool.query(
-                    lookup_filter(chunk, wanted), timeout=self.lookup_timeout, relays=[relay]
-                )
-            except Exception as exc:
-                log.debug("duplicate check on %s failed: %s", relay, exc)
-                return found
+        gate = asyncio.Semaphore(LOOKUPS_IN_FLIGHT)
+
+        async def lookup(chunk: Sequence[str]) -> None:
+            async with gate:
+                try:
+                    events = await self.pool.query(
+                        lookup_filter(chunk, wanted), timeout=self.lookup_timeout, relays=[relay]
+                    )
+                except Exception as exc:
+                    log.debug("duplicate check on %s failed: %s", relay, exc)
+                    return
             ignored: list[tuple[str, str, str]] = []
             found.update(
                 pick_own((e.to_dict() for e in events), {t: wanted[t] for t in chunk}, ignored=ignored)
             )
             for tid, event_id, why in ignored:
                 log.debug("%s: ignored event %s for tweet %s: %s", relay, event_id[:12], tid, why)
+
+        await asyncio.gather(*(lookup(chunk) for chunk in chunked(todo, R_LOOKUP_BATCH)))
         return found

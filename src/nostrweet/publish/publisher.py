@@ -23,9 +23,10 @@ as they are; the others are read from the cache, each file once per round.
 
 A tweet is published as: its dependencies first (parent, quoted, retweeted original; each under its
 own author's identity, 3 levels at most, each id once per call), then itself. Tweets go in rounds of
-:data:`BATCH`: the round's records are written with their target relays ``pending`` (one transaction for the
-round) before anything is sent, the events are sent level by level (:func:`plan.dependency_levels`;
-a level's events are all in flight at once), and the answers are written (again one transaction).
+:data:`BATCH` (:mod:`.rounds`: plan, duplicate check, build, send, each overlapped with the relays'
+work on the round before): the round's records are written with their target relays ``pending`` (one
+transaction) before anything is sent, the events are sent level by level (:mod:`.delivery`; a
+level's events are all in flight at once), and the answers are written (again one transaction).
 An event that has a record is never rebuilt: its recorded event is sent again, so ids stay stable.
 Building (:mod:`.building`) loads what an event names into plain mappings first; the duplicate check
 is :mod:`.dupcheck`.
@@ -38,20 +39,16 @@ outbox pass), and never beyond ``bounds.outcomes`` when that is set.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nostrweet.bridge.context import EventRef
 from nostrweet.cache.layout import EventSubject, normalize_username
-from nostrweet.errors import NostrweetError
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.nostr.keys import MirrorKey
-from nostrweet.nostr.record import EventRecord, apply_answer
+from nostrweet.nostr.record import EventRecord
 from nostrweet.nostr.relays import RelayPool
 from nostrweet.publish import identity
 from nostrweet.publish.building import (
@@ -63,12 +60,13 @@ from nostrweet.publish.building import (
     TweetBuilder,
     TweetSource,
 )
+from nostrweet.publish.delivery import UnitSender
 from nostrweet.publish.dupcheck import DuplicateCheck
 from nostrweet.publish.media import MediaUploader
 from nostrweet.publish.outcome import LruDict, MemoryBounds, PublishOutcome, PublishSummary, Unit, outcome_of
-from nostrweet.publish.plan import PlanItem, chunked, dependency_levels, plan_tweet
 from nostrweet.publish.progress import Progress, ProgressCount
 from nostrweet.publish.records import PublishRecords
+from nostrweet.publish.rounds import RoundRun
 from nostrweet.shaping.filters import FilterBook
 from nostrweet.state.skips import SkippedTweets
 from nostrweet.store import CacheStore
@@ -83,27 +81,6 @@ log = logging.getLogger(__name__)
 
 BATCH = 250
 """Requested tweets handled per round of lookup, build and send (one transaction before sending, one after)."""
-IN_FLIGHT = 8
-"""Events awaiting their OK at once. Measured (docs/PERFORMANCE.md, B2): 8 is the fastest against both
-local relays; 64 and 256 are slower, because each nostr-sdk send in flight is polled from Python."""
-
-
-@dataclass
-class _Plan:
-    """A round's tweets to build, in order, and their authors (:meth:`Publisher._plan_chunk`)."""
-
-    items: list[PlanItem]
-    authors: dict[str, User]
-
-
-@dataclass
-class _Round:
-    """A round built and signed, waiting to be sent (:meth:`Publisher._build_chunk`)."""
-
-    levels: list[list[Unit]]
-    units: list[Unit]
-    authors: dict[str, User]
-    uploaders: set[str]
 
 
 class Publisher:
@@ -160,6 +137,8 @@ class Publisher:
         )
         self.documents = TweetSource(store, archiver, self.filters, self.skip_log)
         """The documents to publish: handed in, else read once per round; what the filters keep."""
+        self.sender = UnitSender(lambda: self.pool, self.records, lambda: self.clock())
+        """Records pending, events level by level, answers (:mod:`.delivery`)."""
         self.duplicates = DuplicateCheck(self.pool, self.records, keys, self.relays, lookup_timeout, clock)
         """The duplicate check (``#r``, ``authors``) before a tweet's first send (SPEC §4)."""
         self._blossom_listed: LruDict[str, bool] = LruDict(bounds.listed)
@@ -208,134 +187,13 @@ class Publisher:
         by id; they are used as they are, and only the other tweets are read from the cache.
         """
         self.documents.given = documents or {}
+        ids = [str(i) for i in tweet_ids]
+        self._progress = ProgressCount(progress, ids)
         try:
-            return await self._publish_tweets([str(i) for i in tweet_ids], progress)
+            return await RoundRun(self, ids, self._progress, BATCH).run()
         finally:
             self.documents.given = {}
-
-    async def _publish_tweets(self, ids: list[str], progress: Progress | None) -> list[PublishOutcome]:
-        """A round is built and signed while the round before it is sent and answered; a round's events
-        go out only once the round before is answered, so the order of the rounds is kept. Its
-        duplicate check is asked before the round before goes out."""
-        seen: set[str] = set()
-        by_id: dict[str, PublishOutcome] = {}
-        profiled: set[str] = set()
-        self._progress = ProgressCount(progress, ids)
-        chunks = list(chunked(ids, BATCH))
-        plan = await self._plan_chunk(chunks[0], seen, by_id) if chunks else None
-        sending: asyncio.Task[None] | None = None
-        tokens: list[object] = []
-        try:
-            for n, chunk in enumerate(chunks):
-                assert plan is not None
-                token = object()
-                tokens.append(token)
-                round_refs: dict[str, EventRef] = {}
-                self.refs.rounds[token] = round_refs
-                ready = await self._build_chunk(plan, by_id, round_refs)
-                if sending is not None:
-                    await sending
-                # The next round's duplicate check goes before this round's events: asked behind
-                # them, its answer would wait until the relay has stored them all.
-                plan = await self._plan_chunk(chunks[n + 1], seen, by_id) if n + 1 < len(chunks) else None
-                sending = asyncio.create_task(self._send_chunk(ready, by_id, profiled, token, chunk))
-                await asyncio.sleep(0)  # its records are written and its events go out now
-            if sending is not None:
-                await sending
-        finally:
-            if sending is not None and not sending.done():
-                sending.cancel()
-                with contextlib.suppress(BaseException):
-                    await sending
-            for token in tokens:  # a round cancelled before it started has not removed its own
-                self.refs.rounds.pop(token, None)
-            self.documents.read.clear()
-        self._progress = ProgressCount(None, [])
-        return [by_id[i] for i in ids]
-
-    async def _plan_chunk(
-        self, chunk: Sequence[str], seen: set[str], by_id: dict[str, PublishOutcome]
-    ) -> _Plan:
-        """A round's tweets loaded, filtered, planned and checked on the relays (nothing built)."""
-        self.documents.read.clear()  # each round reads its files once; the plan holds what it needs
-        items: list[PlanItem] = []
-        authors: dict[str, User] = {}
-        retired = {} if self.force else dict(self.lifecycle.retired(chunk))
-        for tid in chunk:
-            if tid in seen:
-                continue
-            if tid in retired:
-                seen.add(tid)
-                newer = retired[tid]
-                why = f"edited on X (newest version {newer})" if newer else "deleted on X"
-                by_id[tid] = self.note(PublishOutcome(tid, "retired", message=why))
-                continue
-            doc = await self.documents.load(tid)
-            if doc is None:
-                by_id[tid] = self.note(PublishOutcome(tid, "error", message="tweet not cached or not found"))
-                seen.add(tid)
-                continue
-            skipped = self.documents.skipped(doc)
-            if skipped is not None:
-                by_id[tid] = self.note(skipped)
-                seen.add(tid)
-                continue
-            for item in plan_tweet(doc, seen=seen, resolve=self.documents.resolve):
-                items.append(item)
-                author = item.doc.author()
-                if author is not None:
-                    authors.setdefault(author.id, author)
-        self.records.preload(i.tweet_id for i in items)
-        if not self.force:
-            gone = self.lifecycle.retired([i.tweet_id for i in items])
-            items = [i for i in items if i.tweet_id not in gone]  # a retired dependency stays as it is
-            await self.duplicates.check({i.tweet_id: i.author_id for i in items})
-        return _Plan(items, authors)
-
-    async def _build_chunk(
-        self, plan: _Plan, by_id: dict[str, PublishOutcome], round_refs: dict[str, EventRef]
-    ) -> _Round:
-        """A planned round's events built and signed, level by level (nothing sent)."""
-        units: list[Unit] = []
-        levels: list[list[Unit]] = []
-        for group in dependency_levels(plan.items):
-            level: list[Unit] = []
-            for item in group:
-                try:
-                    unit = await self.builder.prepare(item, round_refs)
-                except NostrweetError as exc:
-                    by_id[item.tweet_id] = self.note(PublishOutcome(item.tweet_id, "error", message=str(exc)))
-                    continue
-                level.append(unit)
-            levels.append(level)
-            units.extend(level)
-        uploaders, self.builder.uploaders = self.builder.uploaders, set()
-        return _Round(levels, units, plan.authors, uploaders)
-
-    async def _send_chunk(
-        self,
-        ready: _Round,
-        by_id: dict[str, PublishOutcome],
-        profiled: set[str],
-        token: object,
-        chunk: Sequence[str],
-    ) -> None:
-        """Send a prepared round, note its outcomes, then its authors' profiles and media server lists."""
-        try:
-            await self._deliver(ready.levels)
-            for unit in ready.units:
-                by_id[unit.subject_id] = self.note(outcome_of(unit, self.relays, self._accepted_of(unit)))
-            if self.publish_profiles:
-                for user_id, user in ready.authors.items():
-                    if user_id not in profiled:
-                        profiled.add(user_id)
-                        await self._profile_for(user)
-            for user_id in sorted(u for u in ready.uploaders if self._blossom_listed.hit(u) is None):
-                self._blossom_listed[user_id] = True
-                self.note(await identity.publish_blossom_list(self, user_id))
-        finally:
-            self.refs.rounds.pop(token, None)
-        self._progress.advance(chunk)  # the chunk's tweets that had nothing to send
+            self._progress = ProgressCount(None, [])
 
     def note(self, outcome: PublishOutcome) -> PublishOutcome:
         """Keep (until taken) and log an outcome, and tell the webhooks of a tweet published; returns it."""
@@ -373,10 +231,21 @@ class Publisher:
             log.debug("%s %s: %s", outcome.what, outcome.subject_id, outcome.describe(), extra=extra)
         return outcome
 
-    def _accepted_of(self, unit: Unit) -> set[str]:
+    def accepted_of(self, unit: Unit) -> set[str]:
+        """The relays that hold a unit's tweet (any of its records), or its own record's."""
         if unit.record.subject is EventSubject.TWEET:
             return self.records.accepted_relays(unit.subject_id)
         return unit.record.accepted_on()
+
+    async def announce(self, authors: Sequence[User], uploaders: set[str]) -> None:
+        """After a round: the authors' kind 0 (unless profiles are off), then the kind 10063 of those
+        who uploaded media, once per publisher."""
+        if self.publish_profiles:
+            for user in authors:
+                await self._profile_for(user)
+        for user_id in sorted(u for u in uploaders if self._blossom_listed.hit(u) is None):
+            self._blossom_listed[user_id] = True
+            self.note(await identity.publish_blossom_list(self, user_id))
 
     async def _profile_for(self, user: User) -> None:
         cached = self.store.newest_profile(user.username)
@@ -401,40 +270,10 @@ class Publisher:
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def _deliver(self, levels: Sequence[Sequence[Unit]]) -> None:
-        """Write every unit's record with its targets pending (one transaction), send level after level
-        with all of a level's events in flight at once, then write the answers (one transaction)."""
-        units = [u for level in levels for u in level]
-        fresh = [u.record for u in units if u.record.ensure_relays(u.targets) or u.record.stored_name is None]
-        self.records.save_many(fresh)
-        sent: list[Unit] = []
-        for level in self._progress.split(levels):
-            sendable = [u for u in level if u.targets]
-            if not sendable:
-                continue
-            auth_keys = {u.auth_key.pubkey_hex: u.auth_key for u in sendable if u.auth_key is not None}
-            answers = await self.pool.publish_many(
-                [(u.event, u.targets) for u in sendable], in_flight=IN_FLIGHT, auth_keys=auth_keys
-            )
-            now = self.clock()
-            for unit, answer in zip(sendable, answers, strict=True):
-                for relay in unit.targets:
-                    got = answer.get(relay)
-                    outcome, message = (
-                        (got.outcome, got.message) if got is not None else ("pending", "no answer")
-                    )
-                    unit.record.relays[relay] = apply_answer(
-                        unit.record.relays.get(relay), outcome, message, now
-                    )
-                unit.sent = True
-            sent.extend(sendable)
-            self._progress.advance(u.subject_id for u in level if u.record.subject is EventSubject.TWEET)
-        self.records.save_many(u.record for u in sent)
-
     async def deliver_units(self, units: Sequence[Unit]) -> list[PublishOutcome]:
         """Deliver prepared units (profiles, relay lists, outbox re-sends); the outcome of each."""
-        await self._deliver([units])
-        return [outcome_of(u, self.relays, self._accepted_of(u)) for u in units]
+        await self.sender.deliver([units], self._progress)
+        return [outcome_of(u, self.relays, self.accepted_of(u)) for u in units]
 
     async def resend(self, record: EventRecord, relays: Sequence[str]) -> PublishOutcome:
         """Send a recorded event again to ``relays`` (the outbox's retry)."""
