@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -151,3 +153,14 @@ def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert env_proxy("https://api.x.com/2/users") == "http://proxy.example:3128"
     assert env_proxy("http://api.x.com/2/users") is None
     assert env_proxy("https://localhost:8443/2/users") is None
+
+
+def test_aiohttp_is_loaded_only_by_a_request() -> None:
+    probe = (
+        "import sys; import nostrweet.twitter.client as c; "
+        "c.TwitterClient('http://api.test', c.Secret('t')); print('aiohttp' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "False"

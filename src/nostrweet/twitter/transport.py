@@ -20,11 +20,13 @@ from __future__ import annotations
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-import aiohttp
 import httpx
+
+if TYPE_CHECKING:
+    import aiohttp
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 """The most of an answer's body read (a full timeline page with every expansion is well under 1 MiB)."""
@@ -83,23 +85,29 @@ def env_proxy(url: str) -> str | None:
 
 
 class AiohttpSender:
-    """Sends through one aiohttp session, made on first use (it belongs to the running event loop)."""
+    """Sends through one aiohttp session, made on first use (it belongs to the running event loop;
+    aiohttp is imported then, so commands that send no API request do not load it)."""
 
     def __init__(self, *, timeout: float, connect_timeout: float, user_agent: str) -> None:
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, connect=timeout, sock_connect=connect_timeout, sock_read=timeout
-        )
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
         self._user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
+        self._failures: tuple[type[BaseException], ...] = (TimeoutError,)
         # the proxy of each origin, read from the environment once (aiohttp's trust_env reads the
         # environment and ~/.netrc again for every request)
         self._proxies: dict[tuple[str, str], str | None] = {}
 
     def _open(self) -> aiohttp.ClientSession:
+        import aiohttp
+
+        self._failures = (aiohttp.ClientError, TimeoutError)
         connector = aiohttp.TCPConnector(ssl=httpx.create_ssl_context())
         self._session = aiohttp.ClientSession(
             connector=connector,
-            timeout=self._timeout,
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=self._timeout, sock_connect=self._connect_timeout, sock_read=self._timeout
+            ),
             headers={"User-Agent": self._user_agent},
             cookie_jar=aiohttp.DummyCookieJar(),
         )
@@ -133,7 +141,7 @@ class AiohttpSender:
                         raise AnswerTooLarge
                     parts.append(chunk)
                 return Answer(response.status, response.headers, b"".join(parts))
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except self._failures as exc:
             raise TransportFailure(exc.__class__.__name__) from None
 
     async def aclose(self) -> None:
