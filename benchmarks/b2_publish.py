@@ -53,7 +53,8 @@ sys.stdin.read()
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOSTRWEET_") or "_BENCH_" in k}
-    env["PYTHONPATH"] = str(REPO)
+    # this checkout's sources first: the venv's editable install may point at another checkout
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])
     return env
 
 

@@ -37,7 +37,8 @@ TWEETS = 50
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOSTRWEET_")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its bytecode
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])  # this tree's code, not the install's
+    # this checkout's sources first: the venv's editable install may point at another checkout
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), str(REPO)])
     env["NOSTRWEET_MNEMONIC"] = BENCH_MNEMONIC
     return env
 

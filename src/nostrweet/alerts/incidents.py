@@ -114,9 +114,9 @@ def _wanted(
     """Every incident the observation calls for (with ``since`` = now; kept from the open one if any)."""
     now = obs.now
     found: list[Incident] = []
-    for user, failures in sorted(obs.user_failures.items()):
-        if failures >= thresholds.user_failures:
-            found.append(Incident("user", user, now, f"{failures} polls in a row failed"))
+    failing = [(u, f) for u, f in obs.user_failures.items() if f >= thresholds.user_failures]
+    for user, failures in sorted(failing):  # filtered first: this runs every round of the loop
+        found.append(Incident("user", user, now, f"{failures} polls in a row failed"))
     for relay, since in sorted(down_since.items()):
         if now - since >= thresholds.relay_down_seconds:
             found.append(Incident("relay", relay, now, f"not connected for {_duration(now - since)}"))

@@ -117,7 +117,8 @@ class Daemon:
                 busy = set(self._polls) | self.paused
                 allowed = self.pacing.polls_allowed(now, len(self._polls))
                 held = False
-                for user in scheduler.due_users(self._pollable(), now, busy):
+                pollable = self._pollable()  # once a round: it walks every user's schedule
+                for user in scheduler.due_users(pollable, now, busy):
                     if len(self._polls) >= self.settings.max_concurrent:
                         break
                     if allowed is not None:
@@ -137,7 +138,7 @@ class Daemon:
                     if reset is not None and reset + scheduler.RESET_MARGIN > now:
                         deadline = min(deadline, reset + scheduler.RESET_MARGIN)
                 elif len(self._polls) < self.settings.max_concurrent:
-                    deadline = min(deadline, scheduler.next_wakeup(self._pollable(), set(self._polls)))
+                    deadline = min(deadline, scheduler.next_wakeup(pollable, set(self._polls)))
                 self.last_round = now
                 self._run_hooks(lambda hook: hook.after_round(self))
                 self._wake.clear()

@@ -14,7 +14,7 @@ request is reserved before it is sent), so a steady poll costs the budget one st
 
 from __future__ import annotations
 
-from sqlalchemy import and_, case, literal, or_, select, update
+from sqlalchemy import Float, Update, and_, bindparam, case, or_, select, update
 
 from nostrweet.state.engine import State
 from nostrweet.state.schema import rate_budgets
@@ -35,6 +35,24 @@ def merge_changes_nothing(
     return (limit is None or limit == seen.limit) and remaining >= seen.remaining
 
 
+def _reserve_statement(endpoint: str) -> Update:
+    """``UPDATE … RETURNING`` taking one request of ``endpoint`` at ``:now`` (see :meth:`SharedBudgets.reserve`)."""
+    over = and_(_b.reset_epoch.is_not(None), bindparam("now", type_=Float) >= _b.reset_epoch + RESET_MARGIN)
+    return (
+        update(rate_budgets)
+        .where(_b.endpoint == endpoint, or_(_b.remaining.is_(None), _b.remaining > 0, over))
+        .values(
+            remaining=case(
+                (over, case((_b.limit > 0, _b.limit - 1), else_=_b.limit)),
+                (_b.remaining > 0, _b.remaining - 1),
+                else_=_b.remaining,
+            ),
+            reset_epoch=case((over, None), else_=_b.reset_epoch),
+        )
+        .returning(_b.limit, _b.remaining, _b.reset_epoch)
+    )
+
+
 class SharedBudgets:
     """The ``rate_budgets`` table."""
 
@@ -43,6 +61,8 @@ class SharedBudgets:
         self._rows: set[str] = set()  # endpoints whose row exists (rows are never deleted)
         # per endpoint: the lowest budget one of our reservations saw in the row's current window
         self._seen: dict[str, RateBudget] = {}
+        # per endpoint: the reservation statement, built once (building it cost more than running it)
+        self._reserving: dict[str, Update] = {}
 
     def _ensure(self, endpoint: str) -> None:
         if endpoint in self._rows:
@@ -70,22 +90,11 @@ class SharedBudgets:
         """Reserve one request of ``endpoint`` at ``now``: 0.0 when reserved, else the seconds to wait
         before the budget allows one (nothing reserved)."""
         self._ensure(endpoint)
-        over = and_(_b.reset_epoch.is_not(None), literal(now) >= _b.reset_epoch + RESET_MARGIN)
-        stmt = (
-            update(rate_budgets)
-            .where(_b.endpoint == endpoint, or_(_b.remaining.is_(None), _b.remaining > 0, over))
-            .values(
-                remaining=case(
-                    (over, case((_b.limit > 0, _b.limit - 1), else_=_b.limit)),
-                    (_b.remaining > 0, _b.remaining - 1),
-                    else_=_b.remaining,
-                ),
-                reset_epoch=case((over, None), else_=_b.reset_epoch),
-            )
-            .returning(_b.limit, _b.remaining, _b.reset_epoch)
-        )
+        stmt = self._reserving.get(endpoint)
+        if stmt is None:
+            stmt = self._reserving[endpoint] = _reserve_statement(endpoint)
         with self.state.one_statement() as conn:
-            row = conn.execute(stmt).first()
+            row = conn.execute(stmt, {"now": now}).first()
         if row is not None:
             self._saw(endpoint, RateBudget(row.limit, row.remaining, row.reset_epoch))
             return 0.0

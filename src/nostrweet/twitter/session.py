@@ -8,14 +8,18 @@ The request policy of SPEC §5 (issue #2), apart from what is asked:
 - 5xx answers and network errors (connect, read, dropped connection, timeout) are retried with
   jittered exponential backoff (1 s doubling, ±50 %, at most ``max_tries`` tries);
 - 401/403 raise :class:`TwitterAuthError` naming the token problem; 404 NotFoundError; other 4xx
-  TwitterApiError; a 2xx without a JSON object TwitterApiError.
-The bearer token is added to each API request only, never to the shared HTTP client, so requests to
+  TwitterApiError; a 2xx without a JSON object TwitterApiError; an answer over ``max_answer_bytes``
+  TwitterApiError, after reading no more than that.
+API requests go through a sender of :mod:`nostrweet.twitter.transport` (aiohttp, or the httpx client
+when the session is given an httpx transport); media downloads use :attr:`ApiSession.http` (httpx).
+The bearer token is added to each API request only, never to a shared HTTP client, so requests to
 media hosts through :attr:`ApiSession.http` never carry it; it is never logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import time
@@ -27,9 +31,21 @@ import httpx
 from nostrweet.errors import NotFoundError, TwitterApiError, TwitterAuthError
 from nostrweet.secret import Secret
 from nostrweet.twitter.ratelimit import RateLimiter
+from nostrweet.twitter.transport import (
+    MAX_ANSWER_BYTES,
+    AiohttpSender,
+    Answer,
+    AnswerTooLarge,
+    HttpxSender,
+    Sender,
+    TransportFailure,
+)
 
 # The records keep the logger name they had before this module was split out of the client.
 log = logging.getLogger("nostrweet.twitter.client")
+
+USER_AGENT = "nostrweet"
+CONNECT_TIMEOUT = 10.0
 
 
 class ApiSession:
@@ -49,6 +65,7 @@ class ApiSession:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self._token = bearer_token
@@ -60,22 +77,29 @@ class ApiSession:
         self.rng = rng or random.Random()
         self.limiter = limiter or RateLimiter(max_wait=max_429_wait, clock=clock, sleep=sleep)
         self.requests_sent = 0
+        self.max_answer_bytes = max_answer_bytes
         self.http = httpx.AsyncClient(
             transport=transport,
-            timeout=httpx.Timeout(timeout, connect=10.0),
-            headers={"User-Agent": "nostrweet"},
+            timeout=httpx.Timeout(timeout, connect=CONNECT_TIMEOUT),
+            headers={"User-Agent": USER_AGENT},
             follow_redirects=True,
+        )
+        self.sender: Sender = (
+            HttpxSender(self.http)
+            if transport is not None
+            else AiohttpSender(timeout=timeout, connect_timeout=CONNECT_TIMEOUT, user_agent=USER_AGENT)
         )
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
+        await self.sender.aclose()
         await self.http.aclose()
 
     def backoff_delay(self, attempt: int) -> float:
         """Jittered exponential backoff: base·2^attempt, ±50 %."""
         return float(self.backoff_base * (2**attempt) * self.rng.uniform(0.5, 1.5))
 
-    async def _update_budget(self, endpoint: str, response: httpx.Response) -> None:
+    async def _update_budget(self, endpoint: str, response: Answer) -> None:
         await self.limiter.record(
             endpoint,
             _int_header(response, "x-rate-limit-limit"),
@@ -93,25 +117,29 @@ class ApiSession:
             await self.limiter.acquire(endpoint)
             try:
                 self.requests_sent += 1
-                response = await self.http.get(url, params=params, headers=headers)
-            except httpx.TransportError as exc:
+                response = await self.sender.get(url, params, headers, self.max_answer_bytes)
+            except AnswerTooLarge:
+                raise TwitterApiError(
+                    f"X API {endpoint} answered more than {self.max_answer_bytes} bytes; not read"
+                ) from None
+            except TransportFailure as exc:
                 failures += 1
                 if failures >= self.max_tries:
                     raise TwitterApiError(
-                        f"X API unreachable at {self.api_url} ({exc.__class__.__name__}) after {failures} tries"
+                        f"X API unreachable at {self.api_url} ({exc.kind}) after {failures} tries"
                     ) from None
                 delay = self.backoff_delay(failures - 1)
                 log.warning(
                     "X API %s: %s; retry in %.1f s",
                     endpoint,
-                    exc.__class__.__name__,
+                    exc.kind,
                     delay,
                     extra={"endpoint": endpoint, "retry_count": failures},
                 )
                 await self.sleep(delay)
                 continue
             await self._update_budget(endpoint, response)
-            status = response.status_code
+            status = response.status
             if status == 429:
                 limited += 1
                 await self._wait_429(endpoint, response, limited)
@@ -140,15 +168,12 @@ class ApiSession:
                 raise TwitterApiError(
                     f"X API {endpoint} rejected the request: HTTP {status} {_detail(response)}"
                 )
-            try:
-                body = response.json()
-            except ValueError:
-                body = None
+            body = _json(response)
             if not isinstance(body, dict):
                 raise TwitterApiError(f"X API {endpoint} answered HTTP {status} without a JSON object")
             return body
 
-    async def _wait_429(self, endpoint: str, response: httpx.Response, times: int) -> None:
+    async def _wait_429(self, endpoint: str, response: Answer, times: int) -> None:
         reset = _int_header(response, "x-rate-limit-reset")
         if times > self.max_tries + 5:
             raise TwitterApiError(f"X API {endpoint} kept answering 429 Too Many Requests")
@@ -170,19 +195,24 @@ class ApiSession:
         await self.limiter.exhausted(endpoint, reset)
 
 
-def _int_header(response: httpx.Response, name: str) -> int | None:
-    value = response.headers.get(name)
+def _json(response: Answer) -> Any:
+    """The answer's body as JSON, or None if it is not JSON."""
+    try:
+        return json.loads(response.body)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
+        return None
+
+
+def _int_header(response: Answer, name: str) -> int | None:
+    value = response.header(name)
     try:
         return int(value) if value is not None else None
     except ValueError:
         return None
 
 
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
+def _detail(response: Answer) -> str:
+    body = _json(response)
     if isinstance(body, dict):
         text = body.get("detail") or body.get("title")
         if not text and isinstance(body.get("errors"), list) and body["errors"]:
@@ -192,7 +222,7 @@ def _detail(response: httpx.Response) -> str:
     return ""
 
 
-def _auth_message(status: int, response: httpx.Response) -> str:
+def _auth_message(status: int, response: Answer) -> str:
     if status == 401:
         return (
             "X API rejected the bearer token (HTTP 401 Unauthorized): check --bearer-token / "
