@@ -27,25 +27,30 @@ _STATUS_URL = re.compile(
 _MEDIA_SUFFIX = re.compile(r"^/(?:photo|video)/\d+/?$")
 
 
+def _decode_entity(match: re.Match[str]) -> str:
+    name = match.group(1)
+    if name[0] != "#":
+        return _NAMED[name]
+    code = int(name[2:], 16) if name[1] in "xX" else int(name[1:])
+    if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        return match.group(0)
+    return chr(code)
+
+
+def decode_entities_by_pattern(text: str) -> str:
+    """The rule itself: one left-to-right pass of the entity pattern."""
+    return _HTML_ENTITY.sub(_decode_entity, text)
+
+
 def decode_html_entities(text: str) -> str:
     """Decode ``&amp; &lt; &gt; &quot; &apos;`` and numeric references; leave anything else as it is."""
-
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name[0] != "#":
-            return _NAMED[name]
-        code = int(name[2:], 16) if name[1] in "xX" else int(name[1:])
-        if code == 0 or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
-            return match.group(0)
-        return chr(code)
-
     if "&" not in text:
         return text
     if "&#" not in text and "&quot;" not in text and "&apos;" not in text:
         # Only &amp; &lt; &gt; can match, and they never overlap: replacing them one name at a time,
         # &amp; last (so the & it leaves is not read again), is what the pattern does.
         return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return _HTML_ENTITY.sub(one, text)
+    return decode_entities_by_pattern(text)
 
 
 def status_url_id(url: str | None) -> tuple[str, bool] | None:

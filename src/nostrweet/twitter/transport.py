@@ -18,7 +18,7 @@ client under their own host and redirect rules (:mod:`nostrweet.archive.download
 from __future__ import annotations
 
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
@@ -71,6 +71,18 @@ class Sender(Protocol):
 
 def _too_large(length: str | None, max_bytes: int) -> bool:
     return length is not None and length.isdigit() and int(length) > max_bytes
+
+
+async def _read_bounded(chunks: AsyncIterator[bytes], max_bytes: int) -> bytes:
+    """The whole body, or :class:`AnswerTooLarge` as soon as it passes ``max_bytes``."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise AnswerTooLarge
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def env_proxy(url: str) -> str | None:
@@ -133,14 +145,8 @@ class AiohttpSender:
             async with session.get(url, params=params, headers=headers, proxy=proxy) as response:
                 if _too_large(response.headers.get("Content-Length"), max_bytes):
                     raise AnswerTooLarge
-                parts: list[bytes] = []
-                size = 0
-                while chunk := await response.content.read(_CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise AnswerTooLarge
-                    parts.append(chunk)
-                return Answer(response.status, response.headers, b"".join(parts))
+                body = await _read_bounded(response.content.iter_chunked(_CHUNK), max_bytes)
+                return Answer(response.status, response.headers, body)
         except self._failures as exc:
             raise TransportFailure(exc.__class__.__name__) from None
 
@@ -163,14 +169,8 @@ class HttpxSender:
             async with self._client.stream("GET", url, params=params, headers=headers) as response:
                 if _too_large(response.headers.get("content-length"), max_bytes):
                     raise AnswerTooLarge
-                parts: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes(_CHUNK):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise AnswerTooLarge
-                    parts.append(chunk)
-                return Answer(response.status_code, response.headers, b"".join(parts))
+                body = await _read_bounded(response.aiter_bytes(_CHUNK), max_bytes)
+                return Answer(response.status_code, response.headers, body)
         except httpx.TransportError as exc:
             raise TransportFailure(exc.__class__.__name__) from None
 
