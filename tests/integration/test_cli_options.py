@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "options-Bearer-AAAAq8Zr3secret"
 USER = "MarchePinna"
+MEDIA_USER = "calin_a"  # a photo among the newest five tweets
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -238,14 +239,14 @@ def test_v_shows_our_debug_lines_and_vv_keeps_libraries_at_info(
     env = clean_env(TWITTER_BEARER_TOKEN=TOKEN)
     base = ["--log-format", "json", "--twitter-api-url", x_api.url]
 
-    def run(data: str, *flags: str) -> list[dict[str, object]]:
+    def run(data: str, *flags: str, user: str = USER) -> list[dict[str, object]]:
         proc = nostrweet(
             *base,
             "-d",
             str(tmp_path / data),
             *flags,
             "user-tweets",
-            USER,
+            user,
             "--count",
             "5",
             cwd=tmp_path,
@@ -263,7 +264,9 @@ def test_v_shows_our_debug_lines_and_vv_keeps_libraries_at_info(
     assert any("page" in str(r["message"]) for r in ours), one
     assert all(str(r["logger"]).startswith("nostrweet") for r in one if r["level"] in ("debug", "info")), one
 
-    two = run("d2", "-vv")
+    # a photo among the newest tweets: its download is an httpx request, which httpx logs at info
+    # (the X API requests go over aiohttp, which logs none)
+    two = run("d2", "-vv", user=MEDIA_USER)
     assert any(r["level"] == "debug" and str(r["logger"]).startswith("nostrweet") for r in two)
     libraries = [r for r in two if not str(r["logger"]).startswith("nostrweet")]
     assert libraries, "-vv shows the libraries' info lines"
