@@ -164,3 +164,43 @@ def test_aiohttp_is_loaded_only_by_a_request() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def test_a_redirect_to_another_origin_never_carries_the_token() -> None:
+    seen: dict[str, str | None] = {}
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        seen["elsewhere"] = request.headers.get("Authorization")
+        user = {"id": "1", "name": "Philly", "username": PHILLY}
+        return web.json_response({"data": user})
+
+    other, other_url = await _serve(_app(elsewhere))
+
+    async def api(request: web.Request) -> web.Response:
+        seen["api"] = request.headers.get("Authorization")
+        raise web.HTTPFound(other_url + request.path_qs)
+
+    first, api_url = await _serve(_app(api))
+    try:
+        async with client_of(api_url, "redirect-secret-token") as client:
+            await client.user_by_username(PHILLY)
+    finally:
+        await first.cleanup()
+        await other.cleanup()
+    assert seen["api"] == "Bearer redirect-secret-token"
+    assert "elsewhere" in seen and seen["elsewhere"] is None
+
+
+def _app(handler: object) -> web.Application:
+    app = web.Application()
+    app.router.add_get("/2/users/by/username/{name}", handler)  # type: ignore[arg-type]
+    return app
