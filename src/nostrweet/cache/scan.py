@@ -1,5 +1,6 @@
 """One listing of the cache directory: its names in chunks, and the :class:`~nostrweet.cache.index.CacheIndex`
-built from them (SPEC §2). Reads no file: every fact comes from a file name (``cache.layout``).
+built from them (SPEC §2). Reads no file: every fact comes from a file name (``cache.layout``,
+``cache.name_lists``).
 
 Only the one-time import of an older cache (``state.import_files``), ``reindex`` and clear-cache list the
 directory; start-up asks the state.
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from itertools import compress, islice, repeat
 from pathlib import Path
 
-from nostrweet.cache import layout, legacy
+from nostrweet.cache import layout, legacy, name_lists
 from nostrweet.cache.index import CacheIndex
 
 _CHUNK = 65_536  # names per chunk of the streaming scan: bounds the transient name strings
@@ -52,9 +53,10 @@ def build_index(data_dir: Path, *, events: bool = True) -> CacheIndex:
 
     Fast paths (docs/PERFORMANCE.md, B3/B5): the listing is read in chunks; in each, the bulk kinds,
     tweet files, settled tweet records and media, are recognized by one regex call over the whole
-    chunk (``layout.split_tweet_names``, ``layout.settled_tweet_events``, ``layout.split_media_names``)
-    and go straight into arrays or the media set; everything else goes name by name through the
-    per-name parsers. Both paths accept the same names. The garbage collector is off meanwhile.
+    chunk (``name_lists.split_tweet_names``, ``name_lists.settled_tweet_events``,
+    ``name_lists.split_media_names``) and go straight into arrays or the media set; everything else
+    goes name by name through the per-name parsers. Both paths accept the same names. The garbage
+    collector is off meanwhile.
     """
     collecting = gc.isenabled()
     gc.disable()  # ~10^6 short-lived containers, none in a cycle: collecting would only slow the scan
@@ -89,7 +91,7 @@ class _TweetColumns:
 
     def add_chunk(self, names: list[str]) -> list[str]:
         """Take the tweet names of a chunk of the listing; return the other names."""
-        tweets, keys, rest = layout.split_tweet_names(names)
+        tweets, keys, rest = name_lists.split_tweet_names(names)
         self.stamps.extend(map(int, map(operator.itemgetter(slice(0, 15)), tweets)))
         del tweets
         parts = list(map(str.rpartition, keys, repeat("_")))  # (username, "_", id)
@@ -130,7 +132,7 @@ def _add_other_names(index: CacheIndex, data_dir: Path, names: list[str], legacy
     """Media of the data dir in bulk; profiles, markers and temp files name by name. Tweet names of the
     earlier tool that only it writes (upper case in the username) go to ``legacy_tweets``, added once
     the scanned tweets are in place."""
-    media, names = layout.split_media_names(names)
+    media, names = name_lists.split_media_names(names)
     index.media.update(media)
     del media
     parse_profile = layout.parse_profile_filename
@@ -163,12 +165,12 @@ def _add_other_names(index: CacheIndex, data_dir: Path, names: list[str], legacy
 
 def _add_events(index: CacheIndex, data_dir: Path) -> None:
     """Add the names of ``nostr_events/``: settled tweet records in bulk, the rest one by one."""
-    at = layout.SETTLED_TWEET_EVENT_ID_AT
+    at = name_lists.SETTLED_TWEET_EVENT_ID_AT
     tweet_ids: array[int] = array("q")
     events = bytearray()
     rest: list[str] = []
     for names in scan_chunks(data_dir / layout.EVENTS_DIR):
-        settled, event_ids, others = layout.settled_tweet_events(names)
+        settled, event_ids, others = name_lists.settled_tweet_events(names)
         del names
         tweet_ids.extend(map(int, map(operator.itemgetter(slice(at, -5)), settled)))
         events += event_ids
