@@ -129,6 +129,13 @@ def bench_b2(ctx: Context) -> list[Row]:
     return run_b2(ctx)
 
 
+def bench_b2s(ctx: Context) -> list[Row]:
+    """B2s: the relay stack alone (B2a's signed events) against the same bare client."""
+    from benchmarks.b2s_stack import run_b2s
+
+    return run_b2s(ctx)
+
+
 def bench_b2c(ctx: Context) -> list[Row]:
     """B2c: a command that publishes one tweet, start to exit."""
     from benchmarks.b2c_one_tweet import run_b2c
@@ -180,6 +187,7 @@ def bench_b10(ctx: Context) -> list[Row]:
 BENCHES: dict[str, tuple[str, Callable[[Context], list[Row]]]] = {
     "B1": ("convert + sign", bench_b1),
     "B2": ("publish", bench_b2),
+    "B2S": ("relay stack alone", bench_b2s),
     "B2C": ("publish one tweet", bench_b2c),
     "B3": ("start-up", bench_b3),
     "B4": ("poll cycle + memory (B4, B5)", bench_b4),

@@ -142,7 +142,7 @@ def run_ours(source: Path, work: Path, url: str, username: str) -> tuple[float, 
     return took, events, accepted
 
 
-async def _bare_publish(url: str, events: list[dict[str, Any]]) -> tuple[float, int]:
+async def _bare_publish(url: str, events: list[dict[str, Any]]) -> tuple[float, float, int]:
     from websockets.asyncio.client import connect
 
     wanted = {e["id"] for e in events}
@@ -165,12 +165,18 @@ async def _bare_publish(url: str, events: list[dict[str, Any]]) -> tuple[float, 
         for event in events:
             await ws.send(json.dumps(["EVENT", event], separators=(",", ":"), ensure_ascii=False))
         accepted = await asyncio.wait_for(reader, timeout=300)
-    return time.perf_counter() - start, accepted
+        last_ok = time.perf_counter() - start
+    return last_ok, time.perf_counter() - start, accepted
 
 
-def run_bare(url: str, events: list[dict[str, Any]]) -> tuple[float, int]:
-    """Send ``events`` over one websocket and wait for every OK; (seconds, accepted count)."""
-    return asyncio.run(_bare_publish(url, events))
+def run_bare(url: str, events: list[dict[str, Any]], *, until_closed: bool = True) -> tuple[float, int]:
+    """Send ``events`` over one websocket and wait for every OK; (seconds, accepted count).
+
+    The seconds run from before the connect to the socket's close, or to the last OK with
+    ``until_closed=False``.
+    """
+    last_ok, closed, accepted = asyncio.run(_bare_publish(url, events))
+    return (closed if until_closed else last_ok), accepted
 
 
 def _one_relay(ctx: Context, kind: str, source: Path, username: str) -> Row:
@@ -214,16 +220,21 @@ def _one_relay(ctx: Context, kind: str, source: Path, username: str) -> Row:
     )
 
 
+def source_data(ctx: Context) -> Path:
+    """The data directory of B2's one-user cache: ``b2_events`` tweets, never published."""
+    n = ctx.sizes.b2_events
+    root, _ = ctx.cache(CacheSpec(files=round(n * 1.27) + 1, users=1, records=False))
+    return root / "data"
+
+
 def run_b2(ctx: Context) -> list[Row]:
     """B2 against the built-in nostr-sdk relay, then the PyPI relay."""
     try:
         import nostrweet.publish.publisher  # noqa: F401
     except ImportError as exc:
         return [not_measured("B2", WHAT, f"{exc.name} has not landed")]
-    n = ctx.sizes.b2_events
-    spec = CacheSpec(files=round(n * 1.27) + 1, users=1, records=False)
-    root, _ = ctx.cache(spec)
-    rows = [_one_relay(ctx, "sdk", root / "data", username_of(0))]
+    source = source_data(ctx)
+    rows = [_one_relay(ctx, "sdk", source, username_of(0))]
     try:
         from tests.fakes.nostr_relay_proc import RELAY_BIN
     except ImportError:
@@ -235,5 +246,5 @@ def run_b2(ctx: Context) -> list[Row]:
         why = f"{RELAY_BIN} is not installed (run tests/fakes/install_nostr_relay.sh)"
         rows.append(not_measured("B2b", f"{WHAT} to PyPI nostr-relay", why))
         return rows
-    rows.append(_one_relay(ctx, "pypi", root / "data", username_of(0)))
+    rows.append(_one_relay(ctx, "pypi", source, username_of(0)))
     return rows
