@@ -2,9 +2,11 @@
 
 Ours, per tweet, what the publisher does: read the cached file (the store's reader,
 ``cache.atomic.read_entry``), decode it straight into the typed tweet document (msgspec), load the
-pubkeys the build needs into a plain mapping (``bridge.context.needed_users``), build the kind 1 with ``bridge.events.build_tweet_event`` and sign
-it with ``nostr.event.sign_event`` under the author's mirror key (keys come from one ``KeyDeriver``;
-a warm-up round derives them, as a running process has).
+pubkeys the build needs into a plain mapping (``bridge.context.needed_users``), build the kind 1 with
+``bridge.events.build_tweet_event``, and sign it with ``nostr.event.sign_event`` under the author's
+mirror key (keys come from one ``KeyDeriver``; a warm-up round derives them, as a running process
+has). As the publisher's ``TweetBuilder.prepare_group`` does, ``SIGN_GROUP`` tweets are built, then
+their events signed one after another.
 
 The limit: the same number of the same events, prepared (unsigned, keys already loaded), signed the
 bare NIP-01 way with coincurve, the library ``sign_event`` uses: compact JSON serialization, SHA-256,
@@ -51,6 +53,7 @@ def run_b1(ctx: Context) -> list[Row]:
         from nostrweet.cache.atomic import read_entry
         from nostrweet.nostr.event import UnsignedEvent, sign_event
         from nostrweet.nostr.keys import KeyDeriver
+        from nostrweet.publish.building import SIGN_GROUP
         from nostrweet.twitter.models import decode_document
     except ImportError as exc:
         return [not_measured("B1", WHAT, f"{exc.name} has not landed")]
@@ -62,13 +65,17 @@ def run_b1(ctx: Context) -> list[Row]:
 
     def convert_and_sign() -> list[Any]:
         out = []
-        for path in files:
-            data = read_entry(path)
-            assert data is not None
-            doc = decode_document(data)
-            ctx = BuildContext(pubkeys={uid: deriver.for_user(uid).pubkey_hex for uid in needed_users(doc)})
-            unsigned = build_tweet_event(doc, ctx)
-            out.append(sign_event(unsigned, deriver.for_user(doc.data.author_id or "")))
+        for start in range(0, len(files), SIGN_GROUP):  # built, then signed in a row, as the publisher
+            built = []
+            for path in files[start : start + SIGN_GROUP]:
+                data = read_entry(path)
+                assert data is not None
+                doc = decode_document(data)
+                ctx = BuildContext(
+                    pubkeys={uid: deriver.for_user(uid).pubkey_hex for uid in needed_users(doc)}
+                )
+                built.append((build_tweet_event(doc, ctx), deriver.for_user(doc.data.author_id or "")))
+            out.extend(sign_event(unsigned, key) for unsigned, key in built)
         return out
 
     try:

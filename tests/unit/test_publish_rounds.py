@@ -101,3 +101,56 @@ def test_rounds_interleave_and_go_out_in_order(
         first_sends = [n for n, (what, _) in enumerate(pool.log) if what == "send"]
         # round k+1's duplicate check is asked before round k's events go out
         assert queries[1] < first_sends[0] and queries[2] < first_sends[1]
+
+
+def test_a_tweet_that_fails_to_build_leaves_the_rest_of_its_sign_group_published(tmp_path: Path) -> None:
+    """Tweets are built a group at a time, then signed in a row: one that cannot be built (no mirror
+    key for a non-numeric author id) gives its error; the others of its group are signed, in order,
+    and a second publish sends the very events recorded by the first."""
+    from nostrweet.nostr.event import verify_event
+    from nostrweet.publish.building import SIGN_GROUP
+
+    store = CacheStore(tmp_path)
+    ids = [str(2000 + n) for n in range(SIGN_GROUP + 4)]
+    broken = ids[3]
+    for tweet_id in ids:
+        raw = doc(int(tweet_id))
+        if tweet_id == broken:
+            raw["data"]["author_id"] = "x11"
+            raw["includes"]["users"][0]["id"] = "x11"
+        store.write_tweet(raw)
+
+    def publish() -> tuple[list[Any], list[SignedEvent]]:
+        pool = FakePool()
+        sent: list[SignedEvent] = []
+        original = pool.publish_many
+
+        async def recording(items: Sequence[tuple[SignedEvent, Sequence[str] | None]], **kw: Any) -> Any:
+            sent.extend(e for e, _ in items)
+            return await original(items, **kw)
+
+        pool.publish_many = recording  # type: ignore[method-assign]
+        publisher = Publisher(
+            store,
+            KeyDeriver(Secret(MNEMONIC)),
+            pool,  # type: ignore[arg-type]
+            relays=[RELAY],
+            force=True,
+            publish_profiles=False,
+        )
+        return asyncio.run(publisher.publish_tweets(ids)), sent
+
+    outcomes, sent = publish()
+    by_id = {o.subject_id: o for o in outcomes}
+    assert by_id[broken].status == "error" and "x11" in by_id[broken].message
+    assert [o.status for t, o in by_id.items() if t != broken] == ["published"] * (len(ids) - 1)
+    assert [e.content.partition("\n")[0] for e in sent] == [f"tweet {t}" for t in ids if t != broken]
+    assert all(verify_event(e) for e in sent)
+    assert [by_id[t].event_id for t in ids if t != broken] == [e.id for e in sent]
+
+    again, resent = publish()
+    store.close()
+    assert [e.id for e in resent] == [e.id for e in sent]  # recorded events, not rebuilt ones
+    assert {o.subject_id: o.event_id for o in again if o.subject_id != broken} == {
+        t: o.event_id for t, o in by_id.items() if t != broken
+    }

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from nostrweet.bridge.context import BuildContext, EventRef, needed_refs, needed_users, sub_document
@@ -29,9 +30,9 @@ from nostrweet.bridge.events import build_tweet_event
 from nostrweet.bridge.media import MediaLink
 from nostrweet.cache.layout import EventSubject
 from nostrweet.errors import NostrweetError
-from nostrweet.nostr.event import SignedEvent, sign_event
+from nostrweet.nostr.event import SignedEvent, UnsignedEvent, sign_event
 from nostrweet.nostr.keys import MirrorKey
-from nostrweet.nostr.record import best_record
+from nostrweet.nostr.record import EventRecord, best_record
 from nostrweet.publish.media import MediaUploader
 from nostrweet.publish.outcome import LruDict, PublishOutcome, Unit
 from nostrweet.publish.plan import PlanItem, send_targets
@@ -199,6 +200,24 @@ def load_context(
     )
 
 
+SIGN_GROUP = 8
+"""Tweets of a level built before their events are signed, one after another. Signing in a row keeps
+libsecp256k1's code and tables in the CPU caches, which building an event in Python between two
+signatures evicts (docs/PERFORMANCE.md, B1); the rounds yield to the event loop between groups."""
+
+
+@dataclass(slots=True)
+class _Staged:
+    """A tweet on its way to a unit: its recorded event, or one built and waiting to be signed."""
+
+    item: PlanItem
+    record: EventRecord | None
+    event: SignedEvent | None = None
+    unsigned: UnsignedEvent | None = None
+    key: MirrorKey | None = None
+    error: NostrweetError | None = None
+
+
 class TweetBuilder:
     """A tweet's unit to send: its recorded event, else one built and signed now (with its record)."""
 
@@ -224,24 +243,59 @@ class TweetBuilder:
         self.uploaders: set[str] = set()
         """Authors with media uploaded in the current round (their kind 10063 follows)."""
 
-    async def prepare(self, item: PlanItem, round_refs: dict[str, EventRef]) -> Unit:
-        """The unit of a planned tweet; its ref is kept for the round (what later tweets name)."""
-        tid = item.tweet_id
-        best = best_record(self.records.for_tweet(tid))
+    async def prepare_group(
+        self, items: Sequence[PlanItem], round_refs: dict[str, EventRef]
+    ) -> list[Unit | NostrweetError]:
+        """The units of planned tweets of one dependency level (none names another), in order; a
+        tweet that fails gives its error instead. Each kept ref is the round's (what later levels
+        name). Tweets with a recorded event keep it; the others are built first, then signed one
+        after another (:data:`SIGN_GROUP`)."""
+        staged: list[_Staged | NostrweetError] = []
+        for item in items:
+            try:
+                staged.append(await self._stage(item))
+            except NostrweetError as exc:
+                staged.append(exc)
+        for entry in staged:  # signing in a row: see SIGN_GROUP
+            if isinstance(entry, _Staged) and entry.unsigned is not None and entry.key is not None:
+                try:
+                    entry.event = sign_event(entry.unsigned, entry.key)
+                except NostrweetError as exc:
+                    entry.error = exc
+        return [
+            entry if isinstance(entry, NostrweetError) else self._unit(entry, round_refs) for entry in staged
+        ]
+
+    async def _stage(self, item: PlanItem) -> _Staged:
+        """A tweet's recorded event, else its event built (not signed yet) with the signing key."""
+        best = best_record(self.records.for_tweet(item.tweet_id))
         if best is not None:
-            event = SignedEvent.from_dict(best.event)
-            record = best
-        else:
-            event = await self.build(item)
-            record = self.records.get_or_create(event.to_dict(), EventSubject.TWEET, tid, tweet_id=tid)
+            return _Staged(item, best, event=SignedEvent.from_dict(best.event))
+        unsigned, key = await self.build_unsigned(item)
+        return _Staged(item, None, unsigned=unsigned, key=key)
+
+    def _unit(self, staged: _Staged, round_refs: dict[str, EventRef]) -> Unit | NostrweetError:
+        """The unit of a staged tweet whose event is signed: its record written ``pending`` if new."""
+        tid = staged.item.tweet_id
+        if staged.error is not None:
+            return staged.error
+        event = staged.event
+        assert event is not None
+        try:
+            record = staged.record or self.records.get_or_create(
+                event.to_dict(), EventSubject.TWEET, tid, tweet_id=tid
+            )
+        except NostrweetError as exc:
+            return exc
         self.refs.remember(tid, ref_of_event(event), round_refs)
         accepted = self.records.accepted_relays(tid)
         rejected = {url for url, st in record.relays.items() if st.status == "rejected"}
         targets = send_targets(self.relays, accepted, rejected, force=self.force)
-        return Unit(tid, record, event, targets, self.key_of(item.author_id, event))
+        return Unit(tid, record, event, targets, self.key_of(staged.item.author_id, event))
 
-    async def build(self, item: PlanItem) -> SignedEvent:
-        """Upload the tweet's media, load what its event names, build it (pure) and sign it."""
+    async def build_unsigned(self, item: PlanItem) -> tuple[UnsignedEvent, MirrorKey]:
+        """Upload the tweet's media, load what its event names and build it (pure); with the key
+        that signs it."""
         author = item.author_id
         if author is None:
             raise NostrweetError(f"tweet {item.tweet_id} has no author_id")
@@ -251,7 +305,7 @@ class TweetBuilder:
             self.uploaders.add(author)
         first_relay = self.relays[0] if self.relays else None
         ctx = load_context(item.doc, self.keys, self.refs, media.links, first_relay)
-        return sign_event(build_tweet_event(item.doc, ctx), key)
+        return build_tweet_event(item.doc, ctx), key
 
     def key_of(self, user_id: str | None, event: SignedEvent) -> MirrorKey | None:
         """The mirror key of ``user_id`` if it signed ``event`` (remembered for AUTH), else None."""

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from nostrweet.bridge.context import EventRef
 from nostrweet.errors import NostrweetError
-from nostrweet.publish.building import RefBook, RetiredTweets, TweetBuilder, TweetSource
+from nostrweet.publish.building import SIGN_GROUP, RefBook, RetiredTweets, TweetBuilder, TweetSource
 from nostrweet.publish.delivery import UnitSender
 from nostrweet.publish.dupcheck import DuplicateCheck
 from nostrweet.publish.outcome import PublishOutcome, Unit, outcome_of
@@ -40,9 +40,6 @@ from nostrweet.twitter.models import User
 FIRST_ROUND = 50
 """Requested tweets in the first round (at most the batch): the relays have its events while the next
 round is built, instead of waiting for a whole round's build after the start."""
-YIELD_EVERY = 8
-"""Events built between two turns of the event loop: signing does not wait on anything, and the round
-in flight must not wait for a whole round's build to send its next level or read its OKs."""
 
 
 class Stages(Protocol):
@@ -195,16 +192,14 @@ class RoundRun:
         levels: list[list[Unit]] = []
         for group in dependency_levels(plan.items):
             level: list[Unit] = []
-            for k, item in enumerate(group):
-                if k % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # the round in flight: its events out, its OKs read
-                try:
-                    unit = await s.builder.prepare(item, round_refs)
-                except NostrweetError as exc:
-                    outcome = PublishOutcome(item.tweet_id, "error", message=str(exc))
-                    self.by_id[item.tweet_id] = s.note(outcome)
-                    continue
-                level.append(unit)
+            for items in chunked(group, SIGN_GROUP):
+                await asyncio.sleep(0)  # the round in flight: its events out, its OKs read
+                for item, unit in zip(items, await s.builder.prepare_group(items, round_refs), strict=True):
+                    if isinstance(unit, NostrweetError):
+                        outcome = PublishOutcome(item.tweet_id, "error", message=str(unit))
+                        self.by_id[item.tweet_id] = s.note(outcome)
+                    else:
+                        level.append(unit)
             levels.append(level)
             units.extend(level)
         uploaders, s.builder.uploaders = s.builder.uploaders, set()
