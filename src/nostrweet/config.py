@@ -2,18 +2,20 @@
 
 :func:`check_config` and :func:`parse_config` are pure (text in, :class:`ConfigFile` or
 :class:`~nostrweet.errors.ConfigError` out); :func:`load_config` only adds reading the file. Which keys
-a file may hold and the rules for their values are :mod:`nostrweet.config_schema`'s. How file values
+a file may hold and the rules for their values are :mod:`nostrweet.config_schema`'s; a rule that needs
+an I/O shell comes from the caller as an extra check (the CLI's for ``[alerts] urls``). How file values
 rank against flags, environment and defaults is :mod:`nostrweet.settings`' business.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nostrweet.config_schema import CONFIG_SCHEMA, USER_TABLE_SCHEMA, VALUE_CHECKS
+from nostrweet.config_schema import CONFIG_SCHEMA, USER_TABLE_SCHEMA, VALUE_CHECKS, Check
 from nostrweet.errors import ConfigError, InputError
 from nostrweet.names import normalize_username
 from nostrweet.shaping.filters import FILTER_KEYS, FilterBook, FilterTable, parse_filter_table
@@ -22,6 +24,7 @@ from nostrweet.values import parse_blossom_urls, parse_relay_urls
 from nostrweet.webhook_config import WebhookSpec, check_webhooks
 
 __all__ = [
+    "Checks",
     "ConfigFile",
     "UserOverrides",
     "check_config",
@@ -29,6 +32,10 @@ __all__ = [
     "parse_config",
     "read_config_text",
 ]
+
+
+Checks = Mapping[tuple[str, str], Check]
+"""Value checks per (table, key), as :data:`~nostrweet.config_schema.VALUE_CHECKS` holds them."""
 
 
 @dataclass(frozen=True)
@@ -97,10 +104,11 @@ class ConfigFile:
 
 
 class _Problems:
-    """The errors found in one config file, in the order they were found."""
+    """The errors found in one config file, in the order they were found, and the extra checks."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, extra_checks: Checks) -> None:
         self.path = path
+        self.extra_checks = extra_checks
         self.lines: list[str] = []
 
     def add(self, text: str) -> None:
@@ -124,17 +132,17 @@ def _check(
     if isinstance(value, list) and not all(isinstance(item, str) for item in value):
         problems.add(f"[{where}] {key} must be a list of strings")
         return False
-    check = VALUE_CHECKS.get((kind, key))
-    problem = check(value) if check is not None else None
-    if problem:
-        problems.add(f"[{where}] {key} {problem}")
-        return False
+    for check in (VALUE_CHECKS.get((kind, key)), problems.extra_checks.get((kind, key))):
+        problem = check(value) if check is not None else None
+        if problem:
+            problems.add(f"[{where}] {key} {problem}")
+            return False
     return True
 
 
-def load_config(path: Path) -> ConfigFile:
+def load_config(path: Path, extra_checks: Checks | None = None) -> ConfigFile:
     """Read and validate a TOML config file. Unknown tables or keys raise ConfigError naming key and file."""
-    return parse_config(read_config_text(path), path)
+    return parse_config(read_config_text(path), path, extra_checks)
 
 
 def read_config_text(path: Path) -> str:
@@ -147,12 +155,12 @@ def read_config_text(path: Path) -> str:
         raise ConfigError(f"cannot read config file {path}: {exc.__class__.__name__}") from None
 
 
-def parse_config(text: str, path: Path) -> ConfigFile:
+def parse_config(text: str, path: Path, extra_checks: Checks | None = None) -> ConfigFile:
     """Validate the TOML ``text`` of the config file at ``path`` (named in every error); no I/O.
 
     On errors, one ConfigError with the first of them, saying how many more ``config check`` would list.
     """
-    config, problems = check_config(text, path)
+    config, problems = check_config(text, path, extra_checks)
     if problems:
         more = len(problems) - 1
         suffix = f" ({more} more: run nostrweet config check)" if more else ""
@@ -160,12 +168,14 @@ def parse_config(text: str, path: Path) -> ConfigFile:
     return config
 
 
-def check_config(text: str, path: Path) -> tuple[ConfigFile, list[str]]:
+def check_config(text: str, path: Path, extra_checks: Checks | None = None) -> tuple[ConfigFile, list[str]]:
     """Every error of the config file at once, one line each naming the file and the key; no I/O.
 
-    The ConfigFile holds the good parts only; it is meant for use only when the list is empty.
+    ``extra_checks`` add to the schema's value checks, for keys whose check needs an I/O shell; each
+    runs after the schema's own check of that key. The ConfigFile holds the good parts only; it is
+    meant for use only when the list is empty.
     """
-    problems = _Problems(path)
+    problems = _Problems(path, extra_checks or {})
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

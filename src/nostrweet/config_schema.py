@@ -163,18 +163,8 @@ def _listen(value: Any) -> str | None:
     return None
 
 
-def _alert_urls(value: Any) -> str | None:
-    from nostrweet.alerts.config import split_alert_urls  # Apprise loads only for a file with alerts
-    from nostrweet.alerts.sender import check_alert_urls
-
-    try:
-        check_alert_urls(split_alert_urls(value))
-    except InputError as exc:
-        return str(exc)
-    return None
-
-
-# Value checks beyond the type, per (table, key); each returns a problem or None.
+# Value checks beyond the type, per (table, key); each returns a problem or None. A check that needs
+# an I/O shell (``[alerts] urls``: Apprise) is the caller's, handed to the walk as an extra check.
 VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("daemon", "poll_interval"): _between(1, 7 * 24 * 3600),
     ("daemon", "deletion_interval"): _between(1, 7 * 24 * 3600),
@@ -201,7 +191,6 @@ VALUE_CHECKS: dict[tuple[str, str], Check] = {
     ("rate_limits", "requests_per_window"): _at_least(1),
     ("rate_limits", "window_seconds"): _at_least(1),
     ("rate_limits", "safety_factor"): _at_least(1),
-    ("alerts", "urls"): _alert_urls,
     ("alerts", "user_failures"): _at_least(1),
     ("alerts", "relay_down_seconds"): _at_least(0),
     ("alerts", "outbox_age_seconds"): _at_least(0),

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from nostrweet.config import ConfigFile, UserOverrides, load_config, parse_config
+from nostrweet.config import Checks, ConfigFile, UserOverrides, load_config, parse_config
 from nostrweet.errors import InputError, MissingCredentialError
 from nostrweet.secret import Secret as Secret
 from nostrweet.values import parse_blossom_urls, parse_relay_urls, split_list
@@ -181,14 +181,16 @@ def resolve_global_options(
     mnemonic_from_command_line: bool = False,
     state_url: str | None = None,
     bearer_token_file: str | None = None,
+    config_checks: Checks | None = None,
 ) -> GlobalOptions:
     """Merge flag/env values (already merged by the CLI) with the config file and defaults.
 
     ``mnemonic_from_command_line`` says the phrase came from ``-m`` itself (not its environment
-    variable): the options then carry a warning that it shows in ``ps``.
+    variable): the options then carry a warning that it shows in ``ps``. ``config_checks`` are the
+    config file's value checks that need an I/O shell (:func:`nostrweet.config.check_config`).
     """
     warnings: list[str] = []
-    config = load_config(Path(config_path).expanduser()) if config_path else ConfigFile()
+    config = load_config(Path(config_path).expanduser(), config_checks) if config_path else ConfigFile()
 
     # NOSTRWEET_DATA_DIR arrives as data_dir; the earlier tool's container image sets NOSTRWEET_OUTPUT_DIR
     legacy_dir = os.environ.get("NOSTRWEET_OUTPUT_DIR")

@@ -42,6 +42,21 @@ def test_unknown_alert_scheme_exits_2(
     assert SECRET not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize("command", [["daemon", "-u", "jack", "-r", "ws://127.0.0.1:1"], ["list-tweets"]])
+def test_a_command_reading_a_bad_alert_url_from_its_config_exits_2(
+    tmp_path: Path, command: list[str]
+) -> None:
+    config = tmp_path / "alerts.toml"
+    config.write_text(f'[alerts]\nurls = ["json://ok/x", "nosuch://{SECRET}@host/x"]\n')
+    result = run(["--config", str(config), *command], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"error: {config}: [alerts] urls alert URL #2 is not a URL Apprise can send to (scheme 'nosuch'): "
+        "see https://github.com/caronc/apprise/wiki"
+    ]
+    assert SECRET not in result.stdout
+
+
 def test_config_check_reports_bad_alert_settings(tmp_path: Path) -> None:
     config = tmp_path / "bad.toml"
     config.write_text(

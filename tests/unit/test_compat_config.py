@@ -54,6 +54,29 @@ def test_parse_config_raises_the_first_error_and_counts_the_rest() -> None:
     assert str(info.value) == f"{PATH}: unknown key 'bogus' in [daemon]"
 
 
+def test_an_extra_check_reports_in_its_place_among_the_others() -> None:
+    seen: list[object] = []
+
+    def no_x(value: object) -> str | None:
+        seen.append(value)
+        return "must not hold x" if "x" in value else None  # type: ignore[operator]
+
+    text = "[alerts]\nurls = ['x']\nuser_failures = 0\n[daemon]\nbogus = 1\n"
+    _config, problems = check_config(text, PATH, {("alerts", "urls"): no_x})
+    assert [line.removeprefix(f"{PATH}: ") for line in problems] == [
+        "[alerts] urls must not hold x",
+        "[alerts] user_failures must be at least 1",
+        "unknown key 'bogus' in [daemon]",
+    ]
+    assert check_config(text, PATH)[1] == problems[1:]  # without it, the schema's checks only
+    with pytest.raises(ConfigError, match=r"urls must not hold x \(2 more"):
+        parse_config(text, PATH, {("alerts", "urls"): no_x})
+    seen.clear()  # an extra check runs only on a value of the right type that the schema's check passed
+    extra = {("daemon", "max_concurrent"): no_x, ("daemon", "log_level"): no_x}
+    _config, problems = check_config("[daemon]\nmax_concurrent = 0\nlog_level = 3\n", PATH, extra)
+    assert len(problems) == 2 and seen == []
+
+
 def options_with(text: str) -> GlobalOptions:
     return GlobalOptions(
         data_dir=Path("/nonexistent"),

@@ -20,6 +20,7 @@ from nostrweet.alerts.incidents import (
     Thresholds,
 )
 from nostrweet.alerts.sender import check_alert_urls
+from nostrweet.errors import InputError
 
 _SEPARATOR = re.compile(r"\s+|,\s*(?=[A-Za-z][A-Za-z0-9+.-]*://)")
 
@@ -42,6 +43,18 @@ def split_alert_urls(values: Iterable[str] | str | None) -> list[str]:
     for value in values:
         out.extend(part.strip(", ") for part in _SEPARATOR.split(str(value)) if part.strip(", "))
     return out
+
+
+def alert_urls_problem(value: Any) -> str | None:
+    """The config file's ``[alerts] urls`` check: None, or why Apprise cannot send to one of them.
+
+    The problem names the URL's position and scheme only, never its text.
+    """
+    try:
+        check_alert_urls(split_alert_urls(value))
+    except InputError as exc:
+        return str(exc)
+    return None
 
 
 def resolve_alert_config(flags: Iterable[str] | None, table: Mapping[str, Any]) -> AlertConfig:

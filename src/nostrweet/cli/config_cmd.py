@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from nostrweet.cli.root import app, options_of
+from nostrweet.cli.root import CONFIG_CHECKS, app, options_of
 from nostrweet.config import check_config, read_config_text
 from nostrweet.errors import EXIT_BAD_INPUT, InputError
 from nostrweet.textsafe import printable
@@ -30,7 +30,7 @@ def check(
     if given is None:
         raise InputError("no config file to check: name one, or use --config or NOSTRWEET_CONFIG")
     path = Path(given).expanduser()
-    _config, problems = check_config(read_config_text(path), path)
+    _config, problems = check_config(read_config_text(path), path, CONFIG_CHECKS)
     if not problems:
         typer.echo(printable(f"{path}: ok"))
         return

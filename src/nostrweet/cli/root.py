@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +18,7 @@ from nostrweet import __version__
 from nostrweet.cli import coercion
 from nostrweet.cli.choices import KeyDerivationChoice, LogFormatChoice
 from nostrweet.cli.registry import LazyGroup
+from nostrweet.config import Checks
 from nostrweet.logs import configure_logging, register_secret
 from nostrweet.settings import DEFAULT_API_URL, DEFAULT_DATA_DIR, GlobalOptions, resolve_global_options
 from nostrweet.values import url_password
@@ -34,6 +35,17 @@ class RunState:
 
 state = RunState()
 """The running command's: set by :func:`global_options`, read by ``cli.app``'s error boundary."""
+
+
+def _alert_urls_problem(value: Any) -> str | None:
+    from nostrweet.alerts.config import alert_urls_problem  # Apprise loads only for a file with alerts
+
+    return alert_urls_problem(value)
+
+
+CONFIG_CHECKS: Checks = {("alerts", "urls"): _alert_urls_problem}
+"""The config file's value checks that need an I/O shell, added to the schema's own wherever a
+command reads the file (the global options, ``config check``)."""
 
 coercion.install()  # plain option values without pydantic (typer 0.2x)
 
@@ -204,6 +216,7 @@ def global_options(
         mnemonic_from_command_line=_from_command_line(ctx, "mnemonic"),
         state_url=state_url,
         bearer_token_file=str(bearer_token_file) if bearer_token_file is not None else None,
+        config_checks=CONFIG_CHECKS,
     )
     for value in (options.bearer_token, options.mnemonic):
         if value is not None:
