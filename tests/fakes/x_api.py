@@ -117,7 +117,8 @@ class FakeXApi:
         app = web.Application()
         app.router.add_route("*", "/2/{tail:.*}", self._handle_api)
         app.router.add_get("/media/{host}/{path:.*}", self._handle_media)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # at stop, a request held by the latency fault is cut off, not waited for
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self._port)
         await site.start()
