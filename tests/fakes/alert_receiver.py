@@ -2,7 +2,8 @@
 
 ``AlertReceiver().url("hook")`` is the Apprise URL to give the daemon; ``messages`` holds what arrived
 (Apprise's JSON: ``title``, ``message``, ``type`` = ``failure`` / ``success`` / …). ``status`` sets the
-HTTP status it answers (500 makes a failing target); ``delay`` makes a slow one.
+HTTP status it answers (500 makes a failing target); ``hold`` makes a slow one: a POST is answered
+(and recorded) only once that event is set.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class AlertReceiver:
         self.messages: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.status = 200
-        self.delay = 0.0
+        self.hold: threading.Event | None = None
         self.lock = threading.Lock()
         receiver = self
 
@@ -32,8 +33,8 @@ class AlertReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                if receiver.delay:
-                    time.sleep(receiver.delay)
+                if receiver.hold is not None:
+                    receiver.hold.wait(60)
                 with receiver.lock:
                     receiver.paths.append(self.path)
                     try:

@@ -19,6 +19,7 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -67,6 +68,7 @@ class FakeXApi:
         self.bearer_token = bearer_token
         self.filter_fields = filter_fields
         self.faults = Faults()
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # the latency fault's wait
         self.rate_limits = RateLimiter()
         self.lock = threading.RLock()
         self.media_requests = 0
@@ -115,7 +117,8 @@ class FakeXApi:
         app = web.Application()
         app.router.add_route("*", "/2/{tail:.*}", self._handle_api)
         app.router.add_get("/media/{host}/{path:.*}", self._handle_media)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # at stop, a request held by the latency fault is cut off, not waited for
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self._port)
         await site.start()
@@ -191,7 +194,7 @@ class FakeXApi:
             self._requests.append(record)
         latency = self.faults.latency_seconds
         if latency > 0:
-            await asyncio.sleep(latency)
+            await self.sleep(latency)
         if self.faults.take_drop(template):
             record.status = 0
             if request.transport is not None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -212,11 +212,18 @@ def test_429_is_waited_out(fake_x: FakeXApi, data_dir: Path) -> None:
 
 def test_500_is_retried(fake_x: FakeXApi, data_dir: Path) -> None:
     fake_x.faults.fail_5xx(times=2, status=500, endpoint=TIMELINE)
-    started = time.monotonic()
     result = run_cli(fake_x, data_dir, "user-tweets", BIG_TIMELINE_USERNAME, "--count", "5")
     assert result.returncode == 0, result.stderr
-    assert [c.status for c in fake_x.requests_to(TIMELINE)] == [500, 500, 200]
-    assert time.monotonic() - started < 30
+    calls = fake_x.requests_to(TIMELINE)
+    assert [c.status for c in calls] == [500, 500, 200]
+    # the waits it logged are the backoff policy's first two (1 s, then 2 s, ±50 %; the policy's own
+    # table is in tests/unit/test_twitter_client.py) ...
+    waits = [float(w) for w in re.findall(r"answered HTTP 500; retry in ([0-9.]+) s", result.stderr)]
+    assert len(waits) == 2, result.stderr
+    assert 0.5 <= waits[0] <= 1.5 and 1.0 <= waits[1] <= 3.0, waits
+    # ... and no retry reached the server before its wait was over (the log rounds to 0.1 s)
+    for failed, retry, wait in zip(calls[:-1], calls[1:], waits, strict=True):
+        assert retry.time >= failed.time + wait - 0.05, (failed.time, retry.time, wait)
     assert len(tweet_files(data_dir)) == 5
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -241,11 +242,17 @@ def test_drop_closes_the_connection(fake_x: FakeXApi, api: httpx.Client) -> None
 
 
 def test_latency(fake_x: FakeXApi, api: httpx.Client) -> None:
+    waits: list[float] = []
+
+    async def note(seconds: float) -> None:
+        waits.append(seconds)
+
     fake_x.faults.latency(0.3)
-    start = time.monotonic()
-    api.get("/2/tweets/20")
-    assert time.monotonic() - start >= 0.3
-    with pytest.raises(httpx.ReadTimeout):
+    fake_x.sleep = note
+    assert api.get("/2/tweets/20").status_code == 200
+    assert waits == [0.3]  # the answer waited the fault's latency first
+    fake_x.sleep = asyncio.sleep
+    with pytest.raises(httpx.ReadTimeout):  # and on the real clock, longer than the client would
         api.get("/2/tweets/20", timeout=0.1)
 
 

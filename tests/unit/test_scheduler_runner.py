@@ -8,6 +8,7 @@ import json
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -221,35 +222,71 @@ def test_never_over_budget_after_the_first_answer(users: int, limit: int, window
     assert sum(len(p) for p in pipe.polls.values()) >= 2  # it keeps polling
 
 
-async def test_shutdown_waits_for_in_flight_then_cancels() -> None:
-    stop = asyncio.Event()
-    pipe = FakePipeline(ManualClock(0.0))
-    pipe.gate = asyncio.Event()  # never set: the poll hangs
-    daemon = Daemon(pipe, ["a"], LoopSettings(poll_interval=10, stats_interval=10**6, grace=0.3))
-    task = asyncio.create_task(daemon.run(stop))
-    while pipe.in_flight == 0:  # noqa: ASYNC110 (polling the fake's progress)
-        await asyncio.sleep(0.01)
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    stop.set()
-    await asyncio.wait_for(task, 5)
-    assert 0.25 <= loop.time() - t0 < 3
-    assert pipe.in_flight == 0  # cancelled, its finally ran
+class StopWatchClock(ManualClock):
+    """A manual clock that notes when ``stop`` was set and, at the loop's first wait after it, opens
+    ``gate`` if one is given (work that finishes without waiting out the grace)."""
+
+    def __init__(self, stop: asyncio.Event, gate: asyncio.Event | None = None) -> None:
+        super().__init__(0.0)
+        self.stop, self.gate = stop, gate
+        self.stopped_at: float | None = None
+
+    async def wait(self, wake: asyncio.Event, deadline: float) -> None:
+        if self.stop.is_set() and self.stopped_at is None:
+            self.stopped_at = self.t
+            if self.gate is not None:
+                self.gate.set()
+        await super().wait(wake, deadline)
 
 
-async def test_shutdown_lets_quick_work_finish() -> None:
+@dataclass
+class Running:
+    """A daemon of one user whose poll is in flight, hanging on the pipeline's gate."""
+
+    daemon: Daemon
+    pipe: FakePipeline
+    clock: StopWatchClock
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+
+async def one_poll_in_flight(grace: float, *, finishes_after_stop: bool = False) -> Running:
+    """Start the daemon and return once its poll hangs; with ``finishes_after_stop`` the poll ends at the
+    shutdown's first wait, else never."""
     stop = asyncio.Event()
-    pipe = FakePipeline(ManualClock(0.0))
-    pipe.gate = asyncio.Event()
-    daemon = Daemon(pipe, ["a"], LoopSettings(poll_interval=10, stats_interval=10**6, grace=5))
+    gate = asyncio.Event()
+    clock = StopWatchClock(stop, gate if finishes_after_stop else None)
+    pipe = FakePipeline(clock)
+    pipe.gate = gate
+    settings = LoopSettings(poll_interval=10, stats_interval=10**6, grace=grace)
+    daemon = Daemon(pipe, ["a"], settings, clock=clock)
     task = asyncio.create_task(daemon.run(stop))
     while pipe.in_flight == 0:  # noqa: ASYNC110 (polling the fake's progress)
-        await asyncio.sleep(0.01)
-    stop.set()
-    await asyncio.sleep(0.05)
-    pipe.gate.set()
-    await asyncio.wait_for(task, 5)
-    assert daemon.stats["a"].polls == 1 and daemon.stats["a"].errors == 0
+        await asyncio.sleep(0)
+    return Running(daemon, pipe, clock, stop, task)
+
+
+async def test_shutdown_gives_a_hung_poll_the_grace_then_cancels_it(caplog: pytest.LogCaptureFixture) -> None:
+    run = await one_poll_in_flight(grace=10)
+    with caplog.at_level(logging.INFO, logger="nostrweet.daemon"):
+        run.stop.set()
+        await asyncio.wait_for(run.task, 5)
+    assert run.clock.stopped_at is not None
+    assert run.clock.now() == run.clock.stopped_at + 10  # the whole grace on the loop's clock, no more
+    assert run.pipe.in_flight == 0  # cancelled, its finally ran
+    assert run.daemon.stats["a"].polls == 0 and run.daemon.stats["a"].errors == 0  # not counted as done
+    messages = [r.getMessage() for r in caplog.records if r.name == "nostrweet.daemon"]
+    assert "stopping: 1 task(s) in flight get up to 10 s to finish" in messages
+    assert "stopped 1 unfinished task(s); they resume at the next start" in messages
+
+
+async def test_shutdown_lets_work_that_finishes_within_the_grace_finish() -> None:
+    run = await one_poll_in_flight(grace=10, finishes_after_stop=True)
+    run.stop.set()
+    await asyncio.wait_for(run.task, 5)
+    assert run.clock.stopped_at is not None
+    assert run.clock.now() == run.clock.stopped_at  # done at once: the grace was not waited out
+    assert run.daemon.stats["a"].polls == 1 and run.daemon.stats["a"].errors == 0
 
 
 async def test_stats_record_is_logged_as_json(caplog: pytest.LogCaptureFixture) -> None:

@@ -42,10 +42,11 @@ def test_advanced_moves_the_watermark_forward_only() -> None:
 async def test_signal_handler_first_stops_second_exits() -> None:
     stop = asyncio.Event()
     exits: list[int] = []
-    handler = SignalHandler(stop, grace=60, exit_now=exits.append)
+    handler = SignalHandler(stop, exit_now=exits.append)
     handler(int(signal.SIGTERM))
     assert stop.is_set() and exits == []
     assert handler.watchdog is not None and handler.watchdog.is_alive()
+    assert handler.watchdog.interval == 10 + 1.5  # the 10 s grace, then the watchdog ends the process
     handler(int(signal.SIGTERM))
     assert exits == [128 + signal.SIGTERM]
     handler.watchdog.cancel()

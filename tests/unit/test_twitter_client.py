@@ -210,6 +210,64 @@ async def test_5xx_retried_with_jittered_backoff(status: int) -> None:
     assert 0.5 <= clock.sleeps[0] <= 1.5 and 1.0 <= clock.sleeps[1] <= 3.0
 
 
+class FixedDraw(random.Random):
+    """A random source whose every ``uniform(a, b)`` draw lies ``fraction`` of the way from a to b."""
+
+    def __init__(self, fraction: float) -> None:
+        super().__init__(0)
+        self.fraction = fraction
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + (b - a) * self.fraction
+
+
+@pytest.mark.parametrize(
+    ("base", "attempt", "fraction", "delay"),
+    [
+        (1.0, 0, 0.0, 0.5),  # 1 s, -50 %
+        (1.0, 0, 0.5, 1.0),
+        (1.0, 0, 1.0, 1.5),  # 1 s, +50 %
+        (1.0, 1, 0.0, 1.0),  # doubled
+        (1.0, 1, 1.0, 3.0),
+        (1.0, 2, 0.5, 4.0),
+        (1.0, 4, 1.0, 24.0),
+        (0.5, 3, 0.5, 4.0),  # another base
+    ],
+)
+async def test_backoff_delay_table(base: float, attempt: int, fraction: float, delay: float) -> None:
+    client = TwitterClient(
+        "http://api.test",
+        Secret(TOKEN),
+        transport=httpx.MockTransport(lambda request: httpx.Response(500)),
+        backoff_base=base,
+        rng=FixedDraw(fraction),
+    )
+    async with client:
+        assert client.backoff_delay(attempt) == delay
+
+
+async def test_5xx_retries_wait_the_policy_delays() -> None:
+    clock = Clock()
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(500) if calls < 3 else ok("tweepy/get_tweets", now=clock.now)
+
+    client = TwitterClient(
+        "http://api.test",
+        Secret(TOKEN),
+        transport=httpx.MockTransport(handler),
+        clock=clock,
+        sleep=clock.sleep,
+        rng=FixedDraw(1.0),
+    )
+    async with client:
+        await client.tweets_by_ids(["1293593516040269825"])
+    assert clock.sleeps == [1.5, 3.0]  # backoff_delay(0), then backoff_delay(1), before each retry
+
+
 async def test_network_errors_retried_then_give_up() -> None:
     clock = Clock()
     calls = 0

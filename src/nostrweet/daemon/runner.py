@@ -8,7 +8,7 @@ Concurrency: at most ``max_concurrent`` user polls run at once; the outbox runs 
 at a time. A poll that raises puts its user into backoff; nothing one user does stops the others.
 
 Shutdown: :meth:`Daemon.run` returns after ``stop`` is set. It launches no new work, gives what is in
-flight ``grace`` seconds to finish, cancels the rest (every write is atomic, so a cancelled task leaves
+flight ``grace`` seconds (on its clock) to finish, cancels the rest (every write is atomic, so a cancelled task leaves
 no partial file) and logs a last stats record.
 """
 
@@ -281,7 +281,7 @@ class Daemon:
             log.info(
                 "stopping: %d task(s) in flight get up to %.0f s to finish", len(tasks), self.settings.grace
             )
-            _done, pending = await asyncio.wait(tasks, timeout=self.settings.grace)
+            pending = await self._finish_within(tasks, self.settings.grace)
             for task in pending:
                 task.cancel()
             if pending:
@@ -293,6 +293,19 @@ class Daemon:
             log.warning("user leases not handed back (they expire): %s: %s", exc.__class__.__name__, exc)
         self.log_stats()
         log.info("daemon stopped")
+
+    async def _finish_within(self, tasks: list[asyncio.Task[None]], grace: float) -> list[asyncio.Task[None]]:
+        """Wait on the loop's clock until every task is done or ``grace`` seconds pass; the unfinished."""
+        all_done = asyncio.Event()
+
+        def check(_task: asyncio.Task[None]) -> None:
+            if all(task.done() for task in tasks):
+                all_done.set()
+
+        for task in tasks:
+            task.add_done_callback(check)
+        await self.clock.wait(all_done, self.clock.now() + grace)
+        return [task for task in tasks if not task.done()]
 
     # -- stats ---------------------------------------------------------------------------------
     def stats_record(self) -> dict[str, Any]:
