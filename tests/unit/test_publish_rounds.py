@@ -70,6 +70,18 @@ class FakePool:
         return [{RELAY: RelayAnswer(RELAY, "accepted", "")} for _ in items]
 
 
+def publisher_on(store: CacheStore, pool: FakePool, *, force: bool) -> Publisher:
+    """A publisher of ``store``'s tweets to the fake pool (profiles not published)."""
+    return Publisher(
+        store,
+        KeyDeriver(Secret(MNEMONIC)),
+        pool,  # type: ignore[arg-type]
+        relays=[RELAY],
+        force=force,
+        publish_profiles=False,
+    )
+
+
 @pytest.mark.parametrize("force", [False, True])
 def test_rounds_interleave_and_go_out_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, force: bool
@@ -79,14 +91,7 @@ def test_rounds_interleave_and_go_out_in_order(
     for n in range(1, 9):
         store.write_tweet(doc(1000 + n))
     pool = FakePool()
-    publisher = Publisher(
-        store,
-        KeyDeriver(Secret(MNEMONIC)),
-        pool,  # type: ignore[arg-type]
-        relays=[RELAY],
-        force=force,
-        publish_profiles=False,
-    )
+    publisher = publisher_on(store, pool, force=force)
     ids = [str(1000 + n) for n in range(1, 9)]
     outcomes = asyncio.run(publisher.publish_tweets(ids))
     store.close()
@@ -130,14 +135,7 @@ def test_a_tweet_that_fails_to_build_leaves_the_rest_of_its_sign_group_published
             return await original(items, **kw)
 
         pool.publish_many = recording  # type: ignore[method-assign]
-        publisher = Publisher(
-            store,
-            KeyDeriver(Secret(MNEMONIC)),
-            pool,  # type: ignore[arg-type]
-            relays=[RELAY],
-            force=True,
-            publish_profiles=False,
-        )
+        publisher = publisher_on(store, pool, force=True)
         return asyncio.run(publisher.publish_tweets(ids)), sent
 
     outcomes, sent = publish()
