@@ -70,6 +70,7 @@ async def _client(url: str) -> dict[str, Any]:
     async def one(session: aiohttp.ClientSession, k: int) -> None:
         nonlocal errors
         i = k
+        answered, unanswered = False, 0
         while not stopped.is_set():
             path = PATHS[i % len(PATHS)]
             i += 1
@@ -80,9 +81,12 @@ async def _client(url: str) -> dict[str, Any]:
                     await answer.read()
                     statuses[answer.status] = statuses.get(answer.status, 0) + 1
             except aiohttp.ClientError:
-                errors += 1
+                unanswered += 1
                 await asyncio.sleep(0.05)
                 continue
+            if answered:  # failures between two answers count; those before the first (the
+                errors += unanswered  # server starting) and after the last (it stopped) do not
+            unanswered, answered = 0, True
             took = time.perf_counter() - started
             times[path].append(took)
             at[path].append(sent)
