@@ -14,7 +14,6 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import coincurve
@@ -76,9 +75,12 @@ def compute_event_id(pubkey: str, created_at: int, kind: int, tags: Tags, conten
     return hashlib.sha256(serialize_event(pubkey, created_at, kind, tags, content)).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class UnsignedEvent:
-    """An event before signing. Building one is pure; its id is fixed by its fields."""
+class UnsignedEvent(msgspec.Struct, frozen=True, gc=False):
+    """An event before signing. Building one is pure; its id is fixed by its fields.
+
+    A frozen msgspec struct, not a dataclass: one is made per event built, and a frozen dataclass
+    takes ten times as long to make (docs/PERFORMANCE.md, B1). It holds only text, numbers and
+    tuples of them, so it takes part in no reference cycle (``gc=False``)."""
 
     pubkey: str
     created_at: int
@@ -99,9 +101,8 @@ class UnsignedEvent:
         return [t for t in self.tags if t and t[0] == name]
 
 
-@dataclass(frozen=True, slots=True)
-class SignedEvent:
-    """A signed NIP-01 event."""
+class SignedEvent(msgspec.Struct, frozen=True, gc=False):
+    """A signed NIP-01 event (a frozen msgspec struct, as :class:`UnsignedEvent`)."""
 
     id: str
     pubkey: str
