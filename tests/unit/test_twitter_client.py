@@ -50,14 +50,14 @@ class Clock:
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def make_client(handler: Handler, clock: Clock, **kwargs: Any) -> TwitterClient:
+def make_client(handler: Handler, clock: Clock, rng: Any = None, **kwargs: Any) -> TwitterClient:
     return TwitterClient(
         "http://api.test",
         Secret(TOKEN),
         transport=httpx.MockTransport(handler),
         clock=clock,
         sleep=clock.sleep,
-        rng=random.Random(1),
+        rng=rng or random.Random(1),
         **kwargs,
     )
 
@@ -255,15 +255,7 @@ async def test_5xx_retries_wait_the_policy_delays() -> None:
         calls += 1
         return httpx.Response(500) if calls < 3 else ok("tweepy/get_tweets", now=clock.now)
 
-    client = TwitterClient(
-        "http://api.test",
-        Secret(TOKEN),
-        transport=httpx.MockTransport(handler),
-        clock=clock,
-        sleep=clock.sleep,
-        rng=FixedDraw(1.0),
-    )
-    async with client:
+    async with make_client(handler, clock, rng=FixedDraw(1.0)) as client:
         await client.tweets_by_ids(["1293593516040269825"])
     assert clock.sleeps == [1.5, 3.0]  # backoff_delay(0), then backoff_delay(1), before each retry
 
