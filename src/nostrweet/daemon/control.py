@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from nostrweet.daemon.scheduler import UserSchedule
+from nostrweet.daemon.stats import UserStats
 from nostrweet.names import normalize_username
 from nostrweet.state.users import UserRepo, UserRow
 
@@ -64,6 +66,34 @@ class UserView:
     last_error: str | None = None
     last_duration: float | None = None
     tweets_cached: int = 0
+
+
+def user_view(
+    stats: UserStats,
+    schedule: UserSchedule | None,
+    *,
+    last_success: float | None,
+    paused: bool,
+    fixed: bool,
+    tweets_cached: int,
+) -> UserView:
+    """A watched user's counters and schedule as the HTTP server shows them."""
+    return UserView(
+        last_poll=stats.last_poll,
+        last_success=last_success,
+        polls=stats.polls,
+        new_tweets=stats.new_tweets,
+        posted=stats.posted,
+        failures=schedule.failures if schedule else 0,
+        errors_total=stats.errors,
+        backoff_seconds=schedule.backoff if schedule else 0.0,
+        next_poll=schedule.next_due if schedule else None,
+        paused=paused,
+        fixed=fixed,
+        last_error=stats.last_error,
+        last_duration=stats.last_duration,
+        tweets_cached=tweets_cached,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,9 @@ from typing import Any
 
 from nostrweet.daemon import scheduler
 from nostrweet.daemon.clock import Clock, SystemClock
-from nostrweet.daemon.control import Conflict, DaemonSnapshot, RecentError, UnknownUser, UserView
+from nostrweet.daemon.control import Conflict, DaemonSnapshot, RecentError, UnknownUser, user_view
 from nostrweet.daemon.pacing import Pacing
-from nostrweet.daemon.ports import Coordination, LoopHook, LoopSettings, Pipeline, Solo
+from nostrweet.daemon.ports import Coordination, LoopHook, LoopSettings, Pipeline, PollResult, Solo
 from nostrweet.daemon.scheduler import UserSchedule
 from nostrweet.daemon.stats import UserStats, build_stats_record, log_stats
 from nostrweet.logs import context_with
@@ -213,54 +213,54 @@ class Daemon:
         began = self.clock.now()
         log.debug("@%s: poll starts", user, extra={"user": user, "action": "poll_start"})
         try:
-            result = await self.pipeline.poll_user(user)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
+            try:
+                result: PollResult | None = await self.pipeline.poll_user(user)
+                error: Exception | None = None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                result, error = None, exc
             now = self.clock.now()
             stats.last_duration = now - began
             if user not in self.schedules:  # removed while it was polled
                 return
-            state = scheduler.after_failure(self.schedules[user], now)
-            self.schedules[user] = state
-            stats.errors += 1
             stats.polls += 1
             stats.last_poll = now
-            stats.last_error = f"{exc.__class__.__name__}: {exc}"
-            self.recent_errors.append(RecentError(now, user, stats.last_error))
-            log.warning(
-                "@%s: poll failed (%s); retry in %.0f s (failure %d)",
-                user,
-                stats.last_error,
-                state.backoff,
-                state.failures,
-                extra={"retry_count": state.failures},
-            )
-            self._after_poll(user, exc)
-            await self._save(user)
-        else:
-            now = self.clock.now()
-            stats.last_duration = now - began
-            if user not in self.schedules:  # removed while it was polled
-                return
-            self.last_success[user] = now
-            self._update_effective_interval()
-            if user in self.schedules:  # not removed meanwhile
-                self.schedules[user] = scheduler.after_success(
-                    self.schedules[user], now, result.new_tweets, self.effective_interval
-                )
-            stats.polls += 1
-            stats.last_poll = now
-            stats.new_tweets += result.new_tweets
-            stats.posted += result.posted
-            if result.new_tweets or result.posted:
-                log.info("@%s: %d new tweets, %d events posted", user, result.new_tweets, result.posted)
-            self._after_poll(user, None)
+            if result is not None:
+                self._note_success(user, stats, result, now)
+            elif error is not None:
+                self._note_failure(user, stats, error, now)
+            self._after_poll(user, error)
             await self._save(user)
         finally:
             log.debug("@%s: poll ends", user, extra={"user": user, "action": "poll_end"})
             self._polls.pop(user, None)
             self._wake.set()
+
+    def _note_success(self, user: str, stats: UserStats, result: PollResult, now: float) -> None:
+        self.last_success[user] = now
+        self._update_effective_interval()
+        self.schedules[user] = scheduler.after_success(
+            self.schedules[user], now, result.new_tweets, self.effective_interval
+        )
+        stats.new_tweets += result.new_tweets
+        stats.posted += result.posted
+        if result.new_tweets or result.posted:
+            log.info("@%s: %d new tweets, %d events posted", user, result.new_tweets, result.posted)
+
+    def _note_failure(self, user: str, stats: UserStats, exc: Exception, now: float) -> None:
+        state = self.schedules[user] = scheduler.after_failure(self.schedules[user], now)
+        stats.errors += 1
+        stats.last_error = f"{exc.__class__.__name__}: {exc}"
+        self.recent_errors.append(RecentError(now, user, stats.last_error))
+        log.warning(
+            "@%s: poll failed (%s); retry in %.0f s (failure %d)",
+            user,
+            stats.last_error,
+            state.backoff,
+            state.failures,
+            extra={"retry_count": state.failures},
+        )
 
     async def _run_outbox(self) -> None:
         try:
@@ -382,26 +382,17 @@ class Daemon:
     def snapshot(self) -> DaemonSnapshot:
         """What the daemon knows now: users, relays, budgets, recent errors."""
         count = self.tweet_count
-        users = {}
-        for name in self.users:
-            st = self.stats[name]
-            sched = self.schedules.get(name)
-            users[name] = UserView(
-                last_poll=st.last_poll,
+        users = {
+            name: user_view(
+                self.stats[name],
+                self.schedules.get(name),
                 last_success=self.last_success.get(name),
-                polls=st.polls,
-                new_tweets=st.new_tweets,
-                posted=st.posted,
-                failures=sched.failures if sched else 0,
-                errors_total=st.errors,
-                backoff_seconds=sched.backoff if sched else 0.0,
-                next_poll=sched.next_due if sched else None,
                 paused=name in self.paused,
                 fixed=name in self.fixed,
-                last_error=st.last_error,
-                last_duration=st.last_duration,
                 tweets_cached=count(name) if count is not None else 0,
             )
+            for name in self.users
+        }
         return DaemonSnapshot(
             now=self.clock.now(),
             started=self.started,
