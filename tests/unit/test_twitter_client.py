@@ -235,14 +235,10 @@ class FixedDraw(random.Random):
     ],
 )
 async def test_backoff_delay_table(base: float, attempt: int, fraction: float, delay: float) -> None:
-    client = TwitterClient(
-        "http://api.test",
-        Secret(TOKEN),
-        transport=httpx.MockTransport(lambda request: httpx.Response(500)),
-        backoff_base=base,
-        rng=FixedDraw(fraction),
-    )
-    async with client:
+    no_request = Clock()  # backoff_delay is pure: nothing is sent, nothing waits
+    async with make_client(
+        lambda request: httpx.Response(500), no_request, rng=FixedDraw(fraction), backoff_base=base
+    ) as client:
         assert client.backoff_delay(attempt) == delay
 
 
