@@ -208,7 +208,8 @@ signatures evicts (docs/PERFORMANCE.md, B1); the rounds yield to the event loop 
 
 @dataclass(slots=True)
 class _Staged:
-    """A tweet on its way to a unit: its recorded event, or one built and waiting to be signed."""
+    """A tweet on its way to a unit: its recorded event, one built and waiting to be signed, or the
+    error that stopped it."""
 
     item: PlanItem
     record: EventRecord | None
@@ -250,28 +251,25 @@ class TweetBuilder:
         tweet that fails gives its error instead. Each kept ref is the round's (what later levels
         name). Tweets with a recorded event keep it; the others are built first, then signed one
         after another (:data:`SIGN_GROUP`)."""
-        staged: list[_Staged | NostrweetError] = []
-        for item in items:
-            try:
-                staged.append(await self._stage(item))
-            except NostrweetError as exc:
-                staged.append(exc)
+        staged = [await self._stage(item) for item in items]
         for entry in staged:  # signing in a row: see SIGN_GROUP
-            if isinstance(entry, _Staged) and entry.unsigned is not None and entry.key is not None:
+            if entry.unsigned is not None and entry.key is not None:
                 try:
                     entry.event = sign_event(entry.unsigned, entry.key)
                 except NostrweetError as exc:
                     entry.error = exc
-        return [
-            entry if isinstance(entry, NostrweetError) else self._unit(entry, round_refs) for entry in staged
-        ]
+        return [self._unit(entry, round_refs) for entry in staged]
 
     async def _stage(self, item: PlanItem) -> _Staged:
-        """A tweet's recorded event, else its event built (not signed yet) with the signing key."""
-        best = best_record(self.records.for_tweet(item.tweet_id))
-        if best is not None:
-            return _Staged(item, best, event=SignedEvent.from_dict(best.event))
-        unsigned, key = await self.build_unsigned(item)
+        """A tweet's recorded event, else its event built (not signed yet) with the signing key, else
+        the error that stopped it."""
+        try:
+            best = best_record(self.records.for_tweet(item.tweet_id))
+            if best is not None:
+                return _Staged(item, best, event=SignedEvent.from_dict(best.event))
+            unsigned, key = await self.build_unsigned(item)
+        except NostrweetError as exc:
+            return _Staged(item, None, error=exc)
         return _Staged(item, None, unsigned=unsigned, key=key)
 
     def _unit(self, staged: _Staged, round_refs: dict[str, EventRef]) -> Unit | NostrweetError:
