@@ -9,23 +9,33 @@ import pytest
 from sqlalchemy import text
 
 from nostrweet.errors import EXIT_BAD_INPUT, InputError
-from nostrweet.state.engine import default_state_url, open_state, parse_state_url, redact
+from nostrweet.state.engine import default_state, default_state_url, open_state, parse_state_url, redact
 
 
 @pytest.mark.parametrize(
-    ("url", "backend", "driver"),
+    ("url", "path"),
     [
-        ("sqlite:////tmp/x/nostrweet.sqlite3", "sqlite", "sqlite+pysqlite"),
-        ("sqlite:///relative.sqlite3", "sqlite", "sqlite+pysqlite"),
-        ("postgresql://postgres@127.0.0.1:5432/db", "postgresql", "postgresql+psycopg"),
-        ("postgres://u:pw@host/db", "postgresql", "postgresql+psycopg"),
-        ("postgresql+psycopg://u@host/db", "postgresql", "postgresql+psycopg"),
+        ("sqlite:////tmp/x/nostrweet.sqlite3", Path("/tmp/x/nostrweet.sqlite3")),
+        ("sqlite:///relative.sqlite3", Path("relative.sqlite3")),
     ],
 )
-def test_parse_state_url_backends(url: str, backend: str, driver: str) -> None:
+def test_a_sqlite_url_names_its_file(url: str, path: Path) -> None:
     parsed = parse_state_url(url)
-    assert parsed.backend == backend
-    assert parsed.url.drivername == driver
+    assert (parsed.backend, parsed.path, parsed.url) == ("sqlite", path, None)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://postgres@127.0.0.1:5432/db", "postgres://u:pw@host/db", "postgresql+psycopg://u@host/db"],
+)
+def test_a_postgresql_url_opens_through_psycopg(url: str) -> None:
+    parsed = parse_state_url(url)
+    assert parsed.backend == "postgresql"
+    assert parsed.url.drivername == "postgresql+psycopg"
+
+
+def test_the_default_state_is_the_default_url_parsed(tmp_path: Path) -> None:
+    assert default_state(tmp_path) == parse_state_url(default_state_url(tmp_path))
 
 
 @pytest.mark.parametrize(

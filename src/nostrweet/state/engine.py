@@ -1,13 +1,17 @@
-"""Where the state lives (SPEC §7): a state URL turned into an open SQLAlchemy engine.
+"""Where the state lives (SPEC §7): a state URL turned into an open state.
 
 - ``sqlite:///PATH``: one file (default ``<data-dir>/nostrweet.sqlite3``), created with mode 0600, in WAL
-  mode with ``synchronous=NORMAL``, a busy timeout and foreign keys on. Every transaction starts with
-  ``BEGIN IMMEDIATE``, so two writers queue on the busy timeout instead of failing half-way.
-- ``postgresql://…`` (or ``postgres://``, ``postgresql+psycopg://``): PostgreSQL through psycopg 3.
+  mode with ``synchronous=NORMAL``, a busy timeout and foreign keys on. Every transaction that writes
+  starts with ``BEGIN IMMEDIATE``, so two writers queue on the busy timeout instead of failing half-way.
+  The connections are the standard library's (:class:`SqliteConnections`, one per thread): a command
+  whose statements are SQL text (``state.sql``) never imports SQLAlchemy; ``State.engine`` builds a
+  SQLAlchemy engine on the same file on first use, for the repositories written in SQLAlchemy Core.
+- ``postgresql://…`` (or ``postgres://``, ``postgresql+psycopg://``): PostgreSQL through SQLAlchemy and
+  psycopg 3.
 
 :func:`parse_state_url` is pure (it checks the URL and says which backend it is); :func:`open_state` opens
-it and applies the migrations (``state.migrations``). A bad URL is an :class:`InputError` whose message
-shows the URL without its password.
+it and applies the migrations (``state.migrations``, only when the schema is older than this code). A bad
+URL is an :class:`InputError` whose message shows the URL without its password.
 """
 
 from __future__ import annotations
@@ -15,21 +19,20 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.pool import StaticPool
-
 from nostrweet.errors import InputError, OperationalError
-from nostrweet.state.migrations import LATEST, current_version
-from nostrweet.state.migrations import migrate as apply_migrations
+from nostrweet.state.sql import DriverTx, SqliteTx, Tx
+from nostrweet.state.versions import LATEST, SCHEMA_VERSION_TABLE
+
+if TYPE_CHECKING:  # SQLAlchemy is loaded by the first use of State.engine (and by PostgreSQL)
+    from sqlalchemy import Connection, Engine, Table
 
 Backend = Literal["sqlite", "postgresql"]
 STATE_FILE = "nostrweet.sqlite3"
@@ -49,17 +52,28 @@ def default_state_url(data_dir: Path) -> str:
 
 @dataclass(frozen=True, slots=True)
 class StateUrl:
-    """A checked state URL: its backend, the URL SQLAlchemy opens, and how to show it."""
+    """A checked state URL: its backend, the URL SQLAlchemy opens (PostgreSQL), and how to show it."""
 
     backend: Backend
-    url: URL
+    url: Any
+    """The SQLAlchemy URL of a PostgreSQL state (None for SQLite, which opens ``path``)."""
     shown: str
     path: Path | None = None
-    """The SQLite file (None for PostgreSQL)."""
+    """The SQLite file (None for PostgreSQL, and for a state in memory)."""
+
+
+def default_state(data_dir: Path) -> StateUrl:
+    """The default state of ``data_dir`` (what :func:`parse_state_url` makes of
+    :func:`default_state_url`), without parsing a URL."""
+    path = Path(data_dir).resolve() / STATE_FILE
+    return StateUrl("sqlite", None, redact(f"sqlite:///{path}"), path)
 
 
 def parse_state_url(raw: str) -> StateUrl:
     """Check a state URL; InputError (naming it without its password) when it is not one we can open."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     shown = redact(raw)
     try:
         url = make_url(raw)
@@ -72,7 +86,7 @@ def parse_state_url(raw: str) -> StateUrl:
             raise InputError(f"state URL {shown} names no file: use sqlite:///PATH")
         if url.host or url.username:
             raise InputError(f"state URL {shown}: a SQLite URL has no host, use sqlite:///PATH")
-        return StateUrl("sqlite", url.set(drivername="sqlite+pysqlite"), shown, Path(database))
+        return StateUrl("sqlite", None, shown, Path(database))
     if driver in ("postgresql", "postgres", "postgresql+psycopg"):
         if not url.database:
             raise InputError(f"state URL {shown} names no database: use postgresql://user@host/db")
@@ -80,49 +94,137 @@ def parse_state_url(raw: str) -> StateUrl:
     raise InputError(f"state URL {shown}: unknown kind {driver!r} (use sqlite:///PATH or postgresql://…)")
 
 
-def _sqlite_engine(target: StateUrl) -> Engine:
-    if target.path is None:  # the in-memory state of a read-only command: one connection shared by all
-        engine = create_engine(
-            "sqlite+pysqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    else:
-        path = target.path
-        if not path.parent.is_dir():
-            raise InputError(f"state URL {target.shown}: directory {path.parent} does not exist")
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
-        engine = create_engine(target.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+class SqliteConnections:
+    """The standard-library connections of a SQLite state: one per thread for a file, or one shared
+    by all (a state in memory, a file opened only to read), its transactions taken in turn."""
 
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" event below issues BEGIN itself
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.close()
+    def __init__(self, connect: Callable[[], sqlite3.Connection], *, shared: bool) -> None:
+        self.connect = connect
+        self.shared = shared
+        self._local = threading.local()
+        self._lock = threading.RLock()
+        self._all: list[sqlite3.Connection] = []
+        self._one: sqlite3.Connection | None = None
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    def new(self) -> sqlite3.Connection:
+        """A connection of its own (the SQLAlchemy pool's), or the shared one."""
+        if self.shared:
+            return self.get()
+        conn = self.connect()
+        with self._lock:
+            self._all.append(conn)
+        return conn
 
-    return engine
+    def get(self) -> sqlite3.Connection:
+        """This thread's connection (made on first use), or the shared one."""
+        if self.shared:
+            with self._lock:
+                if self._one is None:
+                    self._one = self.connect()
+                    self._all.append(self._one)
+                return self._one
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self.new()
+        return conn
+
+    @contextmanager
+    def transaction(self, begin: str) -> Iterator[Tx]:
+        """``begin`` (``BEGIN`` or ``BEGIN IMMEDIATE``), then COMMIT, or ROLLBACK on an exception."""
+        conn = self.get()
+        lock = self._lock if self.shared else None
+        if lock is not None:
+            lock.acquire()
+        try:
+            conn.execute(begin)
+            try:
+                yield SqliteTx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def close(self) -> None:
+        """Close every connection made (call when no thread uses them any more)."""
+        with self._lock:
+            conns, self._all, self._one = self._all, [], None
+        self._local = threading.local()
+        for conn in conns:
+            conn.close()
+
+
+def _file_connection(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    conn.isolation_level = None  # transactions are begun explicitly (``State.read`` / ``State.write``)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def _memory_connection() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn.isolation_level = None
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
 
 
 @dataclass(slots=True)
 class State:
-    """An open state: the engine and its backend. Repositories (``state.records`` …) take one."""
+    """An open state: its backend and connections. Repositories (``state.records`` …) take one."""
 
-    engine: Engine
     backend: Backend
     shown: str
+    sqlite: SqliteConnections | None = None
+    """The standard-library connections (SQLite only)."""
+    _engine: Engine | None = field(default=None, repr=False)
     _autocommit: Engine | None = field(default=None, init=False, repr=False)
+    _read_only: bool = field(default=False, repr=False)
 
     @property
     def is_postgres(self) -> bool:
         """True on PostgreSQL (row locks, advisory locks and SKIP LOCKED are there)."""
         return self.backend == "postgresql"
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for the repositories written in SQLAlchemy Core); on SQLite it is
+        built on first use, its connections made as :class:`SqliteConnections` makes them."""
+        if self._engine is None:
+            assert self.sqlite is not None
+            self._engine = _sqlite_engine(self.sqlite, read_only=self._read_only)
+        return self._engine
+
+    def read(self) -> AbstractContextManager[Tx]:
+        """A snapshot to read from (SQL text, ``state.sql``)."""
+        if self.sqlite is not None:
+            return self.sqlite.transaction("BEGIN")
+        return self._driver(self.engine.connect())
+
+    def write(self) -> AbstractContextManager[Tx]:
+        """A transaction to write in: ``BEGIN IMMEDIATE`` on SQLite (SQL text, ``state.sql``)."""
+        if self.sqlite is not None:
+            return self.sqlite.transaction("BEGIN IMMEDIATE")
+        return self._driver(self.engine.begin())
+
+    def write_one(self) -> AbstractContextManager[Tx]:
+        """A transaction for ONE statement that is atomic on its own (an ``UPDATE … RETURNING``): on
+        PostgreSQL in autocommit, so no ``BEGIN`` and ``COMMIT`` round trips around it; on SQLite
+        :meth:`write`."""
+        if self.sqlite is not None:
+            return self.write()
+        if self._autocommit is None:
+            self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        return self._driver(self._autocommit.connect())
+
+    @contextmanager
+    def _driver(self, opened: AbstractContextManager[Connection]) -> Iterator[Tx]:
+        with opened as conn:
+            yield DriverTx(conn, is_postgres=self.is_postgres)
 
     def insert(self, table: Table) -> Any:
         """An INSERT of the backend's dialect (it has ``on_conflict_do_nothing`` / ``…_do_update``)."""
@@ -130,6 +232,8 @@ class State:
             from sqlalchemy.dialects import postgresql  # imported on PostgreSQL only: it is large
 
             return postgresql.insert(table)
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table)
 
     def one_statement(self) -> AbstractContextManager[Connection]:
@@ -143,11 +247,30 @@ class State:
         return self._autocommit.connect()
 
     def close(self) -> None:
-        """Close every pooled connection."""
-        self.engine.dispose()
+        """Close every connection."""
+        if self._engine is not None:
+            self._engine.dispose()
+        if self.sqlite is not None:
+            self.sqlite.close()
 
 
-MEMORY = StateUrl("sqlite", make_url("sqlite+pysqlite://"), "memory")
+def _sqlite_engine(connections: SqliteConnections, *, read_only: bool) -> Engine:
+    """A SQLAlchemy engine whose connections :class:`SqliteConnections` makes."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import QueuePool, StaticPool
+
+    pool = StaticPool if connections.shared else QueuePool
+    engine = create_engine("sqlite+pysqlite://", creator=connections.new, poolclass=pool)
+    if not read_only:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+MEMORY = StateUrl("sqlite", None, "memory")
 """A state that lives in this process only and leaves nothing on disk (for commands that only read)."""
 
 
@@ -155,23 +278,76 @@ def open_state(url: str | StateUrl, *, migrate: bool = True) -> State:
     """Open the state at ``url`` and bring its schema to the version this code knows."""
     target = url if isinstance(url, StateUrl) else parse_state_url(url)
     if target.backend == "sqlite":
-        engine = _sqlite_engine(target)
+        state = State("sqlite", target.shown, _sqlite_connections(target))
     else:
-        engine = create_engine(target.url, pool_pre_ping=True)
-    state = State(engine, target.backend, target.shown)
+        from sqlalchemy import create_engine
+
+        state = State(target.backend, target.shown, _engine=create_engine(target.url, pool_pre_ping=True))
     if migrate:
         try:
-            apply_migrations(state)
-        except DBAPIError as exc:
+            _migrate_if_behind(state)
+        except (sqlite3.Error, _driver_errors()) as exc:
             state.close()
-            reason = (
-                str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
-            )
+            orig = getattr(exc, "orig", None) or exc
+            reason = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
             raise OperationalError(f"cannot open the state at {target.shown}: {redact(reason)}") from None
         except BaseException:
             state.close()
             raise
     return state
+
+
+def _driver_errors() -> type[Exception]:
+    """SQLAlchemy's wrapper of a driver's errors, when SQLAlchemy is loaded (else one never raised)."""
+    import sys
+
+    exc = sys.modules.get("sqlalchemy.exc")
+    return exc.DBAPIError if exc is not None else _NeverRaised
+
+
+class _NeverRaised(Exception):
+    pass
+
+
+def _sqlite_connections(target: StateUrl) -> SqliteConnections:
+    if target.path is None:  # the in-memory state of a read-only command: one connection shared by all
+        return SqliteConnections(_memory_connection, shared=True)
+    path = target.path
+    if not path.parent.is_dir():
+        raise InputError(f"state URL {target.shown}: directory {path.parent} does not exist")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    return SqliteConnections(lambda: _file_connection(path), shared=False)
+
+
+def schema_version(tx: Tx) -> int:
+    """The version recorded in the database (0: an empty database)."""
+    if tx.is_postgres:
+        exists = tx.scalar("SELECT to_regclass(:name) IS NOT NULL", {"name": SCHEMA_VERSION_TABLE})
+    else:
+        exists = tx.scalar(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :name",
+            {"name": SCHEMA_VERSION_TABLE},
+        )
+    if not exists:
+        return 0
+    return int(tx.scalar(f"SELECT version FROM {SCHEMA_VERSION_TABLE}") or 0)
+
+
+def _migrate_if_behind(state: State) -> None:
+    """Apply the migrations when the schema is older than this code (they need SQLAlchemy); refuse a
+    newer one."""
+    with state.read() as tx:
+        version = schema_version(tx)
+    if version > LATEST:
+        raise InputError(
+            f"the state at {state.shown} has schema version {version}, newer than the {LATEST} "
+            "this nostrweet knows: upgrade nostrweet"
+        )
+    if version < LATEST:
+        from nostrweet.state.migrations import migrate as apply_migrations
+
+        apply_migrations(state)
 
 
 def open_sqlite_read_only(path: Path) -> State:
@@ -191,14 +367,13 @@ def open_sqlite_read_only(path: Path) -> State:
         conn.isolation_level = None
         return conn
 
-    engine = create_engine("sqlite+pysqlite://", creator=connect, poolclass=StaticPool)
-    state = State(engine, "sqlite", shown)
+    state = State("sqlite", shown, SqliteConnections(connect, shared=True), _read_only=True)
     try:
-        with engine.connect() as conn:
-            version = current_version(conn)
-    except DBAPIError as exc:
+        with state.read() as tx:
+            version = schema_version(tx)
+    except sqlite3.Error as exc:
         state.close()
-        raise OperationalError(f"cannot read the state at {shown}: {exc.orig}") from None
+        raise OperationalError(f"cannot read the state at {shown}: {exc}") from None
     if version > LATEST:
         state.close()
         raise InputError(

@@ -21,7 +21,7 @@ from sqlalchemy import select, text
 from nostrweet.cache import layout
 from nostrweet.cache.scan import build_index
 from nostrweet.nostr.record import EventRecord
-from nostrweet.state import schema
+from nostrweet.state import versions
 from nostrweet.state.blossom import BlobCopy, BlossomMemo
 from nostrweet.state.engine import State
 from nostrweet.state.index import ArchiveIndex, TweetRow
@@ -31,7 +31,7 @@ from nostrweet.state.users import UserRepo, UserRow
 
 log = logging.getLogger(__name__)
 
-IMPORTED_KEY = schema.FILES_IMPORTED
+IMPORTED_KEY = versions.FILES_IMPORTED
 DAEMON_STATE_DIR = "daemon_state"
 BLOSSOM_DIR = "blossom"
 BATCH = 1000

@@ -34,7 +34,7 @@ from sqlalchemy import select, text
 
 from nostrweet.cache import layout, legacy
 from nostrweet.nostr.record import EventRecord, RelayState
-from nostrweet.state import schema
+from nostrweet.state import versions
 from nostrweet.state.engine import State
 from nostrweet.state.index import ArchiveIndex, TweetRow
 from nostrweet.state.records import RecordRepo
@@ -42,7 +42,7 @@ from nostrweet.state.schema import meta, profiles
 
 log = logging.getLogger(__name__)
 
-IMPORTED_KEY = schema.LEGACY_IMPORTED
+IMPORTED_KEY = versions.LEGACY_IMPORTED
 IMPORT_LOCK_KEY = 0x6C6567616379  # "legacy"
 """The key of the PostgreSQL advisory lock held during a legacy import."""
 UNCONFIRMED = "posted by the earlier nostrweet; sent again to confirm"

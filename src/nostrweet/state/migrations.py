@@ -20,14 +20,18 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, insert, inspect, select, text, update
 
 from nostrweet.errors import InputError
-from nostrweet.state import schema
+from nostrweet.state import schema, versions
 
 
 class Opened(Protocol):
     """What :func:`migrate` needs of an open state (``state.engine.State``)."""
 
-    engine: Engine
     shown: str
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine."""
+        ...
 
     @property
     def is_postgres(self) -> bool:
@@ -68,6 +72,8 @@ STEPS: list[Callable[[Connection], None]] = [
 ]
 """Step ``i`` (0-based) migrates from version ``i`` to ``i + 1``."""
 LATEST = len(STEPS)
+if LATEST != versions.LATEST:  # versions.LATEST is what a command checks without loading this module
+    raise RuntimeError(f"state.versions.LATEST is {versions.LATEST}, but there are {LATEST} steps")
 
 
 def current_version(conn: Connection) -> int:

@@ -19,18 +19,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
-
 from nostrweet.cache.atomic import make_private_dir
-from nostrweet.state.engine import (
-    MEMORY,
-    STATE_FILE,
-    State,
-    default_state_url,
-    open_sqlite_read_only,
-    open_state,
-)
-from nostrweet.state.schema import FILES_IMPORTED, LEGACY_IMPORTED, meta
+from nostrweet.state.engine import MEMORY, STATE_FILE, State, default_state, open_sqlite_read_only, open_state
+from nostrweet.state.sql import in_list
+from nostrweet.state.versions import FILES_IMPORTED, LEGACY_IMPORTED
 
 
 def open_data_state(data_dir: Path, url: str | None, *, now: float, read_only: bool = False) -> State:
@@ -43,7 +35,7 @@ def open_data_state(data_dir: Path, url: str | None, *, now: float, read_only: b
     else:
         if url is None:
             make_private_dir(data_dir)
-        state = open_state(url or default_state_url(data_dir))
+        state = open_state(url or default_state(data_dir))
     try:
         done = _imports_done(state)
         if FILES_IMPORTED not in done:  # (the importers are loaded only for a first open)
@@ -62,6 +54,6 @@ def open_data_state(data_dir: Path, url: str | None, *, now: float, read_only: b
 
 def _imports_done(state: State) -> set[str]:
     """Which of the one-time imports this state had already (one query for both)."""
-    keys = [FILES_IMPORTED, LEGACY_IMPORTED]
-    with state.engine.connect() as conn:
-        return set(conn.execute(select(meta.c.key).where(meta.c.key.in_(keys))).scalars())
+    keys, params = in_list("key", [FILES_IMPORTED, LEGACY_IMPORTED])
+    with state.read() as tx:
+        return {str(row[0]) for row in tx.rows(f'SELECT "key" FROM meta WHERE "key" IN ({keys})', params)}

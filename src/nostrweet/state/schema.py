@@ -21,10 +21,12 @@ from sqlalchemy import (
     Text,
 )
 
+from nostrweet.state.versions import SCHEMA_VERSION_TABLE
+
 metadata = MetaData()
 
 schema_version = Table(
-    "schema_version",
+    SCHEMA_VERSION_TABLE,
     metadata,
     Column("version", Integer, nullable=False),
     info={"since": 0},
@@ -37,10 +39,6 @@ meta = Table(
     Column("value", Text, nullable=False),
     info={"since": 1},
 )
-FILES_IMPORTED = "imported_files"
-"""The ``meta`` key written once the data dir's file layout was imported (``state.import_files``)."""
-LEGACY_IMPORTED = "imported_legacy"
-"""The ``meta`` key written once the earlier tool's files were imported (``state.import_legacy``)."""
 
 events = Table(
     "events",
