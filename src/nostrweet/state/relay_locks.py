@@ -8,7 +8,9 @@ ends, so the relays of an instance that died (SIGKILL, a lost machine) are free 
 expiry to tune: at once when its process is gone, and on a lost machine once the server's TCP
 keepalives (set short on that connection) find the connection dead.
 
-On SQLite (one instance) every relay is held, and nothing is locked.
+On SQLite (one instance) every relay is held, nothing is locked, and no connection is taken. On
+PostgreSQL the lock's connection is one of ``state.engine``'s pool (PostgreSQL runs on SQLAlchemy), its
+statements SQL text sent to the driver (``state.sql``), so this module imports no SQLAlchemy.
 
 The lock key is the pair ``(OUTBOX_LOCK_CLASS, relay_lock_key(relay))``, the two-integer form of
 PostgreSQL's advisory locks, so it never meets the one-bigint keys of the leases and the migrations.
@@ -25,17 +27,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, text
-
 from nostrweet.state.engine import State
+from nostrweet.state.sql import DriverTx
 
 log = logging.getLogger(__name__)
 
 OUTBOX_LOCK_CLASS = 0x6F7574  # "out"
 """The first key of every relay's outbox lock."""
 
-KEEPALIVE = "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3"
-"""On the lock's connection: the server finds a lost client within about 25 s and frees its locks."""
+KEEPALIVE = (
+    "SELECT set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false),"
+    " set_config('tcp_keepalives_count', '3', false), set_config('application_name', :name, false)"
+)
+"""On the lock's connection: the server finds a lost client within about 25 s and frees its locks; and
+the holder's name, shown in ``pg_stat_activity``."""
 
 
 def relay_lock_key(relay: str) -> int:
@@ -49,15 +54,15 @@ class RelayHold:
 
     relays: list[str]
     busy: list[str] = field(default_factory=list)
-    _conn: Connection | None = None
+    _tx: DriverTx | None = None
 
     def alive(self) -> bool:
         """Whether the locks are still held: their connection answers (always True on SQLite). A pass
         stops working its relays when this turns False; another instance may have them by then."""
-        if self._conn is None:
+        if self._tx is None:
             return True
         try:
-            self._conn.execute(text("SELECT 1"))
+            self._tx.scalar("SELECT 1")
         except Exception as exc:
             log.warning("outbox: the relay locks' connection is gone (%s); the pass stops", exc)
             return False
@@ -79,34 +84,33 @@ class RelayLocks:
         if not self.state.is_postgres or not wanted:
             yield RelayHold(wanted)
             return
+        # a pooled connection of its own, in autocommit: the locks are the session's, not a transaction's
         conn = self.state.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         clean = False
         try:
-            conn.execute(text(KEEPALIVE))
-            conn.execute(
-                text("SELECT set_config('application_name', :n, false)"), {"n": f"nostrweet {self.name}"}
-            )
-            hold = RelayHold([], [], conn)
+            tx = DriverTx(conn, is_postgres=True)
+            tx.first(KEEPALIVE, {"name": f"nostrweet {self.name}"})
+            hold = RelayHold([], [], tx)
             for relay in wanted:
-                got = conn.execute(
-                    text("SELECT pg_try_advisory_lock(:c, :k)"),
+                got = tx.scalar(
+                    "SELECT pg_try_advisory_lock(:c, :k)",
                     {"c": OUTBOX_LOCK_CLASS, "k": relay_lock_key(relay)},
-                ).scalar()
+                )
                 (hold.relays if got else hold.busy).append(relay)
             yield hold
-            clean = _unlock_all(conn)
+            clean = _unlock_all(tx)
         finally:
             if not clean:  # the locks may still be held: this connection must not go back to the pool
                 conn.invalidate()
             conn.close()
 
 
-def _unlock_all(conn: Connection) -> bool:
+def _unlock_all(tx: DriverTx) -> bool:
     """Release the session's advisory locks (and its name, before the pool lends the connection to other
     work); False when the connection failed (its locks went with it)."""
     try:
-        conn.execute(text("SELECT pg_advisory_unlock_all()"))
-        conn.execute(text("RESET application_name"))
+        tx.first("SELECT pg_advisory_unlock_all()")
+        tx.run("RESET application_name")
     except Exception as exc:
         log.debug("outbox: the relay locks' connection failed at release: %s", exc)
         return False

@@ -3,20 +3,18 @@
 One ``users`` row per watched (lower-case) username. :class:`UserRow` carries the fields of the daemon's
 ``UserState`` (``user_id``, ``since_id`` = the watermark, ``backfill``, ``backfill_floor``,
 ``backfill_done``) plus the scheduler's (``next_poll``, ``failures``, ``backoff``, ``paused``) and whether
-the user was added at run time.
+the user was added at run time. Statements are SQL text (``state.sql``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from sqlalchemy import delete, select
-
 from nostrweet.cache.layout import normalize_username
 from nostrweet.state.engine import State
-from nostrweet.state.schema import users
+from nostrweet.state.sql import Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +36,33 @@ class UserRow:
 
 _FIELDS = [f.name for f in fields(UserRow)]
 _DEFAULTS = {n: v for n, v in asdict(UserRow(username="")).items() if n != "username"}
+_SELECT = f"SELECT {', '.join(_FIELDS)} FROM users"
 
 
-def _row(row: Any) -> UserRow:
-    return UserRow(**{name: getattr(row, name) for name in _FIELDS})
+def _row(row: Row) -> UserRow:
+    """A row of :data:`_SELECT` (SQLite gives its booleans as 0 and 1)."""
+    (username, user_id, since_id, backfill, floor, done, next_poll, failures, backoff, paused, added) = row
+    return UserRow(
+        username,
+        user_id,
+        since_id,
+        backfill,
+        floor,
+        bool(done),
+        next_poll,
+        failures,
+        float(backoff),
+        bool(paused),
+        bool(added),
+    )
+
+
+def _upsert(columns: Sequence[str]) -> str:
+    """Insert a whole row, or on a known username write only ``columns`` (at least one)."""
+    names = ", ".join(_FIELDS)
+    params = ", ".join(f":{n}" for n in _FIELDS)
+    updates = ", ".join(f"{n} = excluded.{n}" for n in columns)
+    return f"INSERT INTO users ({names}) VALUES ({params}) ON CONFLICT (username) DO UPDATE SET {updates}"
 
 
 class UserRepo:
@@ -53,26 +74,23 @@ class UserRepo:
     def load(self, username: str) -> UserRow | None:
         """The user's row, or None."""
         name = normalize_username(username)
-        with self.state.engine.connect() as conn:
-            row = conn.execute(select(users).where(users.c.username == name)).first()
+        with self.state.read() as tx:
+            row = tx.first(f"{_SELECT} WHERE username = :username", {"username": name})
         return _row(row) if row is not None else None
 
     def load_all(self) -> dict[str, UserRow]:
         """Every user's row by username."""
-        with self.state.engine.connect() as conn:
-            return {r.username: _row(r) for r in conn.execute(select(users).order_by(users.c.username))}
+        with self.state.read() as tx:
+            rows = tx.rows(f"{_SELECT} ORDER BY username")
+        return {user.username: user for user in map(_row, rows)}
 
     def save_many(self, rows: Iterable[UserRow]) -> None:
         """Write rows (insert or replace) in one transaction."""
         values = [{**asdict(r), "username": normalize_username(r.username)} for r in rows]
         if not values:
             return
-        stmt = self.state.insert(users)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["username"], set_={n: stmt.excluded[n] for n in _FIELDS if n != "username"}
-        )
-        with self.state.engine.begin() as conn:
-            conn.execute(stmt, values)
+        with self.state.write() as tx:
+            tx.run_many(_upsert([n for n in _FIELDS if n != "username"]), values)
 
     def save(self, row: UserRow) -> None:
         """Write one row."""
@@ -92,17 +110,15 @@ class UserRepo:
             return
         columns = [n for n in batch[0] if n != "username"]
         unknown = set(columns) - set(_FIELDS)
+        if not columns:
+            raise ValueError("no column of a user's row to write")
         if unknown or any(set(r) != set(batch[0]) for r in batch):
             raise ValueError(f"not columns of a user's row (or not the same in every row): {sorted(unknown)}")
         values = [{**_DEFAULTS, **r, "username": normalize_username(r["username"])} for r in batch]
-        stmt = self.state.insert(users)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["username"], set_={n: stmt.excluded[n] for n in columns}
-        )
-        with self.state.engine.begin() as conn:
-            conn.execute(stmt, values)
+        with self.state.write() as tx:
+            tx.run_many(_upsert(columns), values)
 
     def remove(self, username: str) -> None:
         """Forget a user."""
-        with self.state.engine.begin() as conn:
-            conn.execute(delete(users).where(users.c.username == normalize_username(username)))
+        with self.state.write() as tx:
+            tx.run("DELETE FROM users WHERE username = :username", {"username": normalize_username(username)})
