@@ -96,3 +96,18 @@ def test_deletions_marked_without_their_kind_5(repo: LifecycleRepo) -> None:
     kind5 = sign_event(build_retraction(key.pubkey_hex, "bb" * 32, 1, 100, "gone"), key)
     repo.add_retractions([Retraction(kind5, "bb" * 32, "1", frozenset({R1}), frozenset(), 100)])
     assert repo.deleted_without_retractions() == ["2"]
+
+
+def test_lookups_of_more_tweets_than_one_statement_takes(repo: LifecycleRepo) -> None:
+    key = random_key("6")
+    count = 1100  # three slices of IN (...)
+    repo.retire([TweetFate(str(n), DELETED, None, n) for n in range(count)])
+    assert len(repo.fates(str(n) for n in range(count + 5))) == count
+    kept = []
+    for n in range(count):
+        target = f"{n:064x}"
+        event = sign_event(build_retraction(key.pubkey_hex, target, 1, count - n, "gone"), key)
+        kept.append(Retraction(event, target, str(n), frozenset({R1}), frozenset(), count - n))
+    repo.add_retractions(kept)
+    found = repo.retractions_of(str(n) for n in range(count))
+    assert [r.created_at for r in found] == list(range(1, count + 1)), "oldest first across the slices"

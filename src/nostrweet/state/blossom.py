@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from nostrweet.state.engine import State
-from nostrweet.state.schema import blossom_blobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +27,9 @@ class BlossomMemo:
 
     def servers_of(self, sha256: str) -> dict[str, str]:
         """Server -> URL of every server known to hold the blob."""
-        query = select(blossom_blobs.c.server, blossom_blobs.c.url).where(blossom_blobs.c.sha256 == sha256)
-        with self.state.engine.connect() as conn:
-            return {str(s): str(u) for s, u in conn.execute(query)}
+        with self.state.read() as tx:
+            rows = tx.rows("SELECT server, url FROM blossom_blobs WHERE sha256 = :sha256", {"sha256": sha256})
+        return {str(s): str(u) for s, u in rows}
 
     def remember(self, copies: Iterable[BlobCopy]) -> None:
         """Record copies in one transaction (a later URL for the same server replaces the earlier one)."""
@@ -42,10 +39,11 @@ class BlossomMemo:
         ]
         if not values:
             return
-        stmt = self.state.insert(blossom_blobs)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["sha256", "server"],
-            set_={"url": stmt.excluded.url, "size": stmt.excluded.size, "mime": stmt.excluded.mime},
-        )
-        with self.state.engine.begin() as conn:
-            conn.execute(stmt, values)
+        with self.state.write() as tx:
+            tx.run_many(
+                "INSERT INTO blossom_blobs (sha256, server, url, size, mime) "
+                "VALUES (:sha256, :server, :url, :size, :mime) "
+                "ON CONFLICT (sha256, server) DO UPDATE SET url = excluded.url, size = excluded.size, "
+                "mime = excluded.mime",
+                values,
+            )

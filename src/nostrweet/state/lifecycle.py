@@ -14,15 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Row, select, update
 
 from nostrweet.cache.atomic import make_private_dir
 from nostrweet.cache.layout import normalize_username
 from nostrweet.nostr.event import SignedEvent
 from nostrweet.state.engine import STATE_FILE, State, default_state_url, open_state
-from nostrweet.state.schema import handoffs, retractions, tweet_fates
+from nostrweet.state.sql import Row, chunks, in_list
 
 DELETED = "deleted"
 SUPERSEDED = "superseded"
@@ -103,13 +100,16 @@ class LifecycleRepo:
         """The fates of those of ``tweet_ids`` that are retired."""
         ids = sorted({str(t) for t in tweet_ids})
         out: dict[str, TweetFate] = {}
-        with self.state.engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                rows = conn.execute(
-                    select(tweet_fates).where(tweet_fates.c.tweet_id.in_(ids[start : start + 500]))
+        with self.state.read() as tx:
+            for part in chunks(ids):
+                inside, params = in_list("t", part)
+                rows = tx.rows(
+                    "SELECT tweet_id, fate, successor, decided_at FROM tweet_fates "
+                    f"WHERE tweet_id IN ({inside})",
+                    params,
                 )
-                for r in rows:
-                    out[r.tweet_id] = TweetFate(r.tweet_id, r.fate, r.successor, int(r.decided_at))
+                for tweet_id, fate, successor, decided_at in rows:
+                    out[tweet_id] = TweetFate(tweet_id, fate, successor, int(decided_at))
         return out
 
     def retired(self, tweet_ids: Iterable[str | int]) -> dict[str, str | None]:
@@ -118,15 +118,14 @@ class LifecycleRepo:
 
     def deleted_without_retractions(self, *, limit: int = 1000) -> list[str]:
         """Tweets marked deleted that have no kind 5 kept (marked by ``fetch-tweet``, which cannot sign)."""
-        kept = select(retractions.c.tweet_id)
-        query = (
-            select(tweet_fates.c.tweet_id)
-            .where(tweet_fates.c.fate == DELETED, tweet_fates.c.tweet_id.not_in(kept))
-            .order_by(tweet_fates.c.decided_at)
-            .limit(limit)
-        )
-        with self.state.engine.connect() as conn:
-            return [str(r[0]) for r in conn.execute(query)]
+        with self.state.read() as tx:
+            rows = tx.rows(
+                "SELECT tweet_id FROM tweet_fates WHERE fate = :fate "
+                "AND tweet_id NOT IN (SELECT tweet_id FROM retractions) "
+                "ORDER BY decided_at LIMIT :limit",
+                {"fate": DELETED, "limit": limit},
+            )
+        return [str(r[0]) for r in rows]
 
     def fate(self, tweet_id: str | int) -> TweetFate | None:
         """The fate of one tweet, or None while it is alive."""
@@ -136,18 +135,18 @@ class LifecycleRepo:
         """Record fates in one transaction. A deletion replaces a superseded mark, never the reverse."""
         if not fates:
             return
-        stmt = self.state.insert(tweet_fates)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tweet_id"],
-            set_={"fate": stmt.excluded.fate, "successor": stmt.excluded.successor},
-            where=stmt.excluded.fate == DELETED,
-        )
         values = [
             {"tweet_id": f.tweet_id, "fate": f.fate, "successor": f.successor, "decided_at": f.decided_at}
             for f in fates
         ]
-        with self.state.engine.begin() as conn:
-            conn.execute(stmt, values)
+        with self.state.write() as tx:
+            tx.run_many(
+                "INSERT INTO tweet_fates (tweet_id, fate, successor, decided_at) "
+                "VALUES (:tweet_id, :fate, :successor, :decided_at) "
+                "ON CONFLICT (tweet_id) DO UPDATE SET fate = excluded.fate, successor = excluded.successor "
+                f"WHERE excluded.fate = '{DELETED}'",
+                values,
+            )
 
     # -- retractions ------------------------------------------------------------------------
 
@@ -155,7 +154,6 @@ class LifecycleRepo:
         """Keep signed kind 5 events (one per target; a target already retracted keeps its first)."""
         if not items:
             return
-        stmt = self.state.insert(retractions).on_conflict_do_nothing()
         values = [
             {
                 "event_id": r.event.id,
@@ -168,58 +166,73 @@ class LifecycleRepo:
             }
             for r in items
         ]
-        with self.state.engine.begin() as conn:
-            conn.execute(stmt, values)
+        with self.state.write() as tx:
+            tx.run_many(
+                "INSERT INTO retractions (event_id, target_id, tweet_id, event_json, relays, accepted, "
+                "created_at) VALUES (:event_id, :target_id, :tweet_id, :event_json, :relays, :accepted, "
+                ":created_at) ON CONFLICT DO NOTHING",
+                values,
+            )
+
+    _RETRACTION_COLUMNS = "event_json, target_id, tweet_id, relays, accepted, created_at"
 
     @staticmethod
-    def _retraction(row: Row[Any]) -> Retraction:
+    def _retraction(row: Row) -> Retraction:
+        event_json, target_id, tweet_id, relays, accepted, created_at = row
         return Retraction(
-            SignedEvent.from_json(row.event_json),
-            str(row.target_id),
-            str(row.tweet_id),
-            _relays(row.relays),
-            _relays(row.accepted),
-            int(row.created_at),
+            SignedEvent.from_json(event_json),
+            str(target_id),
+            str(tweet_id),
+            _relays(relays),
+            _relays(accepted),
+            int(created_at),
         )
 
     def retractions_of(self, tweet_ids: Iterable[str | int]) -> list[Retraction]:
         """The kind 5 events kept for these tweets."""
         ids = sorted({str(t) for t in tweet_ids})
-        with self.state.engine.connect() as conn:
-            rows = conn.execute(
-                select(retractions).where(retractions.c.tweet_id.in_(ids)).order_by(retractions.c.created_at)
-            )
-            return [self._retraction(r) for r in rows]
+        rows: list[Row] = []
+        with self.state.read() as tx:
+            for part in chunks(ids):
+                inside, params = in_list("t", part)
+                rows += tx.rows(
+                    f"SELECT {self._RETRACTION_COLUMNS} FROM retractions WHERE tweet_id IN ({inside}) "
+                    "ORDER BY created_at",
+                    params,
+                )
+        rows.sort(key=lambda r: int(r[5]))  # one order across the slices (stable within each)
+        return [self._retraction(r) for r in rows]
 
     def unsent_retractions(self, *, limit: int = 500) -> list[Retraction]:
         """Kind 5 events that some relay they go to has not accepted yet, oldest first."""
         out: list[Retraction] = []
-        with self.state.engine.connect() as conn:
-            query = select(retractions).where(retractions.c.relays != retractions.c.accepted)
-            for row in conn.execute(query.order_by(retractions.c.created_at)):
-                item = self._retraction(row)
-                if item.due:
-                    out.append(item)
-                    if len(out) >= limit:
-                        break
+        with self.state.read() as tx:
+            rows = tx.rows(
+                f"SELECT {self._RETRACTION_COLUMNS} FROM retractions WHERE relays <> accepted ORDER BY created_at"
+            )
+        for row in rows:
+            item = self._retraction(row)
+            if item.due:
+                out.append(item)
+                if len(out) >= limit:
+                    break
         return out
 
     def retracted_targets(self) -> set[str]:
         """Every event id a kind 5 has been kept for."""
-        with self.state.engine.connect() as conn:
-            return {str(r[0]) for r in conn.execute(select(retractions.c.target_id))}
+        with self.state.read() as tx:
+            return {str(r[0]) for r in tx.rows("SELECT target_id FROM retractions")}
 
     def mark_retraction_accepted(self, event_id: str, relays: Iterable[str]) -> None:
         """Add relays that accepted the kind 5 ``event_id``."""
-        with self.state.engine.begin() as conn:
-            row = conn.execute(
-                select(retractions.c.accepted).where(retractions.c.event_id == event_id)
-            ).first()
-            if row is None:
+        with self.state.write() as tx:
+            accepted = tx.scalar("SELECT accepted FROM retractions WHERE event_id = :id", {"id": event_id})
+            if accepted is None:
                 return
-            merged = _join([*_relays(row[0]), *relays])
-            conn.execute(
-                update(retractions).where(retractions.c.event_id == event_id).values(accepted=merged)
+            merged = _join([*_relays(accepted), *relays])
+            tx.run(
+                "UPDATE retractions SET accepted = :accepted WHERE event_id = :id",
+                {"accepted": merged, "id": event_id},
             )
 
     # -- hand-offs --------------------------------------------------------------------------
@@ -227,27 +240,33 @@ class LifecycleRepo:
     def handoff(self, username: str) -> Handoff | None:
         """The hand-off of an account, or None if it has none yet."""
         name = normalize_username(username)
-        with self.state.engine.connect() as conn:
-            r = conn.execute(select(handoffs).where(handoffs.c.username == name)).first()
-        if r is None:
+        with self.state.read() as tx:
+            row = tx.first(
+                "SELECT username, npub, event_json, accepted, profile_done, created_at FROM handoffs "
+                "WHERE username = :name",
+                {"name": name},
+            )
+        if row is None:
             return None
+        found, npub, event_json, accepted, profile_done, created_at = row
         return Handoff(
-            r.username,
-            r.npub,
-            SignedEvent.from_json(r.event_json),
-            _relays(r.accepted),
-            bool(r.profile_done),
-            int(r.created_at),
+            found,
+            npub,
+            SignedEvent.from_json(event_json),
+            _relays(accepted),
+            bool(profile_done),
+            int(created_at),
         )
 
     def start_handoff(self, username: str, npub: str, event: SignedEvent, created_at: int) -> Handoff:
         """Keep the pointer note before it is sent; if the account already has one, that one is returned
         and ``event`` is dropped (two processes racing keep one note)."""
         name = normalize_username(username)
-        stmt = self.state.insert(handoffs).on_conflict_do_nothing()
-        with self.state.engine.begin() as conn:
-            conn.execute(
-                stmt,
+        with self.state.write() as tx:
+            tx.run(
+                "INSERT INTO handoffs (username, npub, event_id, event_json, accepted, profile_done, "
+                "created_at) VALUES (:username, :npub, :event_id, :event_json, :accepted, :profile_done, "
+                ":created_at) ON CONFLICT DO NOTHING",
                 {
                     "username": name,
                     "npub": npub,
@@ -267,16 +286,17 @@ class LifecycleRepo:
     ) -> None:
         """Add relays that took the pointer note; set ``profile_done`` once the kind 0 went out."""
         name = normalize_username(username)
-        with self.state.engine.begin() as conn:
-            row = conn.execute(
-                select(handoffs.c.accepted, handoffs.c.profile_done).where(handoffs.c.username == name)
-            ).first()
+        with self.state.write() as tx:
+            row = tx.first(
+                "SELECT accepted, profile_done FROM handoffs WHERE username = :name", {"name": name}
+            )
             if row is None:
                 return
-            conn.execute(
-                update(handoffs)
-                .where(handoffs.c.username == name)
-                .values(
-                    accepted=_join([*_relays(row[0]), *accepted]), profile_done=bool(row[1]) or profile_done
-                )
+            tx.run(
+                "UPDATE handoffs SET accepted = :accepted, profile_done = :done WHERE username = :name",
+                {
+                    "accepted": _join([*_relays(row[0]), *accepted]),
+                    "done": bool(row[1]) or profile_done,
+                    "name": name,
+                },
             )

@@ -10,10 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import delete, select
-
 from nostrweet.state.engine import State
-from nostrweet.state.schema import skipped_tweets
+from nostrweet.state.sql import chunks, in_list
 
 
 class SkippedTweets:
@@ -25,32 +23,30 @@ class SkippedTweets:
 
     def record_skip(self, tweet_id: str, rule: str) -> None:
         """Remember that ``rule`` skipped the tweet (a later skip replaces the rule and the time)."""
-        stmt = self.state.insert(skipped_tweets).values(
-            tweet_id=int(tweet_id), rule=rule, skipped_at=int(self.clock())
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tweet_id"],
-            set_={"rule": stmt.excluded.rule, "skipped_at": stmt.excluded.skipped_at},
-        )
-        with self.state.engine.begin() as conn:
-            conn.execute(stmt)
+        with self.state.write() as tx:
+            tx.run(
+                "INSERT INTO skipped_tweets (tweet_id, rule, skipped_at) VALUES (:tweet_id, :rule, :at) "
+                "ON CONFLICT (tweet_id) DO UPDATE SET rule = excluded.rule, skipped_at = excluded.skipped_at",
+                {"tweet_id": int(tweet_id), "rule": rule, "at": int(self.clock())},
+            )
 
     def rule_of(self, tweet_id: str | int) -> str | None:
         """The rule that last skipped the tweet, or None."""
-        query = select(skipped_tweets.c.rule).where(skipped_tweets.c.tweet_id == int(tweet_id))
-        with self.state.engine.connect() as conn:
-            found = conn.execute(query).scalar()
+        with self.state.read() as tx:
+            found = tx.scalar("SELECT rule FROM skipped_tweets WHERE tweet_id = :id", {"id": int(tweet_id)})
         return None if found is None else str(found)
 
     def all(self) -> dict[str, str]:
         """tweet id → rule, for every skipped tweet."""
-        query = select(skipped_tweets.c.tweet_id, skipped_tweets.c.rule).order_by(skipped_tweets.c.tweet_id)
-        with self.state.engine.connect() as conn:
-            return {str(t): str(r) for t, r in conn.execute(query)}
+        with self.state.read() as tx:
+            rows = tx.rows("SELECT tweet_id, rule FROM skipped_tweets ORDER BY tweet_id")
+        return {str(t): str(r) for t, r in rows}
 
     def forget(self, tweet_ids: Iterable[str | int]) -> None:
         """Drop the rows of tweets that are published now."""
         ids = [int(t) for t in tweet_ids]
         if ids:
-            with self.state.engine.begin() as conn:
-                conn.execute(delete(skipped_tweets).where(skipped_tweets.c.tweet_id.in_(ids)))
+            with self.state.write() as tx:
+                for part in chunks(ids):
+                    inside, params = in_list("t", part)
+                    tx.run(f"DELETE FROM skipped_tweets WHERE tweet_id IN ({inside})", params)
