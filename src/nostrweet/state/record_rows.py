@@ -8,25 +8,41 @@ the statements that read and write them are :class:`~nostrweet.state.records.Rec
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, and_, or_
 
 from nostrweet.nostr.record import EventRecord, RelayState
-from nostrweet.state.engine import State
-from nostrweet.state.schema import relay_states
+from nostrweet.state.sql import Tx
 
-__all__ = ["BATCH", "chunks", "event_row", "relay_row", "relay_state", "upsert_relays"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "RELAY_COLUMNS",
+    "STATE_COLUMNS",
+    "event_row",
+    "relay_row",
+    "relay_state",
+    "upsert_relays",
+]
 
-BATCH = 500
-"""Rows per statement of an IN (…) lookup or a multi-row insert."""
+EVENT_COLUMNS = (
+    "event_id",
+    "subject",
+    "subject_id",
+    "tweet_id",
+    "author",
+    "kind",
+    "created_at",
+    "event_json",
+)
+"""The columns of an ``events`` row, as :func:`event_row` gives them."""
 
+STATE_COLUMNS = ("status", "message", "attempts", "next_attempt", "updated_at")
+"""The columns of a relay's answer, in the order :func:`relay_state` reads them."""
 
-def chunks(items: Sequence[Any], size: int = BATCH) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+RELAY_COLUMNS = ("event_id", "relay", *STATE_COLUMNS)
+"""The columns of a ``relay_states`` row, as :func:`relay_row` gives them."""
 
 
 def event_row(record: EventRecord) -> dict[str, Any]:
@@ -54,20 +70,23 @@ def relay_row(event_id: str, relay: str, st: RelayState) -> dict[str, Any]:
     }
 
 
-def relay_state(row: Any) -> RelayState:
-    return RelayState.from_json(
-        {
-            "status": row.status,
-            "message": row.message,
-            "attempts": row.attempts,
-            "next_attempt": row.next_attempt,
-            "updated_at": row.updated_at,
-        }
-    )
+def relay_state(values: Sequence[Any]) -> RelayState:
+    """A relay's answer from the values of :data:`STATE_COLUMNS`, in that order."""
+    return RelayState.from_json(dict(zip(STATE_COLUMNS, values, strict=True)))
 
 
-def upsert_relays(state: State, conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Insert or update relay rows: one statement, executed for many rows (``insertmanyvalues``).
+_UPSERT_RELAYS = (
+    f"INSERT INTO relay_states ({', '.join(RELAY_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in RELAY_COLUMNS)}) "
+    "ON CONFLICT (event_id, relay) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in STATE_COLUMNS)
+    + " WHERE excluded.status = 'accepted' OR (relay_states.status != 'accepted'"
+    " AND (relay_states.status != 'rejected' OR excluded.status = 'rejected'))"
+)
+
+
+def upsert_relays(tx: Tx, rows: list[dict[str, Any]]) -> None:
+    """Insert or update relay rows: one statement, run for many rows (``tx.run_many``).
 
     A row written from an older read never undoes a newer answer (the rule of :func:`apply_answer`,
     kept by the database for writers that read at different times: two instances working two relays
@@ -75,11 +94,4 @@ def upsert_relays(state: State, conn: Connection, rows: list[dict[str, Any]]) ->
     ``rejected`` one only moves to accepted."""
     if not rows:
         return
-    stmt = state.insert(relay_states)
-    old, new = relay_states.c.status, stmt.excluded.status
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["event_id", "relay"],
-        set_={c: stmt.excluded[c] for c in ("status", "message", "attempts", "next_attempt", "updated_at")},
-        where=or_(new == "accepted", and_(old != "accepted", or_(old != "rejected", new == "rejected"))),
-    )
-    conn.execute(stmt, rows)
+    tx.run_many(_UPSERT_RELAYS, rows)

@@ -3,14 +3,15 @@
 An :class:`~nostrweet.nostr.record.EventRecord` is one ``events`` row (the signed event as JSON, its
 subject) plus one ``relay_states`` row per relay (a :class:`RelayState`). Status transitions stay in the
 pure :func:`~nostrweet.nostr.record.apply_answer`, and how a record maps to rows (and the rule every
-relay-row write keeps) in :mod:`nostrweet.state.record_rows`; this module holds the statements:
+relay-row write keeps) in :mod:`nostrweet.state.record_rows`; this module holds the statements (SQL
+text run through :mod:`nostrweet.state.sql`, the same on SQLite and PostgreSQL):
 
 - :meth:`RecordRepo.save_many` writes a batch in ONE transaction: the events with
   ``INSERT … ON CONFLICT DO NOTHING`` (an event is recorded once, whichever instance built it), the relay
   rows as upserts;
 - :meth:`RecordRepo.apply_answers` applies a batch of relay answers in one transaction;
 - :meth:`RecordRepo.ensure_relays` gives every record a pending row for each configured relay (one
-  statement: what the reconciled set ``relays.json`` did);
+  statement per relay: what the reconciled set ``relays.json`` did);
 - :meth:`RecordRepo.pending` gives the outbox the due rows of some relays, built by any instance (which
   instance works which relay's outbox is :mod:`nostrweet.state.relay_locks`'s).
 
@@ -24,16 +25,44 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Connection, and_, func, literal, or_, select, tuple_, update
 
 from nostrweet.cache.layout import EventSubject
 from nostrweet.nostr.record import EventRecord, RelayState, apply_answer
 from nostrweet.state.engine import State
-from nostrweet.state.record_rows import chunks, event_row, relay_row, relay_state, upsert_relays
-from nostrweet.state.schema import events, meta, relay_states
+from nostrweet.state.record_rows import (
+    EVENT_COLUMNS,
+    RELAY_COLUMNS,
+    event_row,
+    relay_row,
+    relay_state,
+    upsert_relays,
+)
+from nostrweet.state.sql import Row, Tx, chunks, in_list, values_list
 
 RECONCILED_KEY = "reconciled "
 """``meta`` key prefix: per outbox scope, the relays every record of it was given a row for."""
+
+_EVENTS = "SELECT event_id, subject, subject_id, tweet_id, event_json FROM events"
+"""The columns of ``events`` a record is read from (:meth:`RecordRepo._records`)."""
+
+_RELAYS = f"SELECT {', '.join(RELAY_COLUMNS)} FROM relay_states"
+
+_ORDER = " ORDER BY created_at, event_id"
+
+_DUE = "status = 'pending' AND (next_attempt IS NULL OR next_attempt <= :now)"
+"""A relay row that is pending and due at ``:now``."""
+
+_UNACCEPTED = (
+    "event_id",
+    "kind",
+    "subject",
+    "subject_id",
+    "created_at",
+    "status",
+    "attempts",
+    "message",
+    "next_attempt",
+)
 
 
 class RecordRepo:
@@ -50,16 +79,21 @@ class RecordRepo:
         batch = list({r.event_id: r for r in records}.values())
         if not batch:
             return []
-        insert_events = (
-            self.state.insert(events)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(events.c.event_id, sort_by_parameter_order=True)
-        )
-        with self.state.engine.begin() as conn:
-            result = conn.execute(insert_events, [event_row(r) for r in batch])
-            new = [row[0] for row in result.all()]
+        new: list[str] = []
+        with self.state.write() as tx:
+            for part in chunks(batch):
+                values, params = values_list(EVENT_COLUMNS, [event_row(r) for r in part])
+                inserted = {
+                    str(row[0])
+                    for row in tx.rows(
+                        f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES {values} "
+                        "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                        params,
+                    )
+                }
+                new.extend(r.event_id for r in part if r.event_id in inserted)  # in the batch's order
             rows = [relay_row(r.event_id, url, st) for r in batch for url, st in r.relays.items()]
-            upsert_relays(self.state, conn, rows)
+            upsert_relays(tx, rows)
         return new
 
     def save(self, record: EventRecord) -> None:
@@ -71,8 +105,8 @@ class RecordRepo:
         in one transaction: the events' rows are not sent again."""
         rows = [relay_row(r.event_id, url, st) for r in records for url, st in r.relays.items()]
         if rows:
-            with self.state.engine.begin() as conn:
-                upsert_relays(self.state, conn, rows)
+            with self.state.write() as tx:
+                upsert_relays(tx, rows)
 
     def apply_answers(self, answers: Iterable[tuple[str, str, str, str]], now: float) -> None:
         """Apply relay answers ``(event id, relay, outcome, message)`` in one transaction (through the pure
@@ -80,69 +114,57 @@ class RecordRepo:
         todo = list(answers)
         if not todo:
             return
-        with self.state.engine.begin() as conn:
+        lock = " FOR UPDATE" if self.state.is_postgres else ""
+        with self.state.write() as tx:
             current: dict[tuple[str, str], RelayState] = {}
             for part in chunks(todo):
-                keys = [(e, r) for e, r, _, _ in part]
-                query = select(relay_states).where(
-                    tuple_(relay_states.c.event_id, relay_states.c.relay).in_(keys)
+                keys, params = values_list(
+                    ("event_id", "relay"), [{"event_id": e, "relay": r} for e, r, _, _ in part]
                 )
-                if self.state.is_postgres:
-                    query = query.with_for_update()
-                for row in conn.execute(query):
-                    current[(row.event_id, row.relay)] = relay_state(row)
+                for row in tx.rows(f"{_RELAYS} WHERE (event_id, relay) IN (VALUES {keys}){lock}", params):
+                    current[(row[0], row[1])] = relay_state(row[2:])
             for event_id, relay, outcome, message in todo:
                 key = (event_id, relay)
                 current[key] = apply_answer(current.get(key), outcome, message, now)
             rows = [relay_row(e, r, st) for (e, r), st in current.items()]
-            upsert_relays(self.state, conn, rows)
+            upsert_relays(tx, rows)
 
     def ensure_relays(self, relays: Iterable[str]) -> int:
         """Give every record a ``pending`` row for each relay it lacks; return how many rows were added."""
         added = 0
-        with self.state.engine.begin() as conn:
+        with self.state.write() as tx:
             for relay in sorted(set(relays)):
-                source = select(
-                    events.c.event_id,
-                    literal(relay).label("relay"),
-                    literal("pending").label("status"),
-                    literal("").label("message"),
-                    literal(0).label("attempts"),
-                    literal(0).label("updated_at"),
-                ).where(
-                    ~select(relay_states.c.event_id)
-                    .where(relay_states.c.event_id == events.c.event_id, relay_states.c.relay == relay)
-                    .exists()
+                added += len(
+                    tx.rows(
+                        "INSERT INTO relay_states (event_id, relay, status, message, attempts, updated_at) "
+                        "SELECT e.event_id, CAST(:relay AS TEXT), 'pending', '', 0, 0 FROM events e "
+                        "WHERE NOT EXISTS (SELECT 1 FROM relay_states r "
+                        "WHERE r.event_id = e.event_id AND r.relay = :relay) "
+                        "ON CONFLICT DO NOTHING RETURNING event_id",
+                        {"relay": relay},
+                    )
                 )
-                stmt = (
-                    self.state.insert(relay_states)
-                    .from_select(["event_id", "relay", "status", "message", "attempts", "updated_at"], source)
-                    .on_conflict_do_nothing()
-                )
-                added += len(conn.execute(stmt.returning(relay_states.c.event_id)).all())
         return added
 
     # -- reading ----------------------------------------------------------------------------
 
-    def _load(self, conn: Connection, where: Any) -> list[EventRecord]:
-        rows = list(
-            conn.execute(select(events).where(where).order_by(events.c.created_at, events.c.event_id))
-        )
-        return self._records(conn, rows)
+    def _load(self, tx: Tx, where: str, params: dict[str, Any]) -> list[EventRecord]:
+        return self._records(tx, tx.rows(f"{_EVENTS} WHERE {where}{_ORDER}", params))
 
-    def _records(self, conn: Connection, rows: list[Any]) -> list[EventRecord]:
+    def _records(self, tx: Tx, rows: list[Row]) -> list[EventRecord]:
         out: dict[str, EventRecord] = {}
-        for row in rows:
-            out[row.event_id] = EventRecord(
-                event=msgspec.json.decode(row.event_json),
-                subject=EventSubject(row.subject),
-                subject_id=row.subject_id,
+        for event_id, subject, subject_id, tweet_id, event_json in rows:
+            out[event_id] = EventRecord(
+                event=msgspec.json.decode(event_json),
+                subject=EventSubject(subject),
+                subject_id=subject_id,
                 relays={},
-                tweet_id=row.tweet_id,
+                tweet_id=tweet_id,
             )
         for part in chunks(list(out)):
-            for rel in conn.execute(select(relay_states).where(relay_states.c.event_id.in_(part))):
-                out[rel.event_id].relays[rel.relay] = relay_state(rel)
+            ids, params = in_list("id", part)
+            for rel in tx.rows(f"{_RELAYS} WHERE event_id IN ({ids})", params):
+                out[rel[0]].relays[rel[1]] = relay_state(rel[2:])
         return list(out.values())
 
     def for_subjects(
@@ -151,10 +173,11 @@ class RecordRepo:
         """The records of many subjects at once (each id maps to its list, empty when it has none)."""
         ids = sorted({str(i) for i in subject_ids})
         out: dict[str, list[EventRecord]] = {i: [] for i in ids}
-        with self.state.engine.connect() as conn:
+        with self.state.read() as tx:
             for part in chunks(ids):
-                where = and_(events.c.subject == subject.value, events.c.subject_id.in_(part))
-                for record in self._load(conn, where):
+                inside, params = in_list("sid", part)
+                where = f"subject = :subject AND subject_id IN ({inside})"
+                for record in self._load(tx, where, {"subject": subject.value, **params}):
                     out[record.subject_id].append(record)
         return out
 
@@ -162,9 +185,10 @@ class RecordRepo:
         """The records of these event ids (unknown ids are left out)."""
         ids = sorted(set(event_ids))
         out: list[EventRecord] = []
-        with self.state.engine.connect() as conn:
+        with self.state.read() as tx:
             for part in chunks(ids):
-                out.extend(self._load(conn, events.c.event_id.in_(part)))
+                inside, params = in_list("eid", part)
+                out.extend(self._load(tx, f"event_id IN ({inside})", params))
         return out
 
     def get(self, event_id: str) -> EventRecord | None:
@@ -174,9 +198,11 @@ class RecordRepo:
 
     def for_subject(self, subject: EventSubject, subject_id: str | int) -> list[EventRecord]:
         """Every record of a tweet, or of a user's profile / relay list / Blossom list."""
-        with self.state.engine.connect() as conn:
+        with self.state.read() as tx:
             return self._load(
-                conn, and_(events.c.subject == subject.value, events.c.subject_id == str(subject_id))
+                tx,
+                "subject = :subject AND subject_id = :subject_id",
+                {"subject": subject.value, "subject_id": str(subject_id)},
             )
 
     def for_tweet(self, tweet_id: str | int) -> list[EventRecord]:
@@ -190,38 +216,32 @@ class RecordRepo:
 
     def accepted_relays(self, tweet_id: str | int) -> set[str]:
         """Relays on which some record of the tweet is accepted."""
-        query = (
-            select(relay_states.c.relay)
-            .join(events, events.c.event_id == relay_states.c.event_id)
-            .where(
-                events.c.subject == EventSubject.TWEET.value,
-                events.c.subject_id == str(tweet_id),
-                relay_states.c.status == "accepted",
+        with self.state.read() as tx:
+            rows = tx.rows(
+                "SELECT DISTINCT r.relay FROM relay_states r JOIN events e ON e.event_id = r.event_id "
+                "WHERE e.subject = :subject AND e.subject_id = :subject_id AND r.status = 'accepted'",
+                {"subject": EventSubject.TWEET.value, "subject_id": str(tweet_id)},
             )
-            .distinct()
-        )
-        with self.state.engine.connect() as conn:
-            return set(conn.execute(query).scalars())
+        return {str(relay) for (relay,) in rows}
 
     def count(self) -> int:
         """How many event records there are."""
-        with self.state.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(events)).scalar() or 0)
+        with self.state.read() as tx:
+            return int(tx.scalar("SELECT count(*) FROM events") or 0)
 
     def status_counts(self) -> dict[str, int]:
         """Relay rows by status (for health and metrics)."""
-        query = select(relay_states.c.status, func.count()).group_by(relay_states.c.status)
-        with self.state.engine.connect() as conn:
-            return {str(s): int(n) for s, n in conn.execute(query)}
+        with self.state.read() as tx:
+            rows = tx.rows("SELECT status, count(*) FROM relay_states GROUP BY status")
+        return {str(s): int(n) for s, n in rows}
 
-    def _due(self, now: float, relays: Sequence[str] | None) -> Any:
-        cond = and_(
-            relay_states.c.status == "pending",
-            or_(relay_states.c.next_attempt.is_(None), relay_states.c.next_attempt <= int(now)),
-        )
-        if relays is not None:
-            cond = and_(cond, relay_states.c.relay.in_(list(relays)))
-        return cond
+    def _due(self, now: float, relays: Sequence[str] | None) -> tuple[str, dict[str, Any]]:
+        """The condition of a relay row that is due at ``now`` (on one of ``relays``, if given)."""
+        params: dict[str, Any] = {"now": int(now)}
+        if relays is None:
+            return _DUE, params
+        inside, names = in_list("relay", list(relays))
+        return f"{_DUE} AND relay IN ({inside})", {**params, **names}
 
     def pending(
         self,
@@ -234,43 +254,49 @@ class RecordRepo:
         """Records with a relay that is pending and due at ``now`` (among ``relays``, if given), oldest
         event first; at most ``limit``, and only those after ``after`` = ``(created_at, event_id)`` of the
         last one of a previous page."""
-        ids = select(relay_states.c.event_id).where(self._due(now, relays)).distinct().scalar_subquery()
-        where: ColumnElement[bool] = events.c.event_id.in_(ids)
+        due, params = self._due(now, relays)
+        where = f"event_id IN (SELECT DISTINCT event_id FROM relay_states WHERE {due})"
         if after is not None:
-            where = and_(where, tuple_(events.c.created_at, events.c.event_id) > tuple_(*after))
-        query = select(events).where(where).order_by(events.c.created_at, events.c.event_id).limit(limit)
-        with self.state.engine.connect() as conn:
-            return self._records(conn, list(conn.execute(query)))
+            where += " AND (created_at, event_id) > (:after_created, :after_id)"
+            params.update(after_created=after[0], after_id=after[1])
+        with self.state.read() as tx:
+            rows = tx.rows(f"{_EVENTS} WHERE {where}{_ORDER} LIMIT :limit", {**params, "limit": limit})
+            return self._records(tx, rows)
 
     def waiting(self, now: float, relays: Sequence[str]) -> int:
         """How many records are pending on one of ``relays`` and none of those is due before ``now``
         (they wait for their backoff)."""
-        due = select(relay_states.c.event_id).where(self._due(now, relays))
-        query = select(func.count(func.distinct(relay_states.c.event_id))).where(
-            relay_states.c.status == "pending",
-            relay_states.c.relay.in_(list(relays)),
-            relay_states.c.event_id.not_in(due),
-        )
-        with self.state.engine.connect() as conn:
-            return int(conn.execute(query).scalar() or 0)
+        due, params = self._due(now, relays)  # its relay IN (…) is the one below too
+        inside, _ = in_list("relay", list(relays))
+        with self.state.read() as tx:
+            count = tx.scalar(
+                "SELECT count(DISTINCT event_id) FROM relay_states "
+                f"WHERE status = 'pending' AND relay IN ({inside}) "
+                f"AND event_id NOT IN (SELECT event_id FROM relay_states WHERE {due})",
+                params,
+            )
+        return int(count or 0)
 
     def lacking(self, relays: Sequence[str]) -> list[tuple[str, EventSubject, str]]:
         """``(event id, subject, subject id)`` of every record that lacks a row for one of ``relays``."""
-        has_all = [
-            select(relay_states.c.event_id)
-            .where(relay_states.c.event_id == events.c.event_id, relay_states.c.relay == relay)
-            .exists()
-            for relay in sorted(set(relays))
-        ]
-        if not has_all:
+        wanted = sorted(set(relays))
+        if not wanted:
             return []
-        query = select(events.c.event_id, events.c.subject, events.c.subject_id).where(~and_(*has_all))
-        with self.state.engine.connect() as conn:
-            return [(str(e), EventSubject(s), str(i)) for e, s, i in conn.execute(query)]
+        has_all = " AND ".join(
+            f"EXISTS (SELECT 1 FROM relay_states r WHERE r.event_id = e.event_id AND r.relay = :relay{i})"
+            for i in range(len(wanted))
+        )
+        params = {f"relay{i}": relay for i, relay in enumerate(wanted)}
+        with self.state.read() as tx:
+            rows = tx.rows(
+                f"SELECT e.event_id, e.subject, e.subject_id FROM events e WHERE NOT ({has_all})", params
+            )
+        return [(str(e), EventSubject(s), str(i)) for e, s, i in rows]
 
     def add_pending(self, event_ids: Iterable[str], relays: Iterable[str]) -> int:
         """Give these records a ``pending`` row for each of ``relays`` they lack, in one transaction;
         return how many rows were added."""
+        columns = ("event_id", "relay", "status", "message", "attempts", "updated_at")
         rows = [
             {"event_id": e, "relay": r, "status": "pending", "message": "", "attempts": 0, "updated_at": 0}
             for e in sorted(set(event_ids))
@@ -278,64 +304,59 @@ class RecordRepo:
         ]
         if not rows:
             return 0
-        stmt = self.state.insert(relay_states).on_conflict_do_nothing(index_elements=["event_id", "relay"])
         added = 0
-        with self.state.engine.begin() as conn:
+        with self.state.write() as tx:
             for part in chunks(rows):
-                added += conn.execute(stmt, list(part)).rowcount or 0
+                values, params = values_list(columns, part)
+                added += tx.run(
+                    f"INSERT INTO relay_states ({', '.join(columns)}) VALUES {values} "
+                    "ON CONFLICT (event_id, relay) DO NOTHING",
+                    params,
+                )
         return added
 
     def reconciled(self, scope: str) -> frozenset[str] | None:
         """The relays every record of an outbox ``scope`` was reconciled against (None: never)."""
-        key = RECONCILED_KEY + scope
-        with self.state.engine.connect() as conn:
-            value = conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar()
+        with self.state.read() as tx:
+            value = tx.scalar('SELECT value FROM meta WHERE "key" = :key', {"key": RECONCILED_KEY + scope})
         if value is None:
             return None
         return frozenset(str(u) for u in msgspec.json.decode(value))
 
     def set_reconciled(self, scope: str, relays: Iterable[str]) -> None:
         """Remember the relays a scope was reconciled against (after its rows were added)."""
-        stmt = self.state.insert(meta)
-        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
         value = msgspec.json.encode(sorted(set(relays))).decode()
-        with self.state.engine.begin() as conn:
-            conn.execute(stmt, [{"key": RECONCILED_KEY + scope, "value": value}])
+        with self.state.write() as tx:
+            tx.run(
+                'INSERT INTO meta ("key", value) VALUES (:key, :value) '
+                'ON CONFLICT ("key") DO UPDATE SET value = excluded.value',
+                {"key": RECONCILED_KEY + scope, "value": value},
+            )
 
     def unaccepted(self, relay: str, limit: int = 100) -> list[dict[str, Any]]:
         """The events ``relay`` has not accepted (pending or rejected), oldest first (the admin API)."""
-        query = (
-            select(
-                events.c.event_id,
-                events.c.kind,
-                events.c.subject,
-                events.c.subject_id,
-                events.c.created_at,
-                relay_states.c.status,
-                relay_states.c.attempts,
-                relay_states.c.message,
-                relay_states.c.next_attempt,
+        with self.state.read() as tx:
+            rows = tx.rows(
+                "SELECT e.event_id, e.kind, e.subject, e.subject_id, e.created_at, "
+                "r.status, r.attempts, r.message, r.next_attempt "
+                "FROM events e JOIN relay_states r ON r.event_id = e.event_id "
+                "WHERE r.relay = :relay AND r.status != 'accepted' "
+                "ORDER BY e.created_at, e.event_id LIMIT :limit",
+                {"relay": relay, "limit": max(1, min(limit, 1000))},
             )
-            .join(relay_states, relay_states.c.event_id == events.c.event_id)
-            .where(relay_states.c.relay == relay, relay_states.c.status != "accepted")
-            .order_by(events.c.created_at, events.c.event_id)
-            .limit(max(1, min(limit, 1000)))
-        )
-        with self.state.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+        return [dict(zip(_UNACCEPTED, row, strict=True)) for row in rows]
 
     def reopen(self, relay: str, now: float) -> int:
         """Make every event ``relay`` has not accepted (rejections too) due now; returns how many."""
-        stmt = (
-            update(relay_states)
-            .where(relay_states.c.relay == relay, relay_states.c.status != "accepted")
-            .values(status="pending", next_attempt=int(now))
-        )
-        with self.state.engine.begin() as conn:
-            return int(conn.execute(stmt).rowcount or 0)
+        with self.state.write() as tx:
+            return tx.run(
+                "UPDATE relay_states SET status = 'pending', next_attempt = :now "
+                "WHERE relay = :relay AND status != 'accepted'",
+                {"relay": relay, "now": int(now)},
+            )
 
     def delete_all(self) -> int:
         """Forget every event record and relay answer (``clear-cache --all``); how many records there were."""
-        with self.state.engine.begin() as conn:
-            conn.execute(relay_states.delete())
-            return int(conn.execute(events.delete()).rowcount or 0)
+        with self.state.write() as tx:
+            tx.run("DELETE FROM relay_states")
+            return tx.run("DELETE FROM events")
