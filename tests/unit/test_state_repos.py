@@ -6,10 +6,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from nostrweet.cache.layout import EventSubject
+from nostrweet.cache.scan import build_index
 from nostrweet.nostr.record import EventRecord, RelayState, apply_answer
 from nostrweet.state.blossom import BlobCopy, BlossomMemo
 from nostrweet.state.budgets import SharedBudgets
@@ -189,6 +191,61 @@ def test_archive_index(state: State) -> None:
     assert index.is_not_found(5) and not index.is_not_found(100)
     index.remove_tweet(300)
     assert index.tweet_name(300) is None
+
+
+def test_archive_index_pages_batches_and_markers(state: State, tmp_path: Path) -> None:
+    """Keyset pages both ways, lookups over more than one batch, a re-written tweet that clears its
+    markers, the corrupt range of ``meta`` (and nothing else of it), and a listing that repoints a
+    profile row whose snapshot is gone."""
+    index = ArchiveIndex(state)
+    many = [
+        TweetRow(i, "alice" if i % 2 else "bob", 20240101120000, f"20240101_120000_x_{i}.json")
+        for i in range(1, 1203)
+    ]
+    index.add_tweets(many)
+    assert index.tweet_count() == 1202
+    ids = [i for i, _ in index.iter_tweets(page=100)]
+    assert ids == list(range(1, 1203))
+    assert [i for i, _ in index.iter_tweets(newest_first=True, page=7)] == ids[::-1]
+    assert [i for i, _ in index.iter_tweets(page=1202)] == ids  # a full last page ends with an empty one
+    assert index.tweet_names(range(1, 1300)) == {r.tweet_id: r.file_name for r in many}
+    assert index.tweet_counts() == {"alice": 601, "bob": 601}
+    assert index.users_with_tweets() == ["alice", "bob"]
+    assert index.tweet_span("ALICE") == (601, 1, 1201) and index.tweet_span("carol") == (0, 0, 0)
+    index.add_not_found(range(1, 1300))
+    assert index.not_found_among([0, 5, 1299, 1300]) == {5, 1299}
+    index.add_corrupt("Alice", 5)
+    index.add_corrupt("alice", 1250)
+    index.add_corrupt("bob", 2000)
+    assert ArchiveIndex(state).corrupt_users() == {5: "alice", 1250: "alice", 2000: "bob"}
+    assert index.corrupt_ids_of("alice") == []  # 5 is cached, 1250 is marked not found
+    index.remove_not_found(1250)
+    assert index.corrupt_ids_of("ALICE") == [1250]
+    renamed = TweetRow(5, "carol", 20240102120000, "20240102_120000_carol_5.json")
+    index.put_tweets([TweetRow(5, "dave", 1, "x"), renamed])  # the same id twice: the last one wins
+    assert index.tweet_name(5) == renamed.file_name and not index.is_not_found(5)
+    assert index.corrupt_users() == {1250: "alice", 2000: "bob"}
+    assert index.usernames() == ["alice", "bob", "carol"]
+
+    (tmp_path / "20240101_000000_erin_profile.json").write_text("{}")
+    (tmp_path / "20240101_120000_erin_7.json").write_text("{}")
+    (tmp_path / "tweet_1300.not_found").write_text("")
+    index.add_profiles(["20240301_000000_erin_profile.json"])  # a row that names a file that is gone
+    report = index.add_listing(build_index(tmp_path))
+    assert (report.tweets, report.profiles, report.not_found) == (0, 0, 1)  # tweet 7 is known
+    assert index.newest_profile("Erin") == "20240101_000000_erin_profile.json"
+    assert index.profile_names() == {"erin": "20240101_000000_erin_profile.json"}
+
+    with state.write() as tx:
+        tx.run("""INSERT INTO meta ("key", "value") VALUES ('corrupted', 'kept'), ('corrupt', 'kept')""")
+    index.clear()
+    assert index.tweet_count() == 0 and index.profile_names() == {} and not index.is_not_found(1)
+    assert index.corrupt_users() == {}
+    with state.read() as tx:
+        assert sorted(tx.rows('SELECT "key" FROM meta WHERE "value" = :v', {"v": "kept"})) == [
+            ("corrupt",),
+            ("corrupted",),
+        ]
 
 
 def test_blossom_memo(state: State) -> None:

@@ -8,25 +8,31 @@ files the state does not know (one listing, through ``cache.scan.build_index``).
 
 A tweet whose file did not parse (moved aside to ``*.corrupt``) is a ``meta`` row ``corrupt <id>`` →
 its lower-case username: such files are rare, and the next fetch of that user looks them up again.
+
+Every statement is SQL text (``state.sql``) on the state's own connections: no SQLAlchemy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-
-from sqlalchemy import ColumnElement, Text, cast, delete, func, select, union
+from typing import Any
 
 from nostrweet.cache import layout
 from nostrweet.cache.index import CacheIndex
 from nostrweet.cache.layout import EventSubject, normalize_username
 from nostrweet.state.engine import State
-from nostrweet.state.schema import events, meta, not_found, profiles, tweets
+from nostrweet.state.sql import BATCH, Tx, chunks, in_list, values_list
 
-BATCH = 500
-"""Ids per ``IN (…)`` query of the batched lookups."""
+__all__ = ["BATCH", "ArchiveIndex", "ReindexReport", "TweetRow"]
+
 _CORRUPT = "corrupt "
 """The ``meta`` key prefix of a tweet whose file was moved aside."""
+_CORRUPT_KEYS = '"key" >= :corrupt_lo AND "key" < :corrupt_hi'
+"""The ``meta`` keys of tweets whose files were moved aside: a range of the primary key (its bounds in
+:data:`_CORRUPT_RANGE`)."""
+_CORRUPT_RANGE = {"corrupt_lo": _CORRUPT, "corrupt_hi": _CORRUPT[:-1] + "!"}
+_TWEET_COLUMNS = ("tweet_id", "username", "stamp", "file_name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,19 @@ class ReindexReport:
         return self.tweets + self.profiles + self.not_found
 
 
+def _tweet_values(rows: Iterable[TweetRow]) -> list[dict[str, Any]]:
+    return [
+        {"tweet_id": r.tweet_id, "username": r.username, "stamp": r.stamp, "file_name": r.file_name}
+        for r in rows
+    ]
+
+
+def _profile_stamp(name: str) -> int | None:
+    """The stamp (YYYYMMDDHHMMSS) of a profile file name, None when it is not one."""
+    parsed = layout.parse_profile_filename(name)
+    return None if parsed is None else int(parsed.fetched_at.strftime("%Y%m%d%H%M%S"))
+
+
 class ArchiveIndex:
     """The ``tweets``, ``profiles`` and ``not_found`` tables."""
 
@@ -70,15 +89,20 @@ class ArchiveIndex:
 
     def add_tweets(self, rows: Iterable[TweetRow]) -> None:
         """Record tweet files in one transaction (a tweet already known keeps its row)."""
-        values = [
-            {"tweet_id": r.tweet_id, "username": r.username, "stamp": r.stamp, "file_name": r.file_name}
-            for r in rows
-        ]
+        first: dict[int, TweetRow] = {}
+        for r in rows:
+            first.setdefault(r.tweet_id, r)
+        values = _tweet_values(first.values())
         if not values:
             return
-        stmt = self.state.insert(tweets).on_conflict_do_nothing(index_elements=["tweet_id"])
-        with self.state.engine.begin() as conn:
-            conn.execute(stmt, values)
+        with self.state.write() as tx:
+            for part in chunks(values):
+                spelled, params = values_list(_TWEET_COLUMNS, part)
+                tx.run(
+                    f"INSERT INTO tweets (tweet_id, username, stamp, file_name) VALUES {spelled} "
+                    "ON CONFLICT (tweet_id) DO NOTHING",
+                    params,
+                )
 
     def add_listing(self, index: CacheIndex) -> ReindexReport:
         """Add what one listing of the data directory shows and the state does not know: tweet files,
@@ -116,24 +140,26 @@ class ArchiveIndex:
         }
         if not stale:
             return
-        with self.state.engine.begin() as conn:
-            for username, name in stale.items():
-                parsed = layout.parse_profile_filename(name)
-                assert parsed is not None
-                stamp = int(parsed.fetched_at.strftime("%Y%m%d%H%M%S"))
-                conn.execute(
-                    profiles.update()
-                    .where(profiles.c.username == username)
-                    .values(stamp=stamp, file_name=name)
+        updates: list[dict[str, Any]] = []
+        for username, name in stale.items():
+            stamp = _profile_stamp(name)
+            assert stamp is not None
+            updates.append({"username": username, "stamp": stamp, "file_name": name})
+        with self.state.write() as tx:
+            for part in chunks(updates):
+                tx.run_many(
+                    "UPDATE profiles SET stamp = :stamp, file_name = :file_name WHERE username = :username",
+                    part,
                 )
 
     def _counts(self) -> tuple[int, int, int]:
-        with self.state.engine.connect() as conn:
-            n = [
-                int(conn.execute(select(func.count()).select_from(t)).scalar() or 0)
-                for t in (tweets, profiles, not_found)
-            ]
-        return n[0], n[1], n[2]
+        with self.state.read() as tx:
+            row = tx.first(
+                "SELECT (SELECT count(*) FROM tweets), (SELECT count(*) FROM profiles), "
+                "(SELECT count(*) FROM not_found)"
+            )
+        assert row is not None
+        return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
 
     def put_tweet(self, row: TweetRow) -> None:
         """Record a tweet file just written (its row replaces an older one of the same id: the author
@@ -144,60 +170,67 @@ class ArchiveIndex:
         """:meth:`put_tweet` for many files just written, in one transaction."""
         if not rows:
             return
-        stmt = self.state.insert(tweets)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["tweet_id"],
-            set_={c: stmt.excluded[c] for c in ("username", "stamp", "file_name")},
-        )
-        values = [
-            {"tweet_id": r.tweet_id, "username": r.username, "stamp": r.stamp, "file_name": r.file_name}
-            for r in rows
-        ]
-        ids = [r.tweet_id for r in rows]
-        with self.state.engine.begin() as conn:
-            conn.execute(stmt, values)
-            conn.execute(delete(not_found).where(not_found.c.tweet_id.in_(ids)))
-            conn.execute(delete(meta).where(meta.c.key.in_([f"{_CORRUPT}{i}" for i in ids])))
+        last = {r.tweet_id: r for r in rows}  # one statement may not update a row twice: the last wins
+        values = _tweet_values(last.values())
+        ids = list(last)
+        with self.state.write() as tx:
+            for part in chunks(values):
+                spelled, params = values_list(_TWEET_COLUMNS, part)
+                tx.run(
+                    f"INSERT INTO tweets (tweet_id, username, stamp, file_name) VALUES {spelled} "
+                    "ON CONFLICT (tweet_id) DO UPDATE SET username = excluded.username, "
+                    "stamp = excluded.stamp, file_name = excluded.file_name",
+                    params,
+                )
+            for part in chunks(ids):
+                inside, params = in_list("id", part)
+                tx.run(f"DELETE FROM not_found WHERE tweet_id IN ({inside})", params)
+                inside, params = in_list("k", [f"{_CORRUPT}{i}" for i in part])
+                tx.run(f'DELETE FROM meta WHERE "key" IN ({inside})', params)
 
     def clear(self) -> None:
         """Forget every tweet, profile and not-found marker (``clear-cache``)."""
-        with self.state.engine.begin() as conn:
-            for table in (tweets, profiles, not_found):
-                conn.execute(delete(table))
-            conn.execute(delete(meta).where(*_corrupt_keys()))
+        with self.state.write() as tx:
+            for table in ("tweets", "profiles", "not_found"):
+                tx.run(f"DELETE FROM {table}")
+            tx.run(f"DELETE FROM meta WHERE {_CORRUPT_KEYS}", _CORRUPT_RANGE)
 
     def remove_tweet(self, tweet_id: int) -> None:
         """Forget a tweet file (it was moved aside)."""
-        with self.state.engine.begin() as conn:
-            conn.execute(delete(tweets).where(tweets.c.tweet_id == tweet_id))
+        with self.state.write() as tx:
+            tx.run("DELETE FROM tweets WHERE tweet_id = :id", {"id": int(tweet_id)})
 
     def tweet_name(self, tweet_id: int) -> str | None:
         """The file name of a cached tweet, None if not cached."""
-        with self.state.engine.connect() as conn:
-            name = conn.execute(select(tweets.c.file_name).where(tweets.c.tweet_id == tweet_id)).scalar()
+        with self.state.read() as tx:
+            name = tx.scalar("SELECT file_name FROM tweets WHERE tweet_id = :id", {"id": int(tweet_id)})
         return str(name) if name is not None else None
 
     def tweet_names(self, tweet_ids: Iterable[int]) -> dict[int, str]:
         """The file names of those of ``tweet_ids`` that are cached (one query per :data:`BATCH` ids)."""
         wanted = sorted(set(tweet_ids))
         out: dict[int, str] = {}
-        with self.state.engine.connect() as conn:
-            for at in range(0, len(wanted), BATCH):
-                query = select(tweets.c.tweet_id, tweets.c.file_name).where(
-                    tweets.c.tweet_id.in_(wanted[at : at + BATCH])
-                )
-                out.update((int(i), str(n)) for i, n in conn.execute(query))
+        if not wanted:
+            return out
+        with self.state.read() as tx:
+            for part in chunks(wanted):
+                out.update(self._names_among(tx, part))
         return out
+
+    @staticmethod
+    def _names_among(tx: Tx, ids: Sequence[int]) -> Iterator[tuple[int, str]]:
+        inside, params = in_list("id", ids)
+        for i, n in tx.rows(f"SELECT tweet_id, file_name FROM tweets WHERE tweet_id IN ({inside})", params):
+            yield int(i), str(n)
 
     def tweet_rows_of(self, username: str) -> list[tuple[int, str]]:
         """A user's cached tweets as (id, file name), oldest first (one indexed query)."""
-        query = (
-            select(tweets.c.tweet_id, tweets.c.file_name)
-            .where(tweets.c.username == normalize_username(username))
-            .order_by(tweets.c.tweet_id)
-        )
-        with self.state.engine.connect() as conn:
-            return [(int(i), str(n)) for i, n in conn.execute(query)]
+        with self.state.read() as tx:
+            rows = tx.rows(
+                "SELECT tweet_id, file_name FROM tweets WHERE username = :user ORDER BY tweet_id",
+                {"user": normalize_username(username)},
+            )
+        return [(int(i), str(n)) for i, n in rows]
 
     def tweet_ids_of(self, username: str) -> list[int]:
         """A user's cached tweet ids, oldest first."""
@@ -207,13 +240,15 @@ class ArchiveIndex:
         """Every cached tweet as (id, file name), by id, in pages of ``page`` rows (keyset paging: the
         memory stays one page whatever the archive's size)."""
         after: int | None = None
-        order = tweets.c.tweet_id.desc() if newest_first else tweets.c.tweet_id
+        order, past = ("DESC", "<") if newest_first else ("ASC", ">")
         while True:
-            query = select(tweets.c.tweet_id, tweets.c.file_name).order_by(order).limit(page)
-            if after is not None:
-                query = query.where(tweets.c.tweet_id < after if newest_first else tweets.c.tweet_id > after)
-            with self.state.engine.connect() as conn:
-                rows = [(int(i), str(n)) for i, n in conn.execute(query)]
+            where = "" if after is None else f"WHERE tweet_id {past} :after "
+            with self.state.read() as tx:
+                found = tx.rows(
+                    f"SELECT tweet_id, file_name FROM tweets {where}ORDER BY tweet_id {order} LIMIT :page",
+                    {"after": after, "page": int(page)} if after is not None else {"page": int(page)},
+                )
+            rows = [(int(i), str(n)) for i, n in found]
             yield from rows
             if len(rows) < page:
                 return
@@ -221,60 +256,62 @@ class ArchiveIndex:
 
     def tweet_counts(self) -> dict[str, int]:
         """How many tweets of each user are cached (one grouped query over the user index)."""
-        query = select(tweets.c.username, func.count()).group_by(tweets.c.username)
-        with self.state.engine.connect() as conn:
-            return {str(u): int(n) for u, n in conn.execute(query)}
+        with self.state.read() as tx:
+            rows = tx.rows("SELECT username, count(*) FROM tweets GROUP BY username")
+        return {str(u): int(n) for u, n in rows}
 
     def users_with_tweets(self) -> list[str]:
         """The (lower-case) users with at least one cached tweet, sorted."""
-        query = select(tweets.c.username).distinct().order_by(tweets.c.username)
-        with self.state.engine.connect() as conn:
-            return [str(u) for u in conn.execute(query).scalars()]
+        with self.state.read() as tx:
+            rows = tx.rows("SELECT DISTINCT username FROM tweets ORDER BY username")
+        return [str(u) for (u,) in rows]
 
     def usernames(self) -> list[str]:
         """Every (lower-case) user the archive knows: with a cached tweet or a profile snapshot, sorted."""
-        query = union(select(tweets.c.username), select(profiles.c.username))
-        with self.state.engine.connect() as conn:
-            return sorted(str(u) for u in conn.execute(query).scalars())
+        with self.state.read() as tx:
+            rows = tx.rows("SELECT username FROM tweets UNION SELECT username FROM profiles")
+        return sorted(str(u) for (u,) in rows)
 
     def profile_names(self) -> dict[str, str]:
         """Every user's newest profile snapshot: lower-case username → file name."""
-        with self.state.engine.connect() as conn:
-            return {
-                str(u): str(n) for u, n in conn.execute(select(profiles.c.username, profiles.c.file_name))
-            }
+        with self.state.read() as tx:
+            rows = tx.rows("SELECT username, file_name FROM profiles")
+        return {str(u): str(n) for u, n in rows}
 
     def tweet_span(self, username: str) -> tuple[int, int, int]:
         """A user's cached tweets as (how many, oldest id, newest id), (0, 0, 0) if none: one aggregate
         over the user index, whatever the user's archive."""
-        user = normalize_username(username)
-        query = select(func.count(), func.min(tweets.c.tweet_id), func.max(tweets.c.tweet_id)).where(
-            tweets.c.username == user
-        )
-        with self.state.engine.connect() as conn:
-            row = conn.execute(query).one()
+        with self.state.read() as tx:
+            row = tx.first(
+                "SELECT count(*), min(tweet_id), max(tweet_id) FROM tweets WHERE username = :user",
+                {"user": normalize_username(username)},
+            )
+        assert row is not None
         return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
 
     def newest_tweet_id(self, username: str) -> int:
         """A user's newest cached tweet id (0 if none)."""
-        query = select(func.max(tweets.c.tweet_id)).where(tweets.c.username == normalize_username(username))
-        with self.state.engine.connect() as conn:
-            return int(conn.execute(query).scalar() or 0)
+        with self.state.read() as tx:
+            newest = tx.scalar(
+                "SELECT max(tweet_id) FROM tweets WHERE username = :user",
+                {"user": normalize_username(username)},
+            )
+        return int(newest or 0)
 
     def tweet_count(self) -> int:
         """How many tweets are cached."""
-        with self.state.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(tweets)).scalar() or 0)
+        with self.state.read() as tx:
+            return int(tx.scalar("SELECT count(*) FROM tweets") or 0)
 
     def tweets_without_events(self) -> list[int]:
         """Cached tweet ids that no event record is built for yet, oldest first."""
-        has = select(events.c.event_id).where(
-            events.c.subject == EventSubject.TWEET.value,
-            events.c.subject_id == cast(tweets.c.tweet_id, Text),
-        )
-        query = select(tweets.c.tweet_id).where(~has.exists()).order_by(tweets.c.tweet_id)
-        with self.state.engine.connect() as conn:
-            return [int(i) for i in conn.execute(query).scalars()]
+        with self.state.read() as tx:
+            rows = tx.rows(
+                "SELECT t.tweet_id FROM tweets AS t WHERE NOT EXISTS (SELECT e.event_id FROM events AS e "
+                "WHERE e.subject = :subject AND e.subject_id = CAST(t.tweet_id AS TEXT)) ORDER BY t.tweet_id",
+                {"subject": EventSubject.TWEET.value},
+            )
+        return [int(i) for (i,) in rows]
 
     def add_profiles(self, names: Iterable[str]) -> None:
         """Record profile files; each user keeps the newest (by stamp, then name)."""
@@ -288,79 +325,96 @@ class ArchiveIndex:
                 newest[parsed.username] = (stamp, name)
         if not newest:
             return
-        with self.state.engine.begin() as conn:
-            known = {
-                r.username: (int(r.stamp), str(r.file_name))
-                for r in conn.execute(select(profiles).where(profiles.c.username.in_(list(newest))))
-            }
+        with self.state.write() as tx:
+            known: dict[str, tuple[int, str]] = {}
+            for part in chunks(list(newest)):
+                inside, params = in_list("u", part)
+                for u, s, n in tx.rows(
+                    f"SELECT username, stamp, file_name FROM profiles WHERE username IN ({inside})", params
+                ):
+                    known[str(u)] = (int(s), str(n))
             values = [
                 {"username": u, "stamp": s, "file_name": n}
                 for u, (s, n) in newest.items()
                 if (s, n) > known.get(u, (-1, ""))
             ]
-            if values:
-                stmt = self.state.insert(profiles).values(values)
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["username"],
-                        set_={"stamp": stmt.excluded.stamp, "file_name": stmt.excluded.file_name},
-                    )
+            for part in chunks(values):
+                spelled, params = values_list(("username", "stamp", "file_name"), part)
+                tx.run(
+                    f"INSERT INTO profiles (username, stamp, file_name) VALUES {spelled} "
+                    "ON CONFLICT (username) DO UPDATE SET stamp = excluded.stamp, file_name = excluded.file_name",
+                    params,
                 )
 
     def newest_profile(self, username: str) -> str | None:
         """The file name of a user's newest profile snapshot."""
-        query = select(profiles.c.file_name).where(profiles.c.username == normalize_username(username))
-        with self.state.engine.connect() as conn:
-            name = conn.execute(query).scalar()
+        with self.state.read() as tx:
+            name = tx.scalar(
+                "SELECT file_name FROM profiles WHERE username = :user",
+                {"user": normalize_username(username)},
+            )
         return str(name) if name is not None else None
 
     def add_not_found(self, tweet_ids: Iterable[int]) -> None:
         """Record tweets that are deleted, protected or never existed."""
-        values = [{"tweet_id": int(i)} for i in set(tweet_ids)]
+        values = [{"tweet_id": i} for i in sorted({int(i) for i in tweet_ids})]
         if not values:
             return
-        stmt = self.state.insert(not_found).on_conflict_do_nothing(index_elements=["tweet_id"])
-        with self.state.engine.begin() as conn:
-            conn.execute(stmt, values)
+        with self.state.write() as tx:
+            for part in chunks(values):
+                spelled, params = values_list(("tweet_id",), part)
+                tx.run(
+                    f"INSERT INTO not_found (tweet_id) VALUES {spelled} ON CONFLICT (tweet_id) DO NOTHING",
+                    params,
+                )
 
     def not_found_among(self, tweet_ids: Iterable[int]) -> set[int]:
         """Those of ``tweet_ids`` that carry a not-found marker (one query per :data:`BATCH` ids)."""
         wanted = sorted(set(tweet_ids))
         out: set[int] = set()
-        with self.state.engine.connect() as conn:
-            for at in range(0, len(wanted), BATCH):
-                query = select(not_found.c.tweet_id).where(not_found.c.tweet_id.in_(wanted[at : at + BATCH]))
-                out.update(int(i) for i in conn.execute(query).scalars())
+        if not wanted:
+            return out
+        with self.state.read() as tx:
+            for part in chunks(wanted):
+                inside, params = in_list("id", part)
+                out.update(
+                    int(i)
+                    for (i,) in tx.rows(
+                        f"SELECT tweet_id FROM not_found WHERE tweet_id IN ({inside})", params
+                    )
+                )
         return out
 
     def remove_not_found(self, tweet_id: int) -> None:
         """Forget a tweet's not-found marker."""
-        with self.state.engine.begin() as conn:
-            conn.execute(delete(not_found).where(not_found.c.tweet_id == tweet_id))
+        with self.state.write() as tx:
+            tx.run("DELETE FROM not_found WHERE tweet_id = :id", {"id": int(tweet_id)})
 
     def add_corrupt(self, username: str, tweet_id: int) -> None:
         """Remember a tweet of ``username`` whose file was moved aside: the next fetch of that user
         looks it up again."""
-        stmt = self.state.insert(meta).values(
-            key=f"{_CORRUPT}{int(tweet_id)}", value=normalize_username(username)
-        )
-        with self.state.engine.begin() as conn:
-            conn.execute(
-                stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
+        with self.state.write() as tx:
+            tx.run(
+                'INSERT INTO meta ("key", "value") VALUES (:key, :value) '
+                'ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value"',
+                {"key": f"{_CORRUPT}{int(tweet_id)}", "value": normalize_username(username)},
             )
 
     def corrupt_users(self) -> dict[int, str]:
         """Every tweet whose file was moved aside: id → lower-case username (one range of ``meta``)."""
-        query = select(meta.c.key, meta.c.value).where(*_corrupt_keys())
-        with self.state.engine.connect() as conn:
-            return {int(str(k).removeprefix(_CORRUPT)): str(v) for k, v in conn.execute(query)}
+        with self.state.read() as tx:
+            rows = tx.rows(f'SELECT "key", "value" FROM meta WHERE {_CORRUPT_KEYS}', _CORRUPT_RANGE)
+        return {int(str(k).removeprefix(_CORRUPT)): str(v) for k, v in rows}
 
     def corrupt_ids_of(self, username: str) -> list[int]:
         """Ids of a user's tweets whose files were moved aside and that are neither cached again nor
         marked not found, oldest first."""
-        query = select(meta.c.key).where(*_corrupt_keys(), meta.c.value == normalize_username(username))
-        with self.state.engine.connect() as conn:
-            ids = sorted(int(str(k).removeprefix(_CORRUPT)) for k in conn.execute(query).scalars())
+        with self.state.read() as tx:
+            rows = tx.rows(
+                f'SELECT "key" FROM meta WHERE {_CORRUPT_KEYS} AND "value" = :user',
+                {**_CORRUPT_RANGE, "user": normalize_username(username)},
+            )
+        ids = sorted(int(str(k).removeprefix(_CORRUPT)) for (k,) in rows)
         if not ids:
             return []
         gone = set(self.tweet_names(ids)) | self.not_found_among(ids)
@@ -368,13 +422,8 @@ class ArchiveIndex:
 
     def is_not_found(self, tweet_id: int) -> bool:
         """Whether a tweet carries a not-found marker."""
-        with self.state.engine.connect() as conn:
+        with self.state.read() as tx:
             return (
-                conn.execute(select(not_found.c.tweet_id).where(not_found.c.tweet_id == tweet_id)).first()
+                tx.first("SELECT tweet_id FROM not_found WHERE tweet_id = :id", {"id": int(tweet_id)})
                 is not None
             )
-
-
-def _corrupt_keys() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    """The ``meta`` keys of tweets whose files were moved aside: a range of the primary key."""
-    return meta.c.key >= _CORRUPT, meta.c.key < _CORRUPT[:-1] + "!"
