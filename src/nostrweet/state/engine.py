@@ -96,24 +96,22 @@ def parse_state_url(raw: str) -> StateUrl:
 
 class SqliteConnections:
     """The standard-library connections of a SQLite state: one per thread for a file, or one shared
-    by all (a state in memory, a file opened only to read), its transactions taken in turn."""
+    by all (a state in memory, a file opened only to read), its transactions taken in turn.
+
+    A thread's connection is closed by :meth:`close`, or by the first new connection after the thread
+    ended; a connection of the SQLAlchemy pool (:meth:`new`) is the pool's to close."""
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], *, shared: bool) -> None:
         self.connect = connect
         self.shared = shared
         self._local = threading.local()
         self._lock = threading.RLock()
-        self._all: list[sqlite3.Connection] = []
+        self._by_thread: dict[threading.Thread, sqlite3.Connection] = {}
         self._one: sqlite3.Connection | None = None
 
     def new(self) -> sqlite3.Connection:
-        """A connection of its own (the SQLAlchemy pool's), or the shared one."""
-        if self.shared:
-            return self.get()
-        conn = self.connect()
-        with self._lock:
-            self._all.append(conn)
-        return conn
+        """A connection for the SQLAlchemy pool: one of its own, or the shared one."""
+        return self.get() if self.shared else self.connect()
 
     def get(self) -> sqlite3.Connection:
         """This thread's connection (made on first use), or the shared one."""
@@ -121,11 +119,14 @@ class SqliteConnections:
             with self._lock:
                 if self._one is None:
                     self._one = self.connect()
-                    self._all.append(self._one)
                 return self._one
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self.new()
+            conn = self._local.conn = self.connect()
+            with self._lock:
+                for thread in [t for t in self._by_thread if not t.is_alive()]:
+                    self._by_thread.pop(thread).close()
+                self._by_thread[threading.current_thread()] = conn
         return conn
 
     @contextmanager
@@ -139,18 +140,21 @@ class SqliteConnections:
             conn.execute(begin)
             try:
                 yield SqliteTx(conn)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # (also when COMMIT itself failed)
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
         finally:
             if lock is not None:
                 lock.release()
 
     def close(self) -> None:
-        """Close every connection made (call when no thread uses them any more)."""
+        """Close every connection of a thread and the shared one (call when no thread uses them any
+        more)."""
         with self._lock:
-            conns, self._all, self._one = self._all, [], None
+            conns = list(self._by_thread.values()) + ([self._one] if self._one is not None else [])
+            self._by_thread, self._one = {}, None
         self._local = threading.local()
         for conn in conns:
             conn.close()
