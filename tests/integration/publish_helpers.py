@@ -44,11 +44,13 @@ class Cli:
     api_url: str | None = None
     bearer_token: str | None = None
 
-    def run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 120, code: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``nostrweet ARGS`` (or, with ``code``, ``python -c CODE`` with the same arguments)."""
         cmd = [
             sys.executable,
-            "-m",
-            "nostrweet",
+            *(["-c", code] if code is not None else ["-m", "nostrweet"]),
             "-d",
             str(self.data_dir),
             "--mnemonic-file",
