@@ -155,3 +155,21 @@ def test_an_expired_claim_is_taken_by_another_instance(state: State) -> None:
     assert len(queue.claim("dead", now=100, hold_seconds=60)) == 1
     assert queue.claim("alive", now=159) == []
     assert len(queue.claim("alive", now=160)) == 1
+
+
+@pytest.mark.integration
+def test_a_claim_on_postgresql_skips_a_head_another_instance_is_claiming(pg_url: str) -> None:
+    """The claim neither waits for nor takes a row another transaction holds (``SKIP LOCKED``): its
+    connections give up on a lock wait, so a claim that waited would fail."""
+    holder = open_state(pg_url)
+    impatient = open_state(pg_url + "?options=-c%20lock_timeout%3D2000")
+    try:
+        WebhookQueue(holder).enqueue([queued(1), queued(2, "ann")], now=100)
+        with holder.engine.begin() as conn:  # another instance, mid-claim of jack's head
+            conn.exec_driver_sql("SELECT seq FROM webhook_deliveries WHERE username = 'jack' FOR UPDATE")
+            taken = WebhookQueue(impatient).claim("i2", now=100)
+        assert [d.username for d in taken] == ["ann"]
+        assert [d.username for d in WebhookQueue(impatient).claim("i3", now=100)] == ["jack"]
+    finally:
+        impatient.close()
+        holder.close()

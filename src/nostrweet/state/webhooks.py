@@ -4,6 +4,10 @@ A delivery is queued once (its id is stable, so queuing the same event again cha
 by one instance at a time, and either marked delivered or put back with its next try time. Only the
 oldest undelivered delivery of each (webhook, user) pair is ever due: a failing one holds back the later
 ones, so a receiver sees each user's events in the order they happened.
+
+The statements are SQL text (:mod:`nostrweet.state.sql`), the same on SQLite and PostgreSQL; on
+PostgreSQL a claim locks the rows it takes (``FOR UPDATE OF wd SKIP LOCKED``), so two instances claiming
+at once never take the same delivery.
 """
 
 from __future__ import annotations
@@ -11,11 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.sql import ColumnElement
-
 from nostrweet.state.engine import State
-from nostrweet.state.schema import webhook_deliveries as wd
+from nostrweet.state.sql import Row, chunks, in_list
 
 __all__ = ["Delivery", "QueuedDelivery", "WebhookQueue"]
 
@@ -48,20 +49,30 @@ class Delivery:
     last_error: str | None
 
 
-def _delivery(row: object) -> Delivery:
-    r = row._mapping  # type: ignore[attr-defined]
+_COLUMNS = "seq, delivery_id, webhook, username, event, body, attempts, created_at, next_at, delivered_at, last_error"
+"""The columns a :class:`Delivery` is read from, in :func:`_delivery`'s order."""
+
+_HEAD = (
+    "wd.delivered_at IS NULL AND wd.seq = (SELECT min(older.seq) FROM webhook_deliveries older "
+    "WHERE older.webhook = wd.webhook AND older.username = wd.username AND older.delivered_at IS NULL)"
+)
+"""A row ``wd`` that is the oldest undelivered one of its (webhook, user) pair."""
+
+
+def _delivery(row: Row) -> Delivery:
+    seq, delivery_id, webhook, username, event, body, attempts, created_at, next_at, delivered_at, error = row
     return Delivery(
-        seq=int(r["seq"]),
-        delivery_id=str(r["delivery_id"]),
-        webhook=str(r["webhook"]),
-        username=str(r["username"]),
-        event=str(r["event"]),
-        body=str(r["body"]).encode(),
-        attempts=int(r["attempts"]),
-        created_at=int(r["created_at"]),
-        next_at=int(r["next_at"]),
-        delivered_at=None if r["delivered_at"] is None else int(r["delivered_at"]),
-        last_error=None if r["last_error"] is None else str(r["last_error"]),
+        seq=int(seq),
+        delivery_id=str(delivery_id),
+        webhook=str(webhook),
+        username=str(username),
+        event=str(event),
+        body=str(body).encode(),
+        attempts=int(attempts),
+        created_at=int(created_at),
+        next_at=int(next_at),
+        delivered_at=None if delivered_at is None else int(delivered_at),
+        last_error=None if error is None else str(error),
     )
 
 
@@ -89,97 +100,84 @@ class WebhookQueue:
         ]
         if not values:
             return
-        stmt = self.state.insert(wd).on_conflict_do_nothing(index_elements=["delivery_id"])
-        with self.state.engine.begin() as conn:
-            conn.execute(stmt, values)
-
-    def _heads(self) -> ColumnElement[bool]:
-        """Rows that are the oldest undelivered one of their (webhook, user) pair."""
-        older = wd.alias("older")
-        first = (
-            select(func.min(older.c.seq))
-            .where(
-                older.c.webhook == wd.c.webhook,
-                older.c.username == wd.c.username,
-                older.c.delivered_at.is_(None),
+        with self.state.write() as tx:
+            tx.run_many(
+                "INSERT INTO webhook_deliveries "
+                "(delivery_id, webhook, username, event, body, created_at, attempts, next_at) "
+                "VALUES (:delivery_id, :webhook, :username, :event, :body, :created_at, :attempts, :next_at) "
+                "ON CONFLICT (delivery_id) DO NOTHING",
+                values,
             )
-            .scalar_subquery()
-        )
-        return and_(wd.c.delivered_at.is_(None), wd.c.seq == first)
 
     def claim(
         self, instance_id: str, now: float, *, limit: int = 50, hold_seconds: int = 60
     ) -> list[Delivery]:
         """Up to ``limit`` due heads not held by a live claim, now held by ``instance_id``."""
         stamp = int(now)
-        free = or_(wd.c.claim_expires.is_(None), wd.c.claim_expires <= stamp)
-        query = (
-            select(wd.c.seq).where(self._heads(), wd.c.next_at <= stamp, free).order_by(wd.c.seq).limit(limit)
-        )
-        if self.state.is_postgres:
-            query = query.with_for_update(skip_locked=True, of=wd)
-        with self.state.engine.begin() as conn:
-            seqs = list(conn.execute(query).scalars())
-            if not seqs:
-                return []
-            conn.execute(
-                update(wd)
-                .where(wd.c.seq.in_(seqs))
-                .values(claimed_by=instance_id, claim_expires=stamp + hold_seconds)
-            )
-            rows = conn.execute(select(wd).where(wd.c.seq.in_(seqs)).order_by(wd.c.seq))
-            return [_delivery(r) for r in rows]
+        lock = " FOR UPDATE OF wd SKIP LOCKED" if self.state.is_postgres else ""
+        with self.state.write() as tx:
+            seqs = [
+                int(seq)
+                for (seq,) in tx.rows(
+                    f"SELECT wd.seq FROM webhook_deliveries wd WHERE {_HEAD} AND wd.next_at <= :now "
+                    "AND (wd.claim_expires IS NULL OR wd.claim_expires <= :now) "
+                    f"ORDER BY wd.seq LIMIT :limit{lock}",
+                    {"now": stamp, "limit": limit},
+                )
+            ]
+            claimed: list[Delivery] = []
+            for part in chunks(seqs):
+                inside, params = in_list("seq", part)
+                rows = tx.rows(
+                    "UPDATE webhook_deliveries SET claimed_by = :instance, claim_expires = :expires "
+                    f"WHERE seq IN ({inside}) RETURNING {_COLUMNS}",
+                    {**params, "instance": instance_id, "expires": stamp + hold_seconds},
+                )
+                claimed.extend(_delivery(r) for r in rows)
+        return sorted(claimed, key=lambda d: d.seq)
 
     def delivered(self, seq: int, now: float) -> None:
         """Mark one delivery done (it is kept for the delivery log)."""
-        with self.state.engine.begin() as conn:
-            conn.execute(
-                update(wd)
-                .where(wd.c.seq == seq)
-                .values(
-                    delivered_at=int(now),
-                    attempts=wd.c.attempts + 1,
-                    last_error=None,
-                    claimed_by=None,
-                    claim_expires=None,
-                )
+        with self.state.write() as tx:
+            tx.run(
+                "UPDATE webhook_deliveries SET delivered_at = :now, attempts = attempts + 1, "
+                "last_error = NULL, claimed_by = NULL, claim_expires = NULL WHERE seq = :seq",
+                {"now": int(now), "seq": seq},
             )
 
     def failed(self, seq: int, error: str, next_at: float) -> None:
         """Count a failed try and put the delivery back until ``next_at``."""
-        with self.state.engine.begin() as conn:
-            conn.execute(
-                update(wd)
-                .where(wd.c.seq == seq)
-                .values(
-                    attempts=wd.c.attempts + 1,
-                    last_error=error[:200],
-                    next_at=int(next_at),
-                    claimed_by=None,
-                    claim_expires=None,
-                )
+        with self.state.write() as tx:
+            tx.run(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, last_error = :error, "
+                "next_at = :next_at, claimed_by = NULL, claim_expires = NULL WHERE seq = :seq",
+                {"error": error[:200], "next_at": int(next_at), "seq": seq},
             )
 
     def pending(self) -> int:
         """How many deliveries are not delivered yet."""
-        query = select(func.count()).select_from(wd).where(wd.c.delivered_at.is_(None))
-        with self.state.engine.connect() as conn:
-            return int(conn.execute(query).scalar_one())
+        with self.state.read() as tx:
+            return int(tx.scalar("SELECT count(*) FROM webhook_deliveries WHERE delivered_at IS NULL") or 0)
 
     def next_due(self) -> int | None:
         """The earliest time a head is due (None: nothing is waiting)."""
-        query = select(func.min(wd.c.next_at)).where(self._heads())
-        with self.state.engine.connect() as conn:
-            value = conn.execute(query).scalar_one()
+        with self.state.read() as tx:
+            value = tx.scalar(f"SELECT min(wd.next_at) FROM webhook_deliveries wd WHERE {_HEAD}")
         return None if value is None else int(value)
 
     def prune(self, delivered_before: float) -> None:
         """Forget deliveries delivered before the given time (the log keeps the recent ones)."""
-        with self.state.engine.begin() as conn:
-            conn.execute(wd.delete().where(wd.c.delivered_at < int(delivered_before)))
+        with self.state.write() as tx:
+            tx.run(
+                "DELETE FROM webhook_deliveries WHERE delivered_at < :before",
+                {"before": int(delivered_before)},
+            )
 
     def log(self, limit: int = 100) -> list[Delivery]:
         """The newest deliveries, delivered or not, newest first (the admin API's delivery log)."""
-        query = select(wd).order_by(wd.c.seq.desc()).limit(max(1, min(limit, 1000)))
-        with self.state.engine.connect() as conn:
-            return [_delivery(r) for r in conn.execute(query)]
+        with self.state.read() as tx:
+            rows = tx.rows(
+                f"SELECT {_COLUMNS} FROM webhook_deliveries ORDER BY seq DESC LIMIT :limit",
+                {"limit": max(1, min(limit, 1000))},
+            )
+        return [_delivery(r) for r in rows]
