@@ -87,3 +87,26 @@ async def test_a_429_empties_the_budget_for_every_instance(state: State) -> None
     two.sleep = sleep
     await two.acquire(EP)
     assert slept == [4.0]  # waited for the reset (plus the margin) before taking one
+
+
+def test_reservations_from_threads_at_once_never_take_more_than_is_left(state: State) -> None:
+    """Four instances reserve from four threads at the same moment: exactly ``remaining`` succeed, and a
+    window that is over starts a new one with ``limit - 1`` left and no reset."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    SharedBudgets(state).update(EP, 50, 30, int(NOW) + 60)
+    barrier = threading.Barrier(4)
+
+    def run(_: int) -> int:
+        budgets = SharedBudgets(state)
+        barrier.wait()
+        return sum(budgets.reserve(EP, NOW) == 0.0 for _ in range(12))
+
+    with ThreadPoolExecutor(4) as pool:
+        taken = list(pool.map(run, range(4)))
+    assert sum(taken) == 30
+    assert SharedBudgets(state).get(EP) == RateBudget(50, 0, int(NOW) + 60)
+    assert SharedBudgets(state).reserve(EP, NOW + 60) == pytest.approx(1.0)  # the margin
+    assert SharedBudgets(state).reserve(EP, NOW + 61) == 0.0
+    assert SharedBudgets(state).get(EP) == RateBudget(50, 49, None)

@@ -3,24 +3,41 @@
 One ``rate_budgets`` row per endpoint template. :meth:`SharedBudgets.reserve` takes one request out of the
 budget in ONE statement (``UPDATE … WHERE remaining > 0 … RETURNING``), so instances reserving at the same
 moment together never take more than ``remaining``: the database is the coordinator. On PostgreSQL that
-statement runs alone in autocommit: one round trip per request.
+statement runs alone in autocommit (``State.write_one``): one round trip per request.
 
 The headers of a response are merged in by the pure :meth:`RateBudget.update` inside a transaction that
 holds the row, unless the merge cannot change it (:func:`merge_changes_nothing`): within one window the
 row's ``remaining`` only goes down, so once a reservation of ours saw it at ``r``, a header of the same
 window, limit and reset saying ``remaining >= r`` leaves it as it is. That is the usual answer (every
 request is reserved before it is sent), so a steady poll costs the budget one statement, not three.
+
+The statements are SQL text on the state's own connections (``state.sql``): no SQLAlchemy is imported.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Float, Update, and_, bindparam, case, or_, select, update
-
 from nostrweet.state.engine import State
-from nostrweet.state.schema import rate_budgets
 from nostrweet.twitter.ratelimit import RESET_MARGIN, RateBudget
 
-_b = rate_budgets.c
+_OVER = "(reset_epoch IS NOT NULL AND :now >= reset_epoch + :margin)"
+"""The row's window is over at ``:now`` (its reset plus ``:margin``, :data:`RESET_MARGIN`)."""
+
+RESERVE = (
+    "UPDATE rate_budgets SET"
+    f' remaining = CASE WHEN {_OVER} THEN CASE WHEN "limit" > 0 THEN "limit" - 1 ELSE "limit" END'
+    " WHEN remaining > 0 THEN remaining - 1 ELSE remaining END,"
+    f" reset_epoch = CASE WHEN {_OVER} THEN NULL ELSE reset_epoch END"
+    f" WHERE endpoint = :endpoint AND (remaining IS NULL OR remaining > 0 OR {_OVER})"
+    ' RETURNING "limit", remaining, reset_epoch'
+)
+"""Take one request of ``:endpoint`` at ``:now`` (see :meth:`SharedBudgets.reserve`): a row of a window
+that is over starts a new one (``limit - 1`` left, reset unknown); no row when nothing is left."""
+
+_ENSURE = (
+    'INSERT INTO rate_budgets (endpoint, "limit", remaining, reset_epoch) VALUES (:endpoint, NULL, NULL, NULL)'
+    " ON CONFLICT (endpoint) DO NOTHING"
+)
+_ROW = 'SELECT "limit", remaining, reset_epoch FROM rate_budgets WHERE endpoint = :endpoint'
 
 
 def merge_changes_nothing(
@@ -35,24 +52,6 @@ def merge_changes_nothing(
     return (limit is None or limit == seen.limit) and remaining >= seen.remaining
 
 
-def _reserve_statement(endpoint: str) -> Update:
-    """``UPDATE … RETURNING`` taking one request of ``endpoint`` at ``:now`` (see :meth:`SharedBudgets.reserve`)."""
-    over = and_(_b.reset_epoch.is_not(None), bindparam("now", type_=Float) >= _b.reset_epoch + RESET_MARGIN)
-    return (
-        update(rate_budgets)
-        .where(_b.endpoint == endpoint, or_(_b.remaining.is_(None), _b.remaining > 0, over))
-        .values(
-            remaining=case(
-                (over, case((_b.limit > 0, _b.limit - 1), else_=_b.limit)),
-                (_b.remaining > 0, _b.remaining - 1),
-                else_=_b.remaining,
-            ),
-            reset_epoch=case((over, None), else_=_b.reset_epoch),
-        )
-        .returning(_b.limit, _b.remaining, _b.reset_epoch)
-    )
-
-
 class SharedBudgets:
     """The ``rate_budgets`` table."""
 
@@ -61,18 +60,12 @@ class SharedBudgets:
         self._rows: set[str] = set()  # endpoints whose row exists (rows are never deleted)
         # per endpoint: the lowest budget one of our reservations saw in the row's current window
         self._seen: dict[str, RateBudget] = {}
-        # per endpoint: the reservation statement, built once (building it cost more than running it)
-        self._reserving: dict[str, Update] = {}
 
     def _ensure(self, endpoint: str) -> None:
         if endpoint in self._rows:
             return
-        with self.state.engine.begin() as conn:
-            conn.execute(
-                self.state.insert(rate_budgets)
-                .values(endpoint=endpoint, limit=None, remaining=None, reset_epoch=None)
-                .on_conflict_do_nothing(index_elements=["endpoint"])
-            )
+        with self.state.write() as tx:
+            tx.run(_ENSURE, {"endpoint": endpoint})
         self._rows.add(endpoint)
 
     def _saw(self, endpoint: str, budget: RateBudget) -> None:
@@ -90,16 +83,16 @@ class SharedBudgets:
         """Reserve one request of ``endpoint`` at ``now``: 0.0 when reserved, else the seconds to wait
         before the budget allows one (nothing reserved)."""
         self._ensure(endpoint)
-        stmt = self._reserving.get(endpoint)
-        if stmt is None:
-            stmt = self._reserving[endpoint] = _reserve_statement(endpoint)
-        with self.state.one_statement() as conn:
-            row = conn.execute(stmt, {"now": now}).first()
+        with self.state.write_one() as tx:
+            row = tx.first(RESERVE, {"endpoint": endpoint, "now": float(now), "margin": float(RESET_MARGIN)})
         if row is not None:
-            self._saw(endpoint, RateBudget(row.limit, row.remaining, row.reset_epoch))
+            limit, remaining, reset_epoch = row
+            self._saw(endpoint, RateBudget(limit, remaining, reset_epoch))
             return 0.0
-        with self.state.engine.connect() as conn:
-            reset = conn.execute(select(_b.reset_epoch).where(_b.endpoint == endpoint)).scalar()
+        with self.state.read() as tx:
+            reset = tx.scalar(
+                "SELECT reset_epoch FROM rate_budgets WHERE endpoint = :endpoint", {"endpoint": endpoint}
+            )
         return max(0.0, float(reset or 0) + RESET_MARGIN - now)
 
     def settled(
@@ -121,23 +114,27 @@ class SharedBudgets:
         if skipped is not None:
             return skipped
         self._ensure(endpoint)
-        query = select(rate_budgets).where(_b.endpoint == endpoint)
-        if self.state.is_postgres:
-            query = query.with_for_update()
-        with self.state.engine.begin() as conn:
-            row = conn.execute(query).one()
-            budget = RateBudget(row.limit, row.remaining, row.reset_epoch)
+        with self.state.write() as tx:
+            row = tx.first(_ROW + (" FOR UPDATE" if tx.is_postgres else ""), {"endpoint": endpoint})
+            if row is None:
+                raise LookupError(f"rate_budgets has no row for {endpoint}")
+            budget = RateBudget(*row)
             budget.update(limit, remaining, reset_epoch)
-            conn.execute(
-                update(rate_budgets)
-                .where(_b.endpoint == endpoint)
-                .values(limit=budget.limit, remaining=budget.remaining, reset_epoch=budget.reset_epoch)
+            tx.run(
+                'UPDATE rate_budgets SET "limit" = :limit, remaining = :remaining, reset_epoch = :reset_epoch'
+                " WHERE endpoint = :endpoint",
+                {
+                    "endpoint": endpoint,
+                    "limit": budget.limit,
+                    "remaining": budget.remaining,
+                    "reset_epoch": budget.reset_epoch,
+                },
             )
         self._saw(endpoint, RateBudget(budget.limit, budget.remaining, budget.reset_epoch))
         return budget
 
     def get(self, endpoint: str) -> RateBudget:
         """The endpoint's budget now (unknown if never seen)."""
-        with self.state.engine.connect() as conn:
-            row = conn.execute(select(rate_budgets).where(_b.endpoint == endpoint)).first()
-        return RateBudget(row.limit, row.remaining, row.reset_epoch) if row is not None else RateBudget()
+        with self.state.read() as tx:
+            row = tx.first(_ROW, {"endpoint": endpoint})
+        return RateBudget(*row) if row is not None else RateBudget()

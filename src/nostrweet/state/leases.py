@@ -7,22 +7,27 @@ instance is live while its heartbeat is younger than the lease time. On PostgreS
 takes an advisory lock, so two instances never balance at the same moment (PostgreSQL is the
 coordinator); on SQLite ``BEGIN IMMEDIATE`` does the same. :meth:`Leases.release` hands every lease back
 at once (a clean stop). Time comes from the caller (``now``), so tests drive it.
+
+The statements are SQL text on the state's own connections (``state.sql``): no SQLAlchemy is imported.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection, Sequence
-from typing import Any
-
-from sqlalchemy import delete, select, text, update
 
 from nostrweet.cache.layout import normalize_username
 from nostrweet.state.engine import State
-from nostrweet.state.schema import instances, leases
+from nostrweet.state.sql import Tx, chunks, in_list, values_list
 
 LEASE_LOCK_KEY = 0x6C65617365  # "lease"
 """The key of the PostgreSQL advisory lock that balancing takes."""
+
+_HEARTBEAT = (
+    "INSERT INTO instances (instance_id, pid, host, heartbeat) VALUES (:instance_id, :pid, :host, :heartbeat)"
+    " ON CONFLICT (instance_id) DO UPDATE SET pid = excluded.pid, host = excluded.host,"
+    " heartbeat = excluded.heartbeat"
+)
 
 
 def fair_share(users: int, live_instances: int) -> int:
@@ -42,19 +47,16 @@ class Leases:
         self.host = host
         self.lease_seconds = lease_seconds
 
-    def _heartbeat(self, now: float) -> Any:
-        stmt = self.state.insert(instances).values(
-            instance_id=self.instance_id, pid=self.pid, host=self.host, heartbeat=int(now)
-        )
-        return stmt.on_conflict_do_update(
-            index_elements=["instance_id"],
-            set_={"pid": stmt.excluded.pid, "host": stmt.excluded.host, "heartbeat": stmt.excluded.heartbeat},
+    def _heartbeat(self, tx: Tx, now: float) -> None:
+        tx.run(
+            _HEARTBEAT,
+            {"instance_id": self.instance_id, "pid": self.pid, "host": self.host, "heartbeat": int(now)},
         )
 
     def heartbeat(self, now: float) -> None:
         """Say this instance is alive at ``now`` (:meth:`balance` does it too)."""
-        with self.state.engine.begin() as conn:
-            conn.execute(self._heartbeat(now))
+        with self.state.write() as tx:
+            self._heartbeat(tx, now)
 
     def balance(self, usernames: Sequence[str], now: float, *, busy: Collection[str] = ()) -> list[str]:
         """Renew, hand back and take leases so this instance holds its fair share of ``usernames``;
@@ -63,83 +65,87 @@ class Leases:
         stamp = int(now)
         wanted = sorted({normalize_username(u) for u in usernames})
         working = {normalize_username(u) for u in busy}
-        with self.state.engine.begin() as conn:
-            if self.state.is_postgres:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEASE_LOCK_KEY})
-            conn.execute(self._heartbeat(now))
-            alive = instances.c.heartbeat > stamp - self.lease_seconds
-            live = len(conn.execute(select(instances.c.instance_id).where(alive)).all())
+        me = self.instance_id
+        with self.state.write() as tx:
+            if tx.is_postgres:
+                tx.run("SELECT pg_advisory_xact_lock(:k)", {"k": LEASE_LOCK_KEY})
+            self._heartbeat(tx, now)
+            live = len(
+                tx.rows(
+                    "SELECT instance_id FROM instances WHERE heartbeat > :since",
+                    {"since": stamp - self.lease_seconds},
+                )
+            )
             share = fair_share(len(wanted), live or 1)
-            rows = conn.execute(select(leases)).all()
+            rows = tx.rows("SELECT username, instance_id, expires_at FROM leases")
             mine = sorted(
-                (r.username for r in rows if r.instance_id == self.instance_id and r.username in wanted),
+                (u for u, i, _ in rows if i == me and u in wanted),
                 key=lambda u: (u not in working, u),
             )
-            held_by_others = {
-                r.username for r in rows if r.instance_id != self.instance_id and r.expires_at > stamp
-            }
+            held_by_others = {u for u, i, expires_at in rows if i != me and expires_at > stamp}
             keep = mine[: max(share, sum(1 for u in mine if u in working))]
-            drop = mine[len(keep) :] + [
-                r.username for r in rows if r.instance_id == self.instance_id and r.username not in wanted
-            ]
+            drop = mine[len(keep) :] + [u for u, i, _ in rows if i == me and u not in wanted]
             free = [u for u in wanted if u not in held_by_others and u not in keep]
             take = free[: max(0, share - len(keep))]
-            if drop:
-                conn.execute(
-                    delete(leases).where(
-                        leases.c.instance_id == self.instance_id, leases.c.username.in_(drop)
-                    )
+            for part in chunks(drop):
+                names, params = in_list("u", part)
+                tx.run(
+                    f"DELETE FROM leases WHERE instance_id = :me AND username IN ({names})",
+                    {"me": me, **params},
                 )
             expires = stamp + self.lease_seconds
-            if keep:
-                conn.execute(
-                    update(leases)
-                    .where(leases.c.instance_id == self.instance_id, leases.c.username.in_(keep))
-                    .values(expires_at=expires)
+            for part in chunks(keep):
+                names, params = in_list("u", part)
+                tx.run(
+                    f"UPDATE leases SET expires_at = :expires WHERE instance_id = :me AND username IN ({names})",
+                    {"me": me, "expires": expires, **params},
                 )
-            if take:
-                stmt = self.state.insert(leases).values(
-                    [{"username": u, "instance_id": self.instance_id, "expires_at": expires} for u in take]
+            for part in chunks(take):
+                values, params = values_list(
+                    ("username", "instance_id", "expires_at"),
+                    [{"username": u, "instance_id": me, "expires_at": expires} for u in part],
                 )
-                conn.execute(
-                    stmt.on_conflict_do_update(
-                        index_elements=["username"],
-                        set_={
-                            "instance_id": stmt.excluded.instance_id,
-                            "expires_at": stmt.excluded.expires_at,
-                        },
-                    )
+                tx.run(
+                    f"INSERT INTO leases (username, instance_id, expires_at) VALUES {values}"
+                    " ON CONFLICT (username) DO UPDATE SET instance_id = excluded.instance_id,"
+                    " expires_at = excluded.expires_at",
+                    params,
                 )
         return sorted(keep + take)
 
     def other_holder(self, now: float) -> tuple[str, int] | None:
         """``(host, pid)`` of another live process that uses this instance id, or None."""
-        query = select(instances.c.host, instances.c.pid).where(
-            instances.c.instance_id == self.instance_id,
-            instances.c.heartbeat > int(now) - self.lease_seconds,
-        )
-        with self.state.engine.connect() as conn:
-            row = conn.execute(query).first()
-        if row is None or (row.host == self.host and row.pid == self.pid):
+        with self.state.read() as tx:
+            row = tx.first(
+                "SELECT host, pid FROM instances WHERE instance_id = :me AND heartbeat > :since",
+                {"me": self.instance_id, "since": int(now) - self.lease_seconds},
+            )
+        if row is None:
             return None
-        return str(row.host), int(row.pid)
+        host, pid = row
+        if host == self.host and pid == self.pid:
+            return None
+        return str(host), int(pid)
 
     def held(self, now: float) -> list[str]:
         """The users whose lease this instance holds and has not let expire."""
-        query = select(leases.c.username).where(
-            leases.c.instance_id == self.instance_id, leases.c.expires_at > int(now)
-        )
-        with self.state.engine.connect() as conn:
-            return sorted(conn.execute(query).scalars())
+        with self.state.read() as tx:
+            rows = tx.rows(
+                "SELECT username FROM leases WHERE instance_id = :me AND expires_at > :now",
+                {"me": self.instance_id, "now": int(now)},
+            )
+        return sorted(u for (u,) in rows)
 
     def holders(self, now: float) -> dict[str, str]:
         """Every live lease: username -> instance id."""
-        query = select(leases.c.username, leases.c.instance_id).where(leases.c.expires_at > int(now))
-        with self.state.engine.connect() as conn:
-            return {str(u): str(i) for u, i in conn.execute(query)}
+        with self.state.read() as tx:
+            rows = tx.rows(
+                "SELECT username, instance_id FROM leases WHERE expires_at > :now", {"now": int(now)}
+            )
+        return {str(u): str(i) for u, i in rows}
 
     def release(self) -> None:
         """Hand every lease back and leave the live instances (a clean stop)."""
-        with self.state.engine.begin() as conn:
-            conn.execute(delete(leases).where(leases.c.instance_id == self.instance_id))
-            conn.execute(delete(instances).where(instances.c.instance_id == self.instance_id))
+        with self.state.write() as tx:
+            tx.run("DELETE FROM leases WHERE instance_id = :me", {"me": self.instance_id})
+            tx.run("DELETE FROM instances WHERE instance_id = :me", {"me": self.instance_id})
