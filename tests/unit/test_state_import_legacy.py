@@ -11,6 +11,7 @@ from nostrweet.state.import_legacy import import_legacy
 from nostrweet.state.index import ArchiveIndex
 from nostrweet.state.opening import open_data_state
 from nostrweet.state.records import RecordRepo
+from nostrweet.state.sql import BATCH
 from tests.data.legacy_dir import NOT_FOUND, POSTED_WITH_RECORD, build_legacy_dir, tree_digest
 
 
@@ -76,6 +77,31 @@ def test_a_cache_of_ours_is_not_read_and_a_newer_profile_of_ours_wins(state_url:
         ArchiveIndex(state).add_profiles(["20260101_000000_douglaz_profile.json"])
         import_legacy(state, old.path, now=1)
         assert ArchiveIndex(state).newest_profile("douglaz") == "20260101_000000_douglaz_profile.json"
+    finally:
+        state.close()
+
+
+def test_profiles_past_one_batch_keep_the_newest_of_each_user(state_url: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    count = BATCH + 20
+    for i in range(count):
+        atomic_write_json(data / f"20250101120000_u{i}_{i + 1}.json", {"id": str(i + 1), "username": f"u{i}"})
+    state = open_state(state_url)
+    try:
+        ours_newer, ours_older = (
+            "20260101_000000_u0_profile.json",
+            f"20240101_000000_u{count - 1}_profile.json",
+        )
+        ArchiveIndex(state).add_profiles([ours_newer, ours_older])
+        report = import_legacy(state, data, now=1)
+        assert report.profiles == count and report.unknown == []
+        archive = ArchiveIndex(state)
+        assert archive.newest_profile("u0") == ours_newer
+        assert archive.newest_profile(f"u{count - 1}") == f"20250101120000_u{count - 1}_{count}.json"
+        assert all(
+            archive.newest_profile(f"u{i}") == f"20250101120000_u{i}_{i + 1}.json" for i in range(1, count)
+        )
     finally:
         state.close()
 

@@ -5,6 +5,9 @@ forms, the ``.pending`` one, as the file store reads it), ``daemon_state/<userna
 memo (``blossom/<sha256>.json``), and the index of the archive (tweets, newest profiles, not-found
 markers, tweets whose files were moved aside) from ONE listing through ``cache.scan.build_index``. Files are only read, never moved or
 removed. When it is done a ``meta`` row says so, and a second run does nothing.
+
+The statements are SQL text (``state.sql``) run by the repositories, one transaction after another;
+on PostgreSQL an advisory lock, held on a connection of its own, makes instances import once.
 """
 
 from __future__ import annotations
@@ -12,11 +15,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import select, text
 
 from nostrweet.cache import layout
 from nostrweet.cache.scan import build_index
@@ -26,7 +28,7 @@ from nostrweet.state.blossom import BlobCopy, BlossomMemo
 from nostrweet.state.engine import State
 from nostrweet.state.index import ArchiveIndex, TweetRow
 from nostrweet.state.records import RecordRepo
-from nostrweet.state.schema import meta
+from nostrweet.state.sql import DriverTx
 from nostrweet.state.users import UserRepo, UserRow
 
 log = logging.getLogger(__name__)
@@ -69,8 +71,55 @@ def _listing(directory: Path) -> list[str]:
 
 def was_imported(state: State) -> bool:
     """Whether the file layout was imported into this state already."""
-    with state.engine.connect() as conn:
-        return conn.execute(select(meta.c.value).where(meta.c.key == IMPORTED_KEY)).first() is not None
+    return is_marked(state, IMPORTED_KEY)
+
+
+def is_marked(state: State, key: str) -> bool:
+    """Whether the ``meta`` row ``key`` exists."""
+    with state.read() as tx:
+        return tx.first('SELECT 1 FROM meta WHERE "key" = :key', {"key": key}) is not None
+
+
+def mark(state: State, key: str, now: float) -> None:
+    """Write the ``meta`` row ``key`` (the time ``now``) unless it exists."""
+    with state.write() as tx:
+        tx.run(
+            'INSERT INTO meta ("key", value) VALUES (:key, :value) ON CONFLICT ("key") DO NOTHING',
+            {"key": key, "value": str(int(now))},
+        )
+
+
+@contextmanager
+def advisory_lock(state: State, key: int) -> Iterator[None]:
+    """On PostgreSQL, hold the session advisory lock ``key`` (waiting for it) for the ``with`` block, on
+    a pooled connection of its own in autocommit, so the block's own transactions run beside it; on
+    SQLite (one instance) nothing is locked."""
+    if not state.is_postgres:
+        yield
+        return
+    conn = state.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    clean = False
+    try:
+        tx = DriverTx(conn, is_postgres=True)
+        tx.first("SELECT pg_advisory_lock(:k)", {"k": key})
+        try:
+            yield
+        finally:
+            clean = _unlock(tx, key)
+    finally:
+        if not clean:  # the lock may still be held: this connection must not go back to the pool
+            conn.invalidate()
+        conn.close()
+
+
+def _unlock(tx: DriverTx, key: int) -> bool:
+    """Release the lock ``key``; False when the connection failed (the lock went with it)."""
+    try:
+        tx.first("SELECT pg_advisory_unlock(:k)", {"k": key})
+    except Exception as exc:
+        log.debug("state import: the lock's connection failed at release: %s", exc)
+        return False
+    return True
 
 
 def _record_names(events_dir: Path) -> Iterator[tuple[str, layout.EventName]]:
@@ -191,16 +240,8 @@ def import_files(state: State, data_dir: Path, *, now: float) -> ImportReport:
     On PostgreSQL a session advisory lock is held meanwhile, so instances that start together import
     once: the others wait, then find the ``meta`` row.
     """
-    if not state.is_postgres:
+    with advisory_lock(state, IMPORT_LOCK_KEY):
         return _import_once(state, data_dir, now)
-    with state.engine.connect() as lock:
-        lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": IMPORT_LOCK_KEY})
-        lock.commit()
-        try:
-            return _import_once(state, data_dir, now)
-        finally:
-            lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": IMPORT_LOCK_KEY})
-            lock.commit()
 
 
 def _import_once(state: State, data_dir: Path, now: float) -> ImportReport:
@@ -212,12 +253,7 @@ def _import_once(state: State, data_dir: Path, now: float) -> ImportReport:
     _import_users(state, data_dir, report)
     _import_blossom(state, data_dir, report)
     _import_index(state, data_dir, report)
-    with state.engine.begin() as conn:
-        conn.execute(
-            state.insert(meta)
-            .values(key=IMPORTED_KEY, value=str(int(now)))
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
+    mark(state, IMPORTED_KEY, now)
     for skipped in report.skipped:
         log.warning("state import: %s is not readable, left as it is", skipped)
     return report

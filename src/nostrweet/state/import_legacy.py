@@ -17,7 +17,9 @@ renamed, changed or deleted:
 A tweet file is read (to tell the earlier tool's shape from ours, which share the name form) only when the
 directory shows the earlier tool was there: a name only it writes (an upper-case username, a profile or
 marker name of its own, a media name of its own, ``nostr/``). A valid JSON file of a shape neither knows
-is reported, never moved. When done, a ``meta`` row says so, and a second run does nothing.
+is reported, never moved. When done, a ``meta`` row says so, and a second run does nothing. The
+statements are SQL text (``state.sql``), one transaction after another; on PostgreSQL an advisory lock,
+held on a connection of its own, makes instances import once.
 """
 
 from __future__ import annotations
@@ -30,15 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
-
 from nostrweet.cache import layout, legacy
 from nostrweet.nostr.record import EventRecord, RelayState
 from nostrweet.state import versions
 from nostrweet.state.engine import State
+from nostrweet.state.import_files import advisory_lock, is_marked, mark
 from nostrweet.state.index import ArchiveIndex, TweetRow
 from nostrweet.state.records import RecordRepo
-from nostrweet.state.schema import meta, profiles
+from nostrweet.state.sql import chunks, in_list, values_list
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,7 @@ class LegacyReport:
 
 def was_imported(state: State) -> bool:
     """Whether the earlier tool's files were imported into this state already."""
-    with state.engine.connect() as conn:
-        return conn.execute(select(meta.c.value).where(meta.c.key == IMPORTED_KEY)).first() is not None
+    return is_marked(state, IMPORTED_KEY)
 
 
 def _listing(directory: Path) -> list[str]:
@@ -151,23 +151,23 @@ def _import_profiles(state: State, data_dir: Path, names: list[str], report: Leg
             newest[parsed.username] = (parsed.stamp, name)
     if not newest:
         return
-    with state.engine.begin() as conn:
-        known = {
-            str(r.username): int(r.stamp)
-            for r in conn.execute(select(profiles).where(profiles.c.username.in_(list(newest))))
-        }
+    with state.write() as tx:
+        known: dict[str, int] = {}
+        for part in chunks(list(newest)):
+            inside, params = in_list("u", part)
+            rows = tx.rows(f"SELECT username, stamp FROM profiles WHERE username IN ({inside})", params)
+            known.update((str(username), int(stamp)) for username, stamp in rows)
         values = [
             {"username": u, "stamp": s, "file_name": n}
             for u, (s, n) in newest.items()
             if s > known.get(u, -1)  # a snapshot of ours from the same second or later wins
         ]
-        if values:
-            stmt = state.insert(profiles).values(values)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["username"],
-                    set_={"stamp": stmt.excluded.stamp, "file_name": stmt.excluded.file_name},
-                )
+        for part in chunks(values):
+            rows_sql, params = values_list(("username", "stamp", "file_name"), part)
+            tx.run(
+                f"INSERT INTO profiles (username, stamp, file_name) VALUES {rows_sql}"
+                " ON CONFLICT (username) DO UPDATE SET stamp = excluded.stamp, file_name = excluded.file_name",
+                params,
             )
 
 
@@ -203,16 +203,8 @@ def _record(posted: legacy.PostedRecord) -> EventRecord:
 def import_legacy(state: State, data_dir: Path, *, now: float) -> LegacyReport:
     """Import the earlier tool's files of ``data_dir`` into ``state`` unless that was done before (see
     the module docstring). On PostgreSQL an advisory lock makes instances that start together import once."""
-    if not state.is_postgres:
+    with advisory_lock(state, IMPORT_LOCK_KEY):
         return _import_once(state, Path(data_dir), now)
-    with state.engine.connect() as lock:
-        lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": IMPORT_LOCK_KEY})
-        lock.commit()
-        try:
-            return _import_once(state, Path(data_dir), now)
-        finally:
-            lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": IMPORT_LOCK_KEY})
-            lock.commit()
 
 
 def _import_once(state: State, data_dir: Path, now: float) -> LegacyReport:
@@ -238,12 +230,7 @@ def _import_once(state: State, data_dir: Path, now: float) -> LegacyReport:
         for tweet_id in dict.fromkeys(referenced):
             if archive.tweet_name(int(tweet_id)) is None and not archive.is_not_found(int(tweet_id)):
                 report.missing_references.append(tweet_id)
-    with state.engine.begin() as conn:
-        conn.execute(
-            state.insert(meta)
-            .values(key=IMPORTED_KEY, value=str(int(now)))
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
+    mark(state, IMPORTED_KEY, now)
     for name in report.unknown:
         log.warning("%s: valid JSON of a shape nostrweet does not know (or not JSON); left as it is", name)
     if report.found_anything:
