@@ -3,11 +3,12 @@
 - ``sqlite:///PATH``: one file (default ``<data-dir>/nostrweet.sqlite3``), created with mode 0600, in WAL
   mode with ``synchronous=NORMAL``, a busy timeout and foreign keys on. Every transaction that writes
   starts with ``BEGIN IMMEDIATE``, so two writers queue on the busy timeout instead of failing half-way.
-  The connections are the standard library's (:class:`SqliteConnections`, one per thread): a command
-  whose statements are SQL text (``state.sql``) never imports SQLAlchemy; ``State.engine`` builds a
-  SQLAlchemy engine on the same file on first use, for the repositories written in SQLAlchemy Core.
-- ``postgresql://…`` (or ``postgres://``, ``postgresql+psycopg://``): PostgreSQL through SQLAlchemy and
-  psycopg 3.
+  The connections are the standard library's (:class:`SqliteConnections`, one per thread), and every
+  statement of the repositories is SQL text (``state.sql``), so SQLAlchemy is not imported at all
+  unless the schema has to be created or migrated: ``State.engine`` builds its engine, on the same
+  connections, on first use.
+- ``postgresql://…`` (or ``postgres://``, ``postgresql+psycopg://``): PostgreSQL through psycopg 3,
+  its connections pooled by a SQLAlchemy engine; the same SQL text runs on the driver's connection.
 
 :func:`parse_state_url` is pure (it checks the URL and says which backend it is); :func:`open_state` opens
 it and applies the migrations (``state.migrations``, only when the schema is older than this code). A bad
@@ -32,7 +33,7 @@ from nostrweet.state.sql import DriverTx, SqliteTx, Tx
 from nostrweet.state.versions import LATEST, SCHEMA_VERSION_TABLE
 
 if TYPE_CHECKING:  # SQLAlchemy is loaded by the first use of State.engine (and by PostgreSQL)
-    from sqlalchemy import Connection, Engine, Table
+    from sqlalchemy import Connection, Engine
 
 Backend = Literal["sqlite", "postgresql"]
 STATE_FILE = "nostrweet.sqlite3"
@@ -229,26 +230,6 @@ class State:
     def _driver(self, opened: AbstractContextManager[Connection]) -> Iterator[Tx]:
         with opened as conn:
             yield DriverTx(conn, is_postgres=self.is_postgres)
-
-    def insert(self, table: Table) -> Any:
-        """An INSERT of the backend's dialect (it has ``on_conflict_do_nothing`` / ``…_do_update``)."""
-        if self.is_postgres:
-            from sqlalchemy.dialects import postgresql  # imported on PostgreSQL only: it is large
-
-            return postgresql.insert(table)
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert(table)
-
-    def one_statement(self) -> AbstractContextManager[Connection]:
-        """A connection for ONE statement that is atomic on its own (an ``UPDATE … RETURNING``): on
-        PostgreSQL in autocommit, so no ``BEGIN`` and ``COMMIT`` round trips around it; on SQLite a
-        transaction as everywhere else (``BEGIN IMMEDIATE``)."""
-        if not self.is_postgres:
-            return self.engine.begin()
-        if self._autocommit is None:
-            self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        return self._autocommit.connect()
 
     def close(self) -> None:
         """Close every connection."""
