@@ -27,9 +27,10 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from nostrweet.cache import layout
 from nostrweet.cache.atomic import create_private, make_private_dir, sync_filesystem, temp_path
@@ -239,7 +240,7 @@ class RecordStore:
         for record, name, _ in planned:
             parsed = layout.parse_event_filename(name)
             assert parsed is not None
-            flipped = replace(parsed, pending=not parsed.pending)
+            flipped = msgspec.structs.replace(parsed, pending=not parsed.pending)
             other = flipped.pending_name if flipped.pending else flipped.settled_name
             if record.stored_name == other or other in self._listed(parsed):
                 (self.dir / other).unlink(missing_ok=True)

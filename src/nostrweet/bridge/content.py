@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
+
+import msgspec
 
 from nostrweet.twitter.models import Entities, MentionEntity, UrlEntity
 
@@ -87,14 +88,15 @@ def remove_tco_links(text: str) -> str:
     return _TCO.sub("", text) if "t.co/" in text else text
 
 
-@dataclass
-class Rendered:
+class Rendered(msgspec.Struct):
     """A rendered text and what it referenced."""
 
     text: str
-    mentioned_ids: list[str] = field(default_factory=list)  # user ids written as npubs, first-seen order
-    hashtags: list[str] = field(default_factory=list)  # lower-case, first-seen order
-    replaced_urls: list[UrlEntity] = field(default_factory=list)  # URL entities that were found in the text
+    # user ids written as npubs, first-seen order
+    mentioned_ids: list[str] = msgspec.field(default_factory=list)
+    hashtags: list[str] = msgspec.field(default_factory=list)  # lower-case, first-seen order
+    # URL entities that were found in the text
+    replaced_urls: list[UrlEntity] = msgspec.field(default_factory=list)
 
 
 def _locate(text: str, start: int, end: int, expected: str, taken: list[tuple[int, int]]) -> int | None:

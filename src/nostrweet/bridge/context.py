@@ -9,8 +9,9 @@ document names, the media links, and the events already built for the tweets it 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
+
+import msgspec
 
 from nostrweet.bridge.media import MediaLink
 from nostrweet.errors import NostrweetError
@@ -33,8 +34,7 @@ class ConversionError(NostrweetError):
     """A tweet document cannot become an event as asked (e.g. a retweet whose original is not built)."""
 
 
-@dataclass(frozen=True)
-class EventRef:
+class EventRef(msgspec.Struct, frozen=True, gc=False):
     """An event already built/signed for another tweet (parent, quoted, original).
 
     A reply's root is read from its parent's ``event_json`` (its ``root`` e tag), so the builder knows
@@ -47,8 +47,7 @@ class EventRef:
     event_json: str  # the signed event (kind 6 content)
 
 
-@dataclass(frozen=True)
-class BuildContext:
+class BuildContext(msgspec.Struct, frozen=True):
     """Everything besides the document that decides the events, as plain values loaded beforehand:
     building reads nothing else (no disk, no state, no key derivation).
 
@@ -57,8 +56,8 @@ class BuildContext:
     """
 
     pubkeys: Mapping[str, str]  # numeric user id -> hex pubkey of its mirror identity
-    media: Mapping[str, MediaLink] = field(default_factory=lambda: MappingProxyType({}))
-    refs: Mapping[str, EventRef] = field(default_factory=lambda: MappingProxyType({}))
+    media: Mapping[str, MediaLink] = msgspec.field(default_factory=lambda: MappingProxyType({}))
+    refs: Mapping[str, EventRef] = msgspec.field(default_factory=lambda: MappingProxyType({}))
     first_relay: str | None = None
 
     def pubkey(self, user_id: str) -> str:

@@ -15,10 +15,10 @@ The rule for "the best variant" is :func:`best_mp4` and nothing else decides it.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import msgspec
 
 from nostrweet.twitter.models import Media, Variant
 
@@ -50,8 +50,7 @@ _FILE_MIME = {**_LINK_MIME, "mov": "video/quicktime", "webm": "video/webm"}
 _DOWNLOAD_EXT = {"jpg", "jpeg", "png", "gif", "webp", "mp4", "mov", "m4v"}
 
 
-@dataclass(frozen=True)
-class MediaLink:
+class MediaLink(msgspec.Struct, frozen=True, gc=False):
     """How one media item appears in the note."""
 
     url: str  # URL in the content and in imeta "url" (Blossom URL or the original)
@@ -63,8 +62,7 @@ class MediaLink:
     original_sha256: str | None = None  # imeta "ox": the file before optimisation, when it was changed
 
 
-@dataclass(frozen=True, slots=True)
-class MediaChoice:
+class MediaChoice(msgspec.Struct, frozen=True, gc=False):
     """The URL to download for one media object, and the file extension to store it with."""
 
     url: str
@@ -182,4 +180,4 @@ def choose_link(
 
 def hashed_link(original: MediaLink, sha256: str) -> MediaLink:
     """The original link, carrying the SHA-256 of the downloaded bytes."""
-    return dataclasses.replace(original, sha256=sha256)
+    return msgspec.structs.replace(original, sha256=sha256)

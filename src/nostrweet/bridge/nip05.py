@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 NIP05_PATH = "/.well-known/nostr.json"
 NIP05_HEADERS: Mapping[str, str] = {
@@ -80,8 +81,7 @@ def render_nip05_document(document: Mapping[str, object]) -> bytes:
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-@dataclass(frozen=True)
-class Nip05Answer:
+class Nip05Answer(msgspec.Struct, frozen=True):
     """An HTTP answer to ``GET /.well-known/nostr.json``."""
 
     status: int
@@ -101,8 +101,7 @@ def nip05_answer(
     return Nip05Answer(200, dict(NIP05_HEADERS), render_nip05_document(document))
 
 
-@dataclass(frozen=True)
-class ProfileSnapshot:
+class ProfileSnapshot(msgspec.Struct, frozen=True, gc=False):
     """One cached profile: who (the numeric user id), under which username, and when it was fetched."""
 
     user_id: str

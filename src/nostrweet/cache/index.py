@@ -22,19 +22,19 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+
+import msgspec
 
 from nostrweet.cache import layout, legacy
 from nostrweet.cache.layout import EventSubject
 
 
-@dataclass(slots=True)
-class UserEntry:
+class UserEntry(msgspec.Struct, gc=False):
     """What the index knows about one (lower-case) username: its cached tweet ids (a sorted array)
     and its newest profile file."""
 
-    ids: array[int] = field(default_factory=lambda: array("q"))
+    ids: array[int] = msgspec.field(default_factory=lambda: array("q"))
     newest_profile: str | None = None
 
     @property

@@ -22,9 +22,10 @@ Layout::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
+
+import msgspec
 
 from nostrweet.names import USERNAME_RE as USERNAME_RE
 from nostrweet.names import normalize_username as normalize_username
@@ -92,8 +93,7 @@ def _check_id(value: int | str) -> str:
     return text
 
 
-@dataclass(frozen=True, slots=True)
-class TweetName:
+class TweetName(msgspec.Struct, frozen=True, gc=False):
     """A parsed tweet file name."""
 
     created_at: datetime
@@ -101,16 +101,14 @@ class TweetName:
     tweet_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileName:
+class ProfileName(msgspec.Struct, frozen=True, gc=False):
     """A parsed profile snapshot file name."""
 
     fetched_at: datetime
     username: str
 
 
-@dataclass(frozen=True, slots=True)
-class MediaName:
+class MediaName(msgspec.Struct, frozen=True, gc=False):
     """A parsed media file name."""
 
     username: str
@@ -119,8 +117,7 @@ class MediaName:
     ext: str
 
 
-@dataclass(frozen=True, slots=True)
-class EventName:
+class EventName(msgspec.Struct, frozen=True, gc=False):
     """A parsed event record file name."""
 
     event_id: str
@@ -267,8 +264,7 @@ def is_temp_filename(name: str) -> bool:
 _TEMP_RE = re.compile(r"^\.(.+)\.(?:([1-9][0-9]{0,9})-)?([0-9a-f]{1,32})\.tmp$", re.DOTALL)
 
 
-@dataclass(frozen=True, slots=True)
-class TempName:
+class TempName(msgspec.Struct, frozen=True, gc=False):
     """A parsed temp file name: the final name it is written for, and the writer's pid (None for a
     name written before temp names carried it)."""
 

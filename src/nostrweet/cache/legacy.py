@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 from nostrweet.cache import layout
 
@@ -47,8 +48,7 @@ _EVENT_RE = re.compile(r"^([0-9a-f]{64})\.json$")
 _STATUS_RE = re.compile(r"^https://twitter\.com/i/status/([1-9][0-9]{0,18})$")
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileName:
+class ProfileName(msgspec.Struct, frozen=True, gc=False):
     """A parsed profile file name of the earlier tool."""
 
     fetched_at: datetime
@@ -327,8 +327,7 @@ def media_files_of(document: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
 # -- posted records --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PostedRecord:
+class PostedRecord(msgspec.Struct, frozen=True):
     """An event the earlier tool posted for a tweet (``nostr/<tweet_id>.json`` or ``nostr_events/``)."""
 
     tweet_id: str

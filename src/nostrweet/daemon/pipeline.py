@@ -22,12 +22,13 @@ outcomes a poll or an outbox pass produced are taken (and dropped) as soon as it
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gc
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from nostrweet.archive.archiver import Archiver
 from nostrweet.cache.layout import normalize_username
@@ -367,7 +368,7 @@ class DaemonPipeline:
 
     def relay_status(self) -> Mapping[str, Mapping[str, Any]]:
         """Per relay: connected and counters."""
-        return {url: dataclasses.asdict(s) for url, s in self.pool.status().items()}
+        return {url: msgspec.structs.asdict(s) for url, s in self.pool.status().items()}
 
     async def aclose(self) -> None:
         """Close the publishers, the relay pool and the X client."""

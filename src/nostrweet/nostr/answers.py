@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import msgspec
 
 from nostrweet.errors import InputError
 
@@ -44,8 +45,7 @@ MALFORMED_OK = "error: malformed OK from the relay"
 """The message an OK with a flag that is not a JSON boolean is recorded with (``error:``: retried later)."""
 
 
-@dataclass(frozen=True)
-class OkMessage:
+class OkMessage(msgspec.Struct, frozen=True, gc=False):
     """A NIP-01 ``["OK", <event id>, <true|false>, <message>]`` as read, before any judgement."""
 
     event_id: str | None
@@ -79,8 +79,7 @@ def read_ok(msg: Any) -> OkMessage | None:
     return OkMessage(event_id, flag if isinstance(flag, bool) else None, message)
 
 
-@dataclass(frozen=True)
-class RelayAnswer:
+class RelayAnswer(msgspec.Struct, frozen=True, gc=False):
     """What one relay answered to one event."""
 
     relay: str
@@ -98,8 +97,7 @@ class RelayAnswer:
         return self.outcome in ("accepted", "duplicate", "rejected")
 
 
-@dataclass(frozen=True)
-class RelayStatus:
+class RelayStatus(msgspec.Struct, frozen=True, gc=False):
     """A snapshot of one relay's health and counters."""
 
     url: str
@@ -110,14 +108,13 @@ class RelayStatus:
     last_error: str | None = None
 
 
-@dataclass(frozen=True)
-class QueryFilter:
+class QueryFilter(msgspec.Struct, frozen=True):
     """A NIP-01 filter. ``tags`` maps a single-letter tag (``"r"`` or ``"#r"``) to values."""
 
     kinds: Sequence[int] = ()
     authors: Sequence[str] = ()
     ids: Sequence[str] = ()
-    tags: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    tags: Mapping[str, Sequence[str]] = msgspec.field(default_factory=dict)
     since: int | None = None
     until: int | None = None
     limit: int | None = None

@@ -18,12 +18,12 @@ import hmac
 import re
 import unicodedata
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
 import coincurve
+import msgspec
 from mnemonic import Mnemonic
 
 from nostrweet.errors import InputError
@@ -43,15 +43,21 @@ KEY_CACHE_SIZE = 4096
 """Derived keys a :class:`KeyDeriver` keeps (the oldest is dropped first; deriving again is cheap)."""
 
 
-@dataclass(frozen=True)
-class MirrorKey:
+class MirrorKey(msgspec.Struct, frozen=True, gc=False):
     """A mirror identity: whose it is, where it comes from, and its keys. The secret never prints."""
 
     user_id: str
     path: str
     pubkey_hex: str
     npub: str
-    secret: Secret = field(repr=False)
+    secret: Secret
+
+    def __repr__(self) -> str:
+        # The secret is left out, as it was from the dataclass repr.
+        return (
+            f"MirrorKey(user_id={self.user_id!r}, path={self.path!r}, pubkey_hex={self.pubkey_hex!r}, "
+            f"npub={self.npub!r})"
+        )
 
     def nsec(self) -> str:
         """The NIP-19 ``nsec1…`` form of the secret key. Never log it."""

@@ -9,9 +9,10 @@ sloppy document can only make us send what we would have sent anyway.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
 
 from nostrweet.nostr.event import SignedEvent
 
@@ -20,8 +21,7 @@ MAX_DOCUMENT_BYTES = 64 * 1024
 """The largest NIP-11 document read (real ones are a few hundred bytes)."""
 
 
-@dataclass(frozen=True)
-class RelayLimits:
+class RelayLimits(msgspec.Struct, frozen=True, gc=False):
     """The limits of ``limitation`` that decide whether an event can be accepted (None: not given)."""
 
     max_message_length: int | None = None

@@ -25,8 +25,9 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from nostrweet.nostr.answers import read_ok
 from nostrweet.nostr.event import InvalidEventError, SignedEvent, verify_event
@@ -40,8 +41,7 @@ MAX_TRACKED = 1024
 forgotten, so a connection that lives for months keeps a flat amount of memory."""
 
 
-@dataclass(frozen=True)
-class Ok:
+class Ok(msgspec.Struct, frozen=True, gc=False):
     """``["OK", id, accepted, message]``; ``repaired``: the relay sent no id, the oldest waiting was given."""
 
     event_id: str
@@ -50,45 +50,39 @@ class Ok:
     repaired: bool = False
 
 
-@dataclass(frozen=True)
-class Eose:
+class Eose(msgspec.Struct, frozen=True, gc=False):
     """``["EOSE", subscription]``: the stored events of a subscription have all been sent."""
 
     subscription: str
 
 
-@dataclass(frozen=True)
-class Closed:
+class Closed(msgspec.Struct, frozen=True, gc=False):
     """``["CLOSED", subscription, message]``: the relay ended a subscription (e.g. ``auth-required:``)."""
 
     subscription: str
     message: str
 
 
-@dataclass(frozen=True)
-class Auth:
+class Auth(msgspec.Struct, frozen=True, gc=False):
     """``["AUTH", challenge]``: the relay's NIP-42 challenge for this connection."""
 
     challenge: str
 
 
-@dataclass(frozen=True)
-class Notice:
+class Notice(msgspec.Struct, frozen=True, gc=False):
     """``["NOTICE", message]``: a human-readable message from the relay."""
 
     message: str
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(msgspec.Struct, frozen=True, gc=False):
     """``["EVENT", subscription, event]`` for an open subscription, its id and signature checked."""
 
     subscription: str
     event: SignedEvent
 
 
-@dataclass(frozen=True)
-class ProtocolError:
+class ProtocolError(msgspec.Struct, frozen=True, gc=False):
     """A frame that could not be used; the reason is safe to log (it quotes at most a short prefix)."""
 
     reason: str

@@ -17,8 +17,10 @@ Transitions of one relay's state:
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import msgspec
 
 from nostrweet.cache import layout
 from nostrweet.cache.layout import EventSubject
@@ -43,8 +45,7 @@ def backoff_seconds(attempts: int, *, rate_limited: bool = False) -> float:
     return min(BACKOFF_CAP, base * 2.0 ** min(attempts - 1, 40))
 
 
-@dataclass(frozen=True, slots=True)
-class RelayState:
+class RelayState(msgspec.Struct, frozen=True, gc=False):
     """Where one event stands on one relay."""
 
     status: Status = "pending"
@@ -98,7 +99,7 @@ def apply_answer(state: RelayState | None, outcome: str, message: str, now: floa
     if outcome in ("accepted", "duplicate"):
         return RelayState("accepted", message, state.attempts + 1, None, stamp)
     if state.status == "rejected":
-        return replace(state, attempts=state.attempts + 1, updated_at=stamp)
+        return msgspec.structs.replace(state, attempts=state.attempts + 1, updated_at=stamp)
     if outcome == "rejected":
         return RelayState("rejected", message, state.attempts + 1, None, stamp)
     attempts = state.attempts + 1

@@ -6,7 +6,7 @@ to a relay.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from nostrweet.nostr.answers import RelayAnswer, RelayStatus
 
@@ -18,8 +18,7 @@ def needs_auth(answer: RelayAnswer) -> bool:
     return answer.outcome == "pending" and answer.message.lower().startswith("auth-required:")
 
 
-@dataclass
-class RelayState:
+class RelayState(msgspec.Struct, gc=False):
     """Health, reconnect schedule and answer counters of one relay of the pool."""
 
     url: str

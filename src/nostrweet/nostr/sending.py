@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 from nostrweet.nostr.answers import RelayAnswer, classify_ok
 from nostrweet.nostr.connection import RelayConnection
@@ -33,8 +34,7 @@ log = logging.getLogger(__name__)
 __all__ = ["RelaySender", "SendPolicy"]
 
 
-@dataclass(frozen=True)
-class SendPolicy:
+class SendPolicy(msgspec.Struct, frozen=True, gc=False):
     """How a share is sent: the OK wait, the pipeline window and the rate-limit retries."""
 
     ok_timeout: float

@@ -25,7 +25,6 @@ of a note that has no event record yet (a recorded event is never rebuilt, so it
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import logging
 import os
@@ -34,6 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from nostrweet.bridge.media import MediaLink, choose_link, hashed_link, mime_of, original_media_link
 from nostrweet.cache import layout, legacy
@@ -224,7 +225,7 @@ class MediaUploader:
                 self._save_memo(sha256, len(data), mime, held)
         link = choose_link(self.servers, held, original, sha256=sha256, mime=mime)
         if link is not None and original_sha256 is not None:
-            link = dataclasses.replace(link, original_sha256=original_sha256, dim=dim or link.dim)
+            link = msgspec.structs.replace(link, original_sha256=original_sha256, dim=dim or link.dim)
         if link is None and original.url:
             link = hashed_link(original, original_sha256 or sha256)  # X's URL serves the cached file
         return link, uploaded or bool(held)
