@@ -31,9 +31,10 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from nostrweet.bridge.media import MediaLink, choose_link, hashed_link, mime_of, original_media_link
 from nostrweet.cache import layout, legacy
@@ -53,8 +54,7 @@ _EXTENSIONS = ("jpg", "png", "mp4", "gif", "webp", "mov", "m4v", "jpeg", "webm")
 """The extensions the archiver stores media with, most common first (tried before a scan)."""
 
 
-@dataclass
-class MediaResult:
+class MediaResult(msgspec.Struct):
     """What the uploads of one note gave: the links by media key, and whether anything was uploaded."""
 
     links: dict[str, MediaLink]
