@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from nostrweet.config_schema import CONFIG_SCHEMA, USER_TABLE_SCHEMA, VALUE_CHECKS, Check
 from nostrweet.errors import ConfigError, InputError
@@ -38,8 +39,7 @@ Checks = Mapping[tuple[str, str], Check]
 """Value checks per (table, key), as :data:`~nostrweet.config_schema.VALUE_CHECKS` holds them."""
 
 
-@dataclass(frozen=True)
-class UserOverrides:
+class UserOverrides(msgspec.Struct, frozen=True):
     """Per-user settings from a ``[users.<name>]`` table."""
 
     relays: tuple[str, ...] | None = None
@@ -52,13 +52,12 @@ class UserOverrides:
     handoff_continue: bool = False  # handoff = "continue": keep mirroring after the pointer note
 
 
-@dataclass(frozen=True)
-class ConfigFile:
+class ConfigFile(msgspec.Struct, frozen=True):
     """A parsed and validated config file."""
 
     path: Path | None = None
-    values: dict[str, dict[str, Any]] = field(default_factory=dict)
-    users: dict[str, UserOverrides] = field(default_factory=dict)
+    values: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    users: dict[str, UserOverrides] = msgspec.field(default_factory=dict)
     webhooks: tuple[WebhookSpec, ...] = ()
 
     def get(self, table: str, key: str) -> Any:

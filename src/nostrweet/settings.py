@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
+
+import msgspec
 
 from nostrweet.config import Checks, ConfigFile, UserOverrides, load_config, parse_config
 from nostrweet.errors import InputError, MissingCredentialError
@@ -77,8 +78,7 @@ def rust_log_level(value: str) -> str | None:
     return chosen
 
 
-@dataclass(frozen=True)
-class GlobalOptions:
+class GlobalOptions(msgspec.Struct, frozen=True):
     """The resolved global options of SPEC §1."""
 
     data_dir: Path

@@ -11,9 +11,10 @@ happens in :func:`load_webhooks`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from nostrweet.errors import InputError
 from nostrweet.secret import Secret
@@ -27,8 +28,7 @@ EVENTS = ("tweet.archived", "tweet.published", "tweet.deleted", "user.failing")
 _KEYS = {"url", "events", "secret_file"}
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookSpec:
+class WebhookSpec(msgspec.Struct, frozen=True, gc=False):
     """A checked ``[[webhooks]]`` table, its secret not read yet."""
 
     url: str
@@ -36,8 +36,7 @@ class WebhookSpec:
     secret_file: Path
 
 
-@dataclass(frozen=True, slots=True)
-class Webhook:
+class Webhook(msgspec.Struct, frozen=True):
     """A webhook ready to sign: its URL, its events and its secret."""
 
     url: str

@@ -10,12 +10,12 @@ The function reads the command tree's option names and nothing else, so it is a 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 
-@dataclass(frozen=True, slots=True)
-class OptionNames:
+
+class OptionNames(msgspec.Struct, frozen=True, gc=False):
     """The option names of one command: which take a value, which do not (flags and counters)."""
 
     with_value: frozenset[str]

@@ -8,10 +8,10 @@ command modules; this module imports none of them, so the arrows point one way.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import msgspec
 import typer
 
 from nostrweet import __version__
@@ -24,8 +24,7 @@ from nostrweet.settings import DEFAULT_API_URL, DEFAULT_DATA_DIR, GlobalOptions,
 from nostrweet.values import url_password
 
 
-@dataclass
-class RunState:
+class RunState(msgspec.Struct):
     """What the error boundary needs to know of the options, as far as they were read."""
 
     verbosity: int = 0

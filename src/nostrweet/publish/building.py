@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+import msgspec
 
 from nostrweet.bridge.context import BuildContext, EventRef, needed_refs, needed_users, sub_document
 from nostrweet.bridge.events import build_tweet_event
@@ -206,8 +207,7 @@ libsecp256k1's code and tables in the CPU caches, which building an event in Pyt
 signatures evicts (docs/PERFORMANCE.md, B1); the rounds yield to the event loop between groups."""
 
 
-@dataclass(slots=True)
-class _Staged:
+class _Staged(msgspec.Struct):
     """A tweet on its way to a unit: its recorded event, one built and waiting to be signed, or the
     error that stopped it."""
 

@@ -16,8 +16,9 @@ choice is the same on every run.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from nostrweet.errors import NostrweetError
 from nostrweet.nostr.answers import QueryFilter
@@ -28,8 +29,7 @@ TWEET_KINDS = (1, 6)
 """The kinds a tweet's mirror event has: a note, or a repost."""
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True):
     """Whether a found event is the tweet's own (``event`` set) or why it is ignored (``reason``)."""
 
     event: SignedEvent | None

@@ -30,7 +30,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,8 +53,7 @@ _EXTENSIONS = ("jpg", "png", "mp4", "gif", "webp", "mov", "m4v", "jpeg", "webm")
 """The extensions the archiver stores media with, most common first (tried before a scan)."""
 
 
-@dataclass
-class MediaResult:
+class MediaResult(msgspec.Struct):
     """What the uploads of one note gave: the links by media key, and whether anything was uploaded."""
 
     links: dict[str, MediaLink]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Generic, Literal, TypeVar
+
+import msgspec
 
 from nostrweet.cache.layout import EventSubject
 from nostrweet.nostr.event import SignedEvent
@@ -51,8 +52,7 @@ class LruDict(OrderedDict[K, V], Generic[K, V]):
         return value
 
 
-@dataclass(frozen=True)
-class MemoryBounds:
+class MemoryBounds(msgspec.Struct, frozen=True, gc=False):
     """Caps of what the publisher, its media uploader, the outbox and the daemon pipeline keep.
 
     The defaults keep a daemon with 1,000 users in a few tens of MB however long it runs; the tests
@@ -87,8 +87,7 @@ _WHAT = {
 }
 
 
-@dataclass
-class Unit:
+class Unit(msgspec.Struct):
     """One event about to be sent: its record, the relays to send it to, and the key for NIP-42 AUTH."""
 
     subject_id: str
@@ -99,8 +98,7 @@ class Unit:
     sent: bool = False
 
 
-@dataclass(frozen=True)
-class PublishOutcome:
+class PublishOutcome(msgspec.Struct, frozen=True, gc=False):
     """The result of publishing one event (or of failing to build it)."""
 
     subject_id: str
@@ -171,12 +169,11 @@ def outcome_of(unit: Unit, relays: Sequence[str], accepted: set[str]) -> Publish
     )
 
 
-@dataclass
-class PublishSummary:
+class PublishSummary(msgspec.Struct):
     """A run over many tweets: the outcome of each requested tweet, and of every event handled."""
 
     outcomes: list[PublishOutcome]
-    all_outcomes: list[PublishOutcome] = field(default_factory=list)
+    all_outcomes: list[PublishOutcome] = msgspec.field(default_factory=list)
 
     def count(self, status: Status) -> int:
         """How many requested tweets ended with ``status``."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
+
+import msgspec
 
 from nostrweet.bridge.context import dependencies, sub_document
 from nostrweet.bridge.tags import legacy_tweet_url, tweet_url
@@ -23,8 +24,7 @@ R_LOOKUP_BATCH = 50
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class PlanItem:
+class PlanItem(msgspec.Struct, frozen=True):
     """One tweet to publish: its document, and how deep below the requested tweet it sits (0 = itself)."""
 
     tweet_id: str

@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
+
+import msgspec
 
 from nostrweet.bridge.context import EventRef
 from nostrweet.errors import NostrweetError
@@ -62,16 +63,14 @@ class Stages(Protocol):
     async def announce(self, authors: Sequence[User], uploaders: set[str]) -> None: ...
 
 
-@dataclass
-class Plan:
+class Plan(msgspec.Struct):
     """A round's tweets to build, in order, and their authors."""
 
     items: list[PlanItem]
     authors: dict[str, User]
 
 
-@dataclass
-class Round:
+class Round(msgspec.Struct):
     """A round built and signed, its records written, waiting to be sent."""
 
     chunk: Sequence[str]

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from nostrweet.bridge.content import decode_html_entities, expanded_link
 from nostrweet.twitter.models import Tweet, TweetDocument
@@ -62,13 +63,11 @@ _LINK = re.compile(r"https?://\S+")
 _SPACE = re.compile(r"\s+")
 
 
-@dataclass(frozen=True)
-class Keep:
+class Keep(msgspec.Struct, frozen=True, gc=False):
     """The tweet is published."""
 
 
-@dataclass(frozen=True)
-class Skip:
+class Skip(msgspec.Struct, frozen=True, gc=False):
     """The tweet is not published: ``rule`` names the rule (``filters.exclude``); ``detail`` says more
     (the expression that matched, the tweet's language)."""
 
@@ -84,8 +83,7 @@ Decision = Keep | Skip
 KEEP = Keep()
 
 
-@dataclass(frozen=True)
-class FilterTable:
+class FilterTable(msgspec.Struct, frozen=True):
     """One table of filters as written; ``None`` is a key the table does not set. ``where`` is the
     table's name (``filters``, ``users.alice.filters``), the prefix of its rule names."""
 
@@ -133,12 +131,11 @@ def _primary(lang: str) -> str:
     return lang.strip().lower().replace("_", "-").split("-", 1)[0]
 
 
-@dataclass(frozen=True)
-class _Effective:
+class _Effective(msgspec.Struct, frozen=True):
     """Each key's value and the name of the rule it came from, after layering the tables."""
 
-    values: dict[str, Any] = field(default_factory=dict)
-    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = msgspec.field(default_factory=dict)
+    names: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 def _layer(tables: Iterable[FilterTable]) -> _Effective:
@@ -222,13 +219,12 @@ def decide(doc: TweetDocument, tables: Iterable[FilterTable]) -> Decision:
     return KEEP
 
 
-@dataclass(frozen=True)
-class FilterBook:
+class FilterBook(msgspec.Struct, frozen=True):
     """Every table of a config: the global one and each user's (usernames in lower case). A tweet is
     judged by the tables of its author, found by the author's username in the document."""
 
     global_table: FilterTable | None = None
-    users: Mapping[str, tuple[FilterTable, ...]] = field(default_factory=dict)
+    users: Mapping[str, tuple[FilterTable, ...]] = msgspec.field(default_factory=dict)
 
     @property
     def empty(self) -> bool:

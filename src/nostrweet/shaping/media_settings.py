@@ -3,16 +3,16 @@ config does not load Pillow."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+import msgspec
 
 Format = Literal["keep", "jpeg", "webp"]
 MEDIA_FORMATS: dict[str, Format] = {"keep": "keep", "jpeg": "jpeg", "webp": "webp"}
 """The values ``[media] format`` accepts."""
 
 
-@dataclass(frozen=True)
-class MediaSettings:
+class MediaSettings(msgspec.Struct, frozen=True, gc=False):
     """The ``[media]`` table: the longest side allowed, the output format, the encoder's quality, and
     whether the original's metadata (EXIF with GPS, XMP, comments) is dropped."""
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+import msgspec
 
 from nostrweet.state.engine import State
 
 
-@dataclass(frozen=True, slots=True)
-class BlobCopy:
+class BlobCopy(msgspec.Struct, frozen=True, gc=False):
     """One server's copy of a blob."""
 
     sha256: str

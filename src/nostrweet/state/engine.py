@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
+import msgspec
+
 from nostrweet.errors import InputError, OperationalError
 from nostrweet.state.sql import DriverTx, SqliteTx, Tx
 from nostrweet.state.versions import LATEST, SCHEMA_VERSION_TABLE
@@ -51,8 +53,7 @@ def default_state_url(data_dir: Path) -> str:
     return f"sqlite:///{Path(data_dir).resolve() / STATE_FILE}"
 
 
-@dataclass(frozen=True, slots=True)
-class StateUrl:
+class StateUrl(msgspec.Struct, frozen=True):
     """A checked state URL: its backend, the URL SQLAlchemy opens (PostgreSQL), and how to show it."""
 
     backend: Backend
