@@ -37,9 +37,9 @@ from nostrweet.nostr.record import EventRecord, RelayState
 from nostrweet.state import versions
 from nostrweet.state.engine import State
 from nostrweet.state.import_files import advisory_lock, is_marked, mark
-from nostrweet.state.index import ArchiveIndex, TweetRow
+from nostrweet.state.index import ArchiveIndex, TweetRow, write_profiles
 from nostrweet.state.records import RecordRepo
-from nostrweet.state.sql import chunks, in_list, values_list
+from nostrweet.state.sql import chunks, in_list
 
 log = logging.getLogger(__name__)
 
@@ -162,13 +162,7 @@ def _import_profiles(state: State, data_dir: Path, names: list[str], report: Leg
             for u, (s, n) in newest.items()
             if s > known.get(u, -1)  # a snapshot of ours from the same second or later wins
         ]
-        for part in chunks(values):
-            rows_sql, params = values_list(("username", "stamp", "file_name"), part)
-            tx.run(
-                f"INSERT INTO profiles (username, stamp, file_name) VALUES {rows_sql}"
-                " ON CONFLICT (username) DO UPDATE SET stamp = excluded.stamp, file_name = excluded.file_name",
-                params,
-            )
+        write_profiles(tx, values)
 
 
 def _records(data_dir: Path, report: LegacyReport) -> Iterable[EventRecord]:

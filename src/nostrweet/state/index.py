@@ -81,6 +81,18 @@ def _profile_stamp(name: str) -> int | None:
     return None if parsed is None else int(parsed.fetched_at.strftime("%Y%m%d%H%M%S"))
 
 
+def write_profiles(tx: Tx, rows: Sequence[dict[str, Any]]) -> None:
+    """Write profile rows (``username``, ``stamp``, ``file_name``), each replacing the user's row, in
+    the caller's transaction: which snapshot wins is the caller's rule."""
+    for part in chunks(rows):
+        spelled, params = values_list(("username", "stamp", "file_name"), part)
+        tx.run(
+            f"INSERT INTO profiles (username, stamp, file_name) VALUES {spelled} "
+            "ON CONFLICT (username) DO UPDATE SET stamp = excluded.stamp, file_name = excluded.file_name",
+            params,
+        )
+
+
 class ArchiveIndex:
     """The ``tweets``, ``profiles`` and ``not_found`` tables."""
 
@@ -338,13 +350,7 @@ class ArchiveIndex:
                 for u, (s, n) in newest.items()
                 if (s, n) > known.get(u, (-1, ""))
             ]
-            for part in chunks(values):
-                spelled, params = values_list(("username", "stamp", "file_name"), part)
-                tx.run(
-                    f"INSERT INTO profiles (username, stamp, file_name) VALUES {spelled} "
-                    "ON CONFLICT (username) DO UPDATE SET stamp = excluded.stamp, file_name = excluded.file_name",
-                    params,
-                )
+            write_profiles(tx, values)
 
     def newest_profile(self, username: str) -> str | None:
         """The file name of a user's newest profile snapshot."""
